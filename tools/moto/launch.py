@@ -27,6 +27,9 @@ def main() -> None:
 
     # Loopback only, never the instance metadata service, whatever the environment says.
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    # Real IAM has AWS-managed policies (AmazonEC2ContainerServiceforEC2Role, ...); moto
+    # loads them only when asked.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
     import patches  # noqa: E402  (after sys.path tweak)
 
@@ -48,8 +51,13 @@ def main() -> None:
         os.replace(tmp, args.port_file)
     print(f"MOTO_READY http://127.0.0.1:{port}", flush=True)
 
-    signal.signal(signal.SIGTERM, lambda *_: (server.shutdown(), sys.exit(0)))
-    server.serve_forever()
+    # SystemExit unwinds serve_forever(); server.shutdown() here would deadlock, since it
+    # waits for the very loop this handler interrupts.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

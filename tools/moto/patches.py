@@ -1,5 +1,287 @@
-"""Patches to moto that restore real AWS behaviour. Each names what it restores."""
+"""Patches to moto (pinned in tools/moto/requirements.txt) that restore real AWS behaviour.
+
+Each patch names the AWS behaviour it restores and what breaks without it. They touch
+only response shaping and attribute bookkeeping, never the semantics our tests check
+(message visibility, receive counts, redrive), so a test that passes here exercises
+moto's own model of SQS/ECS, not ours.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
 
 
 def apply_all() -> None:
-    pass
+    _ecs_service_fields()
+    _appautoscaling_tags()
+    _sqs_redrive_allow_policy()
+    _sqs_policy_survives_other_attributes()
+    _sqs_compact_redrive_policy()
+    _launch_template_own_tags()
+    _lifecycle_hook_no_invented_targets()
+    _lambda_logging_config()
+
+
+# --- ECS -------------------------------------------------------------------------------
+_ECS_SERVICE_FIELDS = {
+    # request parameter -> attribute the serializer reads (botocore's xform_name)
+    "capacityProviderStrategy": "capacity_provider_strategy",
+    "placementConstraints": "placement_constraints",
+    "placementStrategy": "placement_strategy",
+    "deploymentConfiguration": "deployment_configuration",
+    "enableECSManagedTags": "enable_ecs_managed_tags",
+    "enableExecuteCommand": "enable_execute_command",
+    "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+    "availabilityZoneRebalancing": "availability_zone_rebalancing",
+}
+
+
+def _ecs_service_fields() -> None:
+    """ECS CreateService/UpdateService/DescribeServices.
+
+    Real ECS omits `networkConfiguration` for bridge-mode services; moto returns `{}`,
+    on which terraform-provider-aws 5.100 dereferences a nil awsvpcConfiguration and
+    crashes. Real ECS also returns the capacity provider strategy, placement constraints
+    and strategy and deployment configuration it was given; moto drops them, so every
+    plan after apply would show drift.
+    """
+    from moto.ecs import models, responses
+
+    original_init = models.Service.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if not self.network_configuration:
+            self.network_configuration = None
+        for attr in _ECS_SERVICE_FIELDS.values():
+            if not hasattr(self, attr):
+                setattr(self, attr, None)
+
+    models.Service.__init__ = init
+
+    def remember(handler_name: str) -> None:
+        original = getattr(responses.EC2ContainerServiceResponse, handler_name)
+
+        def handler(self: Any) -> Any:
+            result = original(self)
+            cluster = self._get_param("cluster", "default")
+            name = self._get_param("serviceName") or self._get_param("service")
+            services, _ = self.ecs_backend.describe_services(cluster, [name])
+            for service in services:
+                for param, attr in _ECS_SERVICE_FIELDS.items():
+                    value = self._get_param(param)
+                    if value is not None:
+                        setattr(service, attr, value)
+                if not service.network_configuration:
+                    service.network_configuration = None
+                for deployment in getattr(service, "deployments", []):
+                    if not deployment.get("networkConfiguration"):
+                        deployment.pop("networkConfiguration", None)
+            return result
+
+        setattr(responses.EC2ContainerServiceResponse, handler_name, handler)
+
+    remember("create_service")
+    remember("update_service")
+
+
+# --- Application Auto Scaling ------------------------------------------------------------
+def _appautoscaling_tags() -> None:
+    """Application Auto Scaling TagResource/UntagResource/ListTagsForResource.
+
+    Real AWS tags scalable targets (RegisterScalableTarget takes Tags). moto has none of
+    these actions, and terraform-provider-aws retries the missing ListTagsForResource
+    until its timeout, so `apply` hangs on aws_appautoscaling_target.
+    """
+    from moto.applicationautoscaling import responses
+
+    tags: dict[str, dict[str, str]] = {}
+    cls = responses.ApplicationAutoScalingResponse
+    original_register = cls.register_scalable_target
+
+    def register_scalable_target(self: Any) -> str:
+        body = original_register(self)
+        arn = json.loads(body)["ScalableTargetARN"]
+        if self._get_param("Tags"):
+            tags.setdefault(arn, {}).update(self._get_param("Tags"))
+        return body
+
+    def list_tags_for_resource(self: Any) -> str:
+        return json.dumps({"Tags": tags.get(self._get_param("ResourceARN"), {})})
+
+    def tag_resource(self: Any) -> str:
+        tags.setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self: Any) -> str:
+        current = tags.get(self._get_param("ResourceARN"), {})
+        for key in self._get_param("TagKeys") or []:
+            current.pop(key, None)
+        return "{}"
+
+    cls.register_scalable_target = register_scalable_target
+    cls.list_tags_for_resource = list_tags_for_resource
+    cls.tag_resource = tag_resource
+    cls.untag_resource = untag_resource
+
+
+# --- SQS -----------------------------------------------------------------------------------
+def _sqs_redrive_allow_policy() -> None:
+    """SQS RedriveAllowPolicy attribute.
+
+    Real SQS stores and returns RedriveAllowPolicy (which source queues may use a DLQ);
+    moto accepts it in SetQueueAttributes and drops it, so aws_sqs_queue_redrive_allow_policy
+    never converges.
+    """
+    from moto.sqs import models
+
+    if "RedriveAllowPolicy" not in models.Queue.BASE_ATTRIBUTES:
+        models.Queue.BASE_ATTRIBUTES.append("RedriveAllowPolicy")
+    models.Queue.redrive_allow_policy = None  # class default for queues that never set it
+
+    original = models.Queue.attributes
+
+    def attributes(self: Any) -> dict[str, Any]:
+        return {k: v for k, v in original.fget(self).items() if v is not None}
+
+    models.Queue.attributes = property(attributes)
+
+    # Real SQS removes the attribute when it is set to "" (how the provider deletes
+    # aws_sqs_queue_redrive_allow_policy); moto would keep "" and destroy waits forever.
+    original_set = models.Queue._set_attributes
+
+    def _set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        original_set(self, attributes, now)
+        if attributes.get("RedriveAllowPolicy") == "":
+            self.redrive_allow_policy = None
+
+    models.Queue._set_attributes = _set_attributes
+
+
+def _sqs_policy_survives_other_attributes() -> None:
+    """SQS SetQueueAttributes keeps attributes it is not given.
+
+    Real SQS changes only the attributes named in the request. moto resets `Policy` to
+    None on every SetQueueAttributes that does not name it, so setting the redrive allow
+    policy (or any attribute) after the queue policy silently deletes the policy.
+    """
+    from moto.sqs import models
+
+    original = models.Queue._set_attributes
+
+    def _set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        keep = getattr(self, "policy", None)
+        original(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = keep
+
+    models.Queue._set_attributes = _set_attributes
+
+
+def _sqs_compact_redrive_policy() -> None:
+    """SQS returns RedrivePolicy as compact JSON, maxReceiveCount a number.
+
+    moto re-serialises it with spaces after separators; terraform-provider-aws then sees
+    a "whitespace change" on every plan, and everything that reads the queue's ARN is
+    re-planned with it.
+    """
+    from moto.sqs import models
+
+    original = models.Queue.attributes
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result = original.fget(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    models.Queue.attributes = property(attributes)
+
+
+def _launch_template_own_tags() -> None:
+    """EC2 CreateLaunchTemplate: TagSpecifications tag the template, not its data.
+
+    Real EC2 applies the request-level TagSpecifications (resource type launch-template)
+    to the template resource. moto also copies them into the launch template *data*, so
+    every version reads back a tag specification nobody configured: drift on each plan.
+    """
+    from moto.ec2.models import launch_templates
+
+    original = launch_templates.LaunchTemplateVersion.__init__
+
+    def init(self: Any, template: Any, number: Any, data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        specs = data.get("TagSpecifications")
+        if specs:
+            data = dict(data)
+            data["TagSpecifications"] = [s for s in specs if s.get("ResourceType") != "launch-template"]
+        original(self, template, number, data, *args, **kwargs)
+
+    launch_templates.LaunchTemplateVersion.__init__ = init
+
+
+def _lifecycle_hook_no_invented_targets() -> None:
+    """Auto Scaling lifecycle hooks without a notification target have none.
+
+    Real Auto Scaling returns NotificationTargetARN/RoleARN only when they were given
+    (EventBridge receives lifecycle events without them). moto returns hard-coded
+    placeholder ARNs, which Terraform then plans to remove on every run.
+    """
+    from moto.autoscaling import models, responses
+
+    original_init = models.LifecycleHook.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.role_arn = None
+        self.notification_target_arn = None
+
+    models.LifecycleHook.__init__ = init
+
+    original_put = responses.AutoScalingResponse.put_lifecycle_hook
+
+    def put_lifecycle_hook(self: Any) -> Any:
+        result = original_put(self)
+        group = self._get_param("AutoScalingGroupName")
+        name = self._get_param("LifecycleHookName")
+        for hook in self.autoscaling_backend.describe_lifecycle_hooks(group, [name]):
+            hook.role_arn = self._get_param("RoleARN")
+            hook.notification_target_arn = self._get_param("NotificationTargetARN")
+        return result
+
+    responses.AutoScalingResponse.put_lifecycle_hook = put_lifecycle_hook
+
+
+def _lambda_logging_config() -> None:
+    """Lambda LoggingConfig (log format and group) on Create/Get/UpdateFunctionConfiguration.
+
+    Real Lambda stores it and returns it, with defaults (Text, /aws/lambda/NAME) when not
+    set. moto ignores it, so a function with JSON logs to a managed log group drifts.
+    """
+    from moto.awslambda import models
+
+    original_init = models.LambdaFunction.__init__
+
+    def init(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        self.logging_config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}"}
+        self.logging_config.update(spec.get("LoggingConfig") or {})
+
+    models.LambdaFunction.__init__ = init
+
+    original_get = models.LambdaFunction.get_configuration
+
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = original_get(self, *args, **kwargs)
+        config["LoggingConfig"] = dict(self.logging_config)
+        return config
+
+    models.LambdaFunction.get_configuration = get_configuration
+
+    original_update = models.LambdaFunction.update_configuration
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if config_updates.get("LoggingConfig"):
+            self.logging_config.update(config_updates["LoggingConfig"])
+        return original_update(self, config_updates)
+
+    models.LambdaFunction.update_configuration = update_configuration

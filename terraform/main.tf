@@ -1,0 +1,193 @@
+# facerec-fleet: SQS jobs -> ECS service of Rust workers on Spot EC2, one task per
+# instance, scaled 0..N on queue backlog. See docs/design.md for every deviation from
+# the original plan and why.
+
+# --- Image: pinned by digest --------------------------------------------------------
+# The plan deployed ":latest". ECS resolves a tag to a digest when it starts a
+# deployment and keeps that digest, so a later push to :latest changes nothing until an
+# unrelated deployment, and tasks of one service can then run different images. Resolving
+# the tag here makes each push a new task definition revision on the next apply.
+data "aws_ecr_repository" "worker" {
+  count = var.worker_image == null ? 1 : 0
+  name  = var.ecr_repository_name
+}
+
+data "aws_ecr_image" "worker" {
+  count           = var.worker_image == null ? 1 : 0
+  repository_name = data.aws_ecr_repository.worker[0].name
+  image_tag       = var.image_tag
+}
+
+locals {
+  worker_image = coalesce(
+    var.worker_image,
+    try("${data.aws_ecr_repository.worker[0].repository_url}@${data.aws_ecr_image.worker[0].image_digest}", null),
+  )
+  worker_log_group_name      = "/ecs/${local.name}"
+  spot_handler_function_name = "${local.name}-spot-handler"
+  spot_events_queue_name     = "${local.name}-spot-events"
+}
+
+module "sqs" {
+  source = "./modules/sqs"
+
+  name                       = local.name
+  visibility_timeout_seconds = local.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+  max_receive_count          = local.scaling.max_receive_count
+  kms_key_arn                = var.sqs_kms_key_arn
+  producer_principal_arns    = var.producer_principal_arns
+  create_result_queue        = var.create_result_queue
+}
+
+module "iam" {
+  source = "./modules/iam"
+
+  name                       = local.name
+  cluster_name               = local.cluster_name
+  asg_name                   = local.asg_name
+  jobs_queue_arn             = module.sqs.jobs_queue_arn
+  dlq_arn                    = module.sqs.dlq_arn
+  results_queue_arn          = module.sqs.results_queue_arn
+  sqs_kms_key_arn            = var.sqs_kms_key_arn
+  input_s3_prefixes          = var.input_s3_prefixes
+  result_s3_prefix           = var.result_s3_prefix
+  ecr_repository_arn         = try(data.aws_ecr_repository.worker[0].arn, null)
+  worker_log_group_name      = local.worker_log_group_name
+  enable_spot_handler        = var.enable_spot_handler
+  spot_handler_function_name = local.spot_handler_function_name
+  spot_events_queue_name     = local.spot_events_queue_name
+}
+
+module "asg" {
+  source = "./modules/asg"
+
+  name                           = local.name
+  asg_name                       = local.asg_name
+  cluster_name                   = local.cluster_name
+  subnet_ids                     = var.private_subnet_ids
+  security_group_ids             = var.security_group_ids
+  instance_profile_arn           = module.iam.instance_profile_arn
+  instance_types                 = var.instance_types
+  spot_allocation_strategy       = var.spot_allocation_strategy
+  capacity_rebalance             = var.capacity_rebalance
+  max_size                       = local.scaling.max_tasks
+  ami_ssm_parameter_name         = var.ami_ssm_parameter_name
+  root_volume_size_gb            = var.root_volume_size_gb
+  ebs_kms_key_arn                = var.ebs_kms_key_arn
+  container_stop_timeout_seconds = local.scaling.stop_timeout_seconds
+}
+
+module "ecs" {
+  source = "./modules/ecs"
+
+  name                      = local.name
+  cluster_name              = local.cluster_name
+  service_name              = local.service_name
+  asg_arn                   = module.asg.asg_arn
+  capacity_target_percent   = local.scaling.capacity_target_percent
+  minimum_scaling_step_size = local.scaling.minimum_scaling_step_size
+  maximum_scaling_step_size = local.scaling.maximum_scaling_step_size
+  instance_warmup_seconds   = local.scaling.instance_warmup_seconds
+  task_execution_role_arn   = module.iam.task_execution_role_arn
+  task_role_arn             = module.iam.task_role_arn
+  image                     = local.worker_image
+  task_cpu                  = var.task_cpu
+  task_memory               = var.task_memory
+  shared_memory_size        = var.shared_memory_size
+  stop_timeout_seconds      = local.scaling.stop_timeout_seconds
+  log_group_name            = local.worker_log_group_name
+  log_retention_days        = var.log_retention_days
+  logs_kms_key_arn          = var.logs_kms_key_arn
+  environment               = local.worker_environment
+}
+
+locals {
+  # The worker's configuration (crates/worker reads exactly these; docs/jobs.md).
+  worker_environment = merge(
+    {
+      FACE_RECOGNITION_MEMORY_THRESHOLD = tostring(var.memory_threshold)
+      RAY_memory_per_process            = tostring(var.memory_per_job_bytes)
+      SQS_BATCH_SIZE                    = tostring(local.scaling.batch_size)
+      QUEUE_URL                         = module.sqs.jobs_queue_url
+      DLQ_URL                           = module.sqs.dlq_url
+      VISIBILITY_TIMEOUT_SECONDS        = tostring(local.visibility_timeout_seconds)
+      # The worker's own deadline: finish or release everything 10 s before SIGKILL.
+      STOP_DEADLINE_SECONDS = tostring(local.scaling.stop_timeout_seconds - 10)
+      FACEREC_MODELS        = "/opt/facerec/models"
+      RUST_LOG              = "info"
+    },
+    var.create_result_queue ? { RESULT_QUEUE_URL = module.sqs.results_queue_url } : {},
+    var.result_s3_prefix == null ? {} : { RESULT_PREFIX = var.result_s3_prefix },
+  )
+}
+
+module "scaling" {
+  source = "./modules/scaling"
+
+  name                         = local.name
+  cluster_name                 = module.ecs.cluster_name
+  service_name                 = module.ecs.service_name
+  queue_name                   = module.sqs.jobs_queue_name
+  min_tasks                    = local.scaling.min_tasks
+  max_tasks                    = local.scaling.max_tasks
+  jobs_per_task_within_latency = local.jobs_per_task_within_latency
+  job_seconds                  = local.scaling.job_seconds
+  acceptable_latency_seconds   = local.scaling.acceptable_latency_seconds
+  target_utilization           = local.scaling.target_utilization
+  scale_out_cooldown_seconds   = local.scaling.scale_out_cooldown_seconds
+  scale_in_cooldown_seconds    = local.scaling.scale_in_cooldown_seconds
+  scale_to_zero_idle_minutes   = local.scaling.scale_to_zero_idle_minutes
+  metric_period_seconds        = local.scaling.metric_period_seconds
+}
+
+module "spot_handler" {
+  source = "./modules/spot_handler"
+  count  = var.enable_spot_handler ? 1 : 0
+
+  name                           = local.name
+  function_name                  = local.spot_handler_function_name
+  events_queue_name              = local.spot_events_queue_name
+  role_arn                       = module.iam.spot_handler_role_arn
+  package_path                   = var.spot_handler_package_path
+  architecture                   = var.spot_handler_architecture
+  cluster_name                   = module.ecs.cluster_name
+  asg_name                       = module.asg.asg_name
+  capacity_rebalance             = var.capacity_rebalance
+  lifecycle_hook_timeout_seconds = var.lifecycle_hook_timeout_seconds
+  log_retention_days             = var.log_retention_days
+  logs_kms_key_arn               = var.logs_kms_key_arn
+  sqs_kms_key_arn                = var.sqs_kms_key_arn
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  name                             = local.name
+  cluster_name                     = module.ecs.cluster_name
+  service_name                     = module.ecs.service_name
+  jobs_queue_name                  = module.sqs.jobs_queue_name
+  dlq_name                         = module.sqs.dlq_name
+  extra_dlq_names                  = var.enable_spot_handler ? [module.spot_handler[0].events_dlq_name] : []
+  cpu_threshold_percent            = var.cpu_alarm_threshold_percent
+  oldest_message_threshold_seconds = coalesce(var.oldest_message_alarm_seconds, 2 * local.scaling.acceptable_latency_seconds)
+  create_topic                     = var.create_alarm_topic
+  topic_arn                        = var.alarm_topic_arn
+}
+
+# Cross-variable rules that no single validation block can express (they need
+# terraform/scaling.json). They fail the plan before anything is created.
+resource "terraform_data" "preconditions" {
+  input = local.worker_image
+
+  lifecycle {
+    precondition {
+      condition     = local.scaling.stop_timeout_seconds <= 110
+      error_message = "stop_timeout_seconds (scaling.json or variable) must be at most 110 s to fit the 2-minute Spot notice."
+    }
+    precondition {
+      condition     = local.scaling.min_tasks <= local.scaling.max_tasks
+      error_message = "min_tasks must not exceed max_tasks."
+    }
+  }
+}

@@ -1,0 +1,24 @@
+output "asg_name" {
+  description = "Name of the Auto Scaling group."
+  value       = aws_autoscaling_group.this.name
+}
+
+output "asg_arn" {
+  description = "ARN of the Auto Scaling group."
+  value       = aws_autoscaling_group.this.arn
+}
+
+output "launch_template_id" {
+  description = "ID of the launch template."
+  value       = aws_launch_template.this.id
+}
+
+output "launch_template_latest_version" {
+  description = "Latest version of the launch template."
+  value       = aws_launch_template.this.latest_version
+}
+
+output "ami_id" {
+  description = "ECS-optimized AMI the instances boot."
+  value       = nonsensitive(data.aws_ssm_parameter.ecs_ami.value)
+}

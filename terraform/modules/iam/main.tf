@@ -1,0 +1,249 @@
+# The plan's four roles (task execution, task, instance, Spot handler), least privilege.
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
+
+  # s3://bucket/prefix -> bucket and object ARN pattern
+  input_buckets     = distinct([for p in var.input_s3_prefixes : split("/", trimprefix(p, "s3://"))[0]])
+  input_object_arns = [for p in var.input_s3_prefixes : "arn:${local.partition}:s3:::${trimsuffix(trimprefix(p, "s3://"), "/")}/*"]
+  result_object_arn = var.result_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimsuffix(trimprefix(var.result_s3_prefix, "s3://"), "/")}/*"
+  result_bucket     = var.result_s3_prefix == null ? null : split("/", trimprefix(var.result_s3_prefix, "s3://"))[0]
+
+  cluster_arn = "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${var.cluster_name}"
+
+  # ARNs of resources other modules create, built from their names so that the roles
+  # (which those resources need) do not depend on them.
+  worker_log_group_arn       = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${var.worker_log_group_name}"
+  spot_handler_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${coalesce(var.spot_handler_function_name, "none")}"
+  spot_events_queue_arn      = "arn:${local.partition}:sqs:${local.region}:${local.account}:${coalesce(var.spot_events_queue_name, "none")}"
+}
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    # Confused-deputy guard: only tasks of this account may assume the roles.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Task execution role: pull the image, write logs. Scoped inline policy instead of the
+# plan's AmazonECSTaskExecutionRolePolicy, which allows every repository and log group.
+# ---------------------------------------------------------------------------
+resource "aws_iam_role" "task_execution" {
+  name               = "${var.name}-task-execution-role"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "task_execution" {
+  statement {
+    sid       = "EcrAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+  }
+  statement {
+    sid       = "EcrPull"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+    resources = [coalesce(var.ecr_repository_arn, "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*")]
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.worker_log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "task_execution" {
+  name   = "pull-image-and-log"
+  role   = aws_iam_role.task_execution.id
+  policy = data.aws_iam_policy_document.task_execution.json
+}
+
+# ---------------------------------------------------------------------------
+# Task role: what the worker process itself may do.
+# ---------------------------------------------------------------------------
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task-role"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "ConsumeJobs"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = [var.jobs_queue_arn]
+  }
+  statement {
+    sid       = "DeadLetterMalformedJobs"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = [var.dlq_arn]
+  }
+  dynamic "statement" {
+    for_each = var.results_queue_arn == null ? [] : [1]
+    content {
+      sid       = "PublishResults"
+      actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+      resources = [var.results_queue_arn]
+    }
+  }
+  statement {
+    sid       = "ScaleInProtectionOfOwnTasks"
+    actions   = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task/${var.cluster_name}/*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = length(local.input_object_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadInputs"
+      actions   = ["s3:GetObject"]
+      resources = local.input_object_arns
+    }
+  }
+  dynamic "statement" {
+    for_each = local.result_object_arn == null ? [] : [1]
+    content {
+      sid = "WriteResults"
+      # GetObject lets the worker see a result already written (idempotent retries).
+      actions   = ["s3:PutObject", "s3:GetObject"]
+      resources = [local.result_object_arn]
+    }
+  }
+  dynamic "statement" {
+    # HeadObject on a missing key returns 403 instead of 404 without ListBucket.
+    for_each = length(local.input_buckets) + (local.result_bucket == null ? 0 : 1) > 0 ? [1] : []
+    content {
+      sid       = "ListForClearMissingObjectErrors"
+      actions   = ["s3:ListBucket"]
+      resources = [for b in distinct(compact(concat(local.input_buckets, [local.result_bucket]))) : "arn:${local.partition}:s3:::${b}"]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.sqs_kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "UseQueueKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [var.sqs_kms_key_arn]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "worker"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+# ---------------------------------------------------------------------------
+# Instance role and profile: the ECS agent on each Spot instance.
+# ---------------------------------------------------------------------------
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "instance" {
+  name               = "${var.name}-ecs-instance-role"
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+}
+
+# AWS's managed policy for the ECS agent: it tracks agent features (e.g. task protection,
+# managed draining) that a hand-written copy would miss.
+resource "aws_iam_role_policy_attachment" "instance_ecs" {
+  role       = aws_iam_role.instance.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+}
+
+resource "aws_iam_instance_profile" "instance" {
+  name = "${var.name}-ecs-instance-profile"
+  role = aws_iam_role.instance.name
+}
+
+# ---------------------------------------------------------------------------
+# Spot handler role: drain our container instances, complete lifecycle actions,
+# consume its event queue, write its logs. Nothing else.
+# ---------------------------------------------------------------------------
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "spot_handler" {
+  count              = var.enable_spot_handler ? 1 : 0
+  name               = "${var.name}-spot-handler-role"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "spot_handler" {
+  count = var.enable_spot_handler ? 1 : 0
+
+  statement {
+    sid       = "FindAndDrainContainerInstances"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = [local.cluster_arn]
+  }
+  statement {
+    sid       = "DrainOwnClusterInstances"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${var.cluster_name}/*"]
+  }
+  statement {
+    sid       = "WatchTasksStop"
+    actions   = ["ecs:ListTasks", "ecs:DescribeTasks"]
+    resources = ["*"] # ListTasks is not resource-scoped; the condition pins the cluster
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+  statement {
+    sid       = "CompleteTerminationHook"
+    actions   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+    resources = ["arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"]
+  }
+  statement {
+    sid       = "ConsumeEvents"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [local.spot_events_queue_arn]
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.spot_handler_log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "spot_handler" {
+  count  = var.enable_spot_handler ? 1 : 0
+  name   = "spot-handler"
+  role   = aws_iam_role.spot_handler[0].id
+  policy = data.aws_iam_policy_document.spot_handler[0].json
+}

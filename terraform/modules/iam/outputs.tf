@@ -1,0 +1,34 @@
+output "task_execution_role_arn" {
+  description = "ARN of the ECS task execution role."
+  value       = aws_iam_role.task_execution.arn
+}
+
+output "task_role_arn" {
+  description = "ARN of the worker task role."
+  value       = aws_iam_role.task.arn
+}
+
+output "task_role_name" {
+  description = "Name of the worker task role (attach extra policies to it)."
+  value       = aws_iam_role.task.name
+}
+
+output "instance_role_arn" {
+  description = "ARN of the ECS instance role."
+  value       = aws_iam_role.instance.arn
+}
+
+output "instance_profile_name" {
+  description = "Name of the ECS instance profile."
+  value       = aws_iam_instance_profile.instance.name
+}
+
+output "instance_profile_arn" {
+  description = "ARN of the ECS instance profile."
+  value       = aws_iam_instance_profile.instance.arn
+}
+
+output "spot_handler_role_arn" {
+  description = "ARN of the Spot handler Lambda role, or null."
+  value       = var.enable_spot_handler ? aws_iam_role.spot_handler[0].arn : null
+}

@@ -1,0 +1,77 @@
+variable "name" {
+  description = "Name prefix for the roles."
+  type        = string
+}
+
+variable "cluster_name" {
+  description = "ECS cluster the task role may protect its own tasks in."
+  type        = string
+}
+
+variable "asg_name" {
+  description = "Auto Scaling group whose lifecycle actions the Spot handler completes."
+  type        = string
+}
+
+variable "jobs_queue_arn" {
+  description = "Jobs queue the workers consume."
+  type        = string
+}
+
+variable "dlq_arn" {
+  description = "Dead-letter queue the workers move malformed jobs to."
+  type        = string
+}
+
+variable "results_queue_arn" {
+  description = "Results queue the workers publish to, or null."
+  type        = string
+  default     = null
+}
+
+variable "sqs_kms_key_arn" {
+  description = "KMS key encrypting the queues, or null for SSE-SQS."
+  type        = string
+  default     = null
+}
+
+variable "input_s3_prefixes" {
+  description = "s3://bucket/prefix locations the workers may read."
+  type        = list(string)
+  default     = []
+}
+
+variable "result_s3_prefix" {
+  description = "s3://bucket/prefix the workers may write results to, or null."
+  type        = string
+  default     = null
+}
+
+variable "ecr_repository_arn" {
+  description = "ECR repository the execution role may pull from; null: any (an image outside ECR needs no ECR access, but '*' keeps pulls from a registry in another account working)."
+  type        = string
+  default     = null
+}
+
+variable "worker_log_group_name" {
+  description = "Log group the worker containers write to (created by the ecs module; named here to avoid a dependency cycle)."
+  type        = string
+}
+
+variable "enable_spot_handler" {
+  description = "Create the Spot handler's Lambda role."
+  type        = bool
+  default     = true
+}
+
+variable "spot_handler_function_name" {
+  description = "Name of the Spot handler Lambda (its log group is /aws/lambda/NAME)."
+  type        = string
+  default     = null
+}
+
+variable "spot_events_queue_name" {
+  description = "Name of the queue the Spot handler consumes EventBridge events from."
+  type        = string
+  default     = null
+}

@@ -1,0 +1,68 @@
+# Alarms: the plan's service CPU alarm, plus the two that say jobs are in trouble:
+# something reached a dead-letter queue, or the oldest job waits too long.
+
+resource "aws_sns_topic" "alarms" {
+  count             = var.topic_arn == null && var.create_topic ? 1 : 0
+  name              = "${var.name}-alarms"
+  kms_master_key_id = "alias/aws/sns"
+}
+
+locals {
+  topic_arn = var.topic_arn != null ? var.topic_arn : (var.create_topic ? aws_sns_topic.alarms[0].arn : null)
+  actions   = local.topic_arn == null ? [] : [local.topic_arn]
+  dlqs      = toset(concat([var.dlq_name], var.extra_dlq_names))
+}
+
+resource "aws_cloudwatch_metric_alarm" "service_high_cpu" {
+  alarm_name          = "${var.name}-service-high-cpu"
+  alarm_description   = "Worker service CPU above ${var.cpu_threshold_percent} % for 2 minutes."
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 2
+  metric_name         = "CPUUtilization"
+  namespace           = "AWS/ECS"
+  period              = 60
+  statistic           = "Average"
+  threshold           = var.cpu_threshold_percent
+  # No tasks (scaled to zero) publishes no CPU data; that is not a problem.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.actions
+  ok_actions         = local.actions
+
+  dimensions = {
+    ClusterName = var.cluster_name
+    ServiceName = var.service_name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
+  for_each            = local.dlqs
+  alarm_name          = "${each.key}-not-empty"
+  alarm_description   = "Messages reached ${each.key}; each carries its failure reason as message attributes (see docs/operations.md)."
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 1
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  namespace           = "AWS/SQS"
+  period              = 300
+  statistic           = "Maximum"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  dimensions          = { QueueName = each.key }
+}
+
+resource "aws_cloudwatch_metric_alarm" "oldest_job_age" {
+  alarm_name          = "${var.name}-oldest-job-age"
+  alarm_description   = "The oldest job has waited more than ${var.oldest_message_threshold_seconds} s: the fleet is not keeping up (max_tasks, Spot capacity) or not starting."
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 3
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  namespace           = "AWS/SQS"
+  period              = 60
+  statistic           = "Maximum"
+  threshold           = var.oldest_message_threshold_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  dimensions          = { QueueName = var.jobs_queue_name }
+}

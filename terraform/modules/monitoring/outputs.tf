@@ -1,0 +1,15 @@
+output "alarm_topic_arn" {
+  description = "SNS topic receiving the alarms, or null."
+  value       = local.topic_arn
+}
+
+output "alarm_arns" {
+  description = "ARNs of the alarms, by name."
+  value = merge(
+    {
+      service_high_cpu = aws_cloudwatch_metric_alarm.service_high_cpu.arn
+      oldest_job_age   = aws_cloudwatch_metric_alarm.oldest_job_age.arn
+    },
+    { for k, a in aws_cloudwatch_metric_alarm.dlq_not_empty : "dlq_not_empty:${k}" => a.arn },
+  )
+}

@@ -1,0 +1,51 @@
+variable "name" {
+  description = "Name prefix for alarms and the topic."
+  type        = string
+}
+
+variable "cluster_name" {
+  description = "ECS cluster of the service."
+  type        = string
+}
+
+variable "service_name" {
+  description = "Worker service."
+  type        = string
+}
+
+variable "jobs_queue_name" {
+  description = "Jobs queue."
+  type        = string
+}
+
+variable "dlq_name" {
+  description = "Jobs dead-letter queue."
+  type        = string
+}
+
+variable "extra_dlq_names" {
+  description = "Other dead-letter queues to watch (e.g. the Spot events DLQ)."
+  type        = list(string)
+  default     = []
+}
+
+variable "cpu_threshold_percent" {
+  description = "Service CPU alarm threshold."
+  type        = number
+}
+
+variable "oldest_message_threshold_seconds" {
+  description = "Alarm when the oldest job is older than this."
+  type        = number
+}
+
+variable "create_topic" {
+  description = "Create an SNS topic for the alarms."
+  type        = bool
+}
+
+variable "topic_arn" {
+  description = "Existing SNS topic for the alarms, or null."
+  type        = string
+  default     = null
+}

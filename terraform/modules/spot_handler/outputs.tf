@@ -1,0 +1,34 @@
+output "function_name" {
+  description = "Name of the Spot handler function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the Spot handler function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "events_queue_url" {
+  description = "URL of the queue buffering interruption events."
+  value       = aws_sqs_queue.events.id
+}
+
+output "events_queue_arn" {
+  description = "ARN of the queue buffering interruption events."
+  value       = aws_sqs_queue.events.arn
+}
+
+output "events_dlq_name" {
+  description = "Name of the events dead-letter queue."
+  value       = aws_sqs_queue.events_dlq.name
+}
+
+output "event_rule_arns" {
+  description = "ARNs of the EventBridge rules, by purpose."
+  value       = { for k, r in aws_cloudwatch_event_rule.this : k => r.arn }
+}
+
+output "lifecycle_hook_name" {
+  description = "Name of the ASG termination lifecycle hook."
+  value       = aws_autoscaling_lifecycle_hook.drain.name
+}

@@ -1,0 +1,178 @@
+# Everything a caller, an operator or the `facerec` CLI needs.
+
+output "aws_region" {
+  description = "Region of the deployment."
+  value       = var.aws_region
+}
+
+output "cluster_name" {
+  description = "ECS cluster name."
+  value       = module.ecs.cluster_name
+}
+
+output "cluster_arn" {
+  description = "ECS cluster ARN."
+  value       = module.ecs.cluster_arn
+}
+
+output "service_name" {
+  description = "Worker service name."
+  value       = module.ecs.service_name
+}
+
+output "capacity_provider_name" {
+  description = "Capacity provider of the worker service."
+  value       = module.ecs.capacity_provider_name
+}
+
+output "task_definition_arn" {
+  description = "Worker task definition ARN, with revision."
+  value       = module.ecs.task_definition_arn
+}
+
+output "worker_image" {
+  description = "Image the workers run, pinned by digest."
+  value       = local.worker_image
+}
+
+output "worker_environment" {
+  description = "Environment of the worker container (what the worker is configured with)."
+  value       = local.worker_environment
+}
+
+output "worker_log_group_name" {
+  description = "CloudWatch log group of the workers."
+  value       = module.ecs.log_group_name
+}
+
+output "jobs_queue_url" {
+  description = "Send jobs here (facerec submit --queue-url)."
+  value       = module.sqs.jobs_queue_url
+}
+
+output "jobs_queue_arn" {
+  description = "ARN of the jobs queue (grant producers sqs:SendMessage on it)."
+  value       = module.sqs.jobs_queue_arn
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue of failed jobs."
+  value       = module.sqs.dlq_url
+}
+
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = module.sqs.dlq_arn
+}
+
+output "results_queue_url" {
+  description = "Results queue (facerec results --queue-url), or null."
+  value       = module.sqs.results_queue_url
+}
+
+output "results_queue_arn" {
+  description = "ARN of the results queue, or null."
+  value       = module.sqs.results_queue_arn
+}
+
+output "visibility_timeout_seconds" {
+  description = "Visibility timeout of the jobs queue."
+  value       = local.visibility_timeout_seconds
+}
+
+output "asg_name" {
+  description = "Auto Scaling group of the Spot instances."
+  value       = module.asg.asg_name
+}
+
+output "asg_arn" {
+  description = "ARN of the Auto Scaling group."
+  value       = module.asg.asg_arn
+}
+
+output "launch_template_id" {
+  description = "Launch template of the Spot instances."
+  value       = module.asg.launch_template_id
+}
+
+output "ami_id" {
+  description = "ECS-optimized AMI in use."
+  value       = module.asg.ami_id
+}
+
+output "task_role_arn" {
+  description = "Worker task role (attach extra permissions here)."
+  value       = module.iam.task_role_arn
+}
+
+output "task_execution_role_arn" {
+  description = "Task execution role."
+  value       = module.iam.task_execution_role_arn
+}
+
+output "instance_role_arn" {
+  description = "ECS instance role."
+  value       = module.iam.instance_role_arn
+}
+
+output "instance_profile_name" {
+  description = "ECS instance profile."
+  value       = module.iam.instance_profile_name
+}
+
+output "spot_handler_role_arn" {
+  description = "Spot handler Lambda role, or null."
+  value       = module.iam.spot_handler_role_arn
+}
+
+output "spot_handler_function_name" {
+  description = "Spot handler Lambda, or null."
+  value       = var.enable_spot_handler ? module.spot_handler[0].function_name : null
+}
+
+output "spot_handler_function_arn" {
+  description = "ARN of the Spot handler Lambda, or null."
+  value       = var.enable_spot_handler ? module.spot_handler[0].function_arn : null
+}
+
+output "spot_events_queue_url" {
+  description = "Queue buffering interruption events for the handler, or null."
+  value       = var.enable_spot_handler ? module.spot_handler[0].events_queue_url : null
+}
+
+output "spot_event_rule_arns" {
+  description = "EventBridge rules feeding the handler, by purpose."
+  value       = var.enable_spot_handler ? module.spot_handler[0].event_rule_arns : {}
+}
+
+output "lifecycle_hook_name" {
+  description = "ASG termination lifecycle hook completed by the handler, or null."
+  value       = var.enable_spot_handler ? module.spot_handler[0].lifecycle_hook_name : null
+}
+
+output "scaling" {
+  description = "Effective scaling parameters (terraform/scaling.json merged with variables) and the derived jobs per task within the latency; the fleet simulator reads the same values."
+  value       = merge(local.scaling, { jobs_per_task_within_latency = local.jobs_per_task_within_latency, visibility_timeout_seconds = local.visibility_timeout_seconds })
+}
+
+output "scaling_policy_arns" {
+  description = "Application Auto Scaling policies: tasks-needed target tracking, wake from zero, sleep to zero."
+  value = {
+    tasks_needed = module.scaling.tasks_needed_policy_arn
+    wake         = module.scaling.wake_policy_arn
+    sleep        = module.scaling.sleep_policy_arn
+  }
+}
+
+output "alarm_arns" {
+  description = "CloudWatch alarms, by name."
+  value = merge(module.monitoring.alarm_arns, {
+    wake_from_zero = module.scaling.wake_alarm_arn
+    sleep_to_zero  = module.scaling.sleep_alarm_arn
+  })
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms, or null."
+  value       = module.monitoring.alarm_topic_arn
+}
