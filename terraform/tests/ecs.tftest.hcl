@@ -1,0 +1,117 @@
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+# modules/ecs: cluster, capacity provider, task definition, service.
+
+variables {
+  name                      = "facerec-worker"
+  cluster_name              = "facerec-worker-cluster"
+  service_name              = "facerec-worker-service"
+  asg_arn                   = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0:autoScalingGroupName/facerec-worker-asg"
+  capacity_target_percent   = 100
+  minimum_scaling_step_size = 1
+  maximum_scaling_step_size = 5
+  instance_warmup_seconds   = 300
+  task_execution_role_arn   = "arn:aws:iam::123456789012:role/exec"
+  task_role_arn             = "arn:aws:iam::123456789012:role/task"
+  image                     = "123456789012.dkr.ecr.us-east-1.amazonaws.com/facerec-worker@sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+  task_cpu                  = 2048
+  task_memory               = 13312
+  shared_memory_size        = 2048
+  stop_timeout_seconds      = 110
+  log_group_name            = "/ecs/facerec-worker"
+  log_retention_days        = 30
+  environment = {
+    FACE_RECOGNITION_MEMORY_THRESHOLD = "0.8"
+    RAY_memory_per_process            = "1073741824"
+    SQS_BATCH_SIZE                    = "3"
+    QUEUE_URL                         = "https://sqs.us-east-1.amazonaws.com/123456789012/facerec-worker-jobs"
+    DLQ_URL                           = "https://sqs.us-east-1.amazonaws.com/123456789012/facerec-worker-jobs-dlq"
+  }
+}
+
+run "capacity_provider_drains_and_protects" {
+  command = apply
+  module {
+    source = "./modules/ecs"
+  }
+
+  assert {
+    condition     = aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_draining == "ENABLED"
+    error_message = "managed_draining must be ENABLED."
+  }
+  assert {
+    condition     = aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_termination_protection == "ENABLED"
+    error_message = "managed_termination_protection must be ENABLED."
+  }
+  assert {
+    condition = (
+      aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling[0].status == "ENABLED" &&
+      aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling[0].target_capacity == 100 &&
+      aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling[0].minimum_scaling_step_size == 1 &&
+      aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling[0].maximum_scaling_step_size == 5 &&
+      aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling[0].instance_warmup_period == 300
+    )
+    error_message = "Managed scaling must use the plan's values (100 %, steps 1..5, warm-up 300 s)."
+  }
+}
+
+# "No launch type" is checked by tests/static_rules.py: under a mocked provider an unset
+# optional-computed attribute reads as a random value.
+run "service_uses_the_capacity_provider_never_a_launch_type" {
+  command = apply
+  module {
+    source = "./modules/ecs"
+  }
+
+  assert {
+    condition     = length(aws_ecs_service.worker.capacity_provider_strategy) == 1 && one(aws_ecs_service.worker.capacity_provider_strategy).capacity_provider == aws_ecs_capacity_provider.this.name
+    error_message = "The service must use the capacity provider strategy."
+  }
+  assert {
+    condition     = one(aws_ecs_service.worker.placement_constraints).type == "distinctInstance"
+    error_message = "One task per instance (distinctInstance)."
+  }
+  assert {
+    condition     = aws_ecs_service.worker.health_check_grace_period_seconds == null || aws_ecs_service.worker.health_check_grace_period_seconds == 0
+    error_message = "health_check_grace_period_seconds is only valid with a load balancer."
+  }
+}
+
+run "task_definition" {
+  command = apply
+  module {
+    source = "./modules/ecs"
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.worker.network_mode == "bridge" && aws_ecs_task_definition.worker.cpu == "2048" && aws_ecs_task_definition.worker.memory == "13312" && contains(aws_ecs_task_definition.worker.requires_compatibilities, "EC2")
+    error_message = "The task definition must match the plan (EC2, bridge, 2048 CPU, 13312 MiB)."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].stopTimeout <= 110
+    error_message = "stopTimeout must fit the 2-minute Spot notice."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].linuxParameters.sharedMemorySize == 2048
+    error_message = "shm must be 2048 MiB."
+  }
+  assert {
+    condition     = length(jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].healthCheck.command) > 0
+    error_message = "The container needs a health check."
+  }
+  assert {
+    condition = alltrue([for name in ["FACE_RECOGNITION_MEMORY_THRESHOLD", "SQS_BATCH_SIZE", "RAY_memory_per_process", "QUEUE_URL", "DLQ_URL"] :
+    contains([for e in jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].environment : e.name], name)])
+    error_message = "The plan's environment and the queue URLs must be set."
+  }
+  assert {
+    condition     = { for e in jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].environment : e.name => e.value }["SQS_BATCH_SIZE"] == "3"
+    error_message = "SQS_BATCH_SIZE must be 3."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.worker.retention_in_days == 30
+    error_message = "The worker log group must have a retention."
+  }
+}
