@@ -460,9 +460,9 @@ variable "spot_handler_architecture" {
 }
 
 variable "lifecycle_hook_timeout_seconds" {
-  description = "How long a terminating instance waits in Terminating:Wait for its tasks to drain before the ASG proceeds anyway."
+  description = "Heartbeat timeout of the termination lifecycle hook: how long a terminating instance waits in Terminating:Wait without a heartbeat from the handler before the ASG proceeds anyway."
   type        = number
-  default     = 600
+  default     = 300
 
   validation {
     condition     = var.lifecycle_hook_timeout_seconds >= 30 && var.lifecycle_hook_timeout_seconds <= 7200

@@ -17,7 +17,7 @@ variables {
   target_utilization           = 1
   scale_out_cooldown_seconds   = 300
   scale_in_cooldown_seconds    = 300
-  scale_to_zero_idle_minutes   = 1
+  scale_to_zero_idle_minutes   = 2
 }
 
 run "scaling_has_no_predefined_sqs_metric_and_can_leave_zero" {

@@ -14,7 +14,7 @@ variables {
   cluster_name                   = "facerec-worker-cluster"
   asg_name                       = "facerec-worker-asg"
   capacity_rebalance             = true
-  lifecycle_hook_timeout_seconds = 600
+  lifecycle_hook_timeout_seconds = 300
   log_retention_days             = 30
 }
 
@@ -43,5 +43,13 @@ run "spot_handler_is_wired" {
   assert {
     condition     = contains(aws_lambda_event_source_mapping.events.function_response_types, "ReportBatchItemFailures")
     error_message = "The handler reports per-event failures."
+  }
+  assert {
+    condition     = alltrue([for k in ["CLUSTER_NAME", "AUTOSCALING_GROUP_NAME", "CAPACITY_REBALANCE", "LIFECYCLE_MAX_WAIT_SECONDS"] : contains(keys(aws_lambda_function.this.environment[0].variables), k)])
+    error_message = "The function must get the configuration crates/spot-handler reads."
+  }
+  assert {
+    condition     = aws_lambda_function.this.timeout > tonumber(aws_lambda_function.this.environment[0].variables.LIFECYCLE_MAX_WAIT_SECONDS) && aws_sqs_queue.events.visibility_timeout_seconds >= 6 * aws_lambda_function.this.timeout
+    error_message = "The function must outlive its longest lifecycle wait, and the queue's visibility its timeout."
   }
 }

@@ -20,6 +20,7 @@ def apply_all() -> None:
     _launch_template_own_tags()
     _lifecycle_hook_no_invented_targets()
     _lambda_logging_config()
+    _autoscaling_lifecycle_actions()
 
 
 # --- ECS -------------------------------------------------------------------------------
@@ -285,3 +286,39 @@ def _lambda_logging_config() -> None:
         return original_update(self, config_updates)
 
     models.LambdaFunction.update_configuration = update_configuration
+
+
+def _autoscaling_lifecycle_actions() -> None:
+    """Auto Scaling CompleteLifecycleAction and RecordLifecycleActionHeartbeat.
+
+    moto 5.2 has neither (HTTP 500). Real Auto Scaling accepts them for a hook of the
+    group and answers ValidationError otherwise; the Spot handler calls both while it
+    drains a terminating instance. Calls are recorded on the backend for inspection.
+    """
+    from moto.autoscaling.exceptions import ValidationError
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import EmptyResult
+
+    def record(self: Any, action: str) -> Any:
+        group = self._get_param("AutoScalingGroupName")
+        hook = self._get_param("LifecycleHookName")
+        instance = self._get_param("InstanceId")
+        backend = self.autoscaling_backend
+        if not backend.describe_lifecycle_hooks(group, [hook]):
+            raise ValidationError(f"No active Lifecycle Action found with instance ID {instance}")
+        backend.__dict__.setdefault("lifecycle_calls", []).append(
+            {
+                "Action": action,
+                "Group": group,
+                "Hook": hook,
+                "InstanceId": instance,
+                "Token": self._get_param("LifecycleActionToken"),
+                "Result": self._get_param("LifecycleActionResult"),
+            }
+        )
+        return EmptyResult()
+
+    AutoScalingResponse.complete_lifecycle_action = lambda self: record(self, "CompleteLifecycleAction")
+    AutoScalingResponse.record_lifecycle_action_heartbeat = lambda self: record(
+        self, "RecordLifecycleActionHeartbeat"
+    )

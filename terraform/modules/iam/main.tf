@@ -210,14 +210,10 @@ data "aws_iam_policy_document" "spot_handler" {
     resources = [local.cluster_arn]
   }
   statement {
+    # DescribeContainerInstances also reports the running task count the handler waits on.
     sid       = "DrainOwnClusterInstances"
     actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]
     resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${var.cluster_name}/*"]
-  }
-  statement {
-    sid       = "WatchTasksStop"
-    actions   = ["ecs:ListTasks", "ecs:DescribeTasks"]
-    resources = ["*"] # ListTasks is not resource-scoped; the condition pins the cluster
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
@@ -231,7 +227,7 @@ data "aws_iam_policy_document" "spot_handler" {
   }
   statement {
     sid       = "ConsumeEvents"
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     resources = [local.spot_events_queue_arn]
   }
   statement {

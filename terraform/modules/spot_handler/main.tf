@@ -8,9 +8,11 @@
 
 locals {
   hook_name = "${var.name}-drain-on-terminate"
-  # The handler may wait for tasks to stop up to the hook timeout; the function timeout
-  # bounds one attempt, and SQS's visibility must exceed it (AWS: 6x the function timeout).
-  function_timeout_seconds = 300
+  # One invocation may wait up to lifecycle_max_wait for an instance's tasks to stop
+  # (crates/spot-handler caps it at 840 s); the function timeout leaves a minute more, and
+  # SQS's visibility must exceed the function timeout (AWS recommends 6x).
+  lifecycle_max_wait_seconds = min(840, var.lifecycle_max_wait_seconds)
+  function_timeout_seconds   = min(900, local.lifecycle_max_wait_seconds + 60)
 }
 
 resource "aws_sqs_queue" "events_dlq" {
@@ -25,7 +27,7 @@ resource "aws_sqs_queue" "events_dlq" {
 resource "aws_sqs_queue" "events" {
   name                              = var.events_queue_name
   visibility_timeout_seconds        = 6 * local.function_timeout_seconds
-  message_retention_seconds         = 345600
+  message_retention_seconds         = 3600 # an interruption event is worthless after an hour
   sqs_managed_sse_enabled           = var.sqs_kms_key_arn == null ? true : null
   kms_master_key_id                 = var.sqs_kms_key_arn
   kms_data_key_reuse_period_seconds = var.sqs_kms_key_arn == null ? null : 300
@@ -164,20 +166,23 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  # Text: the handler writes its own JSON log lines and EMF metric lines to stdout, and
+  # EMF lines must reach CloudWatch Logs unwrapped.
   logging_config {
-    log_format = "JSON"
+    log_format = "Text"
     log_group  = aws_cloudwatch_log_group.this.name
   }
 
+  # crates/spot-handler/src/config.rs reads exactly these.
   environment {
     variables = {
-      CLUSTER_NAME        = var.cluster_name
-      ASG_NAME            = var.asg_name
-      LIFECYCLE_HOOK_NAME = local.hook_name
-      CAPACITY_REBALANCE  = tostring(var.capacity_rebalance)
-      DRAIN_WAIT_SECONDS  = tostring(local.function_timeout_seconds - 30)
-      HEARTBEAT_SECONDS   = tostring(floor(var.lifecycle_hook_timeout_seconds / 2))
-      METRICS_NAMESPACE   = "facerec-fleet/spot"
+      CLUSTER_NAME                = var.cluster_name
+      AUTOSCALING_GROUP_NAME      = var.asg_name
+      CAPACITY_REBALANCE          = tostring(var.capacity_rebalance)
+      LIFECYCLE_MAX_WAIT_SECONDS  = tostring(local.lifecycle_max_wait_seconds)
+      LIFECYCLE_POLL_SECONDS      = "5"
+      LIFECYCLE_HEARTBEAT_SECONDS = tostring(max(10, floor(var.lifecycle_hook_timeout_seconds / 3)))
+      METRICS_NAMESPACE           = "facerec-fleet/SpotHandler"
     }
   }
 }

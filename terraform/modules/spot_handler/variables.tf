@@ -48,6 +48,12 @@ variable "lifecycle_hook_timeout_seconds" {
   type        = number
 }
 
+variable "lifecycle_max_wait_seconds" {
+  description = "Longest one invocation waits for a terminating instance's tasks to stop before completing the lifecycle action (at most 840)."
+  type        = number
+  default     = 600
+}
+
 variable "log_retention_days" {
   description = "Log retention in days."
   type        = number

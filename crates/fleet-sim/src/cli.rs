@@ -1,0 +1,193 @@
+//! Command line: `fleet-sim report --out docs` regenerates `docs/scaling.md` and its
+//! plots; `fleet-sim table` prints the comparison for chosen traces. The same [`run`]
+//! will back `facerec simulate …`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+use crate::fleet::simulate;
+use crate::params::{Environment, ScalingParams};
+use crate::policy::{PolicyKind, ALL_POLICIES};
+use crate::report::{judge, markdown_table, summarize};
+use crate::scaling_doc;
+use crate::trace::{self, TRACE_NAMES};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleet-sim",
+    about = "Simulate facerec-fleet's autoscaling policies on load traces"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Regenerate docs/scaling.md and docs/scaling/*.png|svg.
+    Report {
+        /// Directory that receives scaling.md and scaling/.
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+        /// Skip the seed spread and the parameter search (faster).
+        #[arg(long)]
+        no_tuning: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the comparison table of the chosen traces (all by default).
+    Table {
+        /// Trace name; repeatable. One of: steady, bursty, diurnal, lone, spike, spot-storm.
+        #[arg(long = "trace")]
+        traces: Vec<String>,
+        /// Policy slug; repeatable. One of: plan, plan-fixed, ours-v0, ours, keda, oracle.
+        #[arg(long = "policy")]
+        policies: Vec<String>,
+        /// Print rows as JSON instead of markdown.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// The scaling parameters Terraform reads (one source of truth).
+    #[arg(long, default_value = "terraform/scaling.json")]
+    scaling: PathBuf,
+    /// Optional JSON with any subset of the same keys (e.g. a terraform.tfvars.json).
+    #[arg(long = "override")]
+    override_path: Option<PathBuf>,
+    /// EC2 launch → ECS agent registered, seconds.
+    #[arg(long)]
+    instance_boot_seconds: Option<u64>,
+    /// Task placed → worker polling (image pull + model load), seconds.
+    #[arg(long)]
+    task_start_seconds: Option<u64>,
+    /// Seconds after a one-minute SQS datapoint closes before alarms see it.
+    #[arg(long)]
+    metric_delay_seconds: Option<u64>,
+    /// Coefficient of variation of job time (0 = constant).
+    #[arg(long)]
+    job_time_cv: Option<f64>,
+    /// Background Spot interruptions per instance-hour (added to each trace's own).
+    #[arg(long)]
+    spot_rate: Option<f64>,
+    /// Simulated time after the last arrival.
+    #[arg(long)]
+    tail_seconds: Option<u64>,
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl Common {
+    fn load(&self) -> anyhow::Result<(ScalingParams, Environment)> {
+        let params = ScalingParams::load(&self.scaling, self.override_path.as_deref())?;
+        let mut env = Environment::default();
+        if let Some(v) = self.instance_boot_seconds {
+            env.instance_boot_seconds = v;
+        }
+        if let Some(v) = self.task_start_seconds {
+            env.task_start_seconds = v;
+        }
+        if let Some(v) = self.metric_delay_seconds {
+            env.metric_delay_seconds = v;
+        }
+        if let Some(v) = self.job_time_cv {
+            if !(0.0..=5.0).contains(&v) {
+                bail!("--job-time-cv must be within 0..=5, got {v}");
+            }
+            env.job_time_cv = v;
+        }
+        if let Some(v) = self.spot_rate {
+            if !(0.0..=3600.0).contains(&v) {
+                bail!("--spot-rate must be within 0..=3600 per instance-hour, got {v}");
+            }
+            env.spot_interruptions_per_instance_hour = v;
+        }
+        if let Some(v) = self.tail_seconds {
+            env.tail_seconds = v;
+        }
+        if let Some(v) = self.seed {
+            env.seed = v;
+        }
+        Ok((params, env))
+    }
+}
+
+/// Entry point of `fleet-sim` (and later `facerec simulate`). `args` includes the program name first.
+pub fn run<I, T>(args: I) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help / --version: print and succeed.
+            print!("{e}");
+            return Ok(());
+        }
+        Err(e) => return Err(anyhow::anyhow!(e.to_string())),
+    };
+    match cli.command {
+        Command::Report {
+            out,
+            no_tuning,
+            common,
+        } => {
+            let (params, env) = common.load()?;
+            let written = scaling_doc::generate(&params, &env, &out, !no_tuning, &common.scaling)
+                .with_context(|| format!("writing the report under {}", out.display()))?;
+            println!("wrote {}", written.display());
+        }
+        Command::Table {
+            traces,
+            policies,
+            json,
+            common,
+        } => {
+            let (params, env) = common.load()?;
+            let traces: Vec<String> = if traces.is_empty() {
+                TRACE_NAMES.iter().map(|s| s.to_string()).collect()
+            } else {
+                traces
+            };
+            let mut kinds = Vec::new();
+            for slug in &policies {
+                match PolicyKind::from_slug(slug) {
+                    Some(k) => kinds.push(k),
+                    None => bail!(
+                        "unknown policy {slug:?} (plan, plan-fixed, ours-v0, ours, keda, oracle)"
+                    ),
+                }
+            }
+            if kinds.is_empty() {
+                kinds = ALL_POLICIES.to_vec();
+            }
+            if !kinds.contains(&PolicyKind::Oracle) {
+                kinds.push(PolicyKind::Oracle); // needed for the cost ratio
+            }
+            for name in &traces {
+                let Some(trace) = trace::build(name, &params, env.seed) else {
+                    bail!("unknown trace {name:?} (one of {})", TRACE_NAMES.join(", "));
+                };
+                let mut rows: Vec<_> = kinds
+                    .iter()
+                    .map(|&k| summarize(&simulate(&params, &env, &trace, k), &params))
+                    .collect();
+                judge(&mut rows);
+                if json {
+                    println!("{}", serde_json::to_string(&rows)?);
+                } else {
+                    println!("### {name}\n\n{}", markdown_table(&rows));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! Fleet simulator for facerec-fleet's autoscaling (issue 7).
+//!
+//! A discrete-time model (one-second steps) of the whole scaling loop — jobs arriving
+//! on SQS, CloudWatch datapoints and their delay, Application Auto Scaling policies,
+//! the ECS service and capacity provider, Spot instances booting, pulling the image,
+//! processing batches, and being interrupted — used to compare scaling policies on the
+//! same traces before anyone pays for them. Its parameters come from
+//! `terraform/scaling.json`, the file Terraform reads too, so it judges the deployed
+//! configuration.
+//!
+//! Layout, in the order data flows:
+//! - [`params`]: the scaling parameters (from `terraform/scaling.json` + override) and
+//!   the environment assumptions (boot time, metric delay, job-time spread).
+//! - [`trace`]: the arrival traces (steady, bursty, diurnal, lone, spike, Spot storm).
+//! - [`cloudwatch`]: one-minute datapoints with publication delay, and alarms.
+//! - [`policy`]: the policies compared (plan as written, plan fixed, ours-v0 = the first
+//!   draft, ours = what `terraform/modules/scaling` deploys, KEDA-like, oracle) as
+//!   controllers of the desired task count; [`policy::deployed`] is the Terraform's
+//!   metric math that `tests/terraform_drift.rs` holds the two to.
+//! - [`fleet`]: the world — queue, tasks, instances, capacity provider, Spot — and
+//!   [`fleet::simulate`], which runs one policy on one trace.
+//! - [`report`]: per-trace numbers and the goal check against the oracle.
+//! - [`plot`]: PNG and SVG plots of backlog, tasks and instances.
+//! - [`tuning`]: ours over several seeds, and the search for better `scaling.json` values.
+//! - [`scaling_doc`]: writes `docs/scaling.md` and its plots.
+//! - [`cli`]: the command line (`fleet-sim …`, later `facerec simulate …`): [`run`].
+
+pub mod cli;
+pub mod cloudwatch;
+pub mod fleet;
+pub mod params;
+pub mod plot;
+pub mod policy;
+pub mod report;
+pub mod scaling_doc;
+pub mod trace;
+pub mod tuning;
+
+pub use cli::run;

@@ -1,0 +1,529 @@
+//! The scaling policies compared, as controllers that set the ECS service's desired
+//! task count (and, for the oracle only, the instance count directly).
+//!
+//! Application Auto Scaling rules modelled here:
+//! - Target tracking creates a high alarm (3 consecutive 1-minute datapoints above the
+//!   target) and a low alarm (15 consecutive datapoints below 90 % of the target), and
+//!   sets capacity = ceil(current capacity × metric / target):
+//!   <https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html>
+//!   <https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking.html>
+//!   It cannot act on INSUFFICIENT_DATA (no datapoints), which is why a per-task metric
+//!   never leaves zero tasks on its own (same page, "Considerations").
+//! - Cooldowns: during a scale-out cooldown the capacity added by the activity that
+//!   started it counts towards the next scale-out (new = max(current, from-base));
+//!   scale-in waits out its cooldown, and a scale-out ends a scale-in cooldown:
+//!   <https://docs.aws.amazon.com/autoscaling/application/APIReference/API_TargetTrackingScalingPolicyConfiguration.html>
+//!   <https://docs.aws.amazon.com/autoscaling/application/APIReference/API_StepScalingPolicyConfiguration.html>
+//! - Step scaling: ChangeInCapacity / ExactCapacity by metric intervals relative to the
+//!   alarm threshold (lower bound inclusive, upper bound exclusive):
+//!   <https://docs.aws.amazon.com/autoscaling/application/userguide/step-scaling-policy-overview.html>
+//! - The plan's predefined metric `SQSQueueMessagesVisiblePerTask` is not one of the
+//!   predefined metric types (for ECS only ECSServiceAverageCPUUtilization,
+//!   ECSServiceAverageMemoryUtilization and ALBRequestCountPerTarget exist), so
+//!   PutScalingPolicy rejects it and no policy exists at all:
+//!   <https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PredefinedMetricSpecification.html>
+
+use serde::Serialize;
+
+use crate::cloudwatch::{AlarmRule, AlarmState, Comparison, MinuteSeries};
+use crate::params::{Environment, ScalingParams};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PolicyKind {
+    /// The plan verbatim: a target tracking policy on a metric type that does not exist.
+    PlanAsWritten,
+    /// The plan's intent with a valid metric: target tracking of visible/running, target 1.
+    PlanIntentFixed,
+    /// Ours as first specified (historical): backlog per *running* task target tracking,
+    /// a wake alarm on RunningTaskCount, the sleep policy. Kept to show why it was replaced.
+    OursFirstDraft,
+    /// Ours as deployed by `terraform/modules/scaling/main.tf`: see [`deployed`].
+    Ours,
+    /// KEDA-like: polls the queue directly, desired = ceil((visible + in flight) / target).
+    KedaLike,
+    /// Perfect foresight of arrivals: instances ready exactly when work arrives.
+    Oracle,
+}
+
+pub const ALL_POLICIES: [PolicyKind; 6] = [
+    PolicyKind::PlanAsWritten,
+    PolicyKind::PlanIntentFixed,
+    PolicyKind::OursFirstDraft,
+    PolicyKind::Ours,
+    PolicyKind::KedaLike,
+    PolicyKind::Oracle,
+];
+
+impl PolicyKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            PolicyKind::PlanAsWritten => "plan as written",
+            PolicyKind::PlanIntentFixed => "plan intent, fixed",
+            PolicyKind::OursFirstDraft => "ours-v0 (first draft)",
+            PolicyKind::Ours => "ours (deployed)",
+            PolicyKind::KedaLike => "KEDA-like",
+            PolicyKind::Oracle => "oracle",
+        }
+    }
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            PolicyKind::PlanAsWritten => "plan",
+            PolicyKind::PlanIntentFixed => "plan-fixed",
+            PolicyKind::OursFirstDraft => "ours-v0",
+            PolicyKind::Ours => "ours",
+            PolicyKind::KedaLike => "keda",
+            PolicyKind::Oracle => "oracle",
+        }
+    }
+
+    pub fn from_slug(s: &str) -> Option<Self> {
+        ALL_POLICIES.into_iter().find(|p| p.slug() == s)
+    }
+
+    /// Whether the worker protects itself from scale-in while it holds messages
+    /// (ECS task scale-in protection). The KEDA-like scaler models a plain worker
+    /// that is stopped with jobs in hand.
+    pub fn protects_busy_tasks(self) -> bool {
+        self != PolicyKind::KedaLike
+    }
+
+    /// Whether ECS cluster auto scaling (the capacity provider) manages instances.
+    pub fn uses_capacity_provider(self) -> bool {
+        self != PolicyKind::Oracle
+    }
+}
+
+/// The deployed design of "ours", in the words of `terraform/modules/scaling/main.tf`.
+/// The controller below evaluates exactly these expressions (in Rust), and
+/// `tests/terraform_drift.rs` checks that the Terraform still says the same, so the
+/// simulator cannot silently judge a design that is no longer deployed.
+pub mod deployed {
+    /// CloudWatch metrics the policies read: (query id, namespace, metric name).
+    pub const METRICS: [(&str, &str, &str); 4] = [
+        ("sent", "AWS/SQS", "NumberOfMessagesSent"),
+        ("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        (
+            "in_flight",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesNotVisible",
+        ),
+        ("desired", "ECS/ContainerInsights", "DesiredTaskCount"),
+    ];
+    /// Target tracking, step 1: tasks needed to keep up with arrivals (a task clears
+    /// 60 / job_seconds jobs a minute) plus to drain the visible backlog within the
+    /// acceptable latency. `{arrival}` = job_seconds / 60, `{backlog}` = job_seconds /
+    /// acceptable_latency_seconds, both printed with six decimals.
+    pub const TASKS_NEEDED: &str = "FILL(sent, 0) * {arrival} + FILL(visible, 0) * {backlog}";
+    /// Target tracking, step 2 (the tracked metric; target value = target_utilization).
+    pub const TASKS_NEEDED_PER_TASK: &str =
+        "IF(FILL(desired, 0) > 0, needed / FILL(desired, 0), needed)";
+    /// Wake alarm metric (`> 0`, 1 of 1 datapoint): visible jobs while the service wants no task.
+    pub const WAKE: &str = "IF(FILL(desired, 0) == 0, visible, 0)";
+    /// Sleep alarm metric (`<= 0` for scale_to_zero_idle_minutes datapoints).
+    pub const SLEEP: &str = "visible + in_flight";
+    /// The wake policy has at most this many steps (+1 … +n tasks).
+    pub const WAKE_MAX_STEPS: u32 = 10;
+
+    /// A coefficient as Terraform's `format("%.6f", x)` prints it.
+    pub fn coefficient(x: f64) -> f64 {
+        (x * 1e6).round() / 1e6
+    }
+}
+
+/// Raw one-minute metrics the simulator publishes at every minute boundary.
+#[derive(Debug, Default)]
+pub struct RawMetrics {
+    /// SQS ApproximateNumberOfMessagesVisible.
+    pub visible: MinuteSeries,
+    /// SQS ApproximateNumberOfMessagesNotVisible (in flight).
+    pub not_visible: MinuteSeries,
+    /// Container Insights RunningTaskCount (FILL(…, 0) makes missing = 0 anyway).
+    pub running: MinuteSeries,
+    /// Container Insights DesiredTaskCount.
+    pub desired: MinuteSeries,
+    /// SQS NumberOfMessagesSent (Sum over the minute).
+    pub sent: MinuteSeries,
+}
+
+/// Wake step policy (ChangeInCapacity): visible jobs in `[i·T, (i+1)·T)` add `i + 1`
+/// tasks, the last step capped at min(max_tasks, [`deployed::WAKE_MAX_STEPS`]).
+pub fn wake_step(visible: f64, params: &ScalingParams) -> u32 {
+    let cap = params.max_tasks.min(deployed::WAKE_MAX_STEPS);
+    ((visible / params.backlog_target()).floor() as u32 + 1).min(cap)
+}
+
+/// What a controller may look at, at time `t`.
+pub struct Observation<'a> {
+    pub t: u64,
+    /// Live queue attributes (GetQueueAttributes), for pollers that bypass CloudWatch.
+    pub visible_now: usize,
+    pub in_flight_now: usize,
+    pub desired_tasks: u32,
+    pub busy_tasks: u32,
+    pub metrics: &'a RawMetrics,
+    /// True right after a new minute's datapoints were pushed.
+    pub minute_boundary: bool,
+}
+
+/// A controller's output for this second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Decision {
+    pub desired_tasks: Option<u32>,
+    /// Only the oracle sets instances directly; others leave it to the capacity provider.
+    pub desired_instances: Option<u32>,
+}
+
+/// Cooldown bookkeeping of one Application Auto Scaling policy.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cooldowns {
+    out_started: Option<u64>,
+    out_base: u32,
+    in_started: Option<u64>,
+}
+
+impl Cooldowns {
+    fn in_out_cooldown(&self, t: u64, cooldown: u64) -> bool {
+        self.out_started.is_some_and(|s| t < s + cooldown)
+    }
+    fn in_in_cooldown(&self, t: u64, cooldown: u64) -> bool {
+        self.in_started.is_some_and(|s| t < s + cooldown)
+    }
+}
+
+/// Target tracking on a derived metric.
+#[derive(Debug)]
+struct TargetTracking {
+    target: f64,
+    out_cooldown: u64,
+    in_cooldown: u64,
+    high: AlarmRule,
+    low: AlarmRule,
+    metric: MinuteSeries,
+    cd: Cooldowns,
+}
+
+impl TargetTracking {
+    fn new(target: f64, out_cooldown: u64, in_cooldown: u64, delay: u64) -> Self {
+        TargetTracking {
+            target,
+            out_cooldown,
+            in_cooldown,
+            high: AlarmRule {
+                comparison: Comparison::GreaterThan,
+                threshold: target,
+                datapoints: 3,
+                delay,
+            },
+            low: AlarmRule {
+                comparison: Comparison::LessThan,
+                threshold: 0.9 * target,
+                datapoints: 15,
+                delay,
+            },
+            metric: MinuteSeries::default(),
+            cd: Cooldowns::default(),
+        }
+    }
+
+    fn step(&mut self, t: u64, desired: u32, lo: u32, hi: u32) -> u32 {
+        let delay = self.high.delay;
+        let Some(m) = self.metric.latest(t, delay) else {
+            return desired; // no data: target tracking cannot act
+        };
+        if self.high.evaluate(&self.metric, t) == AlarmState::Alarm {
+            let base = if self.cd.in_out_cooldown(t, self.out_cooldown) {
+                self.cd.out_base
+            } else {
+                desired
+            };
+            let want = ((base as f64 * m / self.target).ceil() as u32).clamp(lo, hi);
+            if want > desired {
+                if !self.cd.in_out_cooldown(t, self.out_cooldown) {
+                    self.cd.out_base = desired;
+                    self.cd.out_started = Some(t);
+                }
+                self.cd.in_started = None; // a scale-out ends the scale-in cooldown
+                return want;
+            }
+        }
+        if self.low.evaluate(&self.metric, t) == AlarmState::Alarm
+            && !self.cd.in_in_cooldown(t, self.in_cooldown)
+        {
+            let want = ((desired as f64 * m / self.target).ceil() as u32).clamp(lo, hi);
+            if want < desired {
+                self.cd.in_started = Some(t);
+                return want;
+            }
+        }
+        desired
+    }
+}
+
+// One controller exists per simulation run, so variant size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Controller {
+    Nothing,
+    PlanIntent(TargetTracking),
+    Ours {
+        /// True for [`PolicyKind::OursFirstDraft`]: per-running-task backlog, wake on running.
+        first_draft: bool,
+        tt: TargetTracking,
+        wake: AlarmRule,
+        wake_metric: MinuteSeries,
+        wake_cd: Cooldowns,
+        sleep: AlarmRule,
+        sleep_metric: MinuteSeries,
+        sleep_cd: Cooldowns,
+    },
+    Keda {
+        history: Vec<(u64, u32)>,
+    },
+    Oracle {
+        schedule: Vec<u32>,
+    },
+}
+
+/// A policy with its state.
+#[derive(Debug)]
+pub struct Scaler {
+    pub kind: PolicyKind,
+    params: ScalingParams,
+    controller: Controller,
+}
+
+/// KEDA defaults: pollingInterval 30 s (<https://keda.sh/docs/2.x/reference/scaledobject-spec/#pollinginterval>),
+/// cooldownPeriod 300 s before scaling to zero (…#cooldownperiod), and the HPA's default
+/// 300 s scale-down stabilization window
+/// (<https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#stabilization-window>).
+/// The SQS scaler counts visible + in-flight messages by default (scaleOnInFlight):
+/// <https://keda.sh/docs/2.x/scalers/aws-sqs/>
+pub const KEDA_POLL_SECONDS: u64 = 30;
+pub const KEDA_STABILIZATION_SECONDS: u64 = 300;
+
+/// The plan's literal cooldowns and target.
+pub const PLAN_TARGET: f64 = 1.0;
+pub const PLAN_SCALE_OUT_COOLDOWN: u64 = 30;
+pub const PLAN_SCALE_IN_COOLDOWN: u64 = 300;
+
+impl Scaler {
+    /// `oracle_schedule` (instances wanted per second) is only used by the oracle.
+    pub fn new(
+        kind: PolicyKind,
+        params: &ScalingParams,
+        env: &Environment,
+        oracle_schedule: Vec<u32>,
+    ) -> Self {
+        let delay = env.metric_delay_seconds;
+        let controller = match kind {
+            PolicyKind::PlanAsWritten => Controller::Nothing,
+            PolicyKind::PlanIntentFixed => Controller::PlanIntent(TargetTracking::new(
+                PLAN_TARGET,
+                PLAN_SCALE_OUT_COOLDOWN,
+                PLAN_SCALE_IN_COOLDOWN,
+                delay,
+            )),
+            PolicyKind::Ours | PolicyKind::OursFirstDraft => Controller::Ours {
+                first_draft: kind == PolicyKind::OursFirstDraft,
+                tt: TargetTracking::new(
+                    if kind == PolicyKind::OursFirstDraft {
+                        params.backlog_target()
+                    } else {
+                        params.target_utilization
+                    },
+                    params.scale_out_cooldown_seconds,
+                    params.scale_in_cooldown_seconds,
+                    delay,
+                ),
+                // treat_missing_data = notBreaching: a missing datapoint never wakes.
+                wake: AlarmRule {
+                    comparison: Comparison::GreaterThan,
+                    threshold: 0.0,
+                    datapoints: 1,
+                    delay,
+                },
+                wake_metric: MinuteSeries::default(),
+                wake_cd: Cooldowns::default(),
+                sleep: AlarmRule {
+                    comparison: Comparison::LessThanOrEqual,
+                    threshold: 0.0,
+                    datapoints: params.scale_to_zero_idle_minutes.max(1) as usize,
+                    delay,
+                },
+                sleep_metric: MinuteSeries::default(),
+                sleep_cd: Cooldowns::default(),
+            },
+            PolicyKind::KedaLike => Controller::Keda {
+                history: Vec::new(),
+            },
+            PolicyKind::Oracle => Controller::Oracle {
+                schedule: oracle_schedule,
+            },
+        };
+        Scaler {
+            kind,
+            params: params.clone(),
+            controller,
+        }
+    }
+
+    pub fn decide(&mut self, obs: &Observation) -> Decision {
+        let p = &self.params;
+        let (lo, hi) = (p.min_tasks, p.max_tasks);
+        let t = obs.t;
+        let desired = obs.desired_tasks;
+        let mut out = Decision::default();
+        let newest = |s: &MinuteSeries| s.points.last().copied().flatten();
+        match &mut self.controller {
+            Controller::Nothing => {}
+            Controller::PlanIntent(tt) => {
+                if obs.minute_boundary {
+                    let m = &obs.metrics;
+                    // visible / running with no IF: running = 0 gives no datapoint.
+                    let v = match (newest(&m.visible), newest(&m.running)) {
+                        (Some(v), Some(r)) if r > 0.0 => Some(v / r),
+                        _ => None,
+                    };
+                    tt.metric.push(v);
+                    out.desired_tasks = Some(tt.step(t, desired, lo, hi));
+                }
+            }
+            Controller::Ours {
+                first_draft,
+                tt,
+                wake,
+                wake_metric,
+                wake_cd,
+                sleep,
+                sleep_metric,
+                sleep_cd,
+            } => {
+                if obs.minute_boundary {
+                    let m = &obs.metrics;
+                    let visible = newest(&m.visible);
+                    let fill = |v: Option<f64>| v.unwrap_or(0.0); // FILL(x, 0)
+                    let running = fill(newest(&m.running));
+                    let desired_ci = fill(newest(&m.desired));
+                    let not_visible = newest(&m.not_visible);
+                    let tt_value = if *first_draft {
+                        // IF(running > 0, visible / running, visible)
+                        visible.map(|v| if running > 0.0 { v / running } else { v })
+                    } else {
+                        // deployed::TASKS_NEEDED and deployed::TASKS_NEEDED_PER_TASK
+                        let arrival = deployed::coefficient(p.job_seconds / 60.0);
+                        let backlog =
+                            deployed::coefficient(p.job_seconds / p.acceptable_latency_seconds);
+                        let needed = fill(newest(&m.sent)) * arrival + fill(visible) * backlog;
+                        Some(if desired_ci > 0.0 {
+                            needed / desired_ci
+                        } else {
+                            needed
+                        })
+                    };
+                    tt.metric.push(tt_value);
+                    // deployed::WAKE; the first draft had RunningTaskCount in place of desired.
+                    let asleep = if *first_draft {
+                        running == 0.0
+                    } else {
+                        desired_ci == 0.0
+                    };
+                    wake_metric.push(visible.map(|v| if asleep { v } else { 0.0 }));
+                    // deployed::SLEEP (metric math adds only where both exist)
+                    sleep_metric.push(match (visible, not_visible) {
+                        (Some(a), Some(b)) => Some(a + b),
+                        _ => None,
+                    });
+
+                    let mut d = desired;
+                    // Wake: step ChangeInCapacity, intervals at multiples of the target.
+                    if wake.evaluate(wake_metric, t) == AlarmState::Alarm {
+                        let v = wake_metric.latest(t, wake.delay).unwrap_or(0.0);
+                        let steps = wake_step(v, p);
+                        let in_cd = wake_cd.in_out_cooldown(t, p.scale_out_cooldown_seconds);
+                        let want = if in_cd {
+                            d.max(wake_cd.out_base + steps)
+                        } else {
+                            d + steps
+                        }
+                        .clamp(lo, hi);
+                        if want > d {
+                            if !in_cd {
+                                wake_cd.out_base = d;
+                                wake_cd.out_started = Some(t);
+                            }
+                            d = want;
+                        }
+                    }
+                    d = tt.step(t, d, lo, hi);
+                    // Sleep: ExactCapacity 0 once nothing was visible or in flight for N minutes.
+                    if sleep.evaluate(sleep_metric, t) == AlarmState::Alarm
+                        && d > 0
+                        && !sleep_cd.in_in_cooldown(t, p.scale_in_cooldown_seconds)
+                    {
+                        sleep_cd.in_started = Some(t);
+                        d = lo;
+                    }
+                    out.desired_tasks = Some(d);
+                }
+            }
+            Controller::Keda { history } => {
+                if t.is_multiple_of(KEDA_POLL_SECONDS) {
+                    let backlog = (obs.visible_now + obs.in_flight_now) as f64;
+                    let raw = ((backlog / p.backlog_target()).ceil() as u32).clamp(lo, hi);
+                    history.push((t, raw));
+                    history.retain(|(s, _)| s + KEDA_STABILIZATION_SECONDS > t);
+                    // Scale up at once; scale down to the highest recommendation of the window.
+                    let stable = history.iter().map(|(_, r)| *r).max().unwrap_or(raw);
+                    out.desired_tasks = Some(stable.max(raw));
+                }
+            }
+            Controller::Oracle { schedule } => {
+                let want = schedule
+                    .get(t as usize)
+                    .copied()
+                    .unwrap_or(0)
+                    .max(obs.busy_tasks)
+                    .min(hi);
+                out.desired_tasks = Some(want);
+                out.desired_instances = Some(want);
+            }
+        }
+        out
+    }
+}
+
+/// The oracle's instance schedule: a fluid model of the work (arrivals × job_seconds)
+/// per minute gives the tasks each minute needs; an instance is wanted at `t` if it is
+/// needed anywhere in `[t, t + cold start]`, so it is launched exactly one cold start
+/// before it is needed and kept through gaps shorter than a cold start.
+pub fn oracle_schedule(
+    arrivals: &[u64],
+    horizon: u64,
+    params: &ScalingParams,
+    env: &Environment,
+) -> Vec<u32> {
+    let minutes = (horizon / 60 + 2) as usize;
+    let mut work = vec![0.0f64; minutes];
+    for &a in arrivals {
+        work[(a / 60) as usize] += params.job_seconds;
+    }
+    let mut need_min = vec![0u32; minutes];
+    let mut carry = 0.0;
+    for m in 0..minutes {
+        let total = carry + work[m];
+        let n = ((total / 60.0).ceil() as u32).min(params.max_tasks);
+        need_min[m] = n;
+        carry = (total - n as f64 * 60.0).max(0.0);
+    }
+    // One second of margin so the task is polling before the first job of its minute arrives.
+    let lead = env.cold_start_seconds() as usize + 1;
+    let len = horizon as usize + 1;
+    let mut schedule = vec![0u32; len];
+    for (t, slot) in schedule.iter_mut().enumerate() {
+        let first = t / 60;
+        let last = ((t + lead) / 60).min(minutes - 1);
+        *slot = need_min[first..=last].iter().copied().max().unwrap_or(0);
+    }
+    schedule
+}

@@ -1,0 +1,97 @@
+//! The command line end to end: the report command writes the markdown and real PNG /
+//! SVG plots (text rendered from the bundled font), and bad input is a clear error.
+
+use std::path::PathBuf;
+
+fn scaling_json() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../terraform/scaling.json")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fleet-sim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn report_writes_markdown_and_plots() {
+    let out = temp_dir("report");
+    let scaling = scaling_json();
+    facerec_fleet_sim::run([
+        "fleet-sim",
+        "report",
+        "--no-tuning",
+        "--out",
+        out.to_str().unwrap(),
+        "--scaling",
+        scaling.to_str().unwrap(),
+    ])
+    .unwrap();
+    let md = std::fs::read_to_string(out.join("scaling.md")).unwrap();
+    for name in facerec_fleet_sim::trace::TRACE_NAMES {
+        assert!(
+            md.contains(&format!("## Trace `{name}`")),
+            "missing section for {name}"
+        );
+        let png = std::fs::read(out.join("scaling").join(format!("{name}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(png.len() > 10_000, "{name}.png is suspiciously small");
+        let svg = std::fs::read_to_string(out.join("scaling").join(format!("{name}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("running tasks"),
+            "{name}.svg lacks its text"
+        );
+    }
+    // The derived target comes from the same file Terraform reads.
+    assert!(
+        md.contains("= **50.0** messages per task"),
+        "derived target missing"
+    );
+    assert!(md.contains("plan as written"));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = temp_dir("override");
+    let scaling = scaling_json();
+    let over = dir.join("tfvars.json");
+    std::fs::write(&over, r#"{"max_tasks": 0}"#).unwrap();
+    let err = facerec_fleet_sim::run([
+        "fleet-sim",
+        "table",
+        "--trace",
+        "lone",
+        "--scaling",
+        scaling.to_str().unwrap(),
+        "--override",
+        over.to_str().unwrap(),
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("max_tasks"), "{err}");
+
+    let err = facerec_fleet_sim::run([
+        "fleet-sim",
+        "table",
+        "--trace",
+        "nope",
+        "--scaling",
+        scaling.to_str().unwrap(),
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("unknown trace"), "{err}");
+
+    let err = facerec_fleet_sim::run([
+        "fleet-sim",
+        "table",
+        "--scaling",
+        "/nonexistent/scaling.json",
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("/nonexistent/scaling.json"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
