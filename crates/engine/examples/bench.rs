@@ -1,0 +1,148 @@
+//! Benchmark of the engine on a folder of photos (used by scripts/bench-engine.sh).
+//! Prints one JSON object: model load time, detection and embedding speed, end-to-end
+//! images/s on all threads of rayon's pool (RAYON_NUM_THREADS), peak RSS.
+//!
+//! Usage: bench [--upsample N] [--repeat N] [--e2e-only] PHOTO_DIR_OR_FILE...
+
+use facerec_engine::{load_image, Detector, Engine, LoadOptions, ModelPaths};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn collect(p: &Path, out: &mut Vec<PathBuf>) {
+    if p.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(p)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            collect(&e, out);
+        }
+    } else if matches!(
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref(),
+        Some("jpg" | "jpeg" | "png")
+    ) {
+        out.push(p.to_path_buf());
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// CPU seconds (user + system) used by this process so far; robust to a busy machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (field(11) + field(12)) / 100.0 // clock ticks (USER_HZ = 100 on Linux)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut upsample, mut repeat, mut inputs, mut e2e_only) = (1u32, 1usize, Vec::new(), false);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--upsample" => upsample = args.next().unwrap().parse().unwrap(),
+            "--repeat" => repeat = args.next().unwrap().parse().unwrap(),
+            "--e2e-only" => e2e_only = true,
+            _ => collect(Path::new(&a), &mut inputs),
+        }
+    }
+    let t = Instant::now();
+    let engine = Engine::load(&ModelPaths::discover().expect("models")).expect("load");
+    let load_s = t.elapsed().as_secs_f64();
+    let opts = LoadOptions {
+        apply_exif_orientation: false,
+        ..LoadOptions::default()
+    };
+    let det = Detector::Hog { upsample };
+    let mut out = serde_json::json!({
+        "images": inputs.len(),
+        "threads": rayon::current_num_threads(),
+        "model_load_s": load_s,
+    });
+    if !e2e_only {
+        let (detect, embed_1t, embed_pool) = component_timings(&engine, &inputs, &opts, det);
+        out["detect_images_per_cpu_s"] = detect.into();
+        out["embed_cpu_ms_per_face"] = embed_1t.into();
+        out["embed_faces_per_s_pool"] = embed_pool.into();
+    }
+    // End to end from files: decode, detect, landmarks, chips, embeddings; images in parallel.
+    let t = Instant::now();
+    let cpu0 = cpu_seconds();
+    let mut faces = 0usize;
+    for _ in 0..repeat {
+        faces = inputs
+            .par_iter()
+            .map(|p| {
+                let img = load_image(p, &opts).unwrap();
+                engine.encode_image(&img, det).len()
+            })
+            .sum();
+    }
+    let e2e_s = t.elapsed().as_secs_f64() / repeat as f64;
+    out["end_to_end_cpu_s_per_image"] =
+        ((cpu_seconds() - cpu0) / (repeat as f64 * inputs.len() as f64)).into();
+    out["faces"] = faces.into();
+    out["end_to_end_images_per_s"] = (inputs.len() as f64 / e2e_s).into();
+    out["peak_rss_mib"] = peak_rss_mib().into();
+    println!("{out}");
+}
+
+/// (detection images per CPU-second, embedding CPU-ms/face on one thread, embedding faces/s on the pool)
+fn component_timings(
+    engine: &Engine,
+    inputs: &[PathBuf],
+    opts: &LoadOptions,
+    det: Detector,
+) -> (f64, f64, f64) {
+    let images: Vec<_> = inputs
+        .iter()
+        .map(|p| load_image(p, opts).expect("image"))
+        .collect();
+
+    // Detection alone, one image at a time (internally parallel over pyramid levels).
+    let cpu0 = cpu_seconds();
+    let boxes: Vec<_> = images.iter().map(|im| engine.detect(im, det)).collect();
+    let detect_s = cpu_seconds() - cpu0; // CPU time over all threads
+
+    // Embedding alone: the aligned chips of every face, single thread then the whole pool.
+    let chips: Vec<_> = images
+        .iter()
+        .zip(&boxes)
+        .flat_map(|(im, bs)| {
+            bs.iter()
+                .map(|b| engine.face_chip(im, &engine.landmarks(im, *b)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let cpu0 = cpu_seconds();
+    for c in &chips {
+        std::hint::black_box(engine.encode_chip(c).unwrap());
+    }
+    let embed_1t_s = cpu_seconds() - cpu0; // CPU time: robust to other load
+    let t = Instant::now();
+    std::hint::black_box(engine.encode_batch(&chips).unwrap());
+    let embed_pool_s = t.elapsed().as_secs_f64();
+    let n = chips.len().max(1) as f64;
+    (
+        images.len() as f64 / detect_s,
+        1000.0 * embed_1t_s / n,
+        n / embed_pool_s,
+    )
+}
