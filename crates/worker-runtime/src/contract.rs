@@ -1,0 +1,351 @@
+//! Job contract v1 and its result format (docs/jobs.md is the prose version).
+//!
+//! Parsing is validation: a body either becomes a [`JobV1`] or a permanent
+//! [`JobError`] whose code names the problem (`malformed_json`, `unknown_version`,
+//! `invalid_job`), which the runtime puts on the dead-lettered message.
+
+use serde::{Deserialize, Serialize};
+
+use crate::handler::JobError;
+
+pub const CONTRACT_VERSION: u32 = 1;
+pub const ENCODING_DIM: usize = 128;
+pub const MAX_JOB_ID_LEN: usize = 128;
+pub const MAX_GALLERY_ENTRIES: usize = 10_000;
+
+/// Where the image is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub enum ImageRef {
+    S3 {
+        bucket: String,
+        key: String,
+    },
+    /// Only accepted when the worker consumes the embedded queue (one-machine runs).
+    Local(std::path::PathBuf),
+}
+
+impl From<ImageRef> for String {
+    fn from(r: ImageRef) -> String {
+        match r {
+            ImageRef::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+            ImageRef::Local(p) => p.display().to_string(),
+        }
+    }
+}
+
+impl ImageRef {
+    pub fn parse(s: &str, allow_local: bool) -> Result<Self, JobError> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() || key.is_empty() {
+                return Err(invalid(format!("image {s:?}: expected s3://bucket/key")));
+            }
+            return Ok(ImageRef::S3 {
+                bucket: bucket.into(),
+                key: key.into(),
+            });
+        }
+        let path = s.strip_prefix("file://").unwrap_or(s);
+        if path.starts_with('/') {
+            if !allow_local {
+                return Err(invalid(format!(
+                    "image {s:?}: local paths are only accepted from the embedded queue; use s3://"
+                )));
+            }
+            return Ok(ImageRef::Local(path.into()));
+        }
+        Err(invalid(format!(
+            "image {s:?}: expected s3://bucket/key or an absolute local path"
+        )))
+    }
+}
+
+/// One known face.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GalleryEntry {
+    pub label: String,
+    pub encoding: Vec<f32>,
+}
+
+/// The gallery: inline, or an `s3://` JSON document holding the same array.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GallerySpec {
+    Inline(Vec<GalleryEntry>),
+    Uri(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Detector {
+    Hog,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobOptions {
+    pub detector: Detector,
+    /// Times to upsample before detecting (finds smaller faces, costs time).
+    pub upsample: u32,
+    /// Match when the embedding distance is at most this.
+    pub tolerance: f32,
+    /// Matches reported per face, best first.
+    pub top_k: usize,
+    /// Stop after this many faces (largest first).
+    pub max_faces: usize,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        Self {
+            detector: Detector::Hog,
+            upsample: 1,
+            tolerance: 0.6,
+            top_k: 3,
+            max_faces: 100,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    version: serde_json::Value,
+    job_id: String,
+    image: String,
+    #[serde(default)]
+    gallery: Option<GallerySpec>,
+    #[serde(default)]
+    options: JobOptions,
+}
+
+/// A validated v1 job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobV1 {
+    pub job_id: String,
+    pub image: ImageRef,
+    pub gallery: GallerySpec,
+    pub options: JobOptions,
+}
+
+fn invalid(detail: impl Into<String>) -> JobError {
+    JobError::permanent("invalid_job", detail)
+}
+
+/// Job ids become S3 keys and FIFO deduplication ids: keep them to a safe alphabet.
+pub fn validate_job_id(id: &str) -> Result<(), JobError> {
+    if id.is_empty() || id.len() > MAX_JOB_ID_LEN {
+        return Err(invalid(format!(
+            "job_id must be 1..={MAX_JOB_ID_LEN} characters"
+        )));
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(invalid(format!(
+            "job_id {id:?} may only contain A-Z a-z 0-9 - _ . :"
+        )));
+    }
+    Ok(())
+}
+
+pub fn validate_gallery(entries: &[GalleryEntry]) -> Result<(), JobError> {
+    if entries.len() > MAX_GALLERY_ENTRIES {
+        return Err(invalid(format!(
+            "gallery has {} entries (max {MAX_GALLERY_ENTRIES})",
+            entries.len()
+        )));
+    }
+    for (i, e) in entries.iter().enumerate() {
+        if e.encoding.len() != ENCODING_DIM {
+            return Err(invalid(format!(
+                "gallery[{i}] ({:?}): encoding has {} values, expected {ENCODING_DIM}",
+                e.label,
+                e.encoding.len()
+            )));
+        }
+        if e.encoding.iter().any(|v| !v.is_finite()) {
+            return Err(invalid(format!(
+                "gallery[{i}] ({:?}): encoding has a non-finite value",
+                e.label
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl JobV1 {
+    /// Parse and validate a message body. `allow_local_images` is true only for the
+    /// embedded queue.
+    pub fn parse(body: &str, allow_local_images: bool) -> Result<Self, JobError> {
+        let value: serde_json::Value = serde_json::from_str(body)
+            .map_err(|e| JobError::permanent("malformed_json", e.to_string()))?;
+        match value.get("version") {
+            Some(v) if v.as_u64() == Some(CONTRACT_VERSION as u64) => {}
+            Some(v) => {
+                return Err(JobError::permanent(
+                    "unknown_version",
+                    format!("job contract version {v} is not supported (this worker speaks {CONTRACT_VERSION})"),
+                ))
+            }
+            None => return Err(invalid("missing field `version`")),
+        }
+        let raw: RawJob = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        let _ = raw.version;
+        validate_job_id(&raw.job_id)?;
+        let image = ImageRef::parse(&raw.image, allow_local_images)?;
+        let gallery = raw.gallery.unwrap_or(GallerySpec::Inline(Vec::new()));
+        match &gallery {
+            GallerySpec::Inline(entries) => validate_gallery(entries)?,
+            GallerySpec::Uri(u) => {
+                let local_ok = allow_local_images && u.starts_with('/');
+                if !(u.starts_with("s3://") || local_ok) {
+                    return Err(invalid(format!("gallery URI {u:?} must be s3://")));
+                }
+            }
+        }
+        let o = &raw.options;
+        if !(o.tolerance > 0.0 && o.tolerance <= 2.0) {
+            return Err(invalid(format!(
+                "options.tolerance {} not in (0, 2]",
+                o.tolerance
+            )));
+        }
+        if o.upsample > 4 {
+            return Err(invalid(format!(
+                "options.upsample {} exceeds 4",
+                o.upsample
+            )));
+        }
+        if o.max_faces == 0 {
+            return Err(invalid("options.max_faces must be >= 1"));
+        }
+        Ok(JobV1 {
+            job_id: raw.job_id,
+            image,
+            gallery,
+            options: raw.options,
+        })
+    }
+}
+
+/// `top, right, bottom, left` in pixels, as face_recognition reports boxes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceBox {
+    pub top: i64,
+    pub right: i64,
+    pub bottom: i64,
+    pub left: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceMatch {
+    pub label: String,
+    pub distance: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceResult {
+    #[serde(rename = "box")]
+    pub bbox: FaceBox,
+    /// Best gallery entry within tolerance, if any.
+    pub best_match: Option<FaceMatch>,
+    /// The `top_k` nearest gallery entries, nearest first, whatever their distance.
+    pub nearest: Vec<FaceMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Timings {
+    pub fetch_ms: f64,
+    pub decode_ms: f64,
+    pub detect_ms: f64,
+    pub encode_ms: f64,
+    pub match_ms: f64,
+    pub total_ms: f64,
+}
+
+/// Result document v1, stored under the job id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultV1 {
+    pub version: u32,
+    pub job_id: String,
+    pub image: String,
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<FaceResult>,
+    pub timings: Timings,
+    pub worker: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::ErrorKind;
+
+    fn enc() -> String {
+        format!("[{}]", vec!["0.01"; 128].join(","))
+    }
+
+    #[test]
+    fn parses_a_full_job() {
+        let body = format!(
+            r#"{{"version":1,"job_id":"j-1","image":"s3://b/k.jpg",
+                "gallery":[{{"label":"alice","encoding":{}}}],"options":{{"tolerance":0.5}}}}"#,
+            enc()
+        );
+        let j = JobV1::parse(&body, false).unwrap();
+        assert_eq!(j.job_id, "j-1");
+        assert_eq!(
+            j.image,
+            ImageRef::S3 {
+                bucket: "b".into(),
+                key: "k.jpg".into()
+            }
+        );
+        assert_eq!(j.options.tolerance, 0.5);
+        assert_eq!(j.options.upsample, 1);
+    }
+
+    #[test]
+    fn rejects_with_specific_codes() {
+        let code = |b: &str, local| JobV1::parse(b, local).unwrap_err().code;
+        assert_eq!(code("{not json", false), "malformed_json");
+        assert_eq!(
+            code(r#"{"version":2,"job_id":"a","image":"s3://b/k"}"#, false),
+            "unknown_version"
+        );
+        assert_eq!(
+            code(r#"{"version":1,"job_id":"a b","image":"s3://b/k"}"#, false),
+            "invalid_job"
+        );
+        assert_eq!(
+            code(r#"{"version":1,"job_id":"a","image":"/tmp/x.jpg"}"#, false),
+            "invalid_job"
+        );
+        assert_eq!(
+            code(
+                r#"{"version":1,"job_id":"a","image":"s3://b/k","extra":1}"#,
+                false
+            ),
+            "invalid_job"
+        );
+        assert_eq!(
+            code(
+                r#"{"version":1,"job_id":"a","image":"s3://b/k","gallery":[{"label":"x","encoding":[1,2]}]}"#,
+                false
+            ),
+            "invalid_job"
+        );
+        let e = JobV1::parse("[]", false).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Permanent);
+    }
+
+    #[test]
+    fn local_paths_only_when_allowed() {
+        let j = JobV1::parse(r#"{"version":1,"job_id":"a","image":"/data/x.jpg"}"#, true).unwrap();
+        assert_eq!(j.image, ImageRef::Local("/data/x.jpg".into()));
+        assert_eq!(j.gallery, GallerySpec::Inline(vec![]));
+    }
+}

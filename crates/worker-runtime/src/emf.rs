@@ -1,0 +1,126 @@
+//! CloudWatch Embedded Metric Format: one JSON line per job outcome on stdout.
+//!
+//! The awslogs driver ships stdout to CloudWatch Logs, which extracts the metrics from
+//! the `_aws` envelope — no agent, no PutMetricData calls. Tracing logs go to stderr so
+//! every stdout line is a metric document.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+
+/// Where metric lines go (stdout in production, a buffer in tests).
+pub struct EmfEmitter {
+    namespace: String,
+    service: String,
+    sink: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+/// One job's metrics.
+#[derive(Debug, Clone, Default)]
+pub struct JobMetrics {
+    pub succeeded: bool,
+    pub duration: Duration,
+    pub queue_wait: Option<Duration>,
+    pub faces_found: u64,
+    pub error_code: Option<String>,
+}
+
+impl EmfEmitter {
+    pub fn stdout(namespace: impl Into<String>, service: impl Into<String>) -> Self {
+        Self::with_sink(namespace, service, |line| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        })
+    }
+
+    pub fn with_sink(
+        namespace: impl Into<String>,
+        service: impl Into<String>,
+        sink: impl Fn(&str) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            namespace: namespace.into(),
+            service: service.into(),
+            sink: Box::new(sink),
+        }
+    }
+
+    /// Render one job's EMF document.
+    pub fn render(&self, m: &JobMetrics) -> String {
+        let ts = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let mut metrics = vec![
+            json!({"Name": "JobsSucceeded", "Unit": "Count"}),
+            json!({"Name": "JobsFailed", "Unit": "Count"}),
+            json!({"Name": "JobDuration", "Unit": "Milliseconds"}),
+            json!({"Name": "FacesFound", "Unit": "Count"}),
+        ];
+        let mut doc = json!({
+            "_aws": {
+                "Timestamp": ts,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [["Service"]],
+                    "Metrics": [],
+                }],
+            },
+            "Service": self.service,
+            "JobsSucceeded": u64::from(m.succeeded),
+            "JobsFailed": u64::from(!m.succeeded),
+            "JobDuration": m.duration.as_secs_f64() * 1000.0,
+            "FacesFound": m.faces_found,
+        });
+        if let Some(w) = m.queue_wait {
+            metrics.push(json!({"Name": "QueueWait", "Unit": "Milliseconds"}));
+            doc["QueueWait"] = json!(w.as_secs_f64() * 1000.0);
+        }
+        if let Some(code) = &m.error_code {
+            // A property, not a dimension: searchable in Logs Insights, no metric cardinality.
+            doc["ErrorCode"] = json!(code);
+        }
+        doc["_aws"]["CloudWatchMetrics"][0]["Metrics"] = json!(metrics);
+        doc.to_string()
+    }
+
+    pub fn emit(&self, m: &JobMetrics) {
+        (self.sink)(&self.render(m));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_valid_emf() {
+        let e = EmfEmitter::with_sink("FaceRec", "facerec-worker", |_| {});
+        let line = e.render(&JobMetrics {
+            succeeded: true,
+            duration: Duration::from_millis(250),
+            queue_wait: Some(Duration::from_secs(2)),
+            faces_found: 3,
+            error_code: None,
+        });
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let cw = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "FaceRec");
+        let names: Vec<_> = cw["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap().to_string())
+            .collect();
+        // Every declared metric must have a value at the root, or CloudWatch drops it.
+        for n in &names {
+            assert!(v.get(n).is_some(), "metric {n} has no value");
+        }
+        assert!(names.contains(&"QueueWait".to_string()));
+        assert_eq!(v["JobsSucceeded"], 1);
+        assert_eq!(v["FacesFound"], 3);
+        assert_eq!(v["JobDuration"], 250.0);
+        assert!(line.lines().count() == 1);
+    }
+}

@@ -1,0 +1,526 @@
+//! From settings (flags over environment) to a running worker: the wiring shared by the
+//! `facerec-worker` binary and the test worker, so tests exercise the production path.
+//!
+//! Every setting has a flag and an environment variable; clap gives flags precedence.
+//! Values are checked before anything starts, and a bad one is a start-up error naming
+//! the variable and the accepted range.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::emf::EmfEmitter;
+use crate::health::{HealthFile, DEFAULT_HEALTH_FILE};
+use crate::memory_gate::{MemoryGate, DEFAULT_CGROUP_DIR};
+use crate::queue::embedded::EmbeddedQueue;
+use crate::queue::sqs::SqsQueue;
+use crate::results::{ResultSinks, S3Prefix};
+use crate::runtime::{RunSummary, Runtime, RuntimeConfig};
+use crate::spot_notice::{SpotNoticeWatcher, DEFAULT_IMDS_ENDPOINT};
+use crate::task_protection::TaskProtection;
+use crate::JobHandler;
+
+/// Worker settings. Flags override the environment variables named beside them.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerSettings {
+    /// SQS queue to consume.
+    #[arg(long, env = "QUEUE_URL", value_name = "QUEUE_URL")]
+    pub queue_url: Option<String>,
+    /// Dead-letter queue for permanent failures.
+    #[arg(long, env = "DLQ_URL", value_name = "DLQ_URL")]
+    pub dlq_url: Option<String>,
+    /// Queue receiving result documents.
+    #[arg(long, env = "RESULT_QUEUE_URL", value_name = "RESULT_QUEUE_URL")]
+    pub result_queue_url: Option<String>,
+    /// s3://bucket/prefix receiving `{job_id}.json` results.
+    #[arg(long, env = "RESULT_PREFIX", value_name = "RESULT_PREFIX")]
+    pub result_prefix: Option<String>,
+    /// Consume the embedded queue in this SQLite file instead of SQS (results go to the
+    /// same file, plus RESULT_PREFIX if set).
+    #[arg(
+        long,
+        env = "FACEREC_EMBEDDED_QUEUE",
+        value_name = "FACEREC_EMBEDDED_QUEUE",
+        conflicts_with = "queue_url"
+    )]
+    pub embedded_queue: Option<PathBuf>,
+    /// Queue name inside the embedded file.
+    #[arg(
+        long,
+        env = "FACEREC_EMBEDDED_QUEUE_NAME",
+        value_name = "FACEREC_EMBEDDED_QUEUE_NAME",
+        default_value = "jobs"
+    )]
+    pub embedded_queue_name: String,
+    /// Messages per receive.
+    #[arg(long, env = "SQS_BATCH_SIZE", value_name = "SQS_BATCH_SIZE", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub batch_size: u32,
+    /// Stop receiving above this fraction of the container's memory limit.
+    #[arg(long, env = "FACE_RECOGNITION_MEMORY_THRESHOLD", value_name = "FACE_RECOGNITION_MEMORY_THRESHOLD", default_value_t = 0.8,
+          value_parser = parse_fraction)]
+    pub memory_threshold: f64,
+    /// Memory budget per job (bytes, or with KiB/MiB/GiB suffix); sizes parallelism.
+    #[arg(long, env = "RAY_memory_per_process", value_name = "RAY_memory_per_process", value_parser = parse_bytes)]
+    pub job_memory: Option<u64>,
+    /// Jobs run at once; default min(cores, memory limit × threshold / job memory).
+    #[arg(long, env = "FACEREC_PARALLELISM", value_name = "FACEREC_PARALLELISM",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallelism: Option<u32>,
+    /// Directory of the recognition models.
+    #[arg(long, env = "FACEREC_MODELS", value_name = "FACEREC_MODELS")]
+    pub models: Option<PathBuf>,
+    /// Visibility timeout for received messages, seconds.
+    #[arg(long, env = "FACEREC_VISIBILITY_TIMEOUT", value_name = "FACEREC_VISIBILITY_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub visibility_timeout: u64,
+    /// The ECS task's stopTimeout, seconds: SIGTERM to SIGKILL.
+    #[arg(long, env = "FACEREC_STOP_TIMEOUT", value_name = "FACEREC_STOP_TIMEOUT", default_value = "120", value_parser = parse_secs)]
+    pub stop_timeout: Duration,
+    /// Safety margin kept before stopTimeout for releasing and flushing, seconds.
+    #[arg(long, env = "FACEREC_STOP_MARGIN", value_name = "FACEREC_STOP_MARGIN", default_value = "10", value_parser = parse_secs)]
+    pub stop_margin: Duration,
+    /// Long-poll wait, seconds (0..=20).
+    #[arg(long, env = "FACEREC_WAIT_TIME", value_name = "FACEREC_WAIT_TIME", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=20))]
+    pub wait_time: u64,
+    /// Deliveries before a transiently failing job is dead-lettered.
+    #[arg(long, env = "FACEREC_MAX_RECEIVE_COUNT", value_name = "FACEREC_MAX_RECEIVE_COUNT", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_receive_count: u32,
+    /// First retry delay after a transient failure, seconds (doubles per delivery).
+    #[arg(long, env = "FACEREC_RETRY_BACKOFF", value_name = "FACEREC_RETRY_BACKOFF", default_value = "5", value_parser = parse_secs)]
+    pub retry_backoff: Duration,
+    /// Longest retry delay, seconds.
+    #[arg(long, env = "FACEREC_RETRY_BACKOFF_MAX", value_name = "FACEREC_RETRY_BACKOFF_MAX", default_value = "300", value_parser = parse_secs)]
+    pub retry_backoff_max: Duration,
+    /// Heartbeat tick, seconds; default a quarter of the visibility timeout (max 10 s).
+    #[arg(long, env = "FACEREC_HEARTBEAT_INTERVAL", value_name = "FACEREC_HEARTBEAT_INTERVAL", value_parser = parse_secs)]
+    pub heartbeat_interval: Option<Duration>,
+    /// How long a finished job waits for others to share a delete batch, seconds.
+    #[arg(long, env = "FACEREC_ACK_LINGER", value_name = "FACEREC_ACK_LINGER", default_value = "1", value_parser = parse_secs)]
+    pub ack_linger: Duration,
+    /// Cap on the pause between failed queue calls, seconds.
+    #[arg(long, env = "FACEREC_QUEUE_RETRY_MAX", value_name = "FACEREC_QUEUE_RETRY_MAX", default_value = "10", value_parser = parse_secs)]
+    pub queue_retry_max: Duration,
+    /// The container's cgroup directory (memory back-pressure).
+    #[arg(long, env = "FACEREC_CGROUP_DIR", value_name = "FACEREC_CGROUP_DIR", default_value = DEFAULT_CGROUP_DIR)]
+    pub cgroup_dir: PathBuf,
+    /// ECS agent endpoint (set by ECS); enables task scale-in protection.
+    #[arg(long, env = "ECS_AGENT_URI", value_name = "ECS_AGENT_URI")]
+    pub ecs_agent_uri: Option<String>,
+    /// Instance metadata endpoint to watch for Spot notices. Explicit: always watched.
+    /// Otherwise the SDK's AWS_EC2_METADATA_SERVICE_ENDPOINT or the default is tried once,
+    /// unless AWS_EC2_METADATA_DISABLED=true.
+    #[arg(
+        long,
+        env = "FACEREC_IMDS_ENDPOINT",
+        value_name = "FACEREC_IMDS_ENDPOINT"
+    )]
+    pub imds_endpoint: Option<String>,
+    /// Spot notice poll interval, seconds.
+    #[arg(long, env = "FACEREC_SPOT_POLL_INTERVAL", value_name = "FACEREC_SPOT_POLL_INTERVAL", default_value = "5", value_parser = parse_secs)]
+    pub spot_poll_interval: Duration,
+    /// File touched by the receive loop, checked by `health`.
+    #[arg(long, env = "FACEREC_HEALTH_FILE", value_name = "FACEREC_HEALTH_FILE", default_value = DEFAULT_HEALTH_FILE)]
+    pub health_file: PathBuf,
+    /// CloudWatch namespace of the EMF metrics.
+    #[arg(
+        long,
+        env = "FACEREC_METRICS_NAMESPACE",
+        value_name = "FACEREC_METRICS_NAMESPACE",
+        default_value = "FaceRec"
+    )]
+    pub metrics_namespace: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("no queue: set QUEUE_URL (--queue-url) for SQS or FACEREC_EMBEDDED_QUEUE (--embedded-queue) for a local run")]
+    NoQueue,
+    #[error(
+        "no result destination: set RESULT_QUEUE_URL and/or RESULT_PREFIX (s3://bucket/prefix)"
+    )]
+    NoResults,
+    #[error("RESULT_PREFIX: {0}")]
+    BadResultPrefix(String),
+    #[error("{0} must be an http(s) URL, got {1:?}")]
+    BadUrl(&'static str, String),
+    #[error(
+        "FACEREC_STOP_MARGIN ({margin:?}) must be smaller than FACEREC_STOP_TIMEOUT ({timeout:?})"
+    )]
+    StopMargin { timeout: Duration, margin: Duration },
+    #[error("FACEREC_RETRY_BACKOFF_MAX must be >= FACEREC_RETRY_BACKOFF")]
+    Backoff,
+    #[error(
+        "FACEREC_HEARTBEAT_INTERVAL ({0:?}) must be positive and below half the visibility timeout"
+    )]
+    Heartbeat(Duration),
+    #[error("{0}")]
+    Endpoint(String),
+    #[error("embedded queue {0}: {1}")]
+    Embedded(PathBuf, String),
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not in (0, 1]"))
+    }
+}
+
+/// Seconds, fractional allowed (`0.5`), non-negative.
+pub fn parse_secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(format!("{s:?} is not a non-negative number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// Bytes: plain integer (Ray's convention) or with a KiB/MiB/GiB (or K/M/G) suffix.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a byte count (e.g. 2147483648 or 2GiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown unit {other:?} in {s:?}")),
+    };
+    let v = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))?;
+    if v == 0 {
+        return Err("must be more than 0 bytes".into());
+    }
+    Ok(v)
+}
+
+/// What the handler factory gets to build its handler.
+pub struct LaunchContext {
+    /// SDK configuration from the environment (also for embedded runs: images may be in S3).
+    pub sdk: aws_config::SdkConfig,
+    pub s3: aws_sdk_s3::Client,
+    /// True for the embedded queue: jobs may name local image paths.
+    pub embedded: bool,
+    pub settings: WorkerSettings,
+}
+
+impl WorkerSettings {
+    /// Cross-field checks clap cannot express.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.queue_url.is_none() && self.embedded_queue.is_none() {
+            return Err(SettingsError::NoQueue);
+        }
+        if self.embedded_queue.is_none()
+            && self.result_queue_url.is_none()
+            && self.result_prefix.is_none()
+        {
+            return Err(SettingsError::NoResults);
+        }
+        for (name, v) in [
+            ("QUEUE_URL", &self.queue_url),
+            ("DLQ_URL", &self.dlq_url),
+            ("RESULT_QUEUE_URL", &self.result_queue_url),
+        ] {
+            if let Some(u) = v {
+                if !(u.starts_with("https://") || u.starts_with("http://")) {
+                    return Err(SettingsError::BadUrl(name, u.clone()));
+                }
+            }
+        }
+        if let Some(p) = &self.result_prefix {
+            S3Prefix::parse(p).map_err(SettingsError::BadResultPrefix)?;
+        }
+        if self.stop_margin >= self.stop_timeout {
+            return Err(SettingsError::StopMargin {
+                timeout: self.stop_timeout,
+                margin: self.stop_margin,
+            });
+        }
+        if self.retry_backoff_max < self.retry_backoff {
+            return Err(SettingsError::Backoff);
+        }
+        if let Some(h) = self.heartbeat_interval {
+            if h.is_zero() || h * 2 >= Duration::from_secs(self.visibility_timeout) {
+                return Err(SettingsError::Heartbeat(h));
+            }
+        }
+        if let Some(u) = &self.ecs_agent_uri {
+            crate::link_local_http::HttpEndpoint::parse(u)
+                .map_err(|e| SettingsError::Endpoint(format!("ECS_AGENT_URI: {e}")))?;
+        }
+        if let Some(u) = &self.imds_endpoint {
+            crate::link_local_http::HttpEndpoint::parse(u)
+                .map_err(|e| SettingsError::Endpoint(format!("FACEREC_IMDS_ENDPOINT: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Parallelism from cores and the memory budget, unless set explicitly.
+    pub fn effective_parallelism(&self, memory_limit: Option<u64>) -> usize {
+        if let Some(p) = self.parallelism {
+            return p as usize;
+        }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let by_memory = match (self.job_memory, memory_limit) {
+            (Some(per_job), Some(limit)) => {
+                ((limit as f64 * self.memory_threshold) / per_job as f64).floor() as usize
+            }
+            _ => usize::MAX,
+        };
+        cores.min(by_memory).max(1)
+    }
+
+    pub fn runtime_config(&self, parallelism: usize) -> RuntimeConfig {
+        let vis = Duration::from_secs(self.visibility_timeout);
+        RuntimeConfig {
+            batch_size: self.batch_size,
+            parallelism,
+            wait_time: Duration::from_secs(self.wait_time),
+            visibility_timeout: vis,
+            heartbeat_interval: self
+                .heartbeat_interval
+                .unwrap_or_else(|| (vis / 4).min(Duration::from_secs(10))),
+            max_receive_count: self.max_receive_count,
+            retry_backoff_base: self.retry_backoff,
+            retry_backoff_max: self.retry_backoff_max,
+            stop_deadline: self.stop_timeout - self.stop_margin,
+            ack_linger: self.ack_linger,
+            queue_retry_max: self.queue_retry_max,
+            memory_poll_interval: Duration::from_secs(1),
+            protection_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Install the JSON (or, with `FACEREC_LOG_FORMAT=text`, human) tracing subscriber on
+/// stderr; stdout carries only EMF lines.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FACEREC_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // log_internal_errors(false): on a broken stderr the subscriber would otherwise
+    // `eprintln!` the failure, which panics, killing whichever task was logging.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
+    if std::env::var("FACEREC_LOG_FORMAT").as_deref() == Ok("text") {
+        let _ = builder.try_init();
+    } else {
+        let _ = builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init();
+    }
+}
+
+/// Build everything from `settings`, make the handler, and run until stopped.
+/// `started` is the process start, for the start-to-ready log line.
+pub async fn run_worker<H, F, Fut>(
+    settings: WorkerSettings,
+    started: Instant,
+    make_handler: F,
+) -> anyhow_like::Result<RunSummary>
+where
+    H: JobHandler,
+    F: FnOnce(LaunchContext) -> Fut,
+    Fut: std::future::Future<Output = anyhow_like::Result<H>>,
+{
+    settings.validate()?;
+    let sdk = crate::aws::load_sdk_config().await;
+    let s3 = crate::aws::s3_client(&sdk);
+    let memory_gate = MemoryGate::new(&settings.cgroup_dir, settings.memory_threshold);
+    let parallelism = settings.effective_parallelism(memory_gate.limit_bytes());
+    let config = settings.runtime_config(parallelism);
+    let protection =
+        TaskProtection::new(settings.ecs_agent_uri.as_deref(), config.visibility_timeout)
+            .map_err(SettingsError::Endpoint)?;
+
+    let stop = CancellationToken::new();
+    crate::shutdown::stop_on_signals(stop.clone())?;
+    if let Some(w) = spot_watcher(&settings)? {
+        tokio::spawn(w.run(stop.clone()));
+    }
+
+    let mut sinks = ResultSinks::default();
+    if let Some(p) = &settings.result_prefix {
+        sinks = sinks.with_s3(
+            s3.clone(),
+            S3Prefix::parse(p).map_err(SettingsError::BadResultPrefix)?,
+        );
+    }
+    let sqs = crate::aws::sqs_client(&sdk, config.wait_time);
+    if let Some(u) = &settings.result_queue_url {
+        sinks = sinks.with_queue(sqs.clone(), u.clone());
+    }
+
+    let embedded = settings.embedded_queue.is_some();
+    let ctx = LaunchContext {
+        sdk: sdk.clone(),
+        s3: s3.clone(),
+        embedded,
+        settings: settings.clone(),
+    };
+    let handler = make_handler(ctx).await?;
+    let emf = EmfEmitter::stdout(settings.metrics_namespace.clone(), "facerec-worker");
+    let health = HealthFile::new(&settings.health_file);
+
+    macro_rules! run_with {
+        ($queue:expr, $sinks:expr) => {{
+            let runtime = Runtime::new($queue, handler, $sinks, config)
+                .with_memory_gate(memory_gate)
+                .with_task_protection(protection)
+                .with_health_file(health)
+                .with_emf(emf);
+            let ready = runtime.ready_signal();
+            tokio::spawn(async move {
+                ready.notified().await;
+                tracing::info!(
+                    start_to_ready_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    parallelism,
+                    "worker ready: receiving"
+                );
+            });
+            Ok(runtime.run(stop).await)
+        }};
+    }
+
+    if let Some(path) = &settings.embedded_queue {
+        let queue = EmbeddedQueue::open(
+            path,
+            &settings.embedded_queue_name,
+            settings.max_receive_count,
+        )
+        .map_err(|e| SettingsError::Embedded(path.clone(), e.to_string()))?;
+        let sinks = sinks.with_embedded(queue.clone());
+        run_with!(queue, sinks)
+    } else {
+        let url = settings.queue_url.clone().ok_or(SettingsError::NoQueue)?;
+        let queue = SqsQueue::new(sqs, url, settings.dlq_url.clone());
+        run_with!(queue, sinks)
+    }
+}
+
+fn spot_watcher(settings: &WorkerSettings) -> Result<Option<SpotNoticeWatcher>, SettingsError> {
+    if let Some(explicit) = &settings.imds_endpoint {
+        return SpotNoticeWatcher::new(explicit, settings.spot_poll_interval, true)
+            .map(Some)
+            .map_err(SettingsError::Endpoint);
+    }
+    if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Ok(None);
+    }
+    let endpoint = std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .unwrap_or_else(|_| DEFAULT_IMDS_ENDPOINT.to_string());
+    SpotNoticeWatcher::new(&endpoint, settings.spot_poll_interval, false)
+        .map(Some)
+        .map_err(SettingsError::Endpoint)
+}
+
+/// A boxed error type for the launch path, so handler factories can use `?` freely
+/// without this crate depending on anyhow.
+pub mod anyhow_like {
+    pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
+    pub type Result<T> = std::result::Result<T, Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        s: WorkerSettings,
+    }
+
+    #[test]
+    fn parses_bytes_and_fractions() {
+        assert_eq!(parse_bytes("2147483648").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_fraction("0.8").is_ok());
+        assert!(parse_fraction("1.5").is_err());
+        assert!(parse_fraction("0").is_err());
+        assert_eq!(parse_secs("0.5").unwrap(), Duration::from_millis(500));
+        assert!(parse_secs("-1").is_err());
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_clear_errors() {
+        let s = Cli::try_parse_from([
+            "w",
+            "--queue-url",
+            "http://127.0.0.1:1/q",
+            "--result-prefix",
+            "s3://b/p",
+            "--batch-size",
+            "5",
+        ])
+        .unwrap()
+        .s;
+        assert_eq!(s.batch_size, 5);
+        s.validate().unwrap();
+        let err = Cli::try_parse_from(["w", "--batch-size", "11"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("batch-size"), "{err}");
+        let err = Cli::try_parse_from(["w", "--memory-threshold", "2"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("not in (0, 1]"), "{err}");
+        let s = Cli::try_parse_from(["w", "--queue-url", "http://x/q"])
+            .unwrap()
+            .s;
+        assert!(matches!(s.validate(), Err(SettingsError::NoResults)));
+        let s = Cli::try_parse_from([
+            "w",
+            "--embedded-queue",
+            "/tmp/q.db",
+            "--stop-timeout",
+            "5",
+            "--stop-margin",
+            "5",
+        ])
+        .unwrap()
+        .s;
+        assert!(matches!(
+            s.validate(),
+            Err(SettingsError::StopMargin { .. })
+        ));
+    }
+
+    #[test]
+    fn parallelism_follows_memory_budget() {
+        let s = Cli::try_parse_from(["w", "--embedded-queue", "/tmp/q.db", "--job-memory", "1GiB"])
+            .unwrap()
+            .s;
+        // 2 GiB limit × 0.8 / 1 GiB = 1 job, whatever the core count.
+        assert_eq!(s.effective_parallelism(Some(2 << 30)), 1);
+        assert!(s.effective_parallelism(None) >= 1);
+    }
+}

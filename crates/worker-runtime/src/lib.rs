@@ -1,0 +1,45 @@
+//! The facerec worker runtime: turns queue messages into results and survives every way a
+//! Spot fleet can end a process. It knows nothing of face recognition — the work is a
+//! [`JobHandler`] — so the `facerec-worker` binary and the tests plug in different ones.
+//!
+//! Layout (read in this order):
+//!
+//! * [`queue`] — the [`JobQueue`] trait and its two implementations: SQS
+//!   ([`queue::sqs::SqsQueue`]) and the embedded SQLite queue
+//!   ([`queue::embedded::EmbeddedQueue`]) with the same semantics.
+//! * [`handler`] — the [`JobHandler`] trait and the transient/permanent error split.
+//! * [`runtime`] — the consume loop: bounded parallelism, the [`runtime::VisibilityHeartbeat`],
+//!   batched result writes and deletes, retry by visibility backoff, dead-lettering, and the
+//!   deadline-bound shutdown.
+//! * [`results`] — result destinations (S3 prefix, result queue, embedded file), idempotent
+//!   by job id.
+//! * [`contract`] — job contract v1 and the result document (see docs/jobs.md).
+//! * Around the loop, each optional: [`memory_gate`] (cgroup back-pressure),
+//!   [`task_protection`] (ECS scale-in protection), [`spot_notice`] (IMDSv2 interruption
+//!   watcher), [`shutdown`] (signals), [`emf`] (CloudWatch metrics), [`health`] (liveness file).
+//! * [`launch`] — settings (flags over environment) and the wiring shared by the binary and
+//!   the test worker.
+//! * `src/bin/test_worker.rs` — `facerec-test-worker`, the production wiring with a
+//!   controllable test handler, for the process-level tests and benchmarks.
+//! * Plumbing: [`aws`] (SDK clients from the environment), [`backoff`],
+//!   [`link_local_http`] (the tiny client for the ECS agent and IMDS).
+
+pub mod aws;
+pub mod backoff;
+pub mod contract;
+pub mod emf;
+pub mod handler;
+pub mod health;
+pub mod launch;
+pub mod link_local_http;
+pub mod memory_gate;
+pub mod queue;
+pub mod results;
+pub mod runtime;
+pub mod shutdown;
+pub mod spot_notice;
+pub mod task_protection;
+
+pub use handler::{ErrorKind, JobError, JobHandler, JobOutput};
+pub use queue::JobQueue;
+pub use runtime::{RunSummary, Runtime, RuntimeConfig, RuntimeStats};

@@ -1,0 +1,217 @@
+//! Where results go: an S3 prefix, a result queue, the embedded queue's file — any
+//! combination, chosen by configuration.
+//!
+//! Every sink is keyed by job id so that a job run twice (redelivery after a crash) still
+//! leaves exactly one result: S3 objects are `{prefix}/{job_id}.json` (a second put
+//! overwrites the same key), the embedded store ignores a second insert, and a FIFO result
+//! queue deduplicates on the job id. A standard result queue is at-least-once; its
+//! messages carry the job id (`facerec.job-id` attribute) for consumers to deduplicate.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+
+use crate::queue::embedded::EmbeddedQueue;
+
+/// One finished job's result document.
+#[derive(Debug, Clone)]
+pub struct StoredResult {
+    pub job_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("storing results failed: {0}")]
+pub struct ResultError(pub String);
+
+/// An `s3://bucket/prefix` location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Prefix {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl S3Prefix {
+    /// Parse `s3://bucket[/prefix]`.
+    pub fn parse(uri: &str) -> Result<Self, String> {
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("{uri:?} is not an s3:// URI"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("{uri:?} has no bucket"));
+        }
+        Ok(Self {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_end_matches('/').to_string(),
+        })
+    }
+
+    pub fn key_for(&self, job_id: &str) -> String {
+        if self.prefix.is_empty() {
+            format!("{job_id}.json")
+        } else {
+            format!("{}/{job_id}.json", self.prefix)
+        }
+    }
+}
+
+/// The configured result destinations (at least one).
+#[derive(Clone, Default)]
+pub struct ResultSinks {
+    s3: Option<(aws_sdk_s3::Client, S3Prefix)>,
+    queue: Option<(aws_sdk_sqs::Client, String)>,
+    embedded: Option<EmbeddedQueue>,
+}
+
+fn chain<E: std::error::Error>(e: E) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+impl ResultSinks {
+    pub fn with_s3(mut self, client: aws_sdk_s3::Client, prefix: S3Prefix) -> Self {
+        self.s3 = Some((client, prefix));
+        self
+    }
+
+    pub fn with_queue(mut self, client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        self.queue = Some((client, url.into()));
+        self
+    }
+
+    pub fn with_embedded(mut self, store: EmbeddedQueue) -> Self {
+        self.embedded = Some(store);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.s3.is_none() && self.queue.is_none() && self.embedded.is_none()
+    }
+
+    /// Whether a result for this job is already stored, so a redelivered job can be
+    /// acknowledged without redoing it. Only durable keyed stores can answer; a result
+    /// queue cannot, so with only a queue this is always `false`.
+    pub async fn exists(&self, job_id: &str) -> Result<bool, ResultError> {
+        if let Some(store) = &self.embedded {
+            return store
+                .has_result(job_id)
+                .await
+                .map_err(|e| ResultError(e.to_string()));
+        }
+        if let Some((client, prefix)) = &self.s3 {
+            return match client
+                .head_object()
+                .bucket(&prefix.bucket)
+                .key(prefix.key_for(job_id))
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) => {
+                    if e.as_service_error().is_some_and(|s| s.is_not_found()) {
+                        Ok(false)
+                    } else {
+                        Err(ResultError(format!("HeadObject: {}", chain(e))))
+                    }
+                }
+            };
+        }
+        Ok(false)
+    }
+
+    /// Store a batch of results in every configured sink. All-or-error: on error the
+    /// caller retries the whole batch, which is safe because every sink is idempotent.
+    pub async fn store(&self, results: &[StoredResult]) -> Result<(), ResultError> {
+        if let Some(store) = &self.embedded {
+            for r in results {
+                store
+                    .store_result(&r.job_id, &r.body)
+                    .await
+                    .map_err(|e| ResultError(e.to_string()))?;
+            }
+        }
+        if let Some((client, prefix)) = &self.s3 {
+            for r in results {
+                client
+                    .put_object()
+                    .bucket(&prefix.bucket)
+                    .key(prefix.key_for(&r.job_id))
+                    .content_type("application/json")
+                    .body(ByteStream::from(r.body.clone().into_bytes()))
+                    .send()
+                    .await
+                    .map_err(|e| ResultError(format!("PutObject: {}", chain(e))))?;
+            }
+        }
+        if let Some((client, url)) = &self.queue {
+            let fifo = url.ends_with(".fifo");
+            for chunk in results.chunks(10) {
+                let entries = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let mut e = SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(&r.body)
+                            .message_attributes(
+                                "facerec.job-id",
+                                MessageAttributeValue::builder()
+                                    .data_type("String")
+                                    .string_value(&r.job_id)
+                                    .build()
+                                    .expect("data_type is set"),
+                            );
+                        if fifo {
+                            e = e
+                                .message_group_id(&r.job_id)
+                                .message_deduplication_id(dedup_id(&r.job_id));
+                        }
+                        e.build().expect("id and body are set")
+                    })
+                    .collect::<Vec<_>>();
+                let out = client
+                    .send_message_batch()
+                    .queue_url(url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| ResultError(format!("SendMessageBatch: {}", chain(e))))?;
+                if let Some(f) = out.failed.first() {
+                    return Err(ResultError(format!(
+                        "SendMessageBatch entry failed: {} {}",
+                        f.code,
+                        f.message.clone().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// FIFO deduplication ids are at most 128 characters of `[A-Za-z0-9!-/:-@[-`{-~]`; job
+/// ids are validated to that alphabet (docs/jobs.md), so only the length needs care.
+fn dedup_id(job_id: &str) -> String {
+    job_id.chars().take(128).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_prefix_parses_bucket_and_prefix() {
+        let p = S3Prefix::parse("s3://bucket/a/b/").unwrap();
+        assert_eq!(p.bucket, "bucket");
+        assert_eq!(p.key_for("j1"), "a/b/j1.json");
+        assert_eq!(S3Prefix::parse("s3://b").unwrap().key_for("j"), "j.json");
+        assert!(S3Prefix::parse("http://b/x").is_err());
+        assert!(S3Prefix::parse("s3:///x").is_err());
+    }
+}

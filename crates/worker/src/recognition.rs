@@ -1,0 +1,306 @@
+//! The recognition handler: job contract v1 in, result v1 out.
+//!
+//! Fetch the image (S3, or a local path from the embedded queue) and the gallery, then on
+//! a blocking thread: decode → HOG detect → landmarks/chip/embedding → distances to every
+//! gallery entry. Errors are classified for the runtime: bad input is permanent (straight
+//! to the DLQ with its code), anything that could succeed later is transient.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use facerec_engine::{
+    decode_image, face_distance, Detector, Embedding, Engine, ImageError, LoadOptions, ModelPaths,
+};
+use facerec_worker_runtime::contract::{
+    validate_gallery, FaceBox, FaceMatch, FaceResult, GalleryEntry, GallerySpec, ImageRef, JobV1,
+    ResultV1, Timings, CONTRACT_VERSION,
+};
+use facerec_worker_runtime::launch::{anyhow_like, LaunchContext};
+use facerec_worker_runtime::{JobError, JobHandler, JobOutput};
+
+/// Input limits; beyond them a job is rejected as permanent.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_image_bytes: u64,
+    pub max_pixels: u64,
+}
+
+pub struct RecognitionHandler {
+    engine: Arc<Engine>,
+    s3: aws_sdk_s3::Client,
+    allow_local: bool,
+    limits: Limits,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn s3_get_error(uri: &str, e: SdkError<GetObjectError>) -> JobError {
+    if let Some(service) = e.as_service_error() {
+        if service.is_no_such_key() {
+            return JobError::permanent("missing_object", format!("{uri}: no such key"));
+        }
+        let code = service.meta().code().unwrap_or_default();
+        if matches!(code, "NoSuchBucket" | "AccessDenied") {
+            return JobError::permanent("missing_object", format!("{uri}: {code}"));
+        }
+    }
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    JobError::transient("s3_unavailable", format!("{uri}: {msg}"))
+}
+
+impl RecognitionHandler {
+    /// Load the models (from `FACEREC_MODELS` / `--models`, else the engine's search path).
+    pub async fn load(ctx: LaunchContext, limits: Limits) -> anyhow_like::Result<Self> {
+        let models = ctx.settings.models.clone();
+        let t = Instant::now();
+        let engine = tokio::task::spawn_blocking(move || {
+            let paths = match models {
+                Some(dir) => ModelPaths::in_dir(dir),
+                None => ModelPaths::discover()?,
+            };
+            Engine::load(&paths)
+        })
+        .await??;
+        tracing::info!(load_ms = ms(t), "recognition models loaded");
+        Ok(Self::new(Arc::new(engine), ctx.s3, ctx.embedded, limits))
+    }
+
+    pub fn new(
+        engine: Arc<Engine>,
+        s3: aws_sdk_s3::Client,
+        allow_local: bool,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            engine,
+            s3,
+            allow_local,
+            limits,
+        }
+    }
+
+    async fn fetch_s3(&self, bucket: &str, key: &str) -> Result<Vec<u8>, JobError> {
+        let uri = format!("s3://{bucket}/{key}");
+        let out = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_get_error(&uri, e))?;
+        if let Some(len) = out.content_length() {
+            if len as u64 > self.limits.max_image_bytes {
+                return Err(JobError::permanent(
+                    "oversized_image",
+                    format!(
+                        "{uri} is {len} bytes (limit {})",
+                        self.limits.max_image_bytes
+                    ),
+                ));
+            }
+        }
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| JobError::transient("s3_unavailable", format!("{uri}: {e}")))?
+            .into_bytes();
+        Ok(bytes.to_vec())
+    }
+
+    async fn fetch_local(&self, path: &Path) -> Result<Vec<u8>, JobError> {
+        let meta = tokio::fs::metadata(path).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                JobError::permanent("missing_object", format!("{}: not found", path.display()))
+            } else {
+                JobError::transient("io_error", format!("{}: {e}", path.display()))
+            }
+        })?;
+        if meta.len() > self.limits.max_image_bytes {
+            return Err(JobError::permanent(
+                "oversized_image",
+                format!(
+                    "{} is {} bytes (limit {})",
+                    path.display(),
+                    meta.len(),
+                    self.limits.max_image_bytes
+                ),
+            ));
+        }
+        tokio::fs::read(path)
+            .await
+            .map_err(|e| JobError::transient("io_error", format!("{}: {e}", path.display())))
+    }
+
+    async fn fetch_image(&self, image: &ImageRef) -> Result<Vec<u8>, JobError> {
+        match image {
+            ImageRef::S3 { bucket, key } => self.fetch_s3(bucket, key).await,
+            ImageRef::Local(p) => self.fetch_local(p).await,
+        }
+    }
+
+    async fn gallery(&self, spec: &GallerySpec) -> Result<Vec<GalleryEntry>, JobError> {
+        let (uri, bytes) = match spec {
+            GallerySpec::Inline(entries) => return Ok(entries.clone()),
+            GallerySpec::Uri(uri) => {
+                let bytes = match uri.strip_prefix("s3://").and_then(|r| r.split_once('/')) {
+                    Some((bucket, key)) => self.fetch_s3(bucket, key).await?,
+                    None => self.fetch_local(Path::new(uri)).await?,
+                };
+                (uri, bytes)
+            }
+        };
+        let entries: Vec<GalleryEntry> = serde_json::from_slice(&bytes)
+            .map_err(|e| JobError::permanent("invalid_gallery", format!("{uri}: {e}")))?;
+        validate_gallery(&entries)?;
+        Ok(entries)
+    }
+}
+
+fn image_error(e: ImageError) -> JobError {
+    match e {
+        ImageError::TooLarge { .. } => JobError::permanent("decompression_bomb", e.to_string()),
+        ImageError::Io { .. } => JobError::transient("io_error", e.to_string()),
+        other => JobError::permanent("corrupt_image", other.to_string()),
+    }
+}
+
+/// The CPU part, on a blocking thread.
+fn recognise(
+    engine: &Engine,
+    bytes: &[u8],
+    gallery: &[GalleryEntry],
+    job: &JobV1,
+    max_pixels: u64,
+    timings: &mut Timings,
+) -> Result<(u32, u32, Vec<FaceResult>), JobError> {
+    let t = Instant::now();
+    // Decoders can panic on hostile input; a panic must become a DLQ reason, not a crash.
+    let decoded = std::panic::catch_unwind(|| {
+        decode_image(
+            bytes,
+            &LoadOptions {
+                max_pixels,
+                ..LoadOptions::default()
+            },
+        )
+    })
+    .map_err(|_| JobError::permanent("corrupt_image", "decoder panicked on this image"))?;
+    let img = decoded.map_err(image_error)?;
+    timings.decode_ms = ms(t);
+
+    let t = Instant::now();
+    let mut boxes = engine.detect(
+        &img,
+        Detector::Hog {
+            upsample: job.options.upsample,
+        },
+    );
+    boxes.truncate(job.options.max_faces);
+    timings.detect_ms = ms(t);
+
+    let t = Instant::now();
+    let faces = engine.encode_faces(&img, &boxes);
+    timings.encode_ms = ms(t);
+
+    let t = Instant::now();
+    let known: Vec<(&str, Embedding)> = gallery
+        .iter()
+        .filter_map(|g| Some((g.label.as_str(), g.encoding.as_slice().try_into().ok()?)))
+        .collect();
+    let results = faces
+        .iter()
+        .map(|f| {
+            let mut nearest: Vec<FaceMatch> = known
+                .iter()
+                .map(|(label, e)| FaceMatch {
+                    label: label.to_string(),
+                    distance: face_distance(&f.embedding, e),
+                })
+                .collect();
+            nearest.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+            nearest.truncate(job.options.top_k);
+            let best_match = nearest
+                .first()
+                .filter(|m| m.distance <= job.options.tolerance)
+                .cloned();
+            FaceResult {
+                bbox: FaceBox {
+                    top: f.rect.top,
+                    right: f.rect.right,
+                    bottom: f.rect.bottom,
+                    left: f.rect.left,
+                },
+                best_match,
+                nearest,
+            }
+        })
+        .collect();
+    timings.match_ms = ms(t);
+    Ok((img.width(), img.height(), results))
+}
+
+impl JobHandler for RecognitionHandler {
+    type Job = JobV1;
+
+    fn parse(&self, body: &str) -> Result<JobV1, JobError> {
+        JobV1::parse(body, self.allow_local)
+    }
+
+    fn job_id(job: &JobV1) -> &str {
+        &job.job_id
+    }
+
+    async fn handle(&self, job: JobV1) -> Result<JobOutput, JobError> {
+        let total = Instant::now();
+        let mut timings = Timings::default();
+        let t = Instant::now();
+        let bytes = self.fetch_image(&job.image).await?;
+        let gallery = self.gallery(&job.gallery).await?;
+        timings.fetch_ms = ms(t);
+
+        let engine = self.engine.clone();
+        let max_pixels = self.limits.max_pixels;
+        let (job, timings, outcome) = tokio::task::spawn_blocking(move || {
+            let mut timings = timings;
+            let r = recognise(&engine, &bytes, &gallery, &job, max_pixels, &mut timings);
+            (job, timings, r)
+        })
+        .await
+        .map_err(|e| {
+            JobError::transient("worker_error", format!("recognition task failed: {e}"))
+        })?;
+        let (width, height, faces) = outcome?;
+        let mut timings = timings;
+        timings.total_ms = ms(total);
+        let faces_found = faces.len() as u64;
+        let result = ResultV1 {
+            version: CONTRACT_VERSION,
+            job_id: job.job_id.clone(),
+            image: String::from(job.image.clone()),
+            width,
+            height,
+            faces,
+            timings,
+            worker: format!("facerec-worker/{}", env!("CARGO_PKG_VERSION")),
+        };
+        let result = serde_json::to_value(&result)
+            .map_err(|e| JobError::permanent("worker_error", e.to_string()))?;
+        Ok(JobOutput {
+            result,
+            faces_found,
+        })
+    }
+}
