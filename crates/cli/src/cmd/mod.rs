@@ -1,0 +1,59 @@
+//! One module per subcommand, plus what they share (model and image options).
+
+pub mod detect;
+pub mod encode;
+
+use anyhow::Context;
+use facerec_engine::{Detector, Engine, LoadOptions, ModelPaths};
+use std::path::PathBuf;
+
+/// Options every image-processing subcommand takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImageOpts {
+    /// Folder holding the model files (default: $FACEREC_MODELS, ./models, beside the binary).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Detection model.
+    #[arg(long, value_enum, default_value_t = Model::Hog)]
+    pub model: Model,
+    /// How many times to upsample the image (×2 each) before detecting; finds smaller faces.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=4))]
+    pub upsample: u32,
+    /// Ignore EXIF orientation, as face_recognition does (default: honour it).
+    #[arg(long)]
+    pub no_exif: bool,
+    /// Refuse images larger than this many pixels (decompression-bomb guard).
+    #[arg(long, default_value_t = 64_000_000)]
+    pub max_pixels: u64,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// dlib's HOG frontal face detector (face_recognition's default).
+    Hog,
+}
+
+impl ImageOpts {
+    pub fn engine(&self) -> anyhow::Result<Engine> {
+        let paths = match &self.models {
+            Some(dir) => ModelPaths::in_dir(dir),
+            None => ModelPaths::discover()?,
+        };
+        Engine::load(&paths).context("loading models")
+    }
+
+    pub fn detector(&self) -> Detector {
+        match self.model {
+            Model::Hog => Detector::Hog {
+                upsample: self.upsample,
+            },
+        }
+    }
+
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            max_pixels: self.max_pixels,
+            apply_exif_orientation: !self.no_exif,
+        }
+    }
+}
