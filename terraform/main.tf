@@ -103,7 +103,8 @@ module "ecs" {
 }
 
 locals {
-  # The worker's configuration (crates/worker reads exactly these; docs/jobs.md).
+  # The worker's configuration: every name is a setting of crates/worker (docs/jobs.md),
+  # which a test there checks against this block.
   worker_environment = merge(
     {
       FACE_RECOGNITION_MEMORY_THRESHOLD = tostring(var.memory_threshold)
@@ -111,11 +112,13 @@ locals {
       SQS_BATCH_SIZE                    = tostring(local.scaling.batch_size)
       QUEUE_URL                         = module.sqs.jobs_queue_url
       DLQ_URL                           = module.sqs.dlq_url
-      VISIBILITY_TIMEOUT_SECONDS        = tostring(local.visibility_timeout_seconds)
-      # The worker's own deadline: finish or release everything 10 s before SIGKILL.
-      STOP_DEADLINE_SECONDS = tostring(local.scaling.stop_timeout_seconds - 10)
-      FACEREC_MODELS        = "/opt/facerec/models"
-      RUST_LOG              = "info"
+      FACEREC_VISIBILITY_TIMEOUT        = tostring(local.visibility_timeout_seconds)
+      FACEREC_MAX_RECEIVE_COUNT         = tostring(local.scaling.max_receive_count)
+      # The worker finishes or releases everything FACEREC_STOP_MARGIN seconds before
+      # ECS's SIGKILL at stopTimeout.
+      FACEREC_STOP_TIMEOUT = tostring(local.scaling.stop_timeout_seconds)
+      FACEREC_STOP_MARGIN  = "10"
+      FACEREC_MODELS       = "/opt/facerec/models"
     },
     var.create_result_queue ? { RESULT_QUEUE_URL = module.sqs.results_queue_url } : {},
     var.result_s3_prefix == null ? {} : { RESULT_PREFIX = var.result_s3_prefix },

@@ -114,4 +114,8 @@ run "task_definition" {
     condition     = aws_cloudwatch_log_group.worker.retention_in_days == 30
     error_message = "The worker log group must have a retention."
   }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].readonlyRootFilesystem && jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].linuxParameters.tmpfs[0].containerPath == "/tmp"
+    error_message = "Read-only root filesystem with a tmpfs at /tmp (the worker's only writable path)."
+  }
 }

@@ -53,8 +53,8 @@ run "worker_environment" {
     error_message = "The plan's environment must reach the worker."
   }
   assert {
-    condition     = output.worker_environment.STOP_DEADLINE_SECONDS == "100" && output.worker_environment.VISIBILITY_TIMEOUT_SECONDS == "60"
-    error_message = "The worker's deadline is 10 s inside stopTimeout; its visibility timeout is the queue's."
+    condition     = output.worker_environment.FACEREC_STOP_TIMEOUT == "110" && output.worker_environment.FACEREC_STOP_MARGIN == "10" && output.worker_environment.FACEREC_VISIBILITY_TIMEOUT == "60"
+    error_message = "The worker knows stopTimeout and keeps a 10 s margin; its visibility timeout is the queue's."
   }
   assert {
     condition     = output.worker_environment.QUEUE_URL == output.jobs_queue_url && output.worker_environment.DLQ_URL == output.dlq_url && output.worker_environment.RESULT_QUEUE_URL == output.results_queue_url
@@ -80,8 +80,8 @@ run "variables_override_scaling_json" {
     error_message = "Visibility timeout must follow job_seconds (3 x 30 x 3)."
   }
   assert {
-    condition     = output.worker_environment.STOP_DEADLINE_SECONDS == "80"
-    error_message = "The worker's deadline must be 10 s inside stopTimeout."
+    condition     = output.worker_environment.FACEREC_STOP_TIMEOUT == "90"
+    error_message = "The worker must know the task's stopTimeout."
   }
 }
 

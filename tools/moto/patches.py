@@ -21,6 +21,7 @@ def apply_all() -> None:
     _lifecycle_hook_no_invented_targets()
     _lambda_logging_config()
     _autoscaling_lifecycle_actions()
+    _sqs_receive_is_atomic()
 
 
 # --- ECS -------------------------------------------------------------------------------
@@ -322,3 +323,39 @@ def _autoscaling_lifecycle_actions() -> None:
     AutoScalingResponse.record_lifecycle_action_heartbeat = lambda self: record(
         self, "RecordLifecycleActionHeartbeat"
     )
+
+
+def _sqs_receive_is_atomic() -> None:
+    """SQS never hands one message to two concurrent receivers.
+
+    moto checks a message's visibility and marks it received without a lock, so two
+    workers polling at once sometimes both get it (seen: 3 in 500 jobs, 30 on a loaded
+    machine). The worker's exactly-once-result tests would then measure moto's race
+    instead of our runtime. Receives are serialised; long polling still waits outside
+    the lock so one idle poller does not block the others.
+    """
+    import threading
+    import time
+
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.receive_message
+    lock = threading.Lock()
+
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: Any = None,
+    ) -> Any:
+        deadline = time.time() + wait_seconds_timeout
+        while True:
+            with lock:
+                got = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            if got or time.time() >= deadline:
+                return got
+            self.get_queue(queue_name).wait_for_messages(min(1, max(0.0, deadline - time.time())))
+
+    SQSBackend.receive_message = receive_message

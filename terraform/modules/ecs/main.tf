@@ -83,12 +83,14 @@ resource "aws_ecs_task_definition" "worker" {
         startPeriod = 30
       }
 
+      # The image (Dockerfile) runs as 65532 and writes only to /tmp (its health file).
       readonlyRootFilesystem = true
-      user                   = "10001:10001"
+      user                   = "65532:65532"
 
       linuxParameters = {
         sharedMemorySize   = var.shared_memory_size
         initProcessEnabled = true # reaps zombies and forwards SIGTERM to the worker
+        tmpfs              = [{ containerPath = "/tmp", size = 64, mountOptions = ["noexec", "nosuid"] }]
       }
 
       logConfiguration = {
