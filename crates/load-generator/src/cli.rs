@@ -251,6 +251,37 @@ where
     Ok(())
 }
 
+/// The whole command as a process sees it: parse, run, print the summary, and map the
+/// outcome to an exit code (0 done, 1 queue failure, 2 bad command line or input, 130
+/// interrupted). Shared by `facerec-load` and `facerec load`.
+pub fn main_with<I, T>(program: &str, args: I) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use std::process::ExitCode;
+    let args = match parse(args) {
+        Ok(Some(args)) => args,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            // clap's message already starts with "error:" and carries the usage line.
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run_args(&args) {
+        Ok(summary) => {
+            println!("{summary}");
+            // 130: stopped by Ctrl-C, as shells report SIGINT.
+            ExitCode::from(if summary.interrupted { 130 } else { 0 })
+        }
+        Err(e) => {
+            eprintln!("{program}: error: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,36 +365,5 @@ mod tests {
         assert!(check_url("queue-url", "https:///123/q", true).is_err());
         assert!(check_url("queue-url", "http://h/1/q x", true).is_err());
         assert!(check_url("endpoint-url", "ftp://h", false).is_err());
-    }
-}
-
-/// The whole command as a process sees it: parse, run, print the summary, and map the
-/// outcome to an exit code (0 done, 1 queue failure, 2 bad command line or input, 130
-/// interrupted). Shared by `facerec-load` and `facerec load`.
-pub fn main_with<I, T>(program: &str, args: I) -> std::process::ExitCode
-where
-    I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
-{
-    use std::process::ExitCode;
-    let args = match parse(args) {
-        Ok(Some(args)) => args,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            // clap's message already starts with "error:" and carries the usage line.
-            eprint!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run_args(&args) {
-        Ok(summary) => {
-            println!("{summary}");
-            // 130: stopped by Ctrl-C, as shells report SIGINT.
-            ExitCode::from(if summary.interrupted { 130 } else { 0 })
-        }
-        Err(e) => {
-            eprintln!("{program}: error: {e}");
-            ExitCode::from(if e.is_usage() { 2 } else { 1 })
-        }
     }
 }
