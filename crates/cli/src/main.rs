@@ -1,8 +1,23 @@
 //! `facerec`: the command-line front end. Each subcommand lives in its own module under
 //! [`cmd`]; add a new one by writing `cmd/<name>.rs` with an `Args` struct and a `run`
 //! function, and listing it in [`Command`].
+//!
+//! Shared pieces:
+//! * `inputs` — which files are images, folders → image lists, job ids.
+//! * `known` — enrolling a folder of known people; `gallery_file` — the versioned
+//!   gallery file.
+//! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line.
+//! * `aws_clients` — SDK clients for `submit` and `results`.
+//! * `exit` — the exit codes (docs/cli.md).
 
+mod aws_clients;
 mod cmd;
+mod exit;
+mod gallery_file;
+mod inputs;
+mod known;
+mod progress;
+mod results_file;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -13,7 +28,7 @@ use std::process::ExitCode;
 #[command(
     name = "facerec",
     version,
-    about = "Face recognition compatible with Python's face_recognition"
+    about = "Face recognition compatible with Python's face_recognition, on one machine or a fleet"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,10 +37,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Name the faces in photos: `path,name` per face, as face_recognition prints.
+    Identify(cmd::identify::Args),
+    /// Encode a folder of known people into a gallery file.
+    Enroll(cmd::enroll::Args),
+    /// Detect faces: `path,top,right,bottom,left` per face, as face_detection prints.
+    Detect(cmd::detect::Args),
+    /// The main job on this machine: every photo of DIR through a durable local queue and
+    /// worker pool into a JSONL file; interrupt and re-run to resume.
+    Run(cmd::run::Args),
+    /// Send photos as jobs to the fleet's SQS queue (uploading them to S3 first).
+    Submit(cmd::submit::Args),
+    /// Read the fleet's results from its result queue or S3 prefix.
+    Results(cmd::results::Args),
     /// Detect faces and print their 128-d encodings.
     Encode(cmd::encode::Args),
-    /// Detect faces and print their boxes only.
-    Detect(cmd::detect::Args),
     /// Simulate the fleet's autoscaling on arrival traces (see docs/scaling.md).
     #[command(disable_help_flag = true)]
     Simulate {
@@ -43,10 +69,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv = cmd::identify::join_show_distance_value(std::env::args_os().collect());
+    let cli = Cli::parse_from(argv);
     let result = match cli.command {
-        Command::Encode(args) => cmd::encode::run(args),
+        Command::Identify(args) => cmd::identify::run(args),
+        Command::Enroll(args) => cmd::enroll::run(args),
         Command::Detect(args) => cmd::detect::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Submit(args) => cmd::submit::run(args),
+        Command::Results(args) => cmd::results::run(args),
+        Command::Encode(args) => cmd::encode::run(args),
         // These two own their argument parsing (their crates also ship standalone binaries).
         Command::Simulate { args } => {
             facerec_fleet_sim::run(once(OsString::from("facerec simulate")).chain(args))
@@ -63,7 +95,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("facerec: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(exit::FATAL)
         }
     }
 }

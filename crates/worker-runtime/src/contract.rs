@@ -76,6 +76,52 @@ pub enum GallerySpec {
     Uri(String),
 }
 
+/// `"format"` of a gallery file written by `facerec enroll`.
+pub const GALLERY_FORMAT: &str = "facerec-gallery";
+/// The gallery file version this build reads and writes.
+pub const GALLERY_VERSION: u32 = 1;
+
+/// A gallery file (`facerec enroll`): a versioned wrapper around the entries, so a future
+/// embedding model cannot be silently compared with this one's encodings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GalleryFile {
+    pub format: String,
+    pub version: u32,
+    pub entries: Vec<GalleryEntry>,
+}
+
+/// Parse a gallery document: a gallery file (`{"format": "facerec-gallery", "version": 1,
+/// "entries": [...]}`) or a bare array of entries. Errors are permanent `invalid_gallery`.
+pub fn parse_gallery_document(bytes: &[u8]) -> Result<Vec<GalleryEntry>, JobError> {
+    let bad = |d: String| JobError::permanent("invalid_gallery", d);
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let entries = if value.is_array() {
+        value
+    } else {
+        let format = value.get("format").and_then(|f| f.as_str());
+        if format != Some(GALLERY_FORMAT) {
+            return Err(bad(format!(
+                "not a gallery: expected an array of entries or \"format\": \"{GALLERY_FORMAT}\""
+            )));
+        }
+        match value.get("version") {
+            Some(v) if v.as_u64() == Some(GALLERY_VERSION as u64) => {}
+            Some(v) => {
+                return Err(bad(format!(
+                "gallery version {v} is not supported (this build reads version {GALLERY_VERSION})"
+            )))
+            }
+            None => return Err(bad("gallery has no \"version\"".into())),
+        }
+        value.get("entries").cloned().unwrap_or_default()
+    };
+    let entries: Vec<GalleryEntry> =
+        serde_json::from_value(entries).map_err(|e| bad(format!("bad entries: {e}")))?;
+    validate_gallery(&entries).map_err(|e| bad(e.detail))?;
+    Ok(entries)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Detector {
@@ -340,6 +386,24 @@ mod tests {
         );
         let e = JobV1::parse("[]", false).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Permanent);
+    }
+
+    #[test]
+    fn gallery_documents_versioned_or_bare() {
+        let entry = format!(r#"{{"label":"a","encoding":{},"source":"a.jpg"}}"#, enc());
+        let file = format!(r#"{{"format":"facerec-gallery","version":1,"entries":[{entry}]}}"#);
+        assert_eq!(
+            parse_gallery_document(file.as_bytes()).unwrap()[0].label,
+            "a"
+        );
+        let bare = format!("[{entry}]");
+        assert_eq!(parse_gallery_document(bare.as_bytes()).unwrap().len(), 1);
+        let v2 = file.replace(r#""version":1"#, r#""version":2"#);
+        let e = parse_gallery_document(v2.as_bytes()).unwrap_err();
+        assert_eq!(e.code, "invalid_gallery");
+        assert!(e.detail.contains("version 2"), "{}", e.detail);
+        assert!(parse_gallery_document(b"{\"entries\":[]}").is_err());
+        assert!(parse_gallery_document(b"[{\"label\":\"x\",\"encoding\":[1]}]").is_err());
     }
 
     #[test]

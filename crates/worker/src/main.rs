@@ -9,8 +9,7 @@
 //! facerec-worker health [--max-age]  exit 0 while the receive loop is alive
 //! ```
 
-mod recognition;
-
+use facerec_worker::recognition;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

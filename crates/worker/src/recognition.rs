@@ -15,8 +15,8 @@ use facerec_engine::{
     decode_image, face_distance, Detector, Embedding, Engine, ImageError, LoadOptions, ModelPaths,
 };
 use facerec_worker_runtime::contract::{
-    validate_gallery, FaceBox, FaceMatch, FaceResult, GalleryEntry, GallerySpec, ImageRef, JobV1,
-    ResultV1, Timings, CONTRACT_VERSION,
+    parse_gallery_document, FaceBox, FaceMatch, FaceResult, GalleryEntry, GallerySpec, ImageRef,
+    JobV1, ResultV1, Timings, CONTRACT_VERSION,
 };
 use facerec_worker_runtime::launch::{anyhow_like, LaunchContext};
 use facerec_worker_runtime::{JobError, JobHandler, JobOutput};
@@ -162,10 +162,11 @@ impl RecognitionHandler {
                 (uri, bytes)
             }
         };
-        let entries: Vec<GalleryEntry> = serde_json::from_slice(&bytes)
-            .map_err(|e| JobError::permanent("invalid_gallery", format!("{uri}: {e}")))?;
-        validate_gallery(&entries)?;
-        Ok(entries)
+        // A `facerec enroll` gallery file or a bare array of entries.
+        parse_gallery_document(&bytes).map_err(|e| JobError {
+            detail: format!("{uri}: {}", e.detail),
+            ..e
+        })
     }
 }
 

@@ -1,10 +1,14 @@
-//! `facerec detect`: face boxes only, one JSON line per image
-//! (`{"path": …, "boxes": [[top, right, bottom, left], …]}`).
+//! `facerec detect PATH…`: face boxes only, as face_detection prints them — one
+//! `path,top,right,bottom,left` line per face, upsampling 0 times by default (its
+//! default). Folders contribute their .jpg/.jpeg/.png files. `--json` prints one object
+//! per image instead (`{"path": …, "boxes": [[top, right, bottom, left], …]}`).
 
 use super::ImageOpts;
+use crate::{exit, inputs};
 use facerec_engine::load_image;
 use rayon::prelude::*;
 use serde_json::json;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,42 +16,59 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(flatten)]
     pub image: ImageOpts,
-    /// Images (JPEG or PNG).
-    #[arg(required = true, value_name = "IMAGE")]
+    /// One JSON object per image instead of CSV lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Images (JPEG or PNG) or folders of them.
+    #[arg(required = true, value_name = "PATH")]
     pub images: Vec<PathBuf>,
 }
 
+/// An image's boxes (`[top, right, bottom, left]`), or its one-line error.
+type Detected = Result<Vec<[i64; 4]>, String>;
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = args.image.engine()?;
-    let lines: Vec<(bool, serde_json::Value)> = args
-        .images
+    let (images, errors) = inputs::expand(&args.images);
+    for e in &errors {
+        exit::report(e);
+    }
+    let detector = args.image.detector_or(0);
+    let found: Vec<(String, Detected)> = images
         .par_iter()
-        .map(|p| match load_image(p, &args.image.load_options()) {
-            Ok(img) => {
-                let boxes: Vec<[i64; 4]> = engine
-                    .detect(&img, args.image.detector())
-                    .iter()
-                    .map(|r| r.css())
-                    .collect();
-                (
-                    true,
-                    json!({"path": p.display().to_string(), "boxes": boxes}),
-                )
-            }
-            Err(e) => (
-                false,
-                json!({"path": p.display().to_string(), "error": e.to_string()}),
-            ),
+        .map(|p| {
+            let path = p.display().to_string();
+            let boxes = load_image(p, &args.image.load_options())
+                .map(|img| {
+                    engine
+                        .detect(&img, detector)
+                        .iter()
+                        .map(|r| r.css())
+                        .collect()
+                })
+                .map_err(|e| format!("{path}: {e}"));
+            (path, boxes)
         })
         .collect();
-    let mut ok = true;
-    for (good, line) in lines {
-        println!("{line}");
-        ok &= good;
+    let mut failed = !errors.is_empty();
+    let mut out = std::io::stdout().lock();
+    for (path, boxes) in found {
+        match boxes {
+            Ok(boxes) if args.json => writeln!(out, "{}", json!({"path": path, "boxes": boxes}))?,
+            Ok(boxes) => {
+                for [t, r, b, l] in boxes {
+                    writeln!(out, "{path},{t},{r},{b},{l}")?;
+                }
+            }
+            Err(line) => {
+                if args.json {
+                    writeln!(out, "{}", json!({"path": path, "error": line}))?;
+                }
+                out.flush()?;
+                exit::report(line);
+                failed = true;
+            }
+        }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit::finished(failed))
 }

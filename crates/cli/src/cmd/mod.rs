@@ -2,6 +2,11 @@
 
 pub mod detect;
 pub mod encode;
+pub mod enroll;
+pub mod identify;
+pub mod results;
+pub mod run;
+pub mod submit;
 
 use anyhow::Context;
 use facerec_engine::{Detector, Engine, LoadOptions, ModelPaths};
@@ -16,9 +21,10 @@ pub struct ImageOpts {
     /// Detection model.
     #[arg(long, value_enum, default_value_t = Model::Hog)]
     pub model: Model,
-    /// How many times to upsample the image (×2 each) before detecting; finds smaller faces.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=4))]
-    pub upsample: u32,
+    /// How many times to upsample the image (×2 each) before detecting; finds smaller faces
+    /// [default: 1, as face_recognition; `detect`: 0, as face_detection].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=4))]
+    pub upsample: Option<u32>,
     /// Ignore EXIF orientation, as face_recognition does (default: honour it).
     #[arg(long)]
     pub no_exif: bool,
@@ -42,10 +48,16 @@ impl ImageOpts {
         Engine::load(&paths).context("loading models")
     }
 
+    /// The detector, upsampling once unless `--upsample` says otherwise.
     pub fn detector(&self) -> Detector {
+        self.detector_or(1)
+    }
+
+    /// The detector with a command-specific default upsampling.
+    pub fn detector_or(&self, default_upsample: u32) -> Detector {
         match self.model {
             Model::Hog => Detector::Hog {
-                upsample: self.upsample,
+                upsample: self.upsample.unwrap_or(default_upsample),
             },
         }
     }

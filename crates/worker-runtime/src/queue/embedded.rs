@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at_ms, id);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt);
+CREATE TABLE IF NOT EXISTS sent (
+    queue  TEXT NOT NULL,
+    dedup  TEXT NOT NULL,
+    PRIMARY KEY (queue, dedup)
+);
 CREATE TABLE IF NOT EXISTS results (
     job_id       TEXT PRIMARY KEY,
     body         TEXT NOT NULL,
@@ -168,6 +173,76 @@ impl EmbeddedQueue {
             }
             tx.commit()?;
             Ok(ids)
+        })
+        .await
+    }
+
+    /// Enqueue `(dedup_id, body)` messages in one transaction, skipping every dedup id this
+    /// queue was ever sent before (SQS FIFO deduplication, but permanent). Returns, per
+    /// entry, whether it was enqueued. Lets a producer re-submit a whole batch after a crash
+    /// without duplicating a job or losing one.
+    pub async fn send_batch_unique(
+        &self,
+        entries: &[(String, String)],
+    ) -> Result<Vec<bool>, QueueError> {
+        let queue = self.queue.clone();
+        let entries = entries.to_vec();
+        self.blocking(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let mut sent = Vec::with_capacity(entries.len());
+            for (dedup, body) in &entries {
+                let new = tx.execute(
+                    "INSERT OR IGNORE INTO sent (queue, dedup) VALUES (?1, ?2)",
+                    params![queue, dedup],
+                )? == 1;
+                if new {
+                    tx.execute(
+                        "INSERT INTO messages (queue, message_id, body, sent_at_ms, visible_at_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?4)",
+                        params![queue, new_receipt(0), body, now],
+                    )?;
+                }
+                sent.push(new);
+            }
+            tx.commit()?;
+            Ok(sent)
+        })
+        .await
+    }
+
+    /// Make every in-flight message of this queue visible again at once. Only for a
+    /// consumer that knows it is the file's sole user (the CLI holds a lock) and is
+    /// restarting after a crash: otherwise those messages would wait out their visibility.
+    pub async fn release_in_flight(&self) -> Result<u64, QueueError> {
+        let queue = self.queue.clone();
+        self.blocking(move |conn| {
+            let now = now_ms();
+            let n = conn.execute(
+                "UPDATE messages SET visible_at_ms = ?2, receipt = NULL
+                 WHERE queue = ?1 AND visible_at_ms > ?2",
+                params![queue, now],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    /// Stored results after `cursor` (0 = from the start), in storage order, at most
+    /// `limit`: `(cursor, job_id, body)`. Pass the last cursor back to stream new results.
+    pub async fn results_after(
+        &self,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String, String)>, QueueError> {
+        self.blocking(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rowid, job_id, body FROM results WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![cursor, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
@@ -420,5 +495,61 @@ impl JobQueue for EmbeddedQueue {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unique_sends_release_and_result_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = EmbeddedQueue::open(dir.path().join("q.db"), "jobs", 5).unwrap();
+        let entries = |ids: &[&str]| -> Vec<(String, String)> {
+            ids.iter()
+                .map(|i| (i.to_string(), format!("body-{i}")))
+                .collect()
+        };
+        assert_eq!(
+            q.send_batch_unique(&entries(&["a", "b"])).await.unwrap(),
+            vec![true, true]
+        );
+        // A re-submission after a crash: only the new id is enqueued.
+        assert_eq!(
+            q.send_batch_unique(&entries(&["a", "b", "c"]))
+                .await
+                .unwrap(),
+            vec![false, false, true]
+        );
+        assert_eq!(q.counts().await.unwrap().visible, 3);
+
+        let got = q
+            .receive(2, Duration::ZERO, Duration::from_secs(300))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(q.counts().await.unwrap().in_flight, 2);
+        assert_eq!(q.release_in_flight().await.unwrap(), 2);
+        assert_eq!(q.counts().await.unwrap().visible, 3);
+        // The released deliveries' receipts are void.
+        assert_eq!(
+            q.delete_batch(&[got[0].receipt.clone()])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        q.store_result("j1", "r1").await.unwrap();
+        q.store_result("j2", "r2").await.unwrap();
+        let first = q.results_after(0, 1).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].1, "j1");
+        let rest = q.results_after(first[0].0, 10).await.unwrap();
+        assert_eq!(
+            rest.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+            ["j2"]
+        );
     }
 }

@@ -1,0 +1,35 @@
+//! SDK clients for `submit` and `results`: the standard environment (region, credentials,
+//! `AWS_ENDPOINT_URL`…) plus an optional `--endpoint-url` (LocalStack, moto), with
+//! path-style S3 addressing whenever an endpoint is overridden.
+
+use aws_config::BehaviorVersion;
+use std::time::Duration;
+
+pub struct Clients {
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+pub async fn clients(endpoint_url: Option<&str>) -> Clients {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let sdk = loader.load().await;
+    Clients {
+        sqs: facerec_worker_runtime::aws::sqs_client(&sdk, Duration::from_secs(20)),
+        s3: facerec_worker_runtime::aws::s3_client(&sdk),
+    }
+}
+
+/// An SDK error with its sources, on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}

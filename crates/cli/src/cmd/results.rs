@@ -1,0 +1,242 @@
+//! `facerec results`: read the fleet's result documents back, one JSON line each (or
+//! `--csv`: `image,name` per face, as `identify` prints).
+//!
+//! * `--prefix s3://bucket/prefix` — every `{job_id}.json` under the worker's
+//!   `RESULT_PREFIX`, in key order. Read-only.
+//! * `--queue-url URL` — consume the worker's `RESULT_QUEUE_URL` until it has been empty
+//!   for `--wait` seconds (or `--max` results), deleting what was printed unless `--keep`.
+//!   A standard queue may deliver a result twice; duplicates (same job id) print once.
+
+use crate::aws_clients::{chain, clients};
+use crate::exit;
+use facerec_worker_runtime::results::S3Prefix;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Result queue to consume.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "prefix",
+        conflicts_with = "prefix"
+    )]
+    pub queue_url: Option<String>,
+    /// S3 prefix holding `{job_id}.json` results.
+    #[arg(
+        long,
+        value_name = "s3://BUCKET/PREFIX",
+        required_unless_present = "queue_url"
+    )]
+    pub prefix: Option<String>,
+    /// AWS endpoint override (LocalStack, moto); also read from AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Queue: stop after the queue has been empty this many seconds.
+    #[arg(long, default_value_t = 5)]
+    pub wait: u64,
+    /// Stop after this many results.
+    #[arg(long)]
+    pub max: Option<usize>,
+    /// Queue: leave the messages in the queue.
+    #[arg(long)]
+    pub keep: bool,
+    /// `image,name` per face (`unknown_person`, `no_persons_found`) instead of JSON.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let aws = clients(args.endpoint_url.as_deref()).await;
+        let mut printer = Printer {
+            csv: args.csv,
+            seen: HashSet::new(),
+            max: args.max.unwrap_or(usize::MAX),
+        };
+        let failed = match (&args.prefix, &args.queue_url) {
+            (Some(p), _) => from_prefix(&aws.s3, p, &mut printer).await?,
+            (None, Some(q)) => from_queue(&aws.sqs, q, &args, &mut printer).await?,
+            (None, None) => unreachable!("clap requires one source"),
+        };
+        eprintln!("{} result(s)", printer.seen.len());
+        Ok(exit::finished(failed))
+    })
+}
+
+struct Printer {
+    csv: bool,
+    seen: HashSet<String>,
+    max: usize,
+}
+
+impl Printer {
+    fn full(&self) -> bool {
+        self.seen.len() >= self.max
+    }
+
+    /// Print a result document once per job id. Returns false if it is not one.
+    fn print(&mut self, body: &str) -> std::io::Result<bool> {
+        let Ok(doc) = serde_json::from_str::<Value>(body) else {
+            return Ok(false);
+        };
+        let Some(id) = doc.get("job_id").and_then(Value::as_str) else {
+            return Ok(false);
+        };
+        if self.full() || !self.seen.insert(id.to_string()) {
+            return Ok(true);
+        }
+        let mut out = std::io::stdout().lock();
+        if !self.csv {
+            writeln!(out, "{doc}")?;
+            return Ok(true);
+        }
+        let image = doc["image"].as_str().unwrap_or(id);
+        let faces = doc["faces"].as_array().cloned().unwrap_or_default();
+        if faces.is_empty() {
+            writeln!(out, "{image},no_persons_found")?;
+        }
+        for f in faces {
+            let name = f["best_match"]["label"]
+                .as_str()
+                .unwrap_or("unknown_person");
+            writeln!(out, "{image},{name}")?;
+        }
+        Ok(true)
+    }
+}
+
+async fn from_prefix(
+    s3: &aws_sdk_s3::Client,
+    uri: &str,
+    printer: &mut Printer,
+) -> anyhow::Result<bool> {
+    let prefix = S3Prefix::parse(uri).map_err(|e| anyhow::anyhow!("--prefix: {e}"))?;
+    let list_prefix = if prefix.prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", prefix.prefix)
+    };
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(&prefix.bucket)
+        .prefix(&list_prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow::anyhow!("ListObjectsV2 {uri}: {}", chain(&e)))?;
+        for o in page.contents() {
+            if let Some(k) = o.key().filter(|k| k.ends_with(".json")) {
+                keys.push(k.to_string());
+            }
+        }
+    }
+    keys.sort();
+    let mut failed = false;
+    for key in keys {
+        if printer.full() {
+            break;
+        }
+        let got = s3
+            .get_object()
+            .bucket(&prefix.bucket)
+            .key(&key)
+            .send()
+            .await;
+        let body = match got {
+            Ok(o) => o.body.collect().await.map(|b| b.into_bytes()),
+            Err(e) => {
+                exit::report(format!("s3://{}/{key}: {}", prefix.bucket, chain(&e)));
+                failed = true;
+                continue;
+            }
+        };
+        match body {
+            Ok(bytes) => {
+                if !printer.print(&String::from_utf8_lossy(&bytes))? {
+                    exit::report(format!(
+                        "s3://{}/{key}: not a result document",
+                        prefix.bucket
+                    ));
+                    failed = true;
+                }
+            }
+            Err(e) => {
+                exit::report(format!("s3://{}/{key}: {e}", prefix.bucket));
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+async fn from_queue(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    args: &Args,
+    printer: &mut Printer,
+) -> anyhow::Result<bool> {
+    let idle_limit = Duration::from_secs(args.wait);
+    let mut last_message = Instant::now();
+    let mut failed = false;
+    while !printer.full() && last_message.elapsed() <= idle_limit {
+        let wait = idle_limit
+            .saturating_sub(last_message.elapsed())
+            .as_secs()
+            .clamp(0, 20) as i32;
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait)
+            // Unless we delete them, results reappear for the next reader after this.
+            .visibility_timeout(if args.keep { 0 } else { 30 })
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("ReceiveMessage {url}: {}", chain(&e)))?;
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            if wait == 0 {
+                break;
+            }
+            continue;
+        }
+        let seen_before = printer.seen.len();
+        let mut receipts = Vec::new();
+        for m in &messages {
+            if !printer.print(m.body().unwrap_or_default())? {
+                // Not ours to delete: report it and leave it in the queue.
+                exit::report(format!(
+                    "{url}: message {} is not a result document",
+                    m.message_id().unwrap_or_default()
+                ));
+                failed = true;
+            } else if let Some(r) = m.receipt_handle() {
+                receipts.push(r.to_string());
+            }
+        }
+        // With --keep the same messages come back: only new results count as activity.
+        if printer.seen.len() > seen_before {
+            last_message = Instant::now();
+        }
+        if !args.keep {
+            for r in receipts {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(r)
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("DeleteMessage {url}: {}", chain(&e)))?;
+            }
+        }
+    }
+    Ok(failed)
+}

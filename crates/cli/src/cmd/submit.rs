@@ -1,0 +1,224 @@
+//! `facerec submit --queue-url URL IMAGES…`: send one v1 job per image to the fleet's SQS
+//! queue. Local photos (or folders of them) are uploaded first with `--upload-to
+//! s3://bucket/prefix` (the fleet reads images from S3); `s3://` images are sent as they
+//! are. A local gallery file is uploaded beside them (or inlined when no upload prefix is
+//! given and it fits in a message). Prints `job_id,image` per job.
+//!
+//! Job ids come from the path and content, as in `run`; on a FIFO queue they are also the
+//! deduplication ids, and the worker's result store is keyed by them, so submitting the
+//! same photos twice never yields a second result.
+
+use crate::aws_clients::{chain, clients};
+use crate::{exit, gallery_file, inputs};
+use anyhow::Context;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use facerec_worker_runtime::results::S3Prefix;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Stay well under SQS's 256 KiB message limit when inlining a gallery.
+const MAX_INLINE_GALLERY_BYTES: usize = 200 * 1024;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The fleet's job queue.
+    #[arg(long, env = "QUEUE_URL", value_name = "URL")]
+    pub queue_url: String,
+    /// AWS endpoint override (LocalStack, moto); also read from AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Upload local photos (and the gallery) under this S3 prefix.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    pub upload_to: Option<String>,
+    /// Gallery: a file from `facerec enroll`, or an s3:// URI of one.
+    #[arg(long, value_name = "GALLERY")]
+    pub gallery: Option<String>,
+    /// A face matches a gallery entry when their distance is at most this.
+    #[arg(long, default_value_t = 0.6)]
+    pub tolerance: f32,
+    /// Times to upsample before detecting.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=4))]
+    pub upsample: u32,
+    /// Photos, folders of photos, or s3://bucket/key URIs.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(submit(args))
+}
+
+fn upload_key(prefix: &S3Prefix, rest: &str) -> String {
+    if prefix.prefix.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{}/{rest}", prefix.prefix)
+    }
+}
+
+async fn put(
+    s3: &aws_sdk_s3::Client,
+    prefix: &S3Prefix,
+    rest: &str,
+    bytes: Vec<u8>,
+) -> anyhow::Result<String> {
+    let key = upload_key(prefix, rest);
+    s3.put_object()
+        .bucket(&prefix.bucket)
+        .key(&key)
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("PutObject s3://{}/{key}: {}", prefix.bucket, chain(&e)))?;
+    Ok(format!("s3://{}/{key}", prefix.bucket))
+}
+
+/// JPEG or PNG by magic bytes: a worker would dead-letter anything else, so refuse it here.
+fn looks_like_an_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
+async fn submit(args: Args) -> anyhow::Result<ExitCode> {
+    let upload = args
+        .upload_to
+        .as_deref()
+        .map(S3Prefix::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--upload-to: {e}"))?;
+    let (s3_images, local): (Vec<String>, Vec<PathBuf>) = {
+        let (s3, local): (Vec<&String>, Vec<&String>) =
+            args.images.iter().partition(|i| i.starts_with("s3://"));
+        (
+            s3.into_iter().cloned().collect(),
+            local.into_iter().map(PathBuf::from).collect(),
+        )
+    };
+    if !local.is_empty() && upload.is_none() {
+        anyhow::bail!(
+            "local photos need --upload-to s3://bucket/prefix (the fleet reads images from S3)"
+        );
+    }
+    let (local_images, errors) = inputs::expand(&local);
+    let mut failed = !errors.is_empty();
+    for e in &errors {
+        exit::report(e);
+    }
+    let aws = clients(args.endpoint_url.as_deref()).await;
+
+    let gallery: Option<Value> = match &args.gallery {
+        None => None,
+        Some(uri) if uri.starts_with("s3://") => Some(json!(uri)),
+        Some(file) => {
+            let path = Path::new(file);
+            let entries = gallery_file::read(path)?;
+            let bytes = std::fs::read(path)?;
+            match &upload {
+                Some(prefix) => {
+                    let hash: String = Sha256::digest(&bytes)
+                        .iter()
+                        .take(8)
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    Some(json!(
+                        put(&aws.s3, prefix, &format!("galleries/{hash}.json"), bytes).await?
+                    ))
+                }
+                None => {
+                    let inline = serde_json::to_value(&entries)?;
+                    if inline.to_string().len() > MAX_INLINE_GALLERY_BYTES {
+                        anyhow::bail!(
+                            "{file}: gallery too large to send inside each job; pass --upload-to s3://bucket/prefix"
+                        );
+                    }
+                    Some(inline)
+                }
+            }
+        }
+    };
+
+    // (job id, image URI)
+    let mut jobs: Vec<(String, String)> = s3_images
+        .iter()
+        .map(|uri| (inputs::job_id(Path::new(uri), b""), uri.clone()))
+        .collect();
+    for path in &local_images {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                exit::report(format!("{}: cannot read: {e}", path.display()));
+                failed = true;
+                continue;
+            }
+        };
+        if !looks_like_an_image(&bytes) {
+            exit::report(format!("{}: not a JPEG or PNG image", path.display()));
+            failed = true;
+            continue;
+        }
+        let abs = std::fs::canonicalize(path)?;
+        let id = inputs::job_id(&abs, &bytes);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into());
+        let prefix = upload.as_ref().expect("checked above");
+        let uri = put(&aws.s3, prefix, &format!("{id}/{name}"), bytes).await?;
+        jobs.push((id, uri));
+    }
+
+    let fifo = args.queue_url.ends_with(".fifo");
+    let options = json!({"tolerance": args.tolerance, "upsample": args.upsample});
+    let mut sent = 0;
+    for chunk in jobs.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (id, image))| {
+                let mut body =
+                    json!({"version": 1, "job_id": id, "image": image, "options": options});
+                if let Some(g) = &gallery {
+                    body["gallery"] = g.clone();
+                }
+                let mut e = SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body.to_string());
+                if fifo {
+                    e = e.message_group_id(id).message_deduplication_id(id);
+                }
+                e.build().expect("id and body are set")
+            })
+            .collect::<Vec<_>>();
+        let out = aws
+            .sqs
+            .send_message_batch()
+            .queue_url(&args.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("SendMessageBatch to {}: {}", args.queue_url, chain(&e)))
+            .context("sending jobs")?;
+        for f in &out.failed {
+            let i: usize = f.id.parse().unwrap_or(0);
+            exit::report(format!(
+                "{}: not sent: {} {}",
+                chunk[i].1,
+                f.code,
+                f.message.clone().unwrap_or_default()
+            ));
+            failed = true;
+        }
+        for ok in &out.successful {
+            let i: usize = ok.id.parse().unwrap_or(0);
+            println!("{},{}", chunk[i].0, chunk[i].1);
+            sent += 1;
+        }
+    }
+    eprintln!("submitted {sent} job(s) to {}", args.queue_url);
+    Ok(exit::finished(failed))
+}

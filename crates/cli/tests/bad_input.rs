@@ -1,0 +1,200 @@
+//! Bad input, end to end: every bad file is one error line naming it, the exit code is the
+//! documented one (docs/cli.md), and the rest of the batch is still processed.
+
+mod support;
+
+use serde_json::Value;
+use std::path::Path;
+use support::*;
+
+/// A folder of known people and one of mixed good and bad photos.
+fn fixture(dir: &Path) {
+    copy_photos(&dir.join("known"), &[("obama.jpg", "obama.jpg")]);
+    let bad = dir.join("bad");
+    copy_photos(&bad, &[("obama2.jpg", "good.jpg")]);
+    std::fs::write(bad.join("notes.jpg"), "this is text, not a photo\n").unwrap();
+    let jpeg = std::fs::read(examples().join("obama_small.jpg")).unwrap();
+    std::fs::write(bad.join("truncated.jpg"), &jpeg[..300]).unwrap();
+    std::fs::write(bad.join("huge.jpg"), huge_jpeg(60_000)).unwrap();
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+}
+
+/// stderr lines that are errors (not warnings or progress).
+fn error_lines(err: &str) -> Vec<&str> {
+    err.lines().filter(|l| l.starts_with("facerec: ")).collect()
+}
+
+#[test]
+fn identify_reports_each_bad_input_on_one_line_and_finishes_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixture(tmp.path());
+    let p = |s: &str| tmp.path().join(s).display().to_string();
+    let o = run(&[
+        "identify",
+        &p("known"),
+        &p("bad/notes.jpg"),
+        &p("missing.jpg"),
+        &p("bad/good.jpg"),
+        &p("bad/truncated.jpg"),
+        &p("empty"),
+        &p("bad/huge.jpg"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(names(&stdout(&o)), pairs(&[("good.jpg", "obama")]));
+    let err = stderr(&o);
+    let lines = error_lines(&err);
+    assert_eq!(lines.len(), 5, "{err}");
+    let line_for = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no error line naming {name}: {err}"))
+            .to_string()
+    };
+    assert!(line_for("notes.jpg").contains("unsupported image format"));
+    assert!(line_for("missing.jpg").contains("no such file"));
+    assert!(line_for("empty").contains("no images"));
+    assert!(line_for("huge.jpg").contains("over the limit"));
+    assert!(line_for("truncated.jpg").contains("corrupt or truncated"));
+}
+
+#[test]
+fn a_gallery_of_another_version_is_refused_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixture(tmp.path());
+    let gallery = tmp.path().join("g.json");
+    let o = run(&[
+        "enroll",
+        tmp.path().join("known").to_str().unwrap(),
+        "-o",
+        gallery.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&gallery).unwrap();
+    let v2 = tmp.path().join("v2.json");
+    std::fs::write(&v2, text.replace(r#""version":1"#, r#""version":2"#)).unwrap();
+    for cmd in ["identify", "run"] {
+        let args: Vec<String> = match cmd {
+            "identify" => vec![
+                "identify".into(),
+                "--gallery".into(),
+                v2.display().to_string(),
+                tmp.path().join("bad/good.jpg").display().to_string(),
+            ],
+            _ => vec![
+                "run".into(),
+                tmp.path().join("bad").display().to_string(),
+                "--gallery".into(),
+                v2.display().to_string(),
+                "--state".into(),
+                tmp.path().join("s.sqlite").display().to_string(),
+                "--out".into(),
+                tmp.path().join("r.jsonl").display().to_string(),
+            ],
+        };
+        let o = facerec().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
+        assert!(
+            err.contains("v2.json") && err.contains("version 2"),
+            "{cmd}: {err}"
+        );
+        assert!(stdout(&o).is_empty());
+    }
+    assert!(!tmp.path().join("r.jsonl").exists(), "nothing was run");
+}
+
+#[test]
+fn empty_and_missing_folders_are_fatal_for_enroll_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixture(tmp.path());
+    let empty = tmp.path().join("empty").display().to_string();
+    let out = tmp.path().join("g.json").display().to_string();
+    for args in [
+        vec!["enroll", &empty, "-o", &out],
+        vec!["run", &empty, "--state", "/nonexistent-dir-never/x.sqlite"],
+        vec!["enroll", "/no/such/folder", "-o", &out],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(args[1]), "{err}");
+    }
+}
+
+#[test]
+fn run_dead_letters_bad_photos_with_reasons_and_finishes_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixture(tmp.path());
+    let bad = tmp.path().join("bad");
+    copy_photos(&bad, &[("obama.jpg", "big-file.jpg")]);
+    std::fs::write(bad.join("readme.txt"), "not a photo").unwrap();
+    let gallery = tmp.path().join("g.json");
+    assert!(run(&[
+        "enroll",
+        tmp.path().join("known").to_str().unwrap(),
+        "-o",
+        gallery.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let results = tmp.path().join("r.jsonl");
+    let o = run(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--gallery",
+        gallery.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+        "--state",
+        tmp.path().join("state/run.sqlite").to_str().unwrap(),
+        "--max-image-bytes",
+        "200KiB",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines: Vec<Value> = std::fs::read_to_string(&results)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_file = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["image"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}"))
+    };
+    assert_eq!(lines.len(), 5, "one line per photo: {lines:?}");
+    assert_eq!(
+        by_file("good.jpg")["faces"][0]["best_match"]["label"],
+        "obama"
+    );
+    assert_eq!(by_file("notes.jpg")["error"]["code"], "corrupt_image");
+    assert_eq!(by_file("huge.jpg")["error"]["code"], "decompression_bomb");
+    assert_eq!(by_file("big-file.jpg")["error"]["code"], "oversized_image");
+    assert_eq!(by_file("truncated.jpg")["error"]["code"], "corrupt_image");
+    let summary = stdout(&o);
+    assert!(
+        summary.contains("5 images: 1 done, 4 dead-lettered"),
+        "{summary}"
+    );
+    assert!(summary.contains("names: obama (1)"), "{summary}");
+    for reason in [
+        "notes.jpg: corrupt_image",
+        "truncated.jpg: corrupt_image",
+        "huge.jpg: decompression_bomb",
+        "big-file.jpg: oversized_image",
+    ] {
+        assert!(summary.contains(reason), "{reason}: {summary}");
+    }
+    let err = stderr(&o);
+    assert_eq!(
+        error_lines(&err),
+        [format!(
+            "facerec: {}: skipped: not a .jpg, .jpeg or .png file",
+            bad.join("readme.txt").display()
+        )],
+        "{err}"
+    );
+}

@@ -1,0 +1,186 @@
+//! `facerec enroll`, `identify` and `detect` end to end: the real binary, real models and
+//! the committed photos, checked against who is in them (testdata/faces/SOURCES.md) and
+//! against face_recognition's own boxes (testdata/references/photos.json).
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+#[test]
+fn enroll_then_identify_names_obama_and_biden_like_face_recognition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let known = tmp.path().join("known");
+    copy_photos(
+        &known,
+        &[("obama.jpg", "obama.jpg"), ("biden.jpg", "biden.jpg")],
+    );
+    let gallery = tmp.path().join("gallery.json");
+    let o = run(&[
+        "enroll",
+        known.to_str().unwrap(),
+        "-o",
+        gallery.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&gallery).unwrap()).unwrap();
+    assert_eq!(doc["format"], "facerec-gallery");
+    assert_eq!(doc["version"], 1);
+    let labels: Vec<&str> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["biden", "obama"]);
+
+    let unknown = [
+        "testdata/faces/fr/examples/two_people.jpg",
+        "testdata/faces/fr/examples/obama2.jpg",
+        "testdata/faces/fr/examples/lin-manuel-miranda.png",
+        "testdata/faces/dlib/faces/dogs.jpg",
+    ];
+    let expected = pairs(&[
+        ("two_people.jpg", "biden"),
+        ("two_people.jpg", "obama"),
+        ("obama2.jpg", "obama"),
+        ("lin-manuel-miranda.png", "unknown_person"),
+        ("dogs.jpg", "no_persons_found"),
+    ]);
+    let mut with_gallery = vec!["identify", "--gallery", gallery.to_str().unwrap()];
+    with_gallery.extend(unknown);
+    let o = run(&with_gallery);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(names(&stdout(&o)), expected);
+    // Paths are printed as given, as face_recognition does.
+    assert!(stdout(&o).starts_with("testdata/faces/fr/examples/two_people.jpg,"));
+
+    // face_recognition's own form, KNOWN_DIR first, gives the same lines.
+    let mut with_dir = vec!["identify", known.to_str().unwrap()];
+    with_dir.extend(unknown);
+    let o2 = run(&with_dir);
+    assert!(o2.status.success(), "{}", stderr(&o2));
+    assert_eq!(stdout(&o2), stdout(&o));
+
+    // --show-distance, in face_recognition's spelling: a third column.
+    let o = run(&[
+        "identify",
+        "--show-distance",
+        "true",
+        known.to_str().unwrap(),
+        "testdata/faces/fr/examples/obama2.jpg",
+        "testdata/faces/fr/examples/lin-manuel-miranda.png",
+    ]);
+    let text = stdout(&o);
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0][1], "obama");
+    let d: f32 = lines[0][2].parse().unwrap();
+    assert!(d > 0.0 && d <= 0.6, "{d}");
+    assert_eq!(&lines[1][1..], ["unknown_person", "None"]);
+
+    // A strict tolerance turns the same face into an unknown person.
+    let o = run(&[
+        "identify",
+        "--tolerance",
+        &format!("{}", d * 0.5),
+        "--gallery",
+        gallery.to_str().unwrap(),
+        "testdata/faces/fr/examples/obama2.jpg",
+    ]);
+    assert_eq!(
+        names(&stdout(&o)),
+        pairs(&[("obama2.jpg", "unknown_person")])
+    );
+
+    // --json: one object per photo, boxes and names.
+    let o = run(&[
+        "identify",
+        "--json",
+        "--cpus",
+        "1",
+        "--gallery",
+        gallery.to_str().unwrap(),
+        "testdata/faces/fr/examples/two_people.jpg",
+    ]);
+    let line: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let mut found: Vec<&str> = line["faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    found.sort();
+    assert_eq!(found, ["biden", "obama"]);
+}
+
+#[test]
+fn subfolders_enroll_several_photos_per_person() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gallery = tmp.path().join("g.json");
+    let o = run(&[
+        "enroll",
+        "testdata/faces/fr/examples/knn_examples/train",
+        "-o",
+        gallery.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&gallery).unwrap()).unwrap();
+    let count = |who: &str| {
+        doc["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["label"] == who)
+            .count()
+    };
+    assert_eq!(count("kit_harington"), 2);
+    assert_eq!(count("rose_leslie"), 2);
+    let o = run(&[
+        "identify",
+        "--gallery",
+        gallery.to_str().unwrap(),
+        "testdata/faces/fr/examples/knn_examples/test",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        names(&stdout(&o)),
+        pairs(&[
+            ("johnsnow_test1.jpg", "kit_harington"),
+            ("kit_with_rose.jpg", "kit_harington"),
+            ("kit_with_rose.jpg", "rose_leslie"),
+        ])
+    );
+}
+
+#[test]
+fn detect_prints_face_detections_lines_and_boxes() {
+    let refs: Value = serde_json::from_slice(
+        &std::fs::read(root().join("testdata/references/photos.json")).unwrap(),
+    )
+    .unwrap();
+    let o = run(&[
+        "detect",
+        "testdata/faces/fr/examples/two_people.jpg",
+        "testdata/faces/fr/examples/obama_small.jpg",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut expected = String::new();
+    for f in ["two_people.jpg", "obama_small.jpg"] {
+        // face_detection upsamples 0 times by default.
+        for b in refs["items"][format!("fr/examples/{f}")]["boxes_upsample0"]
+            .as_array()
+            .unwrap()
+        {
+            let b: Vec<String> = b
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+            expected.push_str(&format!("testdata/faces/fr/examples/{f},{}\n", b.join(",")));
+        }
+    }
+    assert_eq!(expected.lines().count(), 3);
+    assert_eq!(stdout(&o), expected);
+}

@@ -1,0 +1,240 @@
+//! `facerec run` end to end: the real binary, real models, the embedded queue and the
+//! local worker pool; a re-run adds nothing; a run killed mid-way (SIGKILL) or stopped by
+//! Ctrl-C (SIGINT) resumes with every photo exactly once in the results file.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    photos: PathBuf,
+    gallery: PathBuf,
+    out: PathBuf,
+    state: PathBuf,
+}
+
+/// `copies` × (two_people, obama2, obama-240p, alex-lacamoire) and a gallery of obama and biden.
+fn setup(copies: usize) -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    for i in 0..copies {
+        let sub = photos.join(format!("set{i}"));
+        copy_photos(
+            &sub,
+            &[
+                ("two_people.jpg", "two_people.jpg"),
+                ("obama2.jpg", "obama2.jpg"),
+                ("obama-240p.jpg", "obama-240p.jpg"),
+                ("alex-lacamoire.png", "alex.png"),
+            ],
+        );
+    }
+    let gallery = tmp.path().join("gallery.json");
+    let o = run(&[
+        "enroll",
+        root().join("examples/demo/known").to_str().unwrap(),
+        "-o",
+        gallery.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    Setup {
+        out: tmp.path().join("results.jsonl"),
+        state: tmp.path().join("state/run.sqlite"),
+        photos,
+        gallery,
+        _tmp: tmp,
+    }
+}
+
+impl Setup {
+    fn command(&self, workers: &str) -> Command {
+        let mut c = facerec();
+        c.args([
+            "run",
+            self.photos.to_str().unwrap(),
+            "--gallery",
+            self.gallery.to_str().unwrap(),
+            "--out",
+            self.out.to_str().unwrap(),
+            "--state",
+            self.state.to_str().unwrap(),
+            "--workers",
+            workers,
+        ]);
+        c
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect()
+    }
+
+    fn line_count(&self) -> usize {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    /// Exactly one line per photo, each a result (no errors), names as in the photos.
+    fn assert_complete(&self, copies: usize) {
+        let lines = self.lines();
+        let mut per_image: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+        for l in &lines {
+            per_image
+                .entry(l["image"].as_str().unwrap().to_string())
+                .or_default()
+                .push(l);
+        }
+        assert_eq!(per_image.len(), 4 * copies, "every photo has a line");
+        for (image, ls) in &per_image {
+            assert_eq!(ls.len(), 1, "{image} has {} lines", ls.len());
+            let l = ls[0];
+            assert!(l.get("error").is_none(), "{l}");
+            let mut names: Vec<&str> = l["faces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    f["best_match"]["label"]
+                        .as_str()
+                        .unwrap_or("unknown_person")
+                })
+                .collect();
+            names.sort();
+            let expected: &[&str] = match Path::new(image).file_name().unwrap().to_str().unwrap() {
+                "two_people.jpg" => &["biden", "obama"],
+                "obama2.jpg" | "obama-240p.jpg" => &["obama"],
+                "alex.png" => &["unknown_person"],
+                other => panic!("unexpected {other}"),
+            };
+            assert_eq!(names, expected, "{image}");
+        }
+    }
+}
+
+#[test]
+fn run_processes_a_folder_once_and_a_rerun_adds_nothing() {
+    let s = setup(1);
+    let o = s.command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    s.assert_complete(1);
+    let summary = stdout(&o);
+    assert!(
+        summary.contains("4 images: 4 done, 0 dead-lettered"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("faces found: 5 (4 recognised, 1 unknown)"),
+        "{summary}"
+    );
+    assert!(summary.contains("names: biden (1), obama (3)"), "{summary}");
+    assert!(
+        stderr(&o).contains("[4/4] 100.0%"),
+        "progress line: {}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("img/s"));
+
+    let o = s.command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("0 processed in this run"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(s.line_count(), 4);
+
+    // A photo added later is the only one processed by the next run.
+    copy_photos(&s.photos.join("set0"), &[("obama_small.jpg", "new.jpg")]);
+    let o = s.command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("5 images: 5 done"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("1 processed in this run"),
+        "{}",
+        stdout(&o)
+    );
+    let last = s.lines().pop().unwrap();
+    assert!(last["image"].as_str().unwrap().ends_with("new.jpg"));
+    assert_eq!(last["faces"][0]["best_match"]["label"], "obama");
+
+    // A second run on the same state at the same time is refused, not interleaved.
+    let lock = std::fs::File::open(s.state.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    let o = s.command("1").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("another `facerec run`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Start a run, wait until `min_lines` results are written, then send `signal`.
+fn interrupt_after(s: &Setup, min_lines: usize, signal: &str) -> std::process::Output {
+    let child = s
+        .command("1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while s.line_count() < min_lines {
+        assert!(t.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_killed_run_resumes_with_nothing_lost_or_duplicated() {
+    let copies = 3;
+    let s = setup(copies);
+    let o = interrupt_after(&s, 2, "-KILL");
+    assert_eq!(o.status.code(), None, "killed by the signal");
+    let before = s.line_count();
+    assert!(
+        before >= 2 && before < 4 * copies,
+        "killed mid-run: {before} lines"
+    );
+
+    let o = s.command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    s.assert_complete(copies);
+    let summary = stdout(&o);
+    assert!(
+        summary.contains(&format!("{} images: {} done", 4 * copies, 4 * copies)),
+        "{summary}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_with_exit_130_and_the_same_command_resumes() {
+    let copies = 3;
+    let s = setup(copies);
+    let o = interrupt_after(&s, 1, "-INT");
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(stderr(&o).contains("run the same command again to resume"));
+    let before = s.line_count();
+    assert!(before < 4 * copies, "interrupted mid-run: {before} lines");
+
+    let o = s.command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    s.assert_complete(copies);
+    assert!(stdout(&o).contains(&format!("{} processed in this run", 4 * copies - before)));
+}
