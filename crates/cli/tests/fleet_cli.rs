@@ -9,9 +9,6 @@ use facerec_worker::recognition::{Limits, RecognitionHandler};
 use facerec_worker_runtime::queue::sqs::SqsQueue;
 use facerec_worker_runtime::results::{ResultSinks, S3Prefix};
 use facerec_worker_runtime::{Runtime, RuntimeConfig};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
@@ -19,40 +16,18 @@ use tokio_util::sync::CancellationToken;
 
 /// moto on a free loopback port, killed on drop.
 struct Moto {
-    child: Child,
+    _server: facerec_moto_server::MotoServer, // kept alive: dropping it stops moto
     endpoint: String,
 }
 
 impl Moto {
     fn start() -> Moto {
-        let python = std::env::var("FACEREC_MOTO_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root().join(".venv/bin/python"));
-        let mut child = Command::new(&python)
-            .arg(root().join("tools/moto/launch.py"))
-            .args(["--port", "0"])
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}", python.display()));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let endpoint = line
-            .trim()
-            .strip_prefix("MOTO_READY ")
-            .unwrap_or_else(|| panic!("moto did not start: {line:?}"))
-            .to_string();
-        Moto { child, endpoint }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let server = facerec_moto_server::MotoServer::start();
+        let endpoint = server.endpoint().to_string();
+        Moto {
+            _server: server,
+            endpoint,
+        }
     }
 }
 

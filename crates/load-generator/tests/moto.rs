@@ -2,9 +2,8 @@
 //! loopback port, killed on drop), plus its input errors.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
@@ -21,33 +20,18 @@ fn repo_root() -> PathBuf {
 
 /// A moto server on a free loopback port, killed on drop.
 struct Moto {
-    child: Child,
+    _server: facerec_moto_server::MotoServer, // kept alive: dropping it stops moto
     endpoint: String,
 }
 
 impl Moto {
     fn start() -> Moto {
-        let python = std::env::var("FACEREC_MOTO_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| repo_root().join(".venv/bin/python"));
-        let mut child = Command::new(&python)
-            .arg(repo_root().join("tools/moto/launch.py"))
-            .args(["--port", "0"])
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}", python.display()));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let endpoint = line
-            .trim()
-            .strip_prefix("MOTO_READY ")
-            .unwrap_or_else(|| panic!("moto did not start: {line:?}"))
-            .to_string();
-        Moto { child, endpoint }
+        let server = facerec_moto_server::MotoServer::start();
+        let endpoint = server.endpoint().to_string();
+        Moto {
+            _server: server,
+            endpoint,
+        }
     }
 
     async fn client(&self) -> aws_sdk_sqs::Client {
@@ -70,13 +54,6 @@ impl Moto {
         }
         let url = create.send().await.unwrap().queue_url.unwrap();
         (client, url)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

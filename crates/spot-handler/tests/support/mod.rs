@@ -3,9 +3,6 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,42 +47,19 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 
 /// A moto_server started through the project's launcher; killed on drop.
 pub struct Moto {
-    child: Child,
+    _server: facerec_moto_server::MotoServer, // kept alive: dropping it stops moto
     pub endpoint: String,
 }
 
 impl Moto {
     pub fn start() -> Self {
         sdk_env();
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let root = manifest.parent().unwrap().parent().unwrap();
-        let python = std::env::var("FACEREC_MOTO_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join(".venv/bin/python"));
-        let mut child = Command::new(&python)
-            .arg(root.join("tools/moto/launch.py"))
-            .args(["--port", "0"])
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}", python.display()));
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let endpoint = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("MOTO_READY ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => {
-                    let _ = child.kill();
-                    panic!("moto exited before MOTO_READY");
-                }
-            }
-        };
-        Moto { child, endpoint }
+        let server = facerec_moto_server::MotoServer::start();
+        let endpoint = server.endpoint().to_string();
+        Moto {
+            _server: server,
+            endpoint,
+        }
     }
 
     /// Launches an EC2 instance in `az` and returns its id. A raw Query-API request, so
@@ -108,13 +82,6 @@ impl Moto {
             + 12;
         let end = start + response[start..].find('<').unwrap();
         response[start..end].to_string()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

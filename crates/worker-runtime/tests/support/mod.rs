@@ -11,7 +11,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,39 +31,18 @@ pub fn repo_root() -> PathBuf {
 
 /// A moto server on a free loopback port, killed on drop.
 pub struct Moto {
-    child: Child,
+    _server: facerec_moto_server::MotoServer, // kept alive: dropping it stops moto
     pub endpoint: String,
 }
 
 impl Moto {
     pub fn start() -> Moto {
-        let python = std::env::var("FACEREC_MOTO_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| repo_root().join(".venv/bin/python"));
-        let mut child = Command::new(&python)
-            .arg(repo_root().join("tools/moto/launch.py"))
-            .args(["--port", "0"])
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}", python.display()));
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let endpoint = line
-            .trim()
-            .strip_prefix("MOTO_READY ")
-            .unwrap_or_else(|| panic!("moto did not start: {line:?}"))
-            .to_string();
-        Moto { child, endpoint }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let server = facerec_moto_server::MotoServer::start();
+        let endpoint = server.endpoint().to_string();
+        Moto {
+            _server: server,
+            endpoint,
+        }
     }
 }
 
