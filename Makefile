@@ -29,6 +29,10 @@ help:
 	@echo "make test        the whole test suite (Rust, Terraform, moto, checkov)"
 	@echo "make lint        cargo fmt --check, clippy -D warnings, terraform fmt -check"
 	@echo "make scaling-docs  regenerate docs/scaling.md and its plots"
+	@echo "make spot-drill  Spot interruption drill: workers on moto, one gets a notice (docs/operations.md)"
+	@echo "make lambda-zip  build the Spot handler's bootstrap.zip (scripts/build-spot-handler.sh)"
+	@echo "make worker-image  build the worker's image root filesystem natively (scripts/build-worker.sh)"
+	@echo "make bench       engine and worker benchmarks, Python baseline side by side (docs/benchmarks.md)"
 
 .PHONY: venv
 venv:
@@ -64,3 +68,20 @@ test-terraform: venv
 .PHONY: scaling-docs
 scaling-docs:
 	cargo run -p facerec-fleet-sim --release --locked -- report --out docs
+
+.PHONY: spot-drill
+spot-drill: venv
+	cargo run -p facerec-spot-drill --release --locked -- --jobs 120 --workers 3
+
+.PHONY: lambda-zip
+lambda-zip:
+	scripts/build-spot-handler.sh
+
+.PHONY: worker-image
+worker-image: models
+	scripts/build-worker.sh
+
+.PHONY: bench
+bench: venv models
+	scripts/bench-engine.sh
+	scripts/bench-worker.sh

@@ -62,6 +62,15 @@ run "worker_environment" {
   }
 }
 
+run "dead_letter_backstop_is_one_delivery_after_the_worker" {
+  command = apply
+
+  assert {
+    condition     = output.worker_environment.FACEREC_MAX_RECEIVE_COUNT == "5" && module.sqs.dead_letter_after_receives == 6
+    error_message = "The worker dead-letters with a reason after 5 deliveries; SQS's redrive is the backstop at 6."
+  }
+}
+
 run "variables_override_scaling_json" {
   command = apply
 

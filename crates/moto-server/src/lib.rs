@@ -23,26 +23,61 @@ pub struct MotoServer {
     endpoint: String,
 }
 
+/// Why moto could not be started.
+#[derive(Debug)]
+pub enum MotoStartError {
+    /// The Python interpreter could not be run.
+    Spawn {
+        python: PathBuf,
+        source: std::io::Error,
+    },
+    /// The launcher exited without announcing `MOTO_READY`.
+    NotReady,
+}
+
+impl std::fmt::Display for MotoStartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MotoStartError::Spawn { python, source } => write!(
+                f,
+                "cannot start moto with {} (set FACEREC_MOTO_PYTHON or run scripts/bootstrap-venv.sh): {source}",
+                python.display()
+            ),
+            MotoStartError::NotReady => f.write_str("moto exited before printing MOTO_READY"),
+        }
+    }
+}
+
+impl std::error::Error for MotoStartError {}
+
+/// The Python that runs the launcher: `$FACEREC_MOTO_PYTHON`, else the repository's `.venv`.
+pub fn default_python() -> PathBuf {
+    std::env::var_os("FACEREC_MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"))
+}
+
 impl MotoServer {
-    /// Starts moto and returns once it accepts requests. Panics with the reason if it
-    /// cannot (a test without its emulator has nothing to test).
+    /// Starts moto with [`default_python`] and returns once it accepts requests. Panics
+    /// with the reason if it cannot (a test without its emulator has nothing to test).
     pub fn start() -> MotoServer {
-        let python = std::env::var("FACEREC_MOTO_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| repo_root().join(".venv/bin/python"));
-        let mut child = Command::new(&python)
+        MotoServer::try_start_with(&default_python()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts moto with the given Python; for tools, which report instead of panicking.
+    /// Blocks until moto is ready (about a second).
+    pub fn try_start_with(python: &Path) -> Result<MotoServer, MotoStartError> {
+        let mut child = Command::new(python)
             .arg(repo_root().join("tools/moto/launch.py"))
             .args(["--port", "0"])
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start moto with {} (run scripts/bootstrap-venv.sh): {e}",
-                    python.display()
-                )
-            });
+            .map_err(|source| MotoStartError::Spawn {
+                python: python.to_path_buf(),
+                source,
+            })?;
         let stdout = child.stdout.take().expect("piped stdout");
         let ready = BufReader::new(stdout)
             .lines()
@@ -52,11 +87,11 @@ impl MotoServer {
                     .map(|u| u.trim().to_string())
             });
         match ready {
-            Some(endpoint) => MotoServer { child, endpoint },
+            Some(endpoint) => Ok(MotoServer { child, endpoint }),
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("moto exited before printing MOTO_READY");
+                Err(MotoStartError::NotReady)
             }
         }
     }

@@ -37,3 +37,8 @@ output "results_queue_arn" {
   description = "ARN of the results queue, or null."
   value       = var.create_result_queue ? aws_sqs_queue.results[0].arn : null
 }
+
+output "dead_letter_after_receives" {
+  description = "Deliveries after which SQS's redrive moves a job to the DLQ."
+  value       = jsondecode(aws_sqs_queue.jobs.redrive_policy).maxReceiveCount
+}
