@@ -133,17 +133,7 @@ impl JobQueue for SqsQueue {
             .send()
             .await
             .map_err(|e| service_error("DeleteMessageBatch", e))?;
-        Ok(out
-            .failed
-            .into_iter()
-            .filter_map(|f| {
-                let i: usize = f.id.parse().ok()?;
-                Some(BatchFailure {
-                    receipt: receipts.get(i)?.clone(),
-                    message: format!("{}: {}", f.code, f.message.unwrap_or_default()),
-                })
-            })
-            .collect())
+        Ok(batch_failures(out.failed, |i| receipts.get(i).cloned()))
     }
 
     async fn change_visibility_batch(
@@ -173,17 +163,9 @@ impl JobQueue for SqsQueue {
             .send()
             .await
             .map_err(|e| service_error("ChangeMessageVisibilityBatch", e))?;
-        Ok(out
-            .failed
-            .into_iter()
-            .filter_map(|f| {
-                let i: usize = f.id.parse().ok()?;
-                Some(BatchFailure {
-                    receipt: changes.get(i)?.receipt.clone(),
-                    message: format!("{}: {}", f.code, f.message.unwrap_or_default()),
-                })
-            })
-            .collect())
+        Ok(batch_failures(out.failed, |i| {
+            changes.get(i).map(|c| c.receipt.clone())
+        }))
     }
 
     async fn dead_letter(
@@ -225,4 +207,21 @@ impl JobQueue for SqsQueue {
             .map_err(|e| service_error("DeleteMessage (after DLQ)", e))?;
         Ok(())
     }
+}
+
+/// SQS names a failed batch entry by the id we gave it (its index in the request).
+fn batch_failures(
+    failed: Vec<aws_sdk_sqs::types::BatchResultErrorEntry>,
+    receipt_of: impl Fn(usize) -> Option<String>,
+) -> Vec<BatchFailure> {
+    failed
+        .into_iter()
+        .filter_map(|f| {
+            let receipt = receipt_of(f.id.parse().ok()?)?;
+            Some(BatchFailure {
+                receipt,
+                message: format!("{}: {}", f.code, f.message.unwrap_or_default()),
+            })
+        })
+        .collect()
 }
