@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Terraform half of `make test`: fmt -check, validate, terraform test (mocked provider),
-# static AWS rules, apply -> plan (no changes) -> destroy against moto, checkov.
+# the examples, static AWS rules, apply -> plan (no changes) -> destroy against moto,
+# checkov.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib/terraform-env.sh
@@ -21,6 +22,32 @@ terraform validate -no-color
 step "test (mock provider)"
 terraform test -no-color | tee "$repo/.tmp/terraform-test.log" | grep -E '(\.\.\. (pass|fail))|Success!|Failure!'
 grep -q '^Success!' "$repo/.tmp/terraform-test.log"
+
+step "examples (init -backend=false, validate; the complete example's tfvars through a mocked plan)"
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/facerec-tf-examples.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+# remote-state/state-bucket.tf.example is its own small root module (local state).
+mkdir -p "$scratch/state-bucket"
+cp examples/remote-state/state-bucket.tf.example "$scratch/state-bucket/main.tf"
+(cd "$scratch/state-bucket" && terraform init -backend=false -input=false -no-color >/dev/null && terraform validate -no-color)
+# The root module as a user sets it up from the examples: backend.tf and terraform.tfvars
+# copied in, the Spot handler zip where the tfvars says (a fixture stands in for it).
+mkdir -p "$scratch/repo/terraform"
+tar --exclude=.terraform --exclude='*.tfstate*' --exclude=terraform.tfvars -cf - . | tar -C "$scratch/repo/terraform" -xf -
+cp examples/remote-state/backend.tf.example "$scratch/repo/terraform/backend.tf"
+cp examples/complete/terraform.tfvars.example "$scratch/repo/terraform/terraform.tfvars"
+cp examples/complete/example.tftest.hcl "$scratch/repo/terraform/tests/example_complete.tftest.hcl"
+pkg=$(sed -n 's/^spot_handler_package_path *= *"\(.*\)"/\1/p' examples/complete/terraform.tfvars.example)
+case "$pkg" in /* | "") echo "examples/complete: spot_handler_package_path must be a path relative to terraform/ (got '$pkg')" >&2; exit 1 ;; esac
+mkdir -p "$(dirname "$scratch/repo/terraform/$pkg")"
+cp tests/fixtures/spot-handler.zip "$scratch/repo/terraform/$pkg"
+(
+  cd "$scratch/repo/terraform"
+  terraform init -backend=false -lockfile=readonly -input=false -no-color >/dev/null
+  terraform validate -no-color
+  terraform test -no-color -filter=tests/example_complete.tftest.hcl >"$scratch/example.log" 2>&1 || { cat "$scratch/example.log"; exit 1; }
+  grep -E '^Success!' "$scratch/example.log"
+)
 
 step "static AWS rules"
 FACEREC_PYTHON="$repo/.venv/bin/python" tests/static_rules.sh

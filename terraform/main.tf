@@ -23,9 +23,48 @@ locals {
     var.worker_image,
     try("${data.aws_ecr_repository.worker[0].repository_url}@${data.aws_ecr_image.worker[0].image_digest}", null),
   )
-  worker_log_group_name      = "/ecs/${local.name}"
-  spot_handler_function_name = "${local.name}-spot-handler"
-  spot_events_queue_name     = "${local.name}-spot-events"
+
+  # The ECR repository the execution role pulls from: ours, or the one an explicit
+  # worker_image names (ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]/REPO@sha256:..., possibly
+  # another account's). null for an image outside ECR: no ECR permissions at all.
+  worker_image_ecr = var.worker_image == null ? null : try(regex("^([0-9]{12})\\.dkr\\.ecr(?:-fips)?\\.([a-z0-9-]+)\\.amazonaws\\.com(\\.cn)?/([^@:]+)@", var.worker_image), null)
+  worker_ecr_repository_arn = var.worker_image == null ? data.aws_ecr_repository.worker[0].arn : (
+    local.worker_image_ecr == null ? null : format("arn:%s:ecr:%s:%s:repository/%s",
+      local.worker_image_ecr[2] != null ? "aws-cn" : (startswith(local.worker_image_ecr[1], "us-gov-") ? "aws-us-gov" : "aws"),
+    local.worker_image_ecr[1], local.worker_image_ecr[0], local.worker_image_ecr[3])
+  )
+
+  worker_log_group_name       = "/ecs/${local.name}"
+  spot_handler_function_name  = "${local.name}-spot-handler"
+  spot_events_queue_name      = "${local.name}-spot-events"
+  lifecycle_events_queue_name = "${local.name}-lifecycle-events"
+}
+
+# vpc_id is the network the plan assumes exists: every subnet and security group given
+# must be in it (a security group of another VPC fails only at instance launch, as an
+# ASG scaling activity error nobody watches).
+data "aws_subnet" "private" {
+  for_each = toset(var.private_subnet_ids)
+  id       = each.value
+
+  lifecycle {
+    postcondition {
+      condition     = self.vpc_id == var.vpc_id
+      error_message = "Subnet ${each.value} is in ${self.vpc_id}, not in vpc_id ${var.vpc_id}."
+    }
+  }
+}
+
+data "aws_security_group" "workers" {
+  for_each = toset(var.security_group_ids)
+  id       = each.value
+
+  lifecycle {
+    postcondition {
+      condition     = self.vpc_id == var.vpc_id
+      error_message = "Security group ${each.value} is in ${self.vpc_id}, not in vpc_id ${var.vpc_id}."
+    }
+  }
 }
 
 module "sqs" {
@@ -46,35 +85,40 @@ module "sqs" {
 module "iam" {
   source = "./modules/iam"
 
-  name                       = local.name
-  cluster_name               = local.cluster_name
-  asg_name                   = local.asg_name
-  jobs_queue_arn             = module.sqs.jobs_queue_arn
-  dlq_arn                    = module.sqs.dlq_arn
-  results_queue_arn          = module.sqs.results_queue_arn
-  sqs_kms_key_arn            = var.sqs_kms_key_arn
-  input_s3_prefixes          = var.input_s3_prefixes
-  result_s3_prefix           = var.result_s3_prefix
-  ecr_repository_arn         = try(data.aws_ecr_repository.worker[0].arn, null)
-  worker_log_group_name      = local.worker_log_group_name
-  enable_spot_handler        = var.enable_spot_handler
-  spot_handler_function_name = local.spot_handler_function_name
-  spot_events_queue_name     = local.spot_events_queue_name
+  name                        = local.name
+  cluster_name                = local.cluster_name
+  asg_name                    = local.asg_name
+  jobs_queue_arn              = module.sqs.jobs_queue_arn
+  dlq_arn                     = module.sqs.dlq_arn
+  results_queue_arn           = module.sqs.results_queue_arn
+  sqs_kms_key_arn             = var.sqs_kms_key_arn
+  input_s3_prefixes           = var.input_s3_prefixes
+  result_s3_prefix            = var.result_s3_prefix
+  ecr_repository_arn          = local.worker_ecr_repository_arn
+  worker_log_group_name       = local.worker_log_group_name
+  enable_spot_handler         = var.enable_spot_handler
+  spot_handler_function_name  = local.spot_handler_function_name
+  spot_events_queue_name      = local.spot_events_queue_name
+  lifecycle_events_queue_name = local.lifecycle_events_queue_name
 }
 
 module "asg" {
   source = "./modules/asg"
 
-  name                           = local.name
-  asg_name                       = local.asg_name
-  cluster_name                   = local.cluster_name
-  subnet_ids                     = var.private_subnet_ids
-  security_group_ids             = var.security_group_ids
-  instance_profile_arn           = module.iam.instance_profile_arn
-  instance_types                 = var.instance_types
-  spot_allocation_strategy       = var.spot_allocation_strategy
-  capacity_rebalance             = var.capacity_rebalance
-  max_size                       = local.scaling.max_tasks
+  name                     = local.name
+  asg_name                 = local.asg_name
+  cluster_name             = local.cluster_name
+  subnet_ids               = var.private_subnet_ids
+  security_group_ids       = var.security_group_ids
+  instance_profile_arn     = module.iam.instance_profile_arn
+  instance_types           = var.instance_types
+  spot_allocation_strategy = var.spot_allocation_strategy
+  capacity_rebalance       = var.capacity_rebalance
+  # Room for a deployment at full scale: 100/200 starts max_tasks new tasks, each on a
+  # new instance, before the old ones stop. Normal scaling never gets there: the
+  # service's max_tasks bounds the tasks, and the capacity provider launches instances
+  # only for tasks that need one.
+  max_size                       = 2 * local.scaling.max_tasks
   ami_ssm_parameter_name         = var.ami_ssm_parameter_name
   root_volume_size_gb            = var.root_volume_size_gb
   ebs_kms_key_arn                = var.ebs_kms_key_arn
@@ -157,6 +201,7 @@ module "spot_handler" {
   name                           = local.name
   function_name                  = local.spot_handler_function_name
   events_queue_name              = local.spot_events_queue_name
+  lifecycle_queue_name           = local.lifecycle_events_queue_name
   role_arn                       = module.iam.spot_handler_role_arn
   package_path                   = var.spot_handler_package_path
   architecture                   = var.spot_handler_architecture
@@ -164,6 +209,7 @@ module "spot_handler" {
   asg_name                       = module.asg.asg_name
   capacity_rebalance             = var.capacity_rebalance
   lifecycle_hook_timeout_seconds = var.lifecycle_hook_timeout_seconds
+  reserved_concurrency           = var.spot_handler_reserved_concurrency
   log_retention_days             = var.log_retention_days
   logs_kms_key_arn               = var.logs_kms_key_arn
   sqs_kms_key_arn                = var.sqs_kms_key_arn
@@ -182,6 +228,8 @@ module "monitoring" {
   oldest_message_threshold_seconds = coalesce(var.oldest_message_alarm_seconds, 2 * local.scaling.acceptable_latency_seconds)
   create_topic                     = var.create_alarm_topic
   topic_arn                        = var.alarm_topic_arn
+  kms_key_arn                      = var.alarm_topic_kms_key_arn
+  spot_handler_metrics_namespace   = var.enable_spot_handler ? module.spot_handler[0].metrics_namespace : null
 }
 
 # Cross-variable rules that no single validation block can express (they need
@@ -197,6 +245,10 @@ resource "terraform_data" "preconditions" {
     precondition {
       condition     = local.scaling.min_tasks <= local.scaling.max_tasks
       error_message = "min_tasks must not exceed max_tasks."
+    }
+    precondition {
+      condition     = local.scaling.minimum_scaling_step_size <= local.scaling.maximum_scaling_step_size
+      error_message = "minimum_scaling_step_size must not exceed maximum_scaling_step_size (scaling.json or variables)."
     }
   }
 }

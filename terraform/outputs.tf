@@ -136,8 +136,18 @@ output "spot_handler_function_arn" {
 }
 
 output "spot_events_queue_url" {
-  description = "Queue buffering interruption events for the handler, or null."
+  description = "Queue buffering Spot interruption warnings and rebalance recommendations for the handler, or null."
   value       = var.enable_spot_handler ? module.spot_handler[0].events_queue_url : null
+}
+
+output "lifecycle_events_queue_url" {
+  description = "Queue buffering termination lifecycle actions for the handler, or null."
+  value       = var.enable_spot_handler ? module.spot_handler[0].lifecycle_events_queue_url : null
+}
+
+output "spot_events_dlq_url" {
+  description = "Dead-letter queue of events the handler failed on or EventBridge could not deliver, or null."
+  value       = var.enable_spot_handler ? module.spot_handler[0].events_dlq_url : null
 }
 
 output "spot_event_rule_arns" {

@@ -27,6 +27,12 @@ variable "name" {
     condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name))
     error_message = "name must be 3-32 characters of lower-case letters, digits and hyphens, starting with a letter."
   }
+
+  # The capacity provider is NAME-capacity-provider, and ECS reserves these prefixes.
+  validation {
+    condition     = !can(regex("^(aws|ecs|fargate)", var.name))
+    error_message = "name must not start with aws, ecs or fargate (ECS rejects capacity provider names with those prefixes)."
+  }
 }
 
 variable "tags" {
@@ -39,7 +45,7 @@ variable "tags" {
 # Network (existing VPC, as the plan assumes)
 # ---------------------------------------------------------------------------
 variable "vpc_id" {
-  description = "ID of the existing VPC the workers run in."
+  description = "ID of the existing VPC the workers run in; every subnet and security group given must belong to it (checked at plan time)."
   type        = string
 
   validation {
@@ -120,6 +126,11 @@ variable "ebs_kms_key_arn" {
   description = "KMS key for the root volumes; null uses the account's default EBS key."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.ebs_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.ebs_kms_key_arn, "x")))
+    error_message = "ebs_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or key ID: IAM policies grant use of a key by its key ARN."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -171,9 +182,14 @@ variable "task_memory" {
 }
 
 variable "shared_memory_size" {
-  description = "/dev/shm size for the container in MiB."
+  description = "/dev/shm size for the container in MiB. It counts against the task's memory."
   type        = number
   default     = 2048
+
+  validation {
+    condition     = var.shared_memory_size >= 1 && var.shared_memory_size < var.task_memory
+    error_message = "shared_memory_size must be at least 1 MiB and less than task_memory (/dev/shm is part of the container's memory)."
+  }
 }
 
 variable "memory_threshold" {
@@ -221,9 +237,14 @@ variable "log_retention_days" {
 }
 
 variable "logs_kms_key_arn" {
-  description = "KMS key for the CloudWatch log groups; null uses CloudWatch's own encryption."
+  description = "KMS key for the CloudWatch log groups; null uses CloudWatch's own encryption. Its key policy must let logs.REGION.amazonaws.com use it."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.logs_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.logs_kms_key_arn, "x")))
+    error_message = "logs_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or key ID: IAM policies grant use of a key by its key ARN."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -263,13 +284,18 @@ variable "max_receive_count" {
 }
 
 variable "sqs_kms_key_arn" {
-  description = "Customer-managed KMS key for the queues; null uses SQS-managed encryption (SSE-SQS)."
+  description = "Customer-managed KMS key for the queues; null uses SQS-managed encryption (SSE-SQS). The roles here get what they need on it; its key policy must also let events.amazonaws.com use it (Spot handler queues), and producers need kms:GenerateDataKey and kms:Decrypt on it (docs/operations.md)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.sqs_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.sqs_kms_key_arn, "x")))
+    error_message = "sqs_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or key ID: IAM policies grant use of a key by its key ARN."
+  }
 }
 
 variable "producer_principal_arns" {
-  description = "IAM principals (roles/users/accounts) allowed to send jobs. The queue policy allows nobody else to send."
+  description = "IAM principals allowed to send jobs: role or user ARNs (wildcards allowed, e.g. role/ingest-*) or account roots (arn:aws:iam::ACCOUNT:root, the whole account). When set, the queue policy denies sqs:SendMessage to everyone else, whatever their IAM policies say; empty: IAM policies alone decide."
   type        = list(string)
   default     = []
 
@@ -380,12 +406,22 @@ variable "scale_out_cooldown_seconds" {
   description = "Cooldown after a scale-out before another scale-out."
   type        = number
   default     = null
+
+  validation {
+    condition     = coalesce(var.scale_out_cooldown_seconds, 0) >= 0 && coalesce(var.scale_out_cooldown_seconds, 0) <= 86400
+    error_message = "scale_out_cooldown_seconds must be between 0 and 86400 seconds."
+  }
 }
 
 variable "scale_in_cooldown_seconds" {
   description = "Cooldown after a scale-in before another scale-in."
   type        = number
   default     = null
+
+  validation {
+    condition     = coalesce(var.scale_in_cooldown_seconds, 0) >= 0 && coalesce(var.scale_in_cooldown_seconds, 0) <= 86400
+    error_message = "scale_in_cooldown_seconds must be between 0 and 86400 seconds."
+  }
 }
 
 variable "scale_to_zero_idle_minutes" {
@@ -403,6 +439,11 @@ variable "instance_warmup_seconds" {
   description = "Capacity provider instance warm-up: seconds before a new instance counts toward CapacityProviderReservation."
   type        = number
   default     = null
+
+  validation {
+    condition     = coalesce(var.instance_warmup_seconds, 0) >= 0 && coalesce(var.instance_warmup_seconds, 0) <= 10000
+    error_message = "instance_warmup_seconds must be between 0 and 10000 (the capacity provider's range)."
+  }
 }
 
 variable "capacity_target_percent" {
@@ -417,15 +458,25 @@ variable "capacity_target_percent" {
 }
 
 variable "minimum_scaling_step_size" {
-  description = "Fewest instances the capacity provider adds or removes at once."
+  description = "Fewest instances the capacity provider adds or removes at once (at most maximum_scaling_step_size)."
   type        = number
   default     = null
+
+  validation {
+    condition     = coalesce(var.minimum_scaling_step_size, 1) >= 1 && coalesce(var.minimum_scaling_step_size, 1) <= 10000 && floor(coalesce(var.minimum_scaling_step_size, 1)) == coalesce(var.minimum_scaling_step_size, 1)
+    error_message = "minimum_scaling_step_size must be a whole number between 1 and 10000 (the capacity provider's range)."
+  }
 }
 
 variable "maximum_scaling_step_size" {
   description = "Most instances the capacity provider adds or removes at once."
   type        = number
   default     = null
+
+  validation {
+    condition     = coalesce(var.maximum_scaling_step_size, 1) >= 1 && coalesce(var.maximum_scaling_step_size, 1) <= 10000 && floor(coalesce(var.maximum_scaling_step_size, 1)) == coalesce(var.maximum_scaling_step_size, 1)
+    error_message = "maximum_scaling_step_size must be a whole number between 1 and 10000 (the capacity provider's range)."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -459,6 +510,17 @@ variable "spot_handler_architecture" {
   }
 }
 
+variable "spot_handler_reserved_concurrency" {
+  description = "Concurrency reserved for the Spot handler, so an interruption storm neither starves the account's other functions nor is starved by them: 2 for the Spot notice queue, the rest for termination lifecycle actions. null: none reserved, for accounts whose concurrency quota leaves nothing to reserve (new accounts may have 10)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.spot_handler_reserved_concurrency == null || (coalesce(var.spot_handler_reserved_concurrency, 4) >= 4 && coalesce(var.spot_handler_reserved_concurrency, 4) <= 1000)
+    error_message = "spot_handler_reserved_concurrency must be null or between 4 and 1000 (each of the handler's two event source mappings needs at least 2)."
+  }
+}
+
 variable "lifecycle_hook_timeout_seconds" {
   description = "Heartbeat timeout of the termination lifecycle hook: how long a terminating instance waits in Terminating:Wait without a heartbeat from the handler before the ASG proceeds anyway."
   type        = number
@@ -480,19 +542,45 @@ variable "create_alarm_topic" {
 }
 
 variable "alarm_topic_arn" {
-  description = "Existing SNS topic for alarm notifications."
+  description = "Existing SNS topic for alarm notifications. If it is encrypted, its key must let cloudwatch.amazonaws.com use it."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(var.alarm_topic_arn, "x")))
+    error_message = "alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)."
+  }
+}
+
+variable "alarm_topic_kms_key_arn" {
+  description = "Customer-managed KMS key for the topic create_alarm_topic creates; null: unencrypted. CloudWatch cannot publish to a topic under the AWS-managed alias/aws/sns key; this key's policy must allow cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey* (docs/operations.md)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.alarm_topic_kms_key_arn, "x")))
+    error_message = "alarm_topic_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or key ID: IAM policies grant use of a key by its key ARN."
+  }
 }
 
 variable "cpu_alarm_threshold_percent" {
   description = "The plan's service CPU alarm threshold."
   type        = number
   default     = 80
+
+  validation {
+    condition     = var.cpu_alarm_threshold_percent > 0 && var.cpu_alarm_threshold_percent <= 100
+    error_message = "cpu_alarm_threshold_percent must be in (0, 100]."
+  }
 }
 
 variable "oldest_message_alarm_seconds" {
   description = "Alarm when the oldest job has waited this long. null: twice acceptable_latency_seconds."
   type        = number
   default     = null
+
+  validation {
+    condition     = coalesce(var.oldest_message_alarm_seconds, 60) >= 60 && coalesce(var.oldest_message_alarm_seconds, 60) <= 1209600
+    error_message = "oldest_message_alarm_seconds must be between 60 and 1209600 (SQS's longest retention)."
+  }
 }

@@ -88,3 +88,29 @@ run "asg_is_all_spot_with_rebalancing" {
     error_message = "The ASG needs the AmazonECSManaged tag for the capacity provider."
   }
 }
+
+# Provider default_tags reach neither launched instances nor their volumes by
+# themselves: the template's tag specifications and the ASG's propagated tags carry
+# them (tests/mocks: default tags Project and ManagedBy).
+run "default_tags_reach_instances_and_volumes" {
+  command = apply
+  module {
+    source = "./modules/asg"
+  }
+
+  assert {
+    condition = {
+      for t in aws_launch_template.this.tag_specifications : t.resource_type => t.tags
+      } == {
+      instance = tomap({ Project = "facerec-fleet", ManagedBy = "terraform", Name = "facerec-worker-ecs-instance" })
+      volume   = tomap({ Project = "facerec-fleet", ManagedBy = "terraform", Name = "facerec-worker-ecs-instance" })
+    }
+    error_message = "Instances and volumes must be launched with the default tags and their Name."
+  }
+  assert {
+    condition = toset([for t in aws_autoscaling_group.this.tag : "${t.key}=${t.value}" if t.propagate_at_launch]) == toset([
+      "AmazonECSManaged=true", "Project=facerec-fleet", "ManagedBy=terraform", "Name=facerec-worker-ecs-instance",
+    ])
+    error_message = "The ASG (which takes no default_tags) must carry and propagate them."
+  }
+}

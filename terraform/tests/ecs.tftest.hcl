@@ -57,14 +57,18 @@ run "capacity_provider_drains_and_protects" {
   }
 }
 
-# "No launch type" is checked by tests/static_rules.py: under a mocked provider an unset
-# optional-computed attribute reads as a random value.
+# tests/mocks gives aws_ecs_service a launch_type default of "": unset, it reads "";
+# set in the configuration, it reads as set. tests/static_rules.py checks the HCL too.
 run "service_uses_the_capacity_provider_never_a_launch_type" {
   command = apply
   module {
     source = "./modules/ecs"
   }
 
+  assert {
+    condition     = aws_ecs_service.worker.launch_type == ""
+    error_message = "The service must not set a launch type: it would override the capacity provider strategy, and the ASG would never scale for it."
+  }
   assert {
     condition     = length(aws_ecs_service.worker.capacity_provider_strategy) == 1 && one(aws_ecs_service.worker.capacity_provider_strategy).capacity_provider == aws_ecs_capacity_provider.this.name
     error_message = "The service must use the capacity provider strategy."
@@ -73,9 +77,24 @@ run "service_uses_the_capacity_provider_never_a_launch_type" {
     condition     = one(aws_ecs_service.worker.placement_constraints).type == "distinctInstance"
     error_message = "One task per instance (distinctInstance)."
   }
+  # design.md: new tasks start on new instances before old ones stop (the ASG's
+  # max_size = 2 x max_tasks leaves room for that at full scale; tests/fleet.tftest.hcl).
   assert {
-    condition     = aws_ecs_service.worker.health_check_grace_period_seconds == null || aws_ecs_service.worker.health_check_grace_period_seconds == 0
-    error_message = "health_check_grace_period_seconds is only valid with a load balancer."
+    condition     = aws_ecs_service.worker.deployment_minimum_healthy_percent == 100 && aws_ecs_service.worker.deployment_maximum_percent == 200
+    error_message = "Deployments must be 100/200: no drop in processing while they run."
+  }
+  assert {
+    condition     = one(aws_ecs_service.worker.deployment_circuit_breaker).enable && one(aws_ecs_service.worker.deployment_circuit_breaker).rollback
+    error_message = "A deployment that cannot start healthy tasks must roll back."
+  }
+  # ECS applies the grace period to container health checks (no load balancer needed).
+  assert {
+    condition     = aws_ecs_service.worker.health_check_grace_period_seconds >= jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].healthCheck.startPeriod
+    error_message = "The service's health check grace period must cover at least the container health check's start period."
+  }
+  assert {
+    condition     = aws_ecs_service.worker.health_check_grace_period_seconds == 120
+    error_message = "Grace period = start period 30 s + 3 failed checks x 30 s."
   }
 }
 

@@ -106,3 +106,76 @@ run "explicit_image" {
     error_message = "worker_image must bypass ECR lookups."
   }
 }
+
+# 100/200 deployments at full scale start max_tasks new tasks, one per new instance,
+# before the old ones stop: the ASG must have room for twice max_tasks.
+run "asg_has_room_for_a_deployment_at_full_scale" {
+  command = apply
+
+  assert {
+    condition     = module.asg.max_size == 2 * output.scaling.max_tasks && module.asg.max_size == 10
+    error_message = "ASG max_size must be 2 x max_tasks (10 with scaling.json's 5)."
+  }
+}
+
+run "asg_room_follows_max_tasks" {
+  command = apply
+  variables {
+    max_tasks = 9
+  }
+
+  assert {
+    condition     = module.asg.max_size == 18
+    error_message = "ASG max_size must follow max_tasks (2 x 9)."
+  }
+}
+
+# The execution role pulls from the repository the image is in, wherever that is.
+run "ecr_image_of_another_account" {
+  command = apply
+  variables {
+    worker_image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/facerec-worker@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+  }
+
+  assert {
+    condition     = local.worker_ecr_repository_arn == "arn:aws:ecr:eu-west-1:111122223333:repository/team/facerec-worker"
+    error_message = "The pull permission must name the image's own repository, in its account and region."
+  }
+}
+
+run "ecr_image_in_china" {
+  command = plan
+  variables {
+    worker_image = "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn/facerec-worker@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+  }
+
+  assert {
+    condition     = local.worker_ecr_repository_arn == "arn:aws-cn:ecr:cn-north-1:111122223333:repository/facerec-worker"
+    error_message = "China regions are the aws-cn partition."
+  }
+}
+
+run "image_outside_ecr" {
+  command = plan
+  variables {
+    worker_image = "registry.example.com/facerec-worker@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+  }
+
+  assert {
+    condition     = local.worker_ecr_repository_arn == null
+    error_message = "An image outside ECR gets no ECR permissions."
+  }
+}
+
+run "handler_wiring_and_alarms" {
+  command = apply
+
+  assert {
+    condition     = contains(keys(output.alarm_arns), "spot_handler_permanent_errors") && contains(keys(output.alarm_arns), "dlq_not_empty:facerec-worker-spot-events-dlq")
+    error_message = "With the handler deployed, its permanent errors and its DLQ are alarmed."
+  }
+  assert {
+    condition     = output.lifecycle_hook_name == "facerec-worker-drain-on-terminate"
+    error_message = "The hook the handler completes."
+  }
+}

@@ -5,17 +5,19 @@ mock_provider "aws" {
 # modules/iam: the four roles, least privilege.
 
 variables {
-  name                       = "facerec-worker"
-  cluster_name               = "facerec-worker-cluster"
-  asg_name                   = "facerec-worker-asg"
-  jobs_queue_arn             = "arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"
-  dlq_arn                    = "arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs-dlq"
-  results_queue_arn          = "arn:aws:sqs:us-east-1:123456789012:facerec-worker-results"
-  input_s3_prefixes          = ["s3://facerec-inputs/images/"]
-  result_s3_prefix           = "s3://facerec-results/v1/"
-  worker_log_group_name      = "/ecs/facerec-worker"
-  spot_handler_function_name = "facerec-worker-spot-handler"
-  spot_events_queue_name     = "facerec-worker-spot-events"
+  name                        = "facerec-worker"
+  cluster_name                = "facerec-worker-cluster"
+  asg_name                    = "facerec-worker-asg"
+  jobs_queue_arn              = "arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"
+  dlq_arn                     = "arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs-dlq"
+  results_queue_arn           = "arn:aws:sqs:us-east-1:123456789012:facerec-worker-results"
+  input_s3_prefixes           = ["s3://facerec-inputs/images/", "s3://facerec-inputs/galleries", "s3://facerec-models"]
+  result_s3_prefix            = "s3://facerec-results/v1/"
+  ecr_repository_arn          = "arn:aws:ecr:us-east-1:123456789012:repository/facerec-worker"
+  worker_log_group_name       = "/ecs/facerec-worker"
+  spot_handler_function_name  = "facerec-worker-spot-handler"
+  spot_events_queue_name      = "facerec-worker-spot-events"
+  lifecycle_events_queue_name = "facerec-worker-lifecycle-events"
 }
 
 run "task_role_is_least_privilege" {
@@ -33,15 +35,122 @@ run "task_role_is_least_privilege" {
     error_message = "Task protection must be limited to the cluster's own tasks."
   }
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.task.statement : s.resources if s.sid == "ReadInputs"]) == toset(["arn:aws:s3:::facerec-inputs/images/*"])
-    error_message = "S3 reads must be limited to the input prefixes."
+    condition     = one([for s in data.aws_iam_policy_document.task.statement : s.resources if s.sid == "ReadInputs"]) == toset(["arn:aws:s3:::facerec-inputs/images/*", "arn:aws:s3:::facerec-inputs/galleries/*", "arn:aws:s3:::facerec-models/*"])
+    error_message = "S3 reads must be limited to the input prefixes (a prefix is a folder; a bare bucket is the whole bucket)."
   }
   assert {
     condition     = one([for s in data.aws_iam_policy_document.task.statement : s.resources if s.sid == "WriteResults"]) == toset(["arn:aws:s3:::facerec-results/v1/*"])
     error_message = "S3 writes must be limited to the result prefix."
   }
+  # ListBucket per bucket, only under our folders: s3:prefix is the key S3 checks when
+  # it decides between 404 and 403 for a missing object.
   assert {
-    condition     = !anytrue([for s in data.aws_iam_policy_document.spot_handler[0].statement : contains(s.actions, "ecs:*") || contains(s.actions, "autoscaling:*")])
-    error_message = "The Spot handler role must list its actions, no wildcards."
+    condition = {
+      for s in data.aws_iam_policy_document.task.statement : one(s.resources) => toset(one(s.condition).values)
+      if contains(s.actions, "s3:ListBucket")
+      } == {
+      "arn:aws:s3:::facerec-inputs"  = toset(["images/*", "galleries/*"])
+      "arn:aws:s3:::facerec-models"  = toset(["*"])
+      "arn:aws:s3:::facerec-results" = toset(["v1/*"])
+    }
+    error_message = "ListBucket must be one statement per bucket, conditioned on s3:prefix of our folders."
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.task.statement : one(s.condition).test == "StringLike" && one(s.condition).variable == "s3:prefix" if contains(s.actions, "s3:ListBucket")])
+    error_message = "The ListBucket condition is StringLike on s3:prefix."
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.task.statement : s if s.sid == "UseQueueKey"]) == 0
+    error_message = "No KMS permission without a customer key."
+  }
+}
+
+run "execution_role_pulls_only_our_image_and_writes_only_our_logs" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.task_execution.statement : s.sid => { actions = s.actions, resources = s.resources }
+      } == {
+      EcrAuth = { actions = toset(["ecr:GetAuthorizationToken"]), resources = toset(["*"]) }
+      EcrPull = { actions = toset(["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]), resources = toset(["arn:aws:ecr:us-east-1:123456789012:repository/facerec-worker"]) }
+      Logs    = { actions = toset(["logs:CreateLogStream", "logs:PutLogEvents"]), resources = toset(["arn:aws:logs:us-east-1:123456789012:log-group:/ecs/facerec-worker:*"]) }
+    }
+    error_message = "Execution role: the worker repository and log group only ('*' only for GetAuthorizationToken, which has no resource scope)."
+  }
+}
+
+run "image_outside_ecr_gets_no_ecr_access" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+  variables {
+    ecr_repository_arn = null
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.task_execution.statement : s.sid] == ["Logs"]
+    error_message = "An image outside ECR needs no ECR permission at all."
+  }
+}
+
+# Exactly what crates/spot-handler/src/aws.rs calls (read from the source: every
+# `self.ecs.<call>()` and `self.autoscaling.<call>()`), plus what the runtime needs.
+run "spot_handler_role_is_what_the_handler_calls" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.spot_handler[0].statement : s.sid => { actions = s.actions, resources = s.resources }
+      } == {
+      FindAndDrainContainerInstances = { actions = toset(["ecs:ListContainerInstances"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"]) }
+      DrainOwnClusterInstances       = { actions = toset(["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
+      CompleteTerminationHook        = { actions = toset(["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]), resources = toset(["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/facerec-worker-asg"]) }
+      ConsumeEvents                  = { actions = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-spot-events", "arn:aws:sqs:us-east-1:123456789012:facerec-worker-lifecycle-events"]) }
+      Logs                           = { actions = toset(["logs:CreateLogStream", "logs:PutLogEvents"]), resources = toset(["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/facerec-worker-spot-handler:*"]) }
+      Tracing                        = { actions = toset(["xray:PutTraceSegments", "xray:PutTelemetryRecords"]), resources = toset(["*"]) }
+    }
+    error_message = "The Spot handler role must grant exactly its calls, on our cluster, group, queues and log group (X-Ray has no resource scope)."
+  }
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.spot_handler[0].statement : [for a in s.actions : a if startswith(a, "ecs:") || startswith(a, "autoscaling:")]])) == toset([
+      for m in regexall("self\\s*\\.(ecs|autoscaling)\\s*\\.([a-z_]+)\\(\\)", file("../crates/spot-handler/src/aws.rs")) :
+      "${m[0]}:${join("", [for w in split("_", m[1]) : title(w)])}"
+    ])
+    error_message = "The role's ECS and Auto Scaling actions must be the SDK calls in crates/spot-handler/src/aws.rs, no more, no fewer."
+  }
+  assert {
+    condition     = toset(one(one([for s in data.aws_iam_policy_document.spot_handler[0].statement : s.condition if s.sid == "DrainOwnClusterInstances"])).values) == toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"])
+    error_message = "Draining is limited to container instances of our cluster (ecs:cluster)."
+  }
+  assert {
+    condition     = [for c in data.aws_iam_policy_document.lambda_assume.statement[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
+    error_message = "Only functions of this account may assume the handler role (confused deputy)."
+  }
+}
+
+run "customer_managed_queue_key" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+  variables {
+    sqs_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.task.statement : s.actions if s.sid == "UseQueueKey"]) == toset(["kms:Decrypt", "kms:GenerateDataKey"])
+    error_message = "Workers receive (Decrypt) and send to the DLQ and results queue (GenerateDataKey) with the key."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.spot_handler[0].statement : { actions = s.actions, resources = s.resources } if s.sid == "DecryptEvents"]) == { actions = toset(["kms:Decrypt"]), resources = toset([var.sqs_kms_key_arn]) }
+    error_message = "The handler's mappings receive from encrypted queues: kms:Decrypt on the key, nothing more."
   }
 }

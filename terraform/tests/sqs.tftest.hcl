@@ -39,8 +39,54 @@ run "queues" {
     error_message = "The jobs queue policy must deny non-TLS access."
   }
   assert {
-    condition     = anytrue([for s in data.aws_iam_policy_document.jobs.statement : contains(s.actions, "sqs:SendMessage") && anytrue([for p in s.principals : contains(p.identifiers, "arn:aws:iam::123456789012:role/producer")])])
+    condition     = anytrue([for s in data.aws_iam_policy_document.jobs.statement : s.effect == "Allow" && contains(s.actions, "sqs:SendMessage") && anytrue([for p in s.principals : contains(p.identifiers, "arn:aws:iam::123456789012:role/producer")])])
     error_message = "The named producers must be allowed to send."
+  }
+  # "Only named producers": the Allow alone restricts no one in this account.
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.jobs.statement : {
+      actions    = s.actions
+      principals = s.principals
+      conditions = [for c in s.condition : "${c.test} ${c.variable} ${join(",", c.values)}"]
+      } if s.sid == "DenySendingToAnyoneElse"]) == {
+      actions    = toset(["sqs:SendMessage"])
+      principals = toset([{ type = "*", identifiers = toset(["*"]) }])
+      conditions = ["ArnNotLike aws:PrincipalArn arn:aws:iam::123456789012:role/producer"]
+    }
+    error_message = "Everyone but the named producers must be denied sqs:SendMessage, and nothing else (workers and administrators keep their other actions)."
+  }
+}
+
+run "account_roots_stand_for_their_account" {
+  command = apply
+  module {
+    source = "./modules/sqs"
+  }
+  variables {
+    producer_principal_arns = ["arn:aws:iam::123456789012:role/ingest-*", "arn:aws:iam::210987654321:root"]
+  }
+
+  assert {
+    condition = toset(one([for s in data.aws_iam_policy_document.jobs.statement : [for c in s.condition : "${c.test} ${c.variable} ${join(",", c.values)}"] if s.sid == "DenySendingToAnyoneElse"])) == toset([
+      "ArnNotLike aws:PrincipalArn arn:aws:iam::123456789012:role/ingest-*",
+      "StringNotEquals aws:PrincipalAccount 210987654321",
+    ])
+    error_message = "A role pattern matches by ARN, an account root by account; the Deny applies only when neither matches."
+  }
+}
+
+run "no_producers_named_no_deny" {
+  command = apply
+  module {
+    source = "./modules/sqs"
+  }
+  variables {
+    producer_principal_arns = []
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.jobs.statement : s.sid] == ["DenyInsecureTransport"]
+    error_message = "With no producers named, IAM policies alone decide who sends (only TLS is enforced)."
   }
 }
 

@@ -103,3 +103,154 @@ run "spot_handler_can_be_disabled" {
     error_message = "enable_spot_handler = false must deploy no handler."
   }
 }
+
+run "name_with_a_prefix_ecs_reserves" {
+  command = plan
+  variables {
+    name = "ecs-workers"
+  }
+  expect_failures = [var.name]
+}
+
+run "shared_memory_as_large_as_the_task" {
+  command = plan
+  variables {
+    task_memory        = 4096
+    shared_memory_size = 4096
+  }
+  expect_failures = [var.shared_memory_size]
+}
+
+run "negative_cooldown" {
+  command = plan
+  variables {
+    scale_in_cooldown_seconds = -1
+  }
+  expect_failures = [var.scale_in_cooldown_seconds]
+}
+
+run "cooldown_over_a_day" {
+  command = plan
+  variables {
+    scale_out_cooldown_seconds = 86401
+  }
+  expect_failures = [var.scale_out_cooldown_seconds]
+}
+
+run "instance_warmup_beyond_the_capacity_provider_range" {
+  command = plan
+  variables {
+    instance_warmup_seconds = 10001
+  }
+  expect_failures = [var.instance_warmup_seconds]
+}
+
+run "scaling_step_of_zero" {
+  command = plan
+  variables {
+    minimum_scaling_step_size = 0
+  }
+  expect_failures = [var.minimum_scaling_step_size]
+}
+
+run "fractional_scaling_step" {
+  command = plan
+  variables {
+    maximum_scaling_step_size = 2.5
+  }
+  expect_failures = [var.maximum_scaling_step_size]
+}
+
+run "minimum_step_above_maximum_step" {
+  command = plan
+  variables {
+    minimum_scaling_step_size = 6
+    maximum_scaling_step_size = 3
+  }
+  expect_failures = [terraform_data.preconditions]
+}
+
+run "cpu_threshold_above_100" {
+  command = plan
+  variables {
+    cpu_alarm_threshold_percent = 150
+  }
+  expect_failures = [var.cpu_alarm_threshold_percent]
+}
+
+run "oldest_message_threshold_below_a_minute" {
+  command = plan
+  variables {
+    oldest_message_alarm_seconds = 30
+  }
+  expect_failures = [var.oldest_message_alarm_seconds]
+}
+
+run "kms_alias_instead_of_key_arn" {
+  command = plan
+  variables {
+    sqs_kms_key_arn = "alias/facerec"
+  }
+  expect_failures = [var.sqs_kms_key_arn]
+}
+
+run "kms_alias_arn_for_logs" {
+  command = plan
+  variables {
+    logs_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:alias/facerec"
+  }
+  expect_failures = [var.logs_kms_key_arn]
+}
+
+run "kms_key_arns_accepted" {
+  command = plan
+  variables {
+    sqs_kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    ebs_kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    logs_kms_key_arn        = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    alarm_topic_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    alarm_topic_arn         = "arn:aws:sns:us-east-1:123456789012:ops-alarms"
+  }
+  assert {
+    condition     = module.monitoring.alarm_topic_arn == "arn:aws:sns:us-east-1:123456789012:ops-alarms"
+    error_message = "Valid key and topic ARNs (multi-region keys included) must be accepted."
+  }
+}
+
+run "topic_name_instead_of_arn" {
+  command = plan
+  variables {
+    alarm_topic_arn = "ops-alarms"
+  }
+  expect_failures = [var.alarm_topic_arn]
+}
+
+run "reserved_concurrency_too_small" {
+  command = plan
+  variables {
+    spot_handler_reserved_concurrency = 2
+  }
+  expect_failures = [var.spot_handler_reserved_concurrency]
+}
+
+run "subnet_of_another_vpc" {
+  command = plan
+  override_data {
+    target = data.aws_subnet.private
+    values = {
+      vpc_id = "vpc-0fedcba9876543210"
+    }
+  }
+  expect_failures = [data.aws_subnet.private]
+}
+
+run "security_group_of_another_vpc" {
+  command = plan
+  override_data {
+    target = data.aws_security_group.workers
+    values = {
+      vpc_id = "vpc-0fedcba9876543210"
+    }
+  }
+  expect_failures = [data.aws_security_group.workers]
+}

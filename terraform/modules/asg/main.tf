@@ -10,6 +10,15 @@ data "aws_ssm_parameter" "ecs_ami" {
   name = var.ami_ssm_parameter_name
 }
 
+# The provider's default_tags tag the launch template and the ASG resources themselves,
+# but not what they launch: instances and volumes get only the tags of the template's
+# tag_specifications and the ASG's propagated tags.
+data "aws_default_tags" "current" {}
+
+locals {
+  launched_tags = merge(data.aws_default_tags.current.tags, { Name = "${var.name}-ecs-instance" })
+}
+
 resource "aws_launch_template" "this" {
   # checkov:skip=CKV_AWS_341:Hop limit 2 is required for bridge-mode containers to reach IMDSv2; the worker reads the Spot instance-action notice from it (docs/design.md).
   name_prefix            = "${var.name}-spot-"
@@ -66,12 +75,12 @@ resource "aws_launch_template" "this" {
 
   tag_specifications {
     resource_type = "instance"
-    tags          = { Name = "${var.name}-ecs-instance" }
+    tags          = local.launched_tags
   }
 
   tag_specifications {
     resource_type = "volume"
-    tags          = { Name = "${var.name}-ecs-instance" }
+    tags          = local.launched_tags
   }
 
   tags = { Name = "${var.name}-spot" }
@@ -124,10 +133,15 @@ resource "aws_autoscaling_group" "this" {
     propagate_at_launch = true
   }
 
-  tag {
-    key                 = "Name"
-    value               = "${var.name}-ecs-instance"
-    propagate_at_launch = true
+  # The ASG takes no default_tags from the provider: they are repeated here (propagated,
+  # like the template's, so an instance launched by any path carries them).
+  dynamic "tag" {
+    for_each = { for k, v in local.launched_tags : k => v if k != "AmazonECSManaged" }
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
   }
 
   timeouts {

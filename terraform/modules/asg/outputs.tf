@@ -22,3 +22,8 @@ output "ami_id" {
   description = "ECS-optimized AMI the instances boot."
   value       = nonsensitive(data.aws_ssm_parameter.ecs_ami.value)
 }
+
+output "max_size" {
+  description = "Largest size of the Auto Scaling group."
+  value       = aws_autoscaling_group.this.max_size
+}

@@ -44,7 +44,7 @@ variable "capacity_rebalance" {
 }
 
 variable "max_size" {
-  description = "Most instances (one worker task per instance)."
+  description = "Most instances. One worker task per instance, and a deployment at full scale starts its new tasks on new instances before the old ones stop: 2 x max_tasks (the capacity provider only launches what placed tasks need)."
   type        = number
 }
 

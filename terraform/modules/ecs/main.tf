@@ -1,6 +1,22 @@
 # ECS cluster, capacity provider, worker task definition and service.
 data "aws_region" "current" {}
 
+locals {
+  # The worker's container health check (facerec-worker health: the receive loop ran
+  # recently).
+  health_check = {
+    command     = ["CMD", "/usr/local/bin/facerec-worker", "health"]
+    interval    = 30
+    timeout     = 5
+    retries     = 3
+    startPeriod = 30
+  }
+  # The service ignores the container health check this long after a task starts: its
+  # start period plus three failed checks, so a slow start (image pull, model load) is
+  # never taken for a hung worker.
+  health_check_grace_period_seconds = local.health_check.startPeriod + local.health_check.retries * local.health_check.interval
+}
+
 resource "aws_ecs_cluster" "this" {
   name = var.cluster_name
 
@@ -75,13 +91,7 @@ resource "aws_ecs_task_definition" "worker" {
       # its jobs inside this window; <= 110 s keeps it within the 2-minute Spot notice.
       stopTimeout = var.stop_timeout_seconds
 
-      healthCheck = {
-        command     = ["CMD", "/usr/local/bin/facerec-worker", "health"]
-        interval    = 30
-        timeout     = 5
-        retries     = 3
-        startPeriod = 30
-      }
+      healthCheck = local.health_check
 
       # The image (Dockerfile) runs as 65532 and writes only to /tmp (its health file).
       readonlyRootFilesystem = true
@@ -143,9 +153,14 @@ resource "aws_ecs_service" "worker" {
     rollback = true
   }
 
-  # The plan's health_check_grace_period_seconds is dropped: ECS accepts it only for
-  # services behind a load balancer. 100/200 instead of the plan's 0/200: new tasks start
-  # (on new instances) before old ones stop, so a deployment never halts processing.
+  # ECS applies the grace period to container health checks too, not only to load
+  # balancers' (CreateService: "Elastic Load Balancing, VPC Lattice, and container
+  # health checks").
+  health_check_grace_period_seconds = local.health_check_grace_period_seconds
+
+  # 100/200 instead of the plan's 0/200: new tasks start (on new instances) before old
+  # ones stop, so a deployment never halts processing. At full scale that is 2 x
+  # max_tasks instances for a while: the ASG's max_size allows it (modules/asg).
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
 

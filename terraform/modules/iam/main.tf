@@ -8,11 +8,16 @@ locals {
   region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
 
-  # s3://bucket/prefix -> bucket and object ARN pattern
-  input_buckets     = distinct([for p in var.input_s3_prefixes : split("/", trimprefix(p, "s3://"))[0]])
-  input_object_arns = [for p in var.input_s3_prefixes : "arn:${local.partition}:s3:::${trimsuffix(trimprefix(p, "s3://"), "/")}/*"]
-  result_object_arn = var.result_s3_prefix == null ? null : "arn:${local.partition}:s3:::${trimsuffix(trimprefix(var.result_s3_prefix, "s3://"), "/")}/*"
-  result_bucket     = var.result_s3_prefix == null ? null : split("/", trimprefix(var.result_s3_prefix, "s3://"))[0]
+  # s3://bucket/prefix -> bucket and the prefix as a folder ("" for the whole bucket).
+  s3_locations = { for p in distinct(concat(var.input_s3_prefixes, var.result_s3_prefix == null ? [] : [var.result_s3_prefix])) : p => {
+    bucket = split("/", trimprefix(p, "s3://"))[0]
+    folder = trim(join("/", slice(split("/", trimprefix(p, "s3://")), 1, length(split("/", trimprefix(p, "s3://"))))), "/")
+  } }
+  s3_object_arns    = { for p, l in local.s3_locations : p => "arn:${local.partition}:s3:::${l.bucket}/${l.folder == "" ? "" : "${l.folder}/"}*" }
+  input_object_arns = distinct([for p in var.input_s3_prefixes : local.s3_object_arns[p]])
+  result_object_arn = var.result_s3_prefix == null ? null : local.s3_object_arns[var.result_s3_prefix]
+  # ListBucket is granted per bucket, only for keys under our folders (s3:prefix).
+  list_prefixes_by_bucket = { for p, l in local.s3_locations : l.bucket => (l.folder == "" ? "*" : "${l.folder}/*")... }
 
   cluster_arn = "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${var.cluster_name}"
 
@@ -20,7 +25,8 @@ locals {
   # (which those resources need) do not depend on them.
   worker_log_group_arn       = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${var.worker_log_group_name}"
   spot_handler_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${coalesce(var.spot_handler_function_name, "none")}"
-  spot_events_queue_arn      = "arn:${local.partition}:sqs:${local.region}:${local.account}:${coalesce(var.spot_events_queue_name, "none")}"
+  spot_handler_queue_arns = [for q in [var.spot_events_queue_name, var.lifecycle_events_queue_name] :
+  "arn:${local.partition}:sqs:${local.region}:${local.account}:${coalesce(q, "none")}"]
 }
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
@@ -49,15 +55,22 @@ resource "aws_iam_role" "task_execution" {
 }
 
 data "aws_iam_policy_document" "task_execution" {
-  statement {
-    sid       = "EcrAuth"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+  # ECR only when the image is in ECR (an image elsewhere needs no ECR access at all).
+  dynamic "statement" {
+    for_each = var.ecr_repository_arn == null ? [] : [1]
+    content {
+      sid       = "EcrAuth"
+      actions   = ["ecr:GetAuthorizationToken"]
+      resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+    }
   }
-  statement {
-    sid       = "EcrPull"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [coalesce(var.ecr_repository_arn, "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*")]
+  dynamic "statement" {
+    for_each = var.ecr_repository_arn == null ? [] : [1]
+    content {
+      sid       = "EcrPull"
+      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+      resources = [var.ecr_repository_arn]
+    }
   }
   statement {
     sid       = "Logs"
@@ -127,12 +140,19 @@ data "aws_iam_policy_document" "task" {
     }
   }
   dynamic "statement" {
-    # HeadObject on a missing key returns 403 instead of 404 without ListBucket.
-    for_each = length(local.input_buckets) + (local.result_bucket == null ? 0 : 1) > 0 ? [1] : []
+    # HeadObject on a missing key returns 403 instead of 404 without ListBucket (the
+    # worker checks for an existing result before it runs a job). S3 evaluates that
+    # check with the key as s3:prefix, so our folders are enough.
+    for_each = local.list_prefixes_by_bucket
     content {
-      sid       = "ListForClearMissingObjectErrors"
+      sid       = "ListOwnFolders${index(keys(local.list_prefixes_by_bucket), statement.key)}"
       actions   = ["s3:ListBucket"]
-      resources = [for b in distinct(compact(concat(local.input_buckets, [local.result_bucket]))) : "arn:${local.partition}:s3:::${b}"]
+      resources = ["arn:${local.partition}:s3:::${statement.key}"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = distinct(statement.value)
+      }
     }
   }
   dynamic "statement" {
@@ -192,6 +212,12 @@ data "aws_iam_policy_document" "lambda_assume" {
       type        = "Service"
       identifiers = ["lambda.amazonaws.com"]
     }
+    # Confused-deputy guard: only functions of this account may assume the role.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
   }
 }
 
@@ -226,14 +252,31 @@ data "aws_iam_policy_document" "spot_handler" {
     resources = ["arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"]
   }
   statement {
+    # What the event source mappings call, with the function's role.
     sid       = "ConsumeEvents"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-    resources = [local.spot_events_queue_arn]
+    resources = local.spot_handler_queue_arns
+  }
+  dynamic "statement" {
+    # Receiving from a queue encrypted with a customer key decrypts its data key.
+    for_each = var.sqs_kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "DecryptEvents"
+      actions   = ["kms:Decrypt"]
+      resources = [var.sqs_kms_key_arn]
+    }
   }
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${local.spot_handler_log_group_arn}:*"]
+  }
+  statement {
+    # Active tracing: Lambda sends the function's segments with its role. X-Ray has no
+    # resource-level permissions for these two actions.
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
   }
 }
 

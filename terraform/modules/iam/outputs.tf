@@ -29,6 +29,7 @@ output "instance_profile_arn" {
 }
 
 output "spot_handler_role_arn" {
-  description = "ARN of the Spot handler Lambda role, or null."
+  description = "ARN of the Spot handler Lambda role, or null. Available only once its policy is attached: Lambda checks the role's SQS permissions when the event source mappings are created."
   value       = var.enable_spot_handler ? aws_iam_role.spot_handler[0].arn : null
+  depends_on  = [aws_iam_role_policy.spot_handler]
 }

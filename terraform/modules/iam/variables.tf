@@ -48,7 +48,7 @@ variable "result_s3_prefix" {
 }
 
 variable "ecr_repository_arn" {
-  description = "ECR repository the execution role may pull from; null: any (an image outside ECR needs no ECR access, but '*' keeps pulls from a registry in another account working)."
+  description = "ECR repository the execution role may pull the worker image from (this account's or another's; another account's repository policy must also allow the pull). null: the image is not in ECR, and the role gets no ECR access."
   type        = string
   default     = null
 }
@@ -71,7 +71,13 @@ variable "spot_handler_function_name" {
 }
 
 variable "spot_events_queue_name" {
-  description = "Name of the queue the Spot handler consumes EventBridge events from."
+  description = "Name of the queue the Spot handler consumes EC2's Spot warnings and rebalance recommendations from."
+  type        = string
+  default     = null
+}
+
+variable "lifecycle_events_queue_name" {
+  description = "Name of the queue the Spot handler consumes termination lifecycle actions from."
   type        = string
   default     = null
 }

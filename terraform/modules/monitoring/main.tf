@@ -1,10 +1,14 @@
-# Alarms: the plan's service CPU alarm, plus the two that say jobs are in trouble:
-# something reached a dead-letter queue, or the oldest job waits too long.
+# Alarms: the plan's service CPU alarm, plus the ones that say jobs are in trouble:
+# something reached a dead-letter queue, the oldest job waits too long, or the Spot
+# handler hit an error it will not retry.
 
 resource "aws_sns_topic" "alarms" {
-  count             = var.topic_arn == null && var.create_topic ? 1 : 0
-  name              = "${var.name}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  # checkov:skip=CKV_AWS_26:Encrypted only with a customer key (kms_key_arn): CloudWatch cannot publish to a topic under the AWS-managed alias/aws/sns key, whose key policy cannot grant it kms:GenerateDataKey*/Decrypt. Alarm notifications carry alarm names and states only.
+  count = var.topic_arn == null && var.create_topic ? 1 : 0
+  name  = "${var.name}-alarms"
+  # The key's policy must allow cloudwatch.amazonaws.com kms:Decrypt and
+  # kms:GenerateDataKey* (docs/operations.md, "Alarm topic encryption").
+  kms_master_key_id = var.kms_key_arn
 }
 
 locals {
@@ -65,4 +69,25 @@ resource "aws_cloudwatch_metric_alarm" "oldest_job_age" {
   alarm_actions       = local.actions
   ok_actions          = local.actions
   dimensions          = { QueueName = var.jobs_queue_name }
+}
+
+# The handler's permanent errors (access denied, unknown cluster...): those events are
+# dropped, not retried, so a configuration or permission problem shows only here.
+# crates/spot-handler emits HandlerErrors with the single dimension Transient.
+resource "aws_cloudwatch_metric_alarm" "spot_handler_permanent_errors" {
+  count               = var.spot_handler_metrics_namespace == null ? 0 : 1
+  alarm_name          = "${var.name}-spot-handler-permanent-errors"
+  alarm_description   = "The Spot handler failed an event with an error it does not retry (permissions, configuration); see its log group for 'event failed' lines with retried=false."
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 1
+  metric_name         = "HandlerErrors"
+  namespace           = var.spot_handler_metrics_namespace
+  period              = 300
+  statistic           = "Sum"
+  threshold           = 0
+  # No errors publishes no data points.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.actions
+  ok_actions         = local.actions
+  dimensions         = { Transient = "false" }
 }

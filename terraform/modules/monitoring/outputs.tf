@@ -11,5 +11,6 @@ output "alarm_arns" {
       oldest_job_age   = aws_cloudwatch_metric_alarm.oldest_job_age.arn
     },
     { for k, a in aws_cloudwatch_metric_alarm.dlq_not_empty : "dlq_not_empty:${k}" => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.spot_handler_permanent_errors : "spot_handler_permanent_errors" => a.arn },
   )
 }

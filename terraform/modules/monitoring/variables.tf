@@ -44,6 +44,18 @@ variable "create_topic" {
   type        = bool
 }
 
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key encrypting the created topic, or null for none. Its key policy must let cloudwatch.amazonaws.com use it; the AWS-managed alias/aws/sns key cannot."
+  type        = string
+  default     = null
+}
+
+variable "spot_handler_metrics_namespace" {
+  description = "CloudWatch namespace of the Spot handler's metrics; null: no handler, no alarm on it."
+  type        = string
+  default     = null
+}
+
 variable "topic_arn" {
   description = "Existing SNS topic for the alarms, or null."
   type        = string

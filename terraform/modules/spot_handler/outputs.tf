@@ -9,18 +9,33 @@ output "function_arn" {
 }
 
 output "events_queue_url" {
-  description = "URL of the queue buffering interruption events."
+  description = "URL of the queue buffering Spot interruption warnings and rebalance recommendations."
   value       = aws_sqs_queue.events.id
 }
 
 output "events_queue_arn" {
-  description = "ARN of the queue buffering interruption events."
+  description = "ARN of the queue buffering Spot interruption warnings and rebalance recommendations."
   value       = aws_sqs_queue.events.arn
 }
 
+output "lifecycle_events_queue_url" {
+  description = "URL of the queue buffering termination lifecycle actions."
+  value       = aws_sqs_queue.lifecycle_events.id
+}
+
+output "lifecycle_events_queue_arn" {
+  description = "ARN of the queue buffering termination lifecycle actions."
+  value       = aws_sqs_queue.lifecycle_events.arn
+}
+
 output "events_dlq_name" {
-  description = "Name of the events dead-letter queue."
+  description = "Name of the events dead-letter queue (failed handling and failed EventBridge deliveries)."
   value       = aws_sqs_queue.events_dlq.name
+}
+
+output "events_dlq_url" {
+  description = "URL of the events dead-letter queue."
+  value       = aws_sqs_queue.events_dlq.id
 }
 
 output "event_rule_arns" {
@@ -31,4 +46,9 @@ output "event_rule_arns" {
 output "lifecycle_hook_name" {
   description = "Name of the ASG termination lifecycle hook."
   value       = aws_autoscaling_lifecycle_hook.drain.name
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the handler's EMF metrics."
+  value       = local.metrics_namespace
 }

@@ -9,7 +9,12 @@ variable "function_name" {
 }
 
 variable "events_queue_name" {
-  description = "Name of the queue that buffers EventBridge events for the function."
+  description = "Name of the queue that buffers EC2's Spot interruption warnings and rebalance recommendations for the function; its DLQ is NAME-dlq."
+  type        = string
+}
+
+variable "lifecycle_queue_name" {
+  description = "Name of the queue that buffers the ASG's termination lifecycle actions for the function."
   type        = string
 }
 
@@ -52,6 +57,22 @@ variable "lifecycle_max_wait_seconds" {
   description = "Longest one invocation waits for a terminating instance's tasks to stop before completing the lifecycle action (at most 840)."
   type        = number
   default     = 600
+
+  validation {
+    condition     = var.lifecycle_max_wait_seconds >= 0 && var.lifecycle_max_wait_seconds <= 840
+    error_message = "lifecycle_max_wait_seconds must be between 0 and 840 (Lambda stops a function at 900 s)."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrency reserved for the function: 2 for the Spot notice mapping, the rest for the lifecycle mapping. null: none reserved (accounts whose concurrency quota leaves nothing to reserve); the mappings then take 2 and 3."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.reserved_concurrency == null || (coalesce(var.reserved_concurrency, 4) >= 4 && coalesce(var.reserved_concurrency, 4) <= 1000)
+    error_message = "reserved_concurrency must be null or between 4 and 1000 (each of the two event source mappings needs at least 2)."
+  }
 }
 
 variable "log_retention_days" {
@@ -66,7 +87,7 @@ variable "logs_kms_key_arn" {
 }
 
 variable "sqs_kms_key_arn" {
-  description = "KMS key for the event queues, or null for SSE-SQS."
+  description = "KMS key for the event queues, or null for SSE-SQS. Its key policy must let events.amazonaws.com use it (docs/operations.md)."
   type        = string
   default     = null
 }

@@ -3,6 +3,10 @@
 # SSE: SQS-managed keys by default (no key policy to get wrong, no KMS request cost);
 # a customer-managed key when one is given.
 locals {
+  # Producers named by account root stand for their whole account.
+  producer_accounts = [for p in var.producer_principal_arns : regex("^arn:[^:]+:iam::([0-9]{12}):root$", p)[0] if can(regex("^arn:[^:]+:iam::[0-9]{12}:root$", p))]
+  producer_arns     = [for p in var.producer_principal_arns : p if !can(regex("^arn:[^:]+:iam::[0-9]{12}:root$", p))]
+
   sse_sqs = var.kms_key_arn == null
   # Data keys are reused for 5 minutes to keep KMS calls (and cost) down; only used with KMS.
   kms_data_key_reuse_seconds = 300
@@ -72,8 +76,12 @@ data "aws_iam_policy_document" "jobs" {
     }
   }
 
-  # Only the named producers may send jobs. Identity policies still gate everything else:
-  # a resource policy that allows nothing to "*" keeps the queue private.
+  # Only the named producers may send jobs. The Allow lets them send from other
+  # accounts; the Deny makes the list exclusive, overriding any identity policy in this
+  # account. It denies only SendMessage (and so SendMessageBatch): the workers never send
+  # to this queue, and administrators keep every other action, the policy included.
+  # Redriving the DLQ back here sends with the caller's identity, so the operator who
+  # redrives must be listed too (docs/operations.md).
   dynamic "statement" {
     for_each = length(var.producer_principal_arns) > 0 ? [1] : []
     content {
@@ -84,6 +92,39 @@ data "aws_iam_policy_document" "jobs" {
       principals {
         type        = "AWS"
         identifiers = var.producer_principal_arns
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.producer_principal_arns) > 0 ? [1] : []
+    content {
+      sid       = "DenySendingToAnyoneElse"
+      effect    = "Deny"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.jobs.arn]
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+      # aws:PrincipalArn is the role's ARN for a role session, so role ARNs (and
+      # patterns such as role/ingest-*) match every session of the role.
+      dynamic "condition" {
+        for_each = length(local.producer_arns) > 0 ? [1] : []
+        content {
+          test     = "ArnNotLike"
+          variable = "aws:PrincipalArn"
+          values   = local.producer_arns
+        }
+      }
+      # An account root (arn:aws:iam::ACCOUNT:root) names every principal of that
+      # account; conditions are ANDed, so the Deny spares those too.
+      dynamic "condition" {
+        for_each = length(local.producer_accounts) > 0 ? [1] : []
+        content {
+          test     = "StringNotEquals"
+          variable = "aws:PrincipalAccount"
+          values   = local.producer_accounts
+        }
       }
     }
   }

@@ -94,3 +94,42 @@ mock_resource "aws_appautoscaling_policy" {
     arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:mocked"
   }
 }
+
+# Every test deployment's network: the subnets and security groups of vpc_id (the
+# root's postconditions check that they belong to it).
+mock_data "aws_subnet" {
+  defaults = {
+    vpc_id = "vpc-0123456789abcdef0"
+  }
+}
+
+mock_data "aws_security_group" {
+  defaults = {
+    vpc_id = "vpc-0123456789abcdef0"
+  }
+}
+
+# What the provider's default_tags would hold.
+mock_data "aws_default_tags" {
+  defaults = {
+    tags = {
+      Project   = "facerec-fleet"
+      ManagedBy = "terraform"
+    }
+  }
+}
+
+# launch_type is optional and computed: left unset it would read as a random string.
+# With this default an unset launch type reads "", and one set in the configuration
+# reads as set (configuration wins over mock defaults), so tests can assert "none".
+mock_resource "aws_ecs_service" {
+  defaults = {
+    launch_type = ""
+  }
+}
+
+mock_resource "aws_sns_topic" {
+  defaults = {
+    arn = "arn:aws:sns:us-east-1:123456789012:mocked"
+  }
+}

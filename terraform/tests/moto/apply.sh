@@ -4,7 +4,9 @@
 # Starts its own moto (tools/moto/launch.py) on a free loopback port unless MOTO_ENDPOINT
 # is set, seeds what the plan assumes exists (VPC, subnets, security group, ECR image),
 # then runs terraform in a scratch copy of terraform/ so the working tree stays clean.
-# Also checks that every resource type the plan asks for was really created in moto.
+# Also checks that every resource type the plan asks for was really created in moto, and
+# (tests/moto/check_wiring.py) that the wiring works as applied: events put on the bus
+# land where they should, and what the tests assert on the configuration holds in the API.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 # shellcheck source=../../../scripts/lib/terraform-env.sh
@@ -54,6 +56,10 @@ start=$(date +%s)
 tf apply -auto-approve -input=false -var-file="$work/moto.tfvars.json" >"$work/apply.log" 2>&1 || { tail -60 "$work/apply.log"; exit 1; }
 grep -E '^Apply complete' "$work/apply.log"
 echo "    apply took $(( $(date +%s) - start )) s"
+
+echo "--- wiring as the APIs hold it (events routed, hook, concurrency, timings, tags, policy)"
+tf output -json >"$work/outputs.json"
+"$repo/.venv/bin/python" "$repo/terraform/tests/moto/check_wiring.py" "$MOTO_ENDPOINT" "$work/outputs.json" "$work/moto.tfvars.json"
 
 echo "--- terraform plan (must show no changes)"
 set +e

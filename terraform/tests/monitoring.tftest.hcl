@@ -1,0 +1,155 @@
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+# modules/monitoring: the plan's CPU alarm, DLQ-not-empty, oldest-job age, the Spot
+# handler's permanent errors, and the optional SNS topic.
+
+variables {
+  name                             = "facerec-worker"
+  cluster_name                     = "facerec-worker-cluster"
+  service_name                     = "facerec-worker-service"
+  jobs_queue_name                  = "facerec-worker-jobs"
+  dlq_name                         = "facerec-worker-jobs-dlq"
+  extra_dlq_names                  = ["facerec-worker-spot-events-dlq"]
+  cpu_threshold_percent            = 80
+  oldest_message_threshold_seconds = 600
+  create_topic                     = false
+  spot_handler_metrics_namespace   = "facerec-fleet/SpotHandler"
+}
+
+run "alarms_watch_the_right_metrics" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+
+  # The plan's alarm, as written there.
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.service_high_cpu.namespace == "AWS/ECS" &&
+      aws_cloudwatch_metric_alarm.service_high_cpu.metric_name == "CPUUtilization" &&
+      aws_cloudwatch_metric_alarm.service_high_cpu.threshold == 80 &&
+      aws_cloudwatch_metric_alarm.service_high_cpu.comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.service_high_cpu.evaluation_periods == 2 &&
+      aws_cloudwatch_metric_alarm.service_high_cpu.period == 60 &&
+      aws_cloudwatch_metric_alarm.service_high_cpu.dimensions == tomap({ ClusterName = "facerec-worker-cluster", ServiceName = "facerec-worker-service" })
+    )
+    error_message = "The CPU alarm must be the plan's: service CPUUtilization > 80 % for 2 x 60 s."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.service_high_cpu.treat_missing_data == "notBreaching"
+    error_message = "A service scaled to zero publishes no CPU: not an alarm."
+  }
+  # One alarm per DLQ: any visible message is a job (or event) that failed for good.
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.dlq_not_empty)) == toset(["facerec-worker-jobs-dlq", "facerec-worker-spot-events-dlq"])
+    error_message = "Both dead-letter queues must be watched."
+  }
+  assert {
+    condition = alltrue([for q, a in aws_cloudwatch_metric_alarm.dlq_not_empty :
+      a.namespace == "AWS/SQS" && a.metric_name == "ApproximateNumberOfMessagesVisible" && a.threshold == 0 &&
+      a.comparison_operator == "GreaterThanThreshold" && a.dimensions == tomap({ QueueName = q }) && a.alarm_name == "${q}-not-empty"
+    ])
+    error_message = "DLQ alarms: more than 0 visible messages on that queue."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.oldest_job_age.metric_name == "ApproximateAgeOfOldestMessage" &&
+      aws_cloudwatch_metric_alarm.oldest_job_age.threshold == 600 &&
+      aws_cloudwatch_metric_alarm.oldest_job_age.dimensions == tomap({ QueueName = "facerec-worker-jobs" })
+    )
+    error_message = "The age alarm watches the jobs queue's oldest message against the threshold."
+  }
+  # crates/spot-handler/src/handler.rs: HandlerErrors, dimension Transient only.
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.spot_handler_permanent_errors[0].namespace == "facerec-fleet/SpotHandler" &&
+      aws_cloudwatch_metric_alarm.spot_handler_permanent_errors[0].metric_name == "HandlerErrors" &&
+      aws_cloudwatch_metric_alarm.spot_handler_permanent_errors[0].dimensions == tomap({ Transient = "false" }) &&
+      aws_cloudwatch_metric_alarm.spot_handler_permanent_errors[0].statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.spot_handler_permanent_errors[0].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.spot_handler_permanent_errors[0].treat_missing_data == "notBreaching"
+    )
+    error_message = "The handler's permanent errors (HandlerErrors, Transient=false) must alarm on the first one."
+  }
+  # No topic asked for: alarms without actions, no topic.
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 0 && output.alarm_topic_arn == null && length(aws_cloudwatch_metric_alarm.oldest_job_age.alarm_actions) == 0
+    error_message = "Without a topic the alarms have no actions."
+  }
+  assert {
+    condition     = length(output.alarm_arns) == 5
+    error_message = "CPU, age, two DLQs and the handler's errors."
+  }
+}
+
+run "created_topic_is_unencrypted_by_default" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    create_topic = true
+  }
+
+  # CloudWatch cannot use the AWS-managed alias/aws/sns key: a topic under it would
+  # receive no alarm at all.
+  assert {
+    condition     = aws_sns_topic.alarms[0].kms_master_key_id == null
+    error_message = "The default topic must not use the AWS-managed SNS key (CloudWatch cannot publish to it)."
+  }
+  assert {
+    condition = alltrue([for a in concat([aws_cloudwatch_metric_alarm.service_high_cpu, aws_cloudwatch_metric_alarm.oldest_job_age, aws_cloudwatch_metric_alarm.spot_handler_permanent_errors[0]], values(aws_cloudwatch_metric_alarm.dlq_not_empty)) :
+    a.alarm_actions == toset([aws_sns_topic.alarms[0].arn]) && a.ok_actions == toset([aws_sns_topic.alarms[0].arn])])
+    error_message = "Every alarm notifies the created topic, on alarm and on recovery."
+  }
+}
+
+run "created_topic_with_a_customer_key" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    create_topic = true
+    kms_key_arn  = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  }
+
+  assert {
+    condition     = aws_sns_topic.alarms[0].kms_master_key_id == var.kms_key_arn
+    error_message = "A customer key given must encrypt the topic."
+  }
+}
+
+run "existing_topic_wins" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    create_topic = true
+    topic_arn    = "arn:aws:sns:us-east-1:123456789012:ops-alarms"
+  }
+
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 0 && output.alarm_topic_arn == "arn:aws:sns:us-east-1:123456789012:ops-alarms" && aws_cloudwatch_metric_alarm.service_high_cpu.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:ops-alarms"])
+    error_message = "An existing topic is used as given; none is created."
+  }
+}
+
+run "no_spot_handler_no_handler_alarm" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    spot_handler_metrics_namespace = null
+    extra_dlq_names                = []
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.spot_handler_permanent_errors) == 0 && keys(aws_cloudwatch_metric_alarm.dlq_not_empty) == ["facerec-worker-jobs-dlq"]
+    error_message = "Without the handler: no handler alarm, only the jobs DLQ."
+  }
+}
