@@ -3,7 +3,9 @@
 Each patch names the AWS behaviour it restores and what breaks without it. They touch
 only response shaping and attribute bookkeeping, never the semantics our tests check
 (message visibility, receive counts, redrive), so a test that passes here exercises
-moto's own model of SQS/ECS, not ours.
+moto's own model of SQS/ECS, not ours. The exception is _autoscaling_lifecycle_actions:
+moto has no termination lifecycle at all, so that patch adds one (its docstring says what
+it models and what it leaves out).
 """
 from __future__ import annotations
 
@@ -290,39 +292,188 @@ def _lambda_logging_config() -> None:
 
 
 def _autoscaling_lifecycle_actions() -> None:
-    """Auto Scaling CompleteLifecycleAction and RecordLifecycleActionHeartbeat.
+    """Auto Scaling termination lifecycle hooks: Terminating:Wait, the EventBridge event,
+    RecordLifecycleActionHeartbeat and CompleteLifecycleAction.
 
-    moto 5.2 has neither (HTTP 500). Real Auto Scaling accepts them for a hook of the
-    group and answers ValidationError otherwise; the Spot handler calls both while it
-    drains a terminating instance. Calls are recorded on the backend for inspection.
+    Real Auto Scaling, when it terminates an instance of a group that has
+    autoscaling:EC2_INSTANCE_TERMINATING hooks, moves the instance to Terminating:Wait,
+    opens one lifecycle action per hook (each with its own token) and sends one
+    "EC2 Instance-terminate Lifecycle Action" event per action to EventBridge. The
+    instance is terminated only once every action has ended: completed with CONTINUE,
+    completed with ABANDON (which also ends the instance's other actions), or timed out
+    HeartbeatTimeout seconds after it opened or after its last heartbeat (the hook's
+    DefaultResult). Both calls find the action by group, hook, and the token and/or
+    instance id given; a call that matches no open action is a ValidationError "No active
+    Lifecycle Action found with token T" (or "... with instance ID I"). moto 5.2 has none
+    of this: it terminates at once, and both calls answer HTTP 500.
+
+    Here TerminateInstanceInAutoScalingGroup goes through the hooks as above; scale-in by
+    desired capacity still removes instances at once (moto's own behaviour, which a
+    Terraform destroy relies on). Timeouts are applied when a lifecycle call or
+    DescribeAutoScalingInstances arrives, not by a clock. Events go to the default bus of
+    moto's EventBridge, whose rules deliver them (e.g. to SQS) as they deliver any event.
+    What a test can observe is what AWS shows: the LifecycleState, the ValidationError
+    for an action that is no longer open, and the result's effect (after CONTINUE the
+    instance's other actions stay open; after ABANDON they are gone).
     """
+    import threading
+    import time
+    import uuid
+
+    from moto.autoscaling import models
     from moto.autoscaling.exceptions import ValidationError
     from moto.autoscaling.responses import AutoScalingResponse
     from moto.core.responses import EmptyResult
 
-    def record(self: Any, action: str) -> Any:
-        group = self._get_param("AutoScalingGroupName")
-        hook = self._get_param("LifecycleHookName")
-        instance = self._get_param("InstanceId")
-        backend = self.autoscaling_backend
-        if not backend.describe_lifecycle_hooks(group, [hook]):
-            raise ValidationError(f"No active Lifecycle Action found with instance ID {instance}")
-        backend.__dict__.setdefault("lifecycle_calls", []).append(
-            {
-                "Action": action,
-                "Group": group,
-                "Hook": hook,
-                "InstanceId": instance,
-                "Token": self._get_param("LifecycleActionToken"),
-                "Result": self._get_param("LifecycleActionResult"),
-            }
+    terminating = "autoscaling:EC2_INSTANCE_TERMINATING"
+    lock = threading.RLock()
+
+    class LifecycleAction:
+        def __init__(self, group: Any, hook: Any, instance_id: str, should_decrement: bool) -> None:
+            self.auto_scaling_group_name = group.name
+            self.lifecycle_hook_name = hook.name
+            self.instance_id = instance_id
+            self.token = str(uuid.uuid4())
+            self.heartbeat_timeout = int(hook.heartbeat_timeout)
+            self.default_result = hook.default_result
+            self.deadline = time.time() + self.heartbeat_timeout
+            self.state = "Pending"  # Pending | Completed | TimedOut | Abandoned
+            self.result: str | None = None  # CONTINUE | ABANDON once ended
+            self.heartbeats = 0
+            self.should_decrement = should_decrement
+
+    def actions(backend: Any) -> list[Any]:
+        # BaseBackend.reset() replaces __dict__, which forgets these with everything else.
+        return backend.__dict__.setdefault("lifecycle_actions", [])
+
+    def instance_state(backend: Any, instance_id: str) -> Any:
+        return next(
+            (s for g in backend.autoscaling_groups.values() for s in g.instance_states if s.instance.id == instance_id),
+            None,
         )
+
+    original_terminate = models.AutoScalingBackend.terminate_instance
+
+    def settle(backend: Any, instance_id: str) -> None:
+        """Terminates the instance once none of its actions is pending."""
+        mine = [a for a in actions(backend) if a.instance_id == instance_id]
+        if not mine or any(a.state == "Pending" for a in mine):
+            return
+        state = instance_state(backend, instance_id)
+        if state is not None and state.lifecycle_state == "Terminating:Wait":
+            state.lifecycle_state = "Terminating:Proceed"
+            original_terminate(backend, instance_id, mine[0].should_decrement)
+
+    def end(backend: Any, action: Any, state: str, result: str) -> None:
+        action.state = state
+        action.result = result
+        if result == "ABANDON":
+            for other in actions(backend):
+                if other.instance_id == action.instance_id and other.state == "Pending":
+                    other.state, other.result = "Abandoned", "ABANDON"
+        settle(backend, action.instance_id)
+
+    def expire(backend: Any) -> None:
+        now = time.time()
+        for action in list(actions(backend)):
+            if action.state == "Pending" and now >= action.deadline:
+                end(backend, action, "TimedOut", action.default_result)
+
+    def put_event(backend: Any, group: Any, action: Any) -> None:
+        from moto.events.models import events_backends
+
+        detail = {
+            "LifecycleActionToken": action.token,
+            "AutoScalingGroupName": group.name,
+            "LifecycleHookName": action.lifecycle_hook_name,
+            "EC2InstanceId": action.instance_id,
+            "LifecycleTransition": terminating,
+            "Origin": "AutoScalingGroup",
+            "Destination": "EC2",
+        }
+        events_backends[backend.account_id][backend.region_name].put_events(
+            [
+                {
+                    "Source": "aws.autoscaling",
+                    "DetailType": "EC2 Instance-terminate Lifecycle Action",
+                    "Resources": [group.arn],
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
+
+    def terminate_instance(self: Any, instance_id: str, should_decrement: bool) -> Any:
+        with lock:
+            state = instance_state(self, instance_id)
+            if state is None:
+                return original_terminate(self, instance_id, should_decrement)
+            group = state.instance.autoscaling_group
+            if state.lifecycle_state.startswith("Terminating"):
+                # Already on its way out: no second set of actions.
+                return models.TerminateInstanceActivity(state.instance, group.desired_capacity)
+            hooks = [h for h in self.describe_lifecycle_hooks(group.name) if h.lifecycle_transition == terminating]
+            if not hooks:
+                return original_terminate(self, instance_id, should_decrement)
+            state.lifecycle_state = "Terminating:Wait"
+            activity = models.TerminateInstanceActivity(state.instance, group.desired_capacity)
+            activity.status_code = "WaitingForTerminateLifecycleAction"
+            opened = [LifecycleAction(group, hook, instance_id, should_decrement) for hook in hooks]
+            actions(self).extend(opened)
+        for action in opened:
+            put_event(self, group, action)
+        return activity
+
+    models.AutoScalingBackend.terminate_instance = terminate_instance
+
+    original_describe_instances = models.AutoScalingBackend.describe_auto_scaling_instances
+
+    def describe_auto_scaling_instances(self: Any, instance_ids: list[str]) -> Any:
+        with lock:
+            expire(self)
+        return original_describe_instances(self, instance_ids)
+
+    models.AutoScalingBackend.describe_auto_scaling_instances = describe_auto_scaling_instances
+
+    def find(handler: Any) -> Any:
+        """The open action the request names, or the ValidationError real AWS returns."""
+        group = handler._get_param("AutoScalingGroupName")
+        hook = handler._get_param("LifecycleHookName")
+        token = handler._get_param("LifecycleActionToken")
+        instance = handler._get_param("InstanceId")
+        backend = handler.autoscaling_backend
+        if not token and not instance:
+            raise ValidationError("Either LifecycleActionToken or InstanceId is required")
+        expire(backend)
+        for action in actions(backend):
+            if (
+                action.state == "Pending"
+                and action.auto_scaling_group_name == group
+                and action.lifecycle_hook_name == hook
+                and (not token or action.token == token)
+                and (not instance or action.instance_id == instance)
+            ):
+                return action
+        if token:
+            raise ValidationError(f"No active Lifecycle Action found with token {token}")
+        raise ValidationError(f"No active Lifecycle Action found with instance ID {instance}")
+
+    def complete_lifecycle_action(self: Any) -> Any:
+        result = self._get_param("LifecycleActionResult")
+        if result not in ("CONTINUE", "ABANDON"):
+            raise ValidationError(f"Invalid LifecycleActionResult {result!r}: CONTINUE or ABANDON")
+        with lock:
+            end(self.autoscaling_backend, find(self), "Completed", result)
         return EmptyResult()
 
-    AutoScalingResponse.complete_lifecycle_action = lambda self: record(self, "CompleteLifecycleAction")
-    AutoScalingResponse.record_lifecycle_action_heartbeat = lambda self: record(
-        self, "RecordLifecycleActionHeartbeat"
-    )
+    def record_lifecycle_action_heartbeat(self: Any) -> Any:
+        with lock:
+            action = find(self)
+            action.heartbeats += 1
+            action.deadline = time.time() + action.heartbeat_timeout
+        return EmptyResult()
+
+    AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action
+    AutoScalingResponse.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
 
 
 def _sqs_receive_is_atomic() -> None:

@@ -2,14 +2,14 @@
 //!
 //! IAM actions used (keep `docs/operations.md` in step):
 //! `ecs:ListContainerInstances`, `ecs:DescribeContainerInstances`,
-//! `ecs:UpdateContainerInstancesState`, `autoscaling:RecordLifecycleActionHeartbeat`,
-//! `autoscaling:CompleteLifecycleAction`.
+//! `ecs:UpdateContainerInstancesState`, `ecs:PutAttributes`,
+//! `autoscaling:RecordLifecycleActionHeartbeat`, `autoscaling:CompleteLifecycleAction`.
 
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_ecs::types::ContainerInstanceStatus;
+use aws_sdk_ecs::types::{Attribute, ContainerInstanceStatus};
 
 use crate::event::LifecycleAction;
-use crate::fleet::{ClusterControl, ContainerInstance, FleetError, LifecycleHooks};
+use crate::fleet::{marks, ClusterControl, ContainerInstance, FleetError, LifecycleHooks};
 
 /// The handler's AWS side: one ECS cluster and the Auto Scaling API.
 #[derive(Clone, Debug)]
@@ -74,6 +74,17 @@ fn to_container_instance(ci: &aws_sdk_ecs::types::ContainerInstance) -> Containe
             .map(str::to_string),
         running_tasks: ci.running_tasks_count(),
         pending_tasks: ci.pending_tasks_count(),
+        marks: ci
+            .attributes()
+            .iter()
+            .filter(|a| a.name().starts_with(marks::PREFIX))
+            .map(|a| {
+                (
+                    a.name().to_string(),
+                    a.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -148,6 +159,33 @@ impl ClusterControl for AwsFleet {
                 ),
             }),
         }
+    }
+
+    async fn mark(
+        &self,
+        container_instance_arn: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), FleetError> {
+        const OP: &str = "ecs:PutAttributes";
+        // With the full ARN as target id, ECS needs no target type.
+        let attribute = Attribute::builder()
+            .name(name)
+            .value(value)
+            .target_id(container_instance_arn)
+            .build()
+            .map_err(|e| FleetError::Permanent {
+                operation: OP,
+                message: e.to_string(),
+            })?;
+        self.ecs
+            .put_attributes()
+            .cluster(&self.cluster)
+            .attributes(attribute)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(OP, e))
     }
 }
 

@@ -41,6 +41,13 @@ pub struct HandlerConfig {
     /// When set (`AUTOSCALING_GROUP_NAME`), lifecycle actions of any other group are
     /// skipped: a defence in depth behind the EventBridge rule's own filter.
     pub autoscaling_group: Option<String>,
+    /// The termination lifecycle hook this function answers (`LIFECYCLE_HOOK_NAME`).
+    /// Actions of any other hook are skipped, never completed: with ECS managed draining
+    /// the same group also carries ECS's own `ecs-managed-draining-termination-hook`,
+    /// and completing that one would let the instance go before ECS has drained it.
+    /// `None` (only allowed without `AUTOSCALING_GROUP_NAME`): lifecycle handling is off
+    /// and every lifecycle action is skipped.
+    pub lifecycle_hook: Option<String>,
     /// Bounds of the termination lifecycle wait.
     pub lifecycle: LifecycleWait,
     /// CloudWatch namespace of the EMF metrics (`METRICS_NAMESPACE`).
@@ -55,6 +62,13 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "facerec-fleet/SpotHandler";
 pub enum ConfigError {
     #[error("environment variable {0} is required")]
     Missing(&'static str),
+    /// `AUTOSCALING_GROUP_NAME` is set (lifecycle handling wanted) without the hook's name.
+    #[error(
+        "environment variable LIFECYCLE_HOOK_NAME is required when AUTOSCALING_GROUP_NAME is set: \
+         name the termination hook this function completes (other hooks of the group, such as \
+         ECS managed draining's, are never completed)"
+    )]
+    MissingHookName,
     #[error("environment variable {name}={value:?} is not a boolean (true/false)")]
     NotBool { name: &'static str, value: String },
     #[error("environment variable {name}={value:?} is not a whole number of seconds")]
@@ -108,10 +122,19 @@ impl HandlerConfig {
                 lifecycle.max_wait.as_secs()
             )));
         }
+        let autoscaling_group = non_empty("AUTOSCALING_GROUP_NAME");
+        let lifecycle_hook = non_empty("LIFECYCLE_HOOK_NAME").map(|v| v.trim().to_string());
+        if autoscaling_group.is_some() && lifecycle_hook.is_none() {
+            // The group says lifecycle handling is wanted, but without the hook's name ours
+            // cannot be told from ECS's on the same group. Fail the cold start (loud) rather
+            // than skip every lifecycle action (silent).
+            return Err(ConfigError::MissingHookName);
+        }
         Ok(Self {
             cluster_name,
             capacity_rebalance,
-            autoscaling_group: non_empty("AUTOSCALING_GROUP_NAME"),
+            autoscaling_group,
+            lifecycle_hook,
             lifecycle,
             metrics_namespace: non_empty("METRICS_NAMESPACE")
                 .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_string()),
@@ -158,6 +181,7 @@ mod tests {
         assert_eq!(c.cluster_name, "facerec");
         assert!(!c.capacity_rebalance);
         assert_eq!(c.autoscaling_group, None);
+        assert_eq!(c.lifecycle_hook, None);
         assert_eq!(c.lifecycle, LifecycleWait::default());
         assert_eq!(c.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
     }
@@ -168,6 +192,7 @@ mod tests {
             ("CLUSTER_NAME", "facerec"),
             ("CAPACITY_REBALANCE", "TRUE"),
             ("AUTOSCALING_GROUP_NAME", "facerec-workers"),
+            ("LIFECYCLE_HOOK_NAME", "facerec-drain"),
             ("LIFECYCLE_MAX_WAIT_SECONDS", "300"),
             ("LIFECYCLE_POLL_SECONDS", "2"),
             ("LIFECYCLE_HEARTBEAT_SECONDS", "30"),
@@ -176,10 +201,38 @@ mod tests {
         .unwrap();
         assert!(c.capacity_rebalance);
         assert_eq!(c.autoscaling_group.as_deref(), Some("facerec-workers"));
+        assert_eq!(c.lifecycle_hook.as_deref(), Some("facerec-drain"));
         assert_eq!(c.lifecycle.max_wait, Duration::from_secs(300));
         assert_eq!(c.lifecycle.poll_interval, Duration::from_secs(2));
         assert_eq!(c.lifecycle.heartbeat_interval, Duration::from_secs(30));
         assert_eq!(c.metrics_namespace, "test/ns");
+    }
+
+    #[test]
+    fn a_group_without_a_hook_name_is_refused() {
+        let err = config(&[
+            ("CLUSTER_NAME", "c"),
+            ("AUTOSCALING_GROUP_NAME", "facerec-workers"),
+        ])
+        .unwrap_err();
+        assert_eq!(err, ConfigError::MissingHookName);
+        assert!(err.to_string().contains("LIFECYCLE_HOOK_NAME"), "{err}");
+        assert_eq!(
+            config(&[
+                ("CLUSTER_NAME", "c"),
+                ("AUTOSCALING_GROUP_NAME", "facerec-workers"),
+                ("LIFECYCLE_HOOK_NAME", " "),
+            ]),
+            Err(ConfigError::MissingHookName)
+        );
+        // A hook name alone is fine: the EventBridge rule already filters the group.
+        let c = config(&[
+            ("CLUSTER_NAME", "c"),
+            ("LIFECYCLE_HOOK_NAME", "facerec-drain"),
+        ])
+        .unwrap();
+        assert_eq!(c.lifecycle_hook.as_deref(), Some("facerec-drain"));
+        assert_eq!(c.autoscaling_group, None);
     }
 
     #[test]

@@ -3,8 +3,12 @@
 //! EventBridge puts the whole event JSON into the SQS body. We accept the three detail
 //! types we act on and classify everything else as [`ParsedEvent::Unrecognised`], so an
 //! overly broad rule never fails a batch.
+//!
+//! The envelope is read with our own struct rather than `aws_lambda_events`'
+//! `EventBridgeEvent`, whose typed `time` rejects the whole event when the timestamp does
+//! not parse: a Spot warning must still drain with a bad timestamp (only its latency
+//! metric is lost).
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -101,6 +105,21 @@ pub enum EventError {
     },
 }
 
+/// The EventBridge envelope fields we read (the structure every EventBridge event has:
+/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html>).
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Envelope {
+    #[serde(default)]
+    id: Option<String>,
+    detail_type: String,
+    source: String,
+    /// Any JSON: a timestamp we cannot read must not make the event unreadable.
+    #[serde(default)]
+    time: Option<Value>,
+    detail: Value,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct Ec2InstanceDetail {
@@ -123,8 +142,7 @@ struct LifecycleDetail {
 /// Parses one SQS message body.
 pub fn parse_body(body: Option<&str>) -> Result<ParsedEvent, EventError> {
     let body = body.ok_or(EventError::MissingBody)?;
-    let event: EventBridgeEvent<Value> =
-        serde_json::from_str(body).map_err(EventError::NotEventBridge)?;
+    let event: Envelope = serde_json::from_str(body).map_err(EventError::NotEventBridge)?;
     let detail_error = |source| EventError::BadDetail {
         detail_type: event.detail_type.clone(),
         source,
@@ -161,15 +179,28 @@ pub fn parse_body(body: Option<&str>) -> Result<ParsedEvent, EventError> {
         _ => return Ok(unrecognised(event)),
     };
     Ok(ParsedEvent::Notice(Notice {
+        time: parse_time(event.time.as_ref(), event.id.as_deref()),
         // A missing id only happens with hand-made events; the caller falls back to the
         // SQS message id for de-duplication.
         id: event.id.unwrap_or_default(),
-        time: event.time,
         interruption,
     }))
 }
 
-fn unrecognised(event: EventBridgeEvent<Value>) -> ParsedEvent {
+/// The event's RFC 3339 `time` (AWS writes `2021-02-18T16:19:15Z` or, with fractional
+/// seconds, `2022-03-28T00:12:37.214Z`); `None`, logged, when absent or unreadable.
+fn parse_time(time: Option<&Value>, id: Option<&str>) -> Option<DateTime<Utc>> {
+    let time = time?;
+    let parsed = time
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok());
+    if parsed.is_none() {
+        tracing::warn!(event_id = id.unwrap_or(""), %time, "event time unreadable; latency not measured");
+    }
+    parsed.map(|t| t.with_timezone(&Utc))
+}
+
+fn unrecognised(event: Envelope) -> ParsedEvent {
     ParsedEvent::Unrecognised {
         id: event.id,
         detail_type: event.detail_type,
@@ -180,6 +211,7 @@ fn unrecognised(event: EventBridgeEvent<Value>) -> ParsedEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn fixture(name: &str) -> String {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -232,6 +264,41 @@ mod tests {
             })
         );
         assert_eq!(n.interruption.instance_id(), "i-1234567890abcdef0");
+    }
+
+    #[test]
+    fn warm_pool_terminate_sample_keeps_its_fractional_second_time() {
+        let n = notice("terminate-lifecycle-action-warm-pool.json");
+        assert_eq!(
+            n.time
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "2022-03-28T00:12:37.214Z"
+        );
+        assert_eq!(
+            n.interruption,
+            Interruption::TerminateLifecycle(LifecycleAction {
+                instance_id: "i-1234567890abcdef0".into(),
+                group_name: "my-asg".into(),
+                hook_name: "my-termination-lifecycle-hook".into(),
+                token: "42694b3d-4b70-6a62-8523-09a1eEXAMPLE".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn an_unreadable_time_loses_the_timestamp_not_the_event() {
+        for time in [json!("yyyy-mm-ddThh:mm:ssZ"), json!(1613665155)] {
+            let mut event: Value =
+                serde_json::from_str(&fixture("spot-interruption-warning.json")).unwrap();
+            event["time"] = time;
+            let n = match parse_body(Some(&event.to_string())).unwrap() {
+                ParsedEvent::Notice(n) => n,
+                other => panic!("parsed as {other:?}"),
+            };
+            assert_eq!(n.time, None);
+            assert_eq!(n.interruption.instance_id(), "i-1234567890abcdef0");
+        }
     }
 
     #[test]

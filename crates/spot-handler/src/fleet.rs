@@ -3,9 +3,25 @@
 //! ([`LifecycleHooks`]). [`crate::aws`] implements both with the AWS SDK; tests can use
 //! any other implementation.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::event::LifecycleAction;
+
+/// Custom ECS attributes the handler puts on a container instance, so that what it has
+/// counted survives across invocations without a table of its own (the instance's
+/// attributes go away with the instance). Names and values follow ECS's attribute rules.
+pub mod marks {
+    /// Set once an interruption of the instance has been counted; its value is the
+    /// `EventType` it was counted under. Redeliveries, and a later notice for the same
+    /// instance (a Spot warning, then the ASG's termination hook), are not counted again.
+    pub const INTERRUPTION_COUNTED: &str = "facerec.interruption-counted";
+    /// Set once a rebalance recommendation was recorded without draining (capacity
+    /// rebalancing off). It does not stop a later interruption from being counted.
+    pub const REBALANCE_RECORDED: &str = "facerec.rebalance-recorded";
+    /// Only attributes under this prefix are read back into [`super::ContainerInstance::marks`].
+    pub const PREFIX: &str = "facerec.";
+}
 
 /// The ECS view of one EC2 instance in our cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +34,8 @@ pub struct ContainerInstance {
     pub availability_zone: Option<String>,
     pub running_tasks: i32,
     pub pending_tasks: i32,
+    /// The handler's own attributes on the instance (names under [`marks::PREFIX`]).
+    pub marks: BTreeMap<String, String>,
 }
 
 impl ContainerInstance {
@@ -28,6 +46,10 @@ impl ContainerInstance {
     /// Tasks that still hold work: running, or about to.
     pub fn active_tasks(&self) -> i32 {
         self.running_tasks + self.pending_tasks
+    }
+
+    pub fn has_mark(&self, name: &str) -> bool {
+        self.marks.contains_key(name)
     }
 }
 
@@ -79,6 +101,14 @@ pub trait ClusterControl: Send + Sync {
         &self,
         container_instance_arn: &str,
     ) -> impl Future<Output = Result<bool, FleetError>> + Send;
+
+    /// Puts the custom attribute `name=value` on the container instance (see [`marks`]).
+    fn mark(
+        &self,
+        container_instance_arn: &str,
+        name: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), FleetError>> + Send;
 }
 
 /// Auto Scaling lifecycle hook operations.

@@ -26,6 +26,6 @@ pub mod metrics;
 pub use aws::AwsFleet;
 pub use config::{ConfigError, HandlerConfig, LifecycleWait};
 pub use event::{Interruption, LifecycleAction, Notice};
-pub use fleet::{ClusterControl, ContainerInstance, FleetError, LifecycleHooks};
-pub use handler::{BatchOutcome, RecordOutcome, RecordResult, SkipReason, SpotHandler};
+pub use fleet::{marks, ClusterControl, ContainerInstance, FleetError, LifecycleHooks};
+pub use handler::{BatchOutcome, RecordOutcome, RecordResult, SkipReason, SpotHandler, WaitEnd};
 pub use metrics::{MetricsSink, RecordedMetrics, StdoutMetrics};

@@ -32,9 +32,16 @@ async fn main() -> Result<(), Error> {
     tracing::info!(
         cluster = %config.cluster_name,
         capacity_rebalance = config.capacity_rebalance,
+        autoscaling_group = config.autoscaling_group.as_deref().unwrap_or(""),
+        lifecycle_hook = config.lifecycle_hook.as_deref().unwrap_or(""),
         max_wait_s = config.lifecycle.max_wait.as_secs(),
         "spot handler starting"
     );
+    if config.lifecycle_hook.is_none() {
+        tracing::warn!(
+            "LIFECYCLE_HOOK_NAME unset: every termination lifecycle action is skipped (other-hook)"
+        );
+    }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let fleet = AwsFleet::new(&sdk, config.cluster_name.clone());
     let handler = SpotHandler::new(config, fleet, StdoutMetrics);

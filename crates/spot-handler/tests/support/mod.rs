@@ -1,5 +1,6 @@
-//! Test infrastructure: a moto server per test, a recording HTTP stub for the APIs moto
-//! lacks, and SDK configuration pointed at either.
+//! Test infrastructure: a moto server per test, a recording HTTP stub for the responses
+//! moto cannot give (throttling, canned errors, the Lambda Runtime API), and SDK
+//! configuration pointed at either.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::config::Credentials;
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -73,6 +75,7 @@ impl Moto {
             &self.endpoint,
             "ec2",
             "application/x-www-form-urlencoded",
+            &[],
             &body,
         )
         .await;
@@ -83,15 +86,52 @@ impl Moto {
         let end = start + response[start..].find('<').unwrap();
         response[start..end].to_string()
     }
+
+    /// A call to a JSON-protocol API (`target` like `AmazonSQS.CreateQueue` or
+    /// `AWSEvents.PutRule`), by raw HTTP like [`Self::run_instance`]: the tests only need
+    /// SQS and EventBridge to set up the delivery path, not their SDK crates. Returns the
+    /// parsed response body; panics on anything but HTTP 200.
+    pub async fn json_call(&self, service: &str, target: &str, body: &Value) -> Value {
+        let content_type = if service == "sqs" {
+            "application/x-amz-json-1.0"
+        } else {
+            "application/x-amz-json-1.1"
+        };
+        let response = http_post(
+            &self.endpoint,
+            service,
+            content_type,
+            &[("X-Amz-Target", target)],
+            &body.to_string(),
+        )
+        .await;
+        let (_, payload) = response
+            .split_once("\r\n\r\n")
+            .expect("HTTP response has a body");
+        if payload.trim().is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_str(payload).unwrap_or_else(|e| panic!("{target}: {e}: {payload}"))
+    }
 }
 
 /// Minimal HTTP/1.1 POST with a SigV4-shaped (unsigned) Authorization header, which is
 /// how moto's single-port server tells services apart.
-async fn http_post(endpoint: &str, service: &str, content_type: &str, body: &str) -> String {
+async fn http_post(
+    endpoint: &str,
+    service: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n\
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{extra}\
          Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -108,17 +148,6 @@ async fn http_post(endpoint: &str, service: &str, content_type: &str, body: &str
 pub struct Recorded {
     pub headers: String,
     pub body: String,
-}
-
-impl Recorded {
-    /// A form parameter of an awsQuery request (values here need no URL decoding
-    /// beyond `%3A`, which the SDK uses for the colon in `autoscaling:`).
-    pub fn param(&self, name: &str) -> Option<String> {
-        self.body.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=')?;
-            (k == name).then(|| v.replace("%3A", ":"))
-        })
-    }
 }
 
 /// What the stub answers: status line code, extra headers, body.
@@ -217,19 +246,6 @@ async fn read_request(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> 
             return None;
         }
         buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// The awsQuery success body Auto Scaling returns for an operation with empty output.
-pub fn autoscaling_ok(action: &str) -> Reply {
-    Reply {
-        status: 200,
-        headers: vec![("Content-Type".into(), "text/xml".into())],
-        body: format!(
-            "<{action}Response xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">\
-             <{action}Result/><ResponseMetadata><RequestId>stub</RequestId></ResponseMetadata>\
-             </{action}Response>"
-        ),
     }
 }
 
