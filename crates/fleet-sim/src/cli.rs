@@ -43,7 +43,8 @@ enum Command {
         /// Trace name; repeatable. One of: steady, bursty, diurnal, lone, spike, spot-storm.
         #[arg(long = "trace")]
         traces: Vec<String>,
-        /// Policy slug; repeatable. One of: plan, plan-fixed, ours-v0, ours, keda, oracle.
+        /// Policy slug; repeatable. One of: plan, plan-fixed, ours-v0, ours, keda, oracle,
+        /// fast, fast-registered, scaler-10, scaler-60.
         #[arg(long = "policy")]
         policies: Vec<String>,
         /// Print rows as JSON instead of markdown.
@@ -80,6 +81,9 @@ struct Common {
     /// Simulated time after the last arrival.
     #[arg(long)]
     tail_seconds: Option<u64>,
+    /// Replace an interrupted Spot instance at the notice (Capacity Rebalancing).
+    #[arg(long)]
+    capacity_rebalance: bool,
     #[arg(long)]
     seed: Option<u64>,
 }
@@ -115,6 +119,7 @@ impl Common {
         if let Some(v) = self.seed {
             env.seed = v;
         }
+        env.capacity_rebalance = self.capacity_rebalance;
         Ok((params, env))
     }
 }
@@ -161,9 +166,7 @@ where
             for slug in &policies {
                 match PolicyKind::from_slug(slug) {
                     Some(k) => kinds.push(k),
-                    None => bail!(
-                        "unknown policy {slug:?} (plan, plan-fixed, ours-v0, ours, keda, oracle)"
-                    ),
+                    None => bail!("unknown policy {slug:?} (one of {})", PolicyKind::slugs()),
                 }
             }
             if kinds.is_empty() {

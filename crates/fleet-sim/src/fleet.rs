@@ -40,7 +40,8 @@
 //!
 //! Assumptions (same for every policy): ECS reacts to a desired-count change and places
 //! tasks within the same second; when the group scales in it terminates empty instances
-//! first (managed instance draining moves tasks off the others).
+//! first (managed instance draining moves tasks off the others). The candidate designs
+//! model instance scale-in protection exactly instead ([`InstanceScaleIn`]).
 
 use std::collections::VecDeque;
 
@@ -48,9 +49,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::candidates::CandidateSettings;
 use crate::cloudwatch::{AlarmRule, AlarmState, Comparison, MinuteSeries};
 use crate::params::{Environment, ScalingParams};
-use crate::policy::{oracle_schedule, Observation, PolicyKind, RawMetrics, Scaler};
+use crate::policy::{
+    oracle_schedule, InstanceScaleIn, Observation, PolicyKind, RawMetrics, Scaler,
+};
 use crate::trace::Trace;
 
 /// What happened to one job.
@@ -219,6 +223,23 @@ impl World<'_> {
     fn live_instances(&self) -> impl Iterator<Item = (usize, &Instance)> {
         self.instances.iter().enumerate().filter(|(_, i)| !i.gone)
     }
+
+    /// Instances the group counts towards its desired capacity: with Capacity
+    /// Rebalancing an interrupted one is already replaced (it leaves at its notice's end).
+    fn counted_instances(&self) -> Vec<usize> {
+        self.live_instances()
+            .filter(|(_, i)| !(self.env.capacity_rebalance && i.terminate_at.is_some()))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// N of CapacityProviderReservation: every live instance, or only those registered
+    /// with the cluster (the two readings, see `candidates`).
+    fn cpr_instances(&self, t: u64, counts_pending: bool) -> usize {
+        self.live_instances()
+            .filter(|(_, i)| counts_pending || i.registered_at <= t)
+            .count()
+    }
 }
 
 /// Runs one policy on one trace.
@@ -228,13 +249,26 @@ pub fn simulate(
     trace: &Trace,
     kind: PolicyKind,
 ) -> Outcome {
+    simulate_with(params, env, trace, kind, &CandidateSettings::default())
+}
+
+/// [`simulate`] with the candidate designs' own settings.
+pub fn simulate_with(
+    params: &ScalingParams,
+    env: &Environment,
+    trace: &Trace,
+    kind: PolicyKind,
+    settings: &CandidateSettings,
+) -> Outcome {
     let horizon = trace.duration + env.tail_seconds;
     let schedule = if kind == PolicyKind::Oracle {
         oracle_schedule(&trace.arrivals, horizon, params, env)
     } else {
         Vec::new()
     };
-    let mut scaler = Scaler::new(kind, params, env, schedule);
+    let mut scaler = Scaler::with_settings(kind, params, env, schedule, settings);
+    let counts_pending = kind.cpr_counts_pending_instances();
+    let scale_in = kind.instance_scale_in();
     let mut w = World {
         p: params,
         env,
@@ -339,7 +373,7 @@ pub fn simulate(
             metrics.sent.push(Some(sent_this_minute as f64));
             sent_this_minute = 0;
             let m = w.tasks.iter().filter(|t| t.alive()).count() as f64;
-            let n = w.live_instances().count() as f64;
+            let n = w.cpr_instances(t, counts_pending) as f64;
             cpr.push(Some(if n == 0.0 {
                 if m > 0.0 {
                     200.0
@@ -358,17 +392,17 @@ pub fn simulate(
             desired_tasks: w.desired_tasks,
             busy_tasks: busy,
             metrics: &metrics,
+            cpr: &cpr,
             minute_boundary,
         });
         if let Some(d) = decision.desired_tasks {
             w.desired_tasks = d;
         }
-        if let Some(n) = decision.desired_instances {
-            w.asg_desired = n;
-        } else if minute_boundary && kind.uses_capacity_provider() {
+        let before_managed = w.asg_desired;
+        if minute_boundary && kind.uses_managed_scaling() {
             // 5. ECS cluster auto scaling on CapacityProviderReservation.
             let m = w.tasks.iter().filter(|t| t.alive()).count() as u32;
-            let n = w.live_instances().count() as u32;
+            let n = w.cpr_instances(t, counts_pending) as u32;
             let cap = params.max_tasks;
             if cp_high.evaluate(&cpr, t) == AlarmState::Alarm {
                 let wanted = if n == 0 {
@@ -393,6 +427,24 @@ pub fn simulate(
                         w.asg_desired = wanted;
                     }
                 }
+            }
+        }
+        // The policy's own setting of the group comes after managed scaling's in the same
+        // second. A raise by managed scaling that the policy undoes at once still launched
+        // its instances (the group acts on it within seconds): `launch_to`.
+        let launch_to = if w.asg_desired > before_managed {
+            w.asg_desired
+        } else {
+            0
+        };
+        let scaler_acted = decision.desired_instances.is_some();
+        if let Some(n) = decision.desired_instances {
+            if scale_in == InstanceScaleIn::ScalerTerminatesIdle {
+                // SetDesiredCapacity only raises; lowering is done instance by instance
+                // below (TerminateInstanceInAutoScalingGroup, decrementing).
+                w.asg_desired = w.asg_desired.max(n);
+            } else {
+                w.asg_desired = n;
             }
         }
 
@@ -435,12 +487,44 @@ pub fn simulate(
             }
         }
 
+        // 7a. The backlog scaler removes instances itself, at its polls.
+        if scale_in == InstanceScaleIn::ScalerTerminatesIdle && scaler_acted {
+            let live = w.counted_instances();
+            // The scaler terminates instances without a task (booting ones first,
+            // newest first: they would be ready last), never one under a Spot
+            // notice (EC2 takes it anyway), each call decrementing the group.
+            let mut idle: Vec<usize> = live
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let inst = &w.instances[i];
+                    inst.task.is_none() && inst.terminate_at.is_none()
+                })
+                .collect();
+            idle.sort_by_key(|&i| {
+                (
+                    w.instances[i].registered_at <= t,
+                    std::cmp::Reverse(w.instances[i].launched),
+                )
+            });
+            let wanted = decision.desired_instances.unwrap_or(w.asg_desired) as usize;
+            let excess = live.len().saturating_sub(wanted);
+            for &i in idle.iter().take(excess) {
+                w.terminate(t, i);
+                w.asg_desired = w.asg_desired.saturating_sub(1);
+            }
+        }
+
         // 7. Auto Scaling group: launch or terminate to match the desired capacity.
-        let live: Vec<usize> = w.live_instances().map(|(k, _)| k).collect();
+        let live = w.counted_instances();
         let cap = params.max_tasks as usize;
         let target_n = (w.asg_desired as usize).min(cap);
-        if live.len() < target_n {
-            for _ in live.len()..target_n {
+        let launch_n = match scale_in {
+            InstanceScaleIn::ManagedProtection => target_n.max((launch_to as usize).min(cap)),
+            _ => target_n,
+        };
+        if live.len() < launch_n {
+            for _ in live.len()..launch_n {
                 w.instances.push(Instance {
                     launched: t,
                     registered_at: t + env.instance_boot_seconds,
@@ -450,15 +534,58 @@ pub fn simulate(
                 });
             }
         } else if live.len() > target_n {
-            let mut order = live.clone();
-            let rank = |w: &World, i: usize| match w.instances[i].task {
-                None => 0,
-                Some(task) if !w.tasks[task].busy() => 1,
-                Some(_) => 2,
-            };
-            order.sort_by_key(|&i| rank(&w, i));
-            for &i in order.iter().take(live.len() - target_n) {
-                w.terminate(t, i);
+            match scale_in {
+                InstanceScaleIn::EmptyFirst => {
+                    let mut order = live.clone();
+                    let rank = |w: &World, i: usize| match w.instances[i].task {
+                        None => 0,
+                        Some(task) if !w.tasks[task].busy() => 1,
+                        Some(_) => 2,
+                    };
+                    order.sort_by_key(|&i| rank(&w, i));
+                    for &i in order.iter().take(live.len() - target_n) {
+                        w.terminate(t, i);
+                    }
+                }
+                InstanceScaleIn::ManagedProtection => {
+                    // Protected: runs a task, or still booting (protected from InService
+                    // on, and ECS has not yet seen it empty), or about to receive a task
+                    // waiting in PROVISIONING (ECS places it before it would lift
+                    // protection). The group keeps trying every second, so an instance
+                    // goes as soon as its protection is lifted.
+                    let waiting = w
+                        .tasks
+                        .iter()
+                        .filter(|k| k.state == TaskState::Provisioning)
+                        .count();
+                    let mut unprotected: Vec<usize> = live
+                        .iter()
+                        .copied()
+                        .filter(|&i| {
+                            let inst = &w.instances[i];
+                            inst.task.is_none() && inst.registered_at <= t
+                        })
+                        .collect();
+                    // Instances under a Spot notice go first; the last `waiting` free
+                    // ones (oldest) keep their protection for the tasks waiting.
+                    unprotected.sort_by_key(|&i| {
+                        (
+                            w.instances[i].terminate_at.is_none(),
+                            std::cmp::Reverse(w.instances[i].launched),
+                        )
+                    });
+                    let keep_free = unprotected
+                        .iter()
+                        .filter(|&&i| w.instances[i].terminate_at.is_none())
+                        .count()
+                        .min(waiting);
+                    unprotected.truncate(unprotected.len() - keep_free);
+                    for &i in unprotected.iter().take(live.len() - target_n) {
+                        w.terminate(t, i);
+                    }
+                }
+                // Only the scaler removes instances (7a); the group never scales in.
+                InstanceScaleIn::ScalerTerminatesIdle => {}
             }
         }
 

@@ -17,14 +17,19 @@
 //!   draft, ours = what `terraform/modules/scaling` deploys, KEDA-like, oracle) as
 //!   controllers of the desired task count; [`policy::deployed`] is the Terraform's
 //!   metric math that `tests/terraform_drift.rs` holds the two to.
+//! - [`candidates`]: designs beyond scaling.json that are not deployed (ours + fast
+//!   paths, the backlog scaler Lambda), with the AWS rules they rely on.
 //! - [`fleet`]: the world — queue, tasks, instances, capacity provider, Spot — and
 //!   [`fleet::simulate`], which runs one policy on one trace.
 //! - [`report`]: per-trace numbers and the goal check against the oracle.
 //! - [`plot`]: PNG and SVG plots of backlog, tasks and instances.
 //! - [`tuning`]: ours over several seeds, and the search for better `scaling.json` values.
-//! - [`scaling_doc`]: writes `docs/scaling.md` and its plots.
+//! - [`scaling_doc`]: writes `docs/scaling.md` and its plots; [`candidates_doc`] its
+//!   section on the candidates.
 //! - [`cli`]: the command line (`fleet-sim …`, later `facerec simulate …`): [`run`].
 
+pub mod candidates;
+pub mod candidates_doc;
 pub mod cli;
 pub mod cloudwatch;
 pub mod fleet;

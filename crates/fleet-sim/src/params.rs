@@ -189,6 +189,13 @@ pub struct Environment {
     /// Extra simulated time after the last arrival, so every policy drains and scales in.
     pub tail_seconds: u64,
     pub seed: u64,
+    /// Whether the group launches the replacement of an interrupted Spot instance at the
+    /// notice (Capacity Rebalancing, if the rebalance recommendation comes no later than
+    /// the notice) instead of after the termination. Off by default: every table of
+    /// docs/scaling.md except its Spot sensitivity table replaces after termination.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-capacity-rebalancing.html>
+    /// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html>
+    pub capacity_rebalance: bool,
 }
 
 impl Default for Environment {
@@ -203,6 +210,7 @@ impl Default for Environment {
             spot_notice_seconds: 120,
             tail_seconds: 3600,
             seed: 7,
+            capacity_rebalance: false,
         }
     }
 }

@@ -31,6 +31,10 @@ fn colour(kind: PolicyKind) -> RGBColor {
         PolicyKind::Ours => RGBColor(0, 114, 178),
         PolicyKind::KedaLike => RGBColor(204, 121, 167),
         PolicyKind::Oracle => RGBColor(0, 158, 115),
+        PolicyKind::FastPaths => RGBColor(213, 94, 0),
+        PolicyKind::FastPathsRegisteredOnly => RGBColor(240, 170, 120),
+        PolicyKind::BacklogScaler10 => RGBColor(120, 60, 160),
+        PolicyKind::BacklogScaler60 => RGBColor(190, 150, 220),
     }
 }
 

@@ -25,6 +25,7 @@
 
 use serde::Serialize;
 
+use crate::candidates::{BacklogScaler, CandidateSettings, FastPathAlarms};
 use crate::cloudwatch::{AlarmRule, AlarmState, Comparison, MinuteSeries};
 use crate::params::{Environment, ScalingParams};
 
@@ -43,16 +44,66 @@ pub enum PolicyKind {
     KedaLike,
     /// Perfect foresight of arrivals: instances ready exactly when work arrives.
     Oracle,
+    /// Candidate (not deployed): ours plus Auto Scaling group step policies — the wake
+    /// alarm also sets the group's desired capacity, CapacityProviderReservation == 0 sets
+    /// it to 0 — and a sleep alarm that counts arrivals. See [`crate::candidates`].
+    /// CapacityProviderReservation's N counts instances that are still pending.
+    FastPaths,
+    /// The same candidate under the other reading: N counts only instances registered
+    /// with the cluster, so a pending instance leaves N = 0 (CapacityProviderReservation 200).
+    FastPathsRegisteredOnly,
+    /// Candidate (not deployed): a scheduled Lambda polling SQS every 10 s that sets the
+    /// service's desired count and the group's desired capacity itself, managed scaling
+    /// disabled. See [`crate::candidates::BacklogScaler`].
+    BacklogScaler10,
+    /// The same Lambda polling once a minute (one poll per invocation).
+    BacklogScaler60,
 }
 
-pub const ALL_POLICIES: [PolicyKind; 6] = [
+pub const ALL_POLICIES: [PolicyKind; 10] = [
     PolicyKind::PlanAsWritten,
     PolicyKind::PlanIntentFixed,
     PolicyKind::OursFirstDraft,
     PolicyKind::Ours,
     PolicyKind::KedaLike,
     PolicyKind::Oracle,
+    PolicyKind::FastPaths,
+    PolicyKind::FastPathsRegisteredOnly,
+    PolicyKind::BacklogScaler10,
+    PolicyKind::BacklogScaler60,
 ];
+
+/// The candidate designs (none of them is deployed: `terraform/modules/scaling` is).
+pub const CANDIDATES: [PolicyKind; 4] = [
+    PolicyKind::FastPaths,
+    PolicyKind::FastPathsRegisteredOnly,
+    PolicyKind::BacklogScaler10,
+    PolicyKind::BacklogScaler60,
+];
+
+/// How the Auto Scaling group may remove instances under a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceScaleIn {
+    /// The model every existing row was judged with: the group removes empty instances
+    /// first, then idle ones, then busy ones (managed scaling never asks for fewer
+    /// instances than tasks, so in practice only empty ones go).
+    EmptyFirst,
+    /// ECS managed termination protection, modelled exactly: ECS turns on instance
+    /// scale-in protection and lifts it once no (non-daemon) task runs on the instance;
+    /// a protected instance is never chosen by a scale-in, the group's desired capacity
+    /// is decremented anyway and it terminates the instance once protection is lifted.
+    /// An instance still booting (not yet registered) is protected: it inherits the
+    /// group's setting at InService and ECS has not yet seen it empty.
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/managed-termination-protection.html>
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html>
+    ManagedProtection,
+    /// Only the scaler terminates instances, one by one, with
+    /// TerminateInstanceInAutoScalingGroup (should-decrement-desired-capacity) on
+    /// instances without a task, at its polls; the group's own scale-in never runs
+    /// (every instance is protected from scale-in, which that call ignores).
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html>
+    ScalerTerminatesIdle,
+}
 
 impl PolicyKind {
     pub fn label(self) -> &'static str {
@@ -63,6 +114,10 @@ impl PolicyKind {
             PolicyKind::Ours => "ours (deployed)",
             PolicyKind::KedaLike => "KEDA-like",
             PolicyKind::Oracle => "oracle",
+            PolicyKind::FastPaths => "ours + fast paths (N incl. pending)",
+            PolicyKind::FastPathsRegisteredOnly => "ours + fast paths (N registered only)",
+            PolicyKind::BacklogScaler10 => "backlog scaler, 10 s polls",
+            PolicyKind::BacklogScaler60 => "backlog scaler, 60 s polls",
         }
     }
 
@@ -74,7 +129,25 @@ impl PolicyKind {
             PolicyKind::Ours => "ours",
             PolicyKind::KedaLike => "keda",
             PolicyKind::Oracle => "oracle",
+            PolicyKind::FastPaths => "fast",
+            PolicyKind::FastPathsRegisteredOnly => "fast-registered",
+            PolicyKind::BacklogScaler10 => "scaler-10",
+            PolicyKind::BacklogScaler60 => "scaler-60",
         }
+    }
+
+    /// Every slug, for error messages.
+    pub fn slugs() -> String {
+        ALL_POLICIES
+            .iter()
+            .map(|p| p.slug())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A candidate design, not what Terraform deploys.
+    pub fn is_candidate(self) -> bool {
+        CANDIDATES.contains(&self)
     }
 
     pub fn from_slug(s: &str) -> Option<Self> {
@@ -88,9 +161,34 @@ impl PolicyKind {
         self != PolicyKind::KedaLike
     }
 
-    /// Whether ECS cluster auto scaling (the capacity provider) manages instances.
-    pub fn uses_capacity_provider(self) -> bool {
-        self != PolicyKind::Oracle
+    /// Whether ECS cluster auto scaling (capacity provider managed scaling) manages
+    /// instances. The oracle sets instances itself; the backlog scaler runs with managed
+    /// scaling disabled (see [`crate::candidates`] for why that is safe).
+    pub fn uses_managed_scaling(self) -> bool {
+        !matches!(
+            self,
+            PolicyKind::Oracle | PolicyKind::BacklogScaler10 | PolicyKind::BacklogScaler60
+        )
+    }
+
+    /// Which instances CapacityProviderReservation's N counts: every instance of the
+    /// group, pending ones included (the reading every row but one uses), or only those
+    /// registered with the cluster. AWS documents N as "the number of instances already
+    /// up and running" without saying which (see [`crate::candidates`]).
+    pub fn cpr_counts_pending_instances(self) -> bool {
+        self != PolicyKind::FastPathsRegisteredOnly
+    }
+
+    pub fn instance_scale_in(self) -> InstanceScaleIn {
+        match self {
+            PolicyKind::FastPaths | PolicyKind::FastPathsRegisteredOnly => {
+                InstanceScaleIn::ManagedProtection
+            }
+            PolicyKind::BacklogScaler10 | PolicyKind::BacklogScaler60 => {
+                InstanceScaleIn::ScalerTerminatesIdle
+            }
+            _ => InstanceScaleIn::EmptyFirst,
+        }
     }
 }
 
@@ -160,8 +258,12 @@ pub struct Observation<'a> {
     pub visible_now: usize,
     pub in_flight_now: usize,
     pub desired_tasks: u32,
+    /// Tasks holding messages: the ones with ECS task scale-in protection on
+    /// (GetTaskProtection), which the worker keeps in line with busy/idle.
     pub busy_tasks: u32,
     pub metrics: &'a RawMetrics,
+    /// CapacityProviderReservation, one datapoint per minute (ECS publishes it itself).
+    pub cpr: &'a MinuteSeries,
     /// True right after a new minute's datapoints were pushed.
     pub minute_boundary: bool,
 }
@@ -170,7 +272,10 @@ pub struct Observation<'a> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Decision {
     pub desired_tasks: Option<u32>,
-    /// Only the oracle sets instances directly; others leave it to the capacity provider.
+    /// The Auto Scaling group's desired capacity, when the policy sets it: the oracle and
+    /// the backlog scaler set it themselves; the fast-path candidate's step policies set
+    /// it (ExactCapacity) in the minutes their alarms are in ALARM. `None` leaves the
+    /// group to the capacity provider's managed scaling, if any.
     pub desired_instances: Option<u32>,
 }
 
@@ -276,7 +381,10 @@ enum Controller {
         sleep: AlarmRule,
         sleep_metric: MinuteSeries,
         sleep_cd: Cooldowns,
+        /// The fast-path candidate's additions (`None` = ours as deployed).
+        fast: Option<FastPathAlarms>,
     },
+    Scaler(BacklogScaler),
     Keda {
         history: Vec<(u64, u32)>,
     },
@@ -315,6 +423,23 @@ impl Scaler {
         env: &Environment,
         oracle_schedule: Vec<u32>,
     ) -> Self {
+        Self::with_settings(
+            kind,
+            params,
+            env,
+            oracle_schedule,
+            &CandidateSettings::default(),
+        )
+    }
+
+    /// As [`Scaler::new`], with the candidates' own settings.
+    pub fn with_settings(
+        kind: PolicyKind,
+        params: &ScalingParams,
+        env: &Environment,
+        oracle_schedule: Vec<u32>,
+        settings: &CandidateSettings,
+    ) -> Self {
         let delay = env.metric_delay_seconds;
         let controller = match kind {
             PolicyKind::PlanAsWritten => Controller::Nothing,
@@ -324,7 +449,10 @@ impl Scaler {
                 PLAN_SCALE_IN_COOLDOWN,
                 delay,
             )),
-            PolicyKind::Ours | PolicyKind::OursFirstDraft => Controller::Ours {
+            PolicyKind::Ours
+            | PolicyKind::OursFirstDraft
+            | PolicyKind::FastPaths
+            | PolicyKind::FastPathsRegisteredOnly => Controller::Ours {
                 first_draft: kind == PolicyKind::OursFirstDraft,
                 tt: TargetTracking::new(
                     if kind == PolicyKind::OursFirstDraft {
@@ -353,7 +481,18 @@ impl Scaler {
                 },
                 sleep_metric: MinuteSeries::default(),
                 sleep_cd: Cooldowns::default(),
+                fast: matches!(
+                    kind,
+                    PolicyKind::FastPaths | PolicyKind::FastPathsRegisteredOnly
+                )
+                .then(|| FastPathAlarms::new(settings, env)),
             },
+            PolicyKind::BacklogScaler10 => {
+                Controller::Scaler(BacklogScaler::new(10, env, settings))
+            }
+            PolicyKind::BacklogScaler60 => {
+                Controller::Scaler(BacklogScaler::new(60, env, settings))
+            }
             PolicyKind::KedaLike => Controller::Keda {
                 history: Vec::new(),
             },
@@ -398,6 +537,7 @@ impl Scaler {
                 sleep,
                 sleep_metric,
                 sleep_cd,
+                fast,
             } => {
                 if obs.minute_boundary {
                     let m = &obs.metrics;
@@ -429,17 +569,37 @@ impl Scaler {
                         desired_ci == 0.0
                     };
                     wake_metric.push(visible.map(|v| if asleep { v } else { 0.0 }));
-                    // deployed::SLEEP (metric math adds only where both exist)
+                    // deployed::SLEEP (metric math adds only where both exist); the
+                    // fast-path candidate adds FILL(sent, 0): candidates::SLEEP_WITH_ARRIVALS.
+                    let arrivals = if fast.is_some() {
+                        fill(newest(&m.sent))
+                    } else {
+                        0.0
+                    };
                     sleep_metric.push(match (visible, not_visible) {
-                        (Some(a), Some(b)) => Some(a + b),
+                        (Some(a), Some(b)) => Some(a + b + arrivals),
                         _ => None,
                     });
+                    // Fast scale-in first, the wake step after it: when both act in one
+                    // minute the wake's ExactCapacity is the later one (and is re-invoked
+                    // the next minute anyway while the wake alarm stays in ALARM).
+                    if let Some(f) = fast.as_ref() {
+                        if f.scale_in_now(obs.cpr, t) {
+                            out.desired_instances = Some(0);
+                        }
+                    }
 
                     let mut d = desired;
                     // Wake: step ChangeInCapacity, intervals at multiples of the target.
                     if wake.evaluate(wake_metric, t) == AlarmState::Alarm {
                         let v = wake_metric.latest(t, wake.delay).unwrap_or(0.0);
                         let steps = wake_step(v, p);
+                        if fast.is_some() {
+                            // The group's step policy on the same alarm: ExactCapacity of the
+                            // same step (EC2 Auto Scaling step policies have no cooldown, so
+                            // it is re-applied every minute the alarm stays in ALARM).
+                            out.desired_instances = Some(steps.min(p.max_tasks));
+                        }
                         let in_cd = wake_cd.in_out_cooldown(t, p.scale_out_cooldown_seconds);
                         let want = if in_cd {
                             d.max(wake_cd.out_base + steps)
@@ -465,6 +625,11 @@ impl Scaler {
                         d = lo;
                     }
                     out.desired_tasks = Some(d);
+                }
+            }
+            Controller::Scaler(scaler) => {
+                if let Some(d) = scaler.poll(obs, p) {
+                    out = d;
                 }
             }
             Controller::Keda { history } => {

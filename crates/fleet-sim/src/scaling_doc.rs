@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::candidates_doc::{self, CandidateRuns};
 use crate::fleet::{simulate, Outcome};
 use crate::params::{Environment, ScalingParams};
 use crate::plot::write_plots;
@@ -59,19 +60,38 @@ pub fn generate(
 ) -> anyhow::Result<PathBuf> {
     let cmp = compare(params, env);
     let plot_dir = out.join("scaling");
+    let candidates_plotted = candidates_doc::plotted();
     for (t, outs) in cmp.traces.iter().zip(&cmp.outcomes) {
-        write_plots(&plot_dir, &t.name, &format!("trace \"{}\"", t.name), outs)
+        // The policies of the first part of the page, and the candidates next to ours and
+        // the oracle (ten lines in one plot would be unreadable).
+        let (cands, first): (Vec<Outcome>, Vec<Outcome>) =
+            outs.iter().cloned().partition(|o| o.policy.is_candidate());
+        write_plots(&plot_dir, &t.name, &format!("trace \"{}\"", t.name), &first)
             .map_err(anyhow::Error::msg)?;
+        let mut with_cands: Vec<Outcome> = first
+            .into_iter()
+            .filter(|o| candidates_plotted.contains(&o.policy))
+            .collect();
+        with_cands.extend(cands);
+        write_plots(
+            &plot_dir,
+            &format!("{}-candidates", t.name),
+            &format!("trace \"{}\": candidates", t.name),
+            &with_cands,
+        )
+        .map_err(anyhow::Error::msg)?;
     }
-    // The seed spread and the search re-run every trace many times: `--no-tuning` skips both.
-    let (seeds, tuning) = if tune {
+    // The seed spread, the search and the candidates' seed tables re-run every trace many
+    // times: `--no-tuning` skips them.
+    let (seeds, tuning, candidates) = if tune {
         let scenarios = tuning::scenarios(params, env);
         (
             Some(tuning::evaluate(params, params, &scenarios)),
             Some(tuning::search(params, &scenarios)),
+            Some(candidates_doc::run(params, env, &scenarios)),
         )
     } else {
-        (None, None)
+        (None, None, None)
     };
     let md = render(
         params,
@@ -79,6 +99,7 @@ pub fn generate(
         &cmp,
         seeds.as_ref(),
         tuning.as_ref(),
+        candidates.as_ref(),
         scaling_path,
     );
     std::fs::create_dir_all(out)?;
@@ -203,6 +224,7 @@ fn render(
     cmp: &Comparison,
     seeds: Option<&tuning::Evaluation>,
     tuning: Option<&Vec<tuning::Evaluation>>,
+    candidates: Option<&CandidateRuns>,
     scaling_path: &Path,
 ) -> String {
     let mut s = String::new();
@@ -300,6 +322,23 @@ fn render(
         );
     }
     let _ = writeln!(w);
+    if let Some(best) = candidates.and_then(|c| {
+        c.seeds
+            .iter()
+            .filter(|(k, _)| k.is_candidate())
+            .max_by_key(|(_, e)| e.goals_met)
+    }) {
+        let _ = writeln!(
+            w,
+            "Candidates that change more than scaling.json (not deployed) are compared in \"Candidates beyond \
+             scaling.json\" below; the closest to the goal, the {}, meets it in {} of {} runs (seeds {}–{}).\n",
+            best.0.label(),
+            best.1.goals_met,
+            best.1.rows.len(),
+            env.seed,
+            env.seed + tuning::SEEDS as u64 - 1
+        );
+    }
     goal_check(w, p, env, cmp);
     if let Some(seeds) = seeds {
         let _ = writeln!(w, "### Ours (deployed) across {} seeds\n", tuning::SEEDS);
@@ -314,6 +353,7 @@ fn render(
         spread_table(w, seeds);
     }
     let _ = writeln!(w, "{}", include_str!("scaling_doc_findings.md"));
+    candidates_doc::render(w, p, env, cmp, candidates);
 
     for (t, rows) in cmp.traces.iter().zip(&cmp.rows) {
         let _ = writeln!(
@@ -326,7 +366,8 @@ fn render(
         let _ = writeln!(w, "{}", markdown_table(rows));
         let _ = writeln!(
             w,
-            "![{0}: backlog, running tasks and instances per policy](scaling/{0}.png)\n\n([SVG](scaling/{0}.svg). The two broken plans' backlog runs off the top of the first panel: it only grows.)\n",
+            "![{0}: backlog, running tasks and instances per policy](scaling/{0}.png)\n\n([SVG](scaling/{0}.svg). The two broken plans' backlog runs off the top of the first panel: it only grows.)\n\n\
+             ![{0}: the candidates, with ours and the oracle](scaling/{0}-candidates.png)\n\n([SVG](scaling/{0}-candidates.svg).)\n",
             t.name
         );
     }

@@ -5,7 +5,8 @@
 
 use serde::Serialize;
 
-use crate::fleet::simulate;
+use crate::candidates::CandidateSettings;
+use crate::fleet::simulate_with;
 use crate::params::{Environment, ScalingParams};
 use crate::policy::PolicyKind;
 use crate::report::{judge, summarize, Row};
@@ -37,7 +38,12 @@ pub fn scenarios(base: &ScalingParams, env: &Environment) -> Vec<Scenario> {
                 .collect();
             let oracles = traces
                 .iter()
-                .map(|t| summarize(&simulate(base, &env, t, PolicyKind::Oracle), base))
+                .map(|t| {
+                    summarize(
+                        &crate::fleet::simulate(base, &env, t, PolicyKind::Oracle),
+                        base,
+                    )
+                })
                 .collect();
             Scenario {
                 env,
@@ -115,10 +121,31 @@ pub fn evaluate(
     base: &ScalingParams,
     scenarios: &[Scenario],
 ) -> Evaluation {
+    evaluate_policy(
+        PolicyKind::Ours,
+        params,
+        base,
+        scenarios,
+        &CandidateSettings::default(),
+    )
+}
+
+/// Runs one policy with `params` (and the candidates' `settings`) on every scenario,
+/// judged against each scenario's oracle.
+pub fn evaluate_policy(
+    kind: PolicyKind,
+    params: &ScalingParams,
+    base: &ScalingParams,
+    scenarios: &[Scenario],
+    settings: &CandidateSettings,
+) -> Evaluation {
     let mut rows = Vec::new();
     for sc in scenarios {
         for (trace, oracle) in sc.traces.iter().zip(&sc.oracles) {
-            let ours = summarize(&simulate(params, &sc.env, trace, PolicyKind::Ours), params);
+            let ours = summarize(
+                &simulate_with(params, &sc.env, trace, kind, settings),
+                params,
+            );
             let mut pair = vec![ours, oracle.clone()];
             judge(&mut pair);
             rows.push(pair.swap_remove(0));

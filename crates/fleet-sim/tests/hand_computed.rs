@@ -52,6 +52,7 @@ fn env() -> Environment {
         spot_notice_seconds: 120,
         tail_seconds: 3600,
         seed: 1,
+        capacity_rebalance: false,
     }
 }
 
