@@ -112,6 +112,7 @@ run "spot_handler_role_is_what_the_handler_calls" {
       } == {
       FindAndDrainContainerInstances = { actions = toset(["ecs:ListContainerInstances"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"]) }
       DrainOwnClusterInstances       = { actions = toset(["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
+      MarkOwnClusterInstances        = { actions = toset(["ecs:PutAttributes"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
       CompleteTerminationHook        = { actions = toset(["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]), resources = toset(["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/facerec-worker-asg"]) }
       ConsumeEvents                  = { actions = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-spot-events", "arn:aws:sqs:us-east-1:123456789012:facerec-worker-lifecycle-events"]) }
       Logs                           = { actions = toset(["logs:CreateLogStream", "logs:PutLogEvents"]), resources = toset(["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/facerec-worker-spot-handler:*"]) }

@@ -247,6 +247,14 @@ data "aws_iam_policy_document" "spot_handler" {
     }
   }
   statement {
+    # Marks an instance whose interruption has been counted, so a redelivered notice or the
+    # later lifecycle event does not count it again. PutAttributes has no ecs:cluster
+    # condition key; the resource ARN already names our cluster.
+    sid       = "MarkOwnClusterInstances"
+    actions   = ["ecs:PutAttributes"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${var.cluster_name}/*"]
+  }
+  statement {
     sid       = "CompleteTerminationHook"
     actions   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
     resources = ["arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"]
