@@ -6,7 +6,9 @@
 //! so tests never share state and run in parallel safely.
 //!
 //! The Python comes from `$FACEREC_MOTO_PYTHON`, else the repository's `.venv`
-//! (created by `scripts/bootstrap-venv.sh`, which `make test` runs first).
+//! (created by `scripts/bootstrap-venv.sh`, which `make test` runs first). The launcher is
+//! `$FACEREC_MOTO_LAUNCHER` if set: the repository path below is compiled in, and a build
+//! shared between two checkouts (one target dir) would otherwise run the other's launcher.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,13 @@ use std::process::{Child, Command, Stdio};
 /// The repository root (this crate lives in `crates/moto-server`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `tools/moto/launch.py`, or `$FACEREC_MOTO_LAUNCHER`.
+pub fn launcher() -> PathBuf {
+    std::env::var_os("FACEREC_MOTO_LAUNCHER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("tools/moto/launch.py"))
 }
 
 /// A moto server on a free loopback port, killed on drop.
@@ -68,7 +77,7 @@ impl MotoServer {
     /// Blocks until moto is ready (about a second).
     pub fn try_start_with(python: &Path) -> Result<MotoServer, MotoStartError> {
         let mut child = Command::new(python)
-            .arg(repo_root().join("tools/moto/launch.py"))
+            .arg(launcher())
             .args(["--port", "0"])
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdout(Stdio::piped())
