@@ -9,5 +9,8 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import face_recognition, 
   exit 0
 fi
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet dlib-bin face-recognition-models numpy pillow click
-"$venv/bin/pip" install --quiet --no-deps face_recognition
+# Pinned to what testdata/references/*.json record: Pillow's resampling (pass order) and
+# numpy's summation are part of the outputs.
+"$venv/bin/pip" install --quiet dlib-bin==20.0.1.post1 face-recognition-models==0.3.0 \
+  numpy==2.4.6 pillow==13.0.0 click==8.5.1
+"$venv/bin/pip" install --quiet --no-deps face_recognition==1.3.0
