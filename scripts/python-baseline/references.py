@@ -7,6 +7,7 @@ Run through build-references.sh, which makes the throw-away venv. Outputs:
                 the way face_recognition's docs use it: face_encodings(img, face_locations(img)).
 """
 import glob
+import importlib.metadata as metadata
 import json
 import os
 import sys
@@ -52,8 +53,10 @@ for path in sorted(glob.glob(os.path.join(faces_root, "**/*.*"), recursive=True)
     entry["encodings"] = [floats(e) for e in fr.face_encodings(img, locs)]
     photos[rel(path)] = entry
 
+# The distribution's version: face_recognition 1.3.0's own __version__ still says 1.2.3.
 meta = {"generator": "scripts/python-baseline/build-references.sh",
-        "dlib": dlib.__version__, "face_recognition": fr.__version__, "numpy": np.__version__}
+        "dlib": dlib.__version__, "face_recognition": metadata.version("face_recognition"),
+        "numpy": np.__version__}
 for name, data in (("chips.json", chips), ("photos.json", photos)):
     with open(os.path.join(out_dir, name), "w") as f:
         json.dump({"meta": meta, "items": data}, f, indent=1, sort_keys=True)

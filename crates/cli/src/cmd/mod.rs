@@ -25,12 +25,25 @@ pub struct ImageOpts {
     /// [default: 1, as face_recognition; `detect`: 0, as face_detection].
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=4))]
     pub upsample: Option<u32>,
-    /// Ignore EXIF orientation, as face_recognition does (default: honour it).
+    /// Ignore the EXIF orientation tag, as face_recognition does (default: turn photos
+    /// upright first; see "Deliberate differences" in docs/cli.md).
     #[arg(long)]
     pub no_exif: bool,
     /// Refuse images larger than this many pixels (decompression-bomb guard).
-    #[arg(long, default_value_t = 64_000_000)]
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+}
+
+/// `--max-pixels` of every subcommand, `run` included: the engine's own limit (64 Mpx:
+/// a 48 Mpx phone photo passes, a decompression bomb does not).
+pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
+
+/// A rayon pool of `--cpus` threads (`-1` or `0`: one per core, as face_recognition's `-1`).
+pub fn thread_pool(cpus: i32) -> anyhow::Result<rayon::ThreadPool> {
+    let threads = usize::try_from(cpus).unwrap_or(0);
+    Ok(rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?)
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
