@@ -111,12 +111,19 @@ impl CellGrid {
     }
 }
 
-/// One row's gradients: for each column, the squared length of the strongest channel's
-/// gradient, its length and its orientation bin (0..18).
-struct RowGradients {
-    len: Vec<i32>,
-    mag: Vec<f32>,
-    bin: Vec<u32>,
+/// Per pixel row: each column's bilinear votes, ready to add. `idx` is the bin's offset in
+/// the histogram row of the pixel's cell (before the row offset), `w` the four weights:
+/// same cell row and column, next row, next column, both. Zero weights: no gradient.
+struct RowVotes {
+    idx: Vec<u32>,
+    w: [Vec<f32>; 4],
+}
+
+/// Column tables for the votes: a column's cell offset (× 18 bins) and its two weights.
+struct ColumnVotes {
+    base: Vec<u32>,
+    vx0: Vec<f32>,
+    vx1: Vec<f32>,
 }
 
 /// fhog features of a planar RGB image.
@@ -133,54 +140,84 @@ pub(crate) fn fhog_planes(
     let mut hist = vec![0f32; grid.hr * grid.hc * 18];
     let end = grid.end();
     let simd_end = grid.simd_end.min(end).max(1);
-    let xtab: Vec<(usize, f32)> = (0..w).map(|x| grid.vote_position(x)).collect();
-    let mut g = RowGradients {
-        len: vec![0; w],
-        mag: vec![0.0; w],
-        bin: vec![0; w],
+    let mut cols = ColumnVotes {
+        base: vec![0; w],
+        vx0: vec![0.0; w],
+        vx1: vec![0.0; w],
+    };
+    for x in 0..w {
+        let (hx, vx0) = grid.vote_position(x);
+        cols.base[x] = (hx * 18) as u32;
+        cols.vx0[x] = vx0;
+        cols.vx1[x] = 1.0 - vx0;
+    }
+    let mut votes = RowVotes {
+        idx: vec![0; w],
+        w: std::array::from_fn(|_| vec![0.0; w]),
     };
     let planes = [img.plane(0), img.plane(1), img.plane(2)];
+    let hc18 = grid.hc * 18;
     for y in 1..grid.visible_nr.max(1) as usize {
         let rows: [[&[u8]; 3]; 3] = std::array::from_fn(|ch| {
             std::array::from_fn(|i| &planes[ch][(y - 1 + i) * w..(y + i) * w])
         });
+        let (hy, vy0) = grid.vote_position(y);
+        let vy = (vy0, 1.0 - vy0);
         let mut x = 1;
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available; the kernel reads columns x-1..=x+8 < w of each row
-            // and writes columns x..x+8 ≤ end of `g`.
-            x = unsafe { gradients_avx2(&rows, simd_end, end, &mut g) };
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F is available; the kernel reads columns x-1..=x+16 < w
+                // of each row and writes columns x..x+16 ≤ end of `votes`.
+                x = unsafe { votes_avx512(&rows, simd_end, end, &cols, vy, &mut votes) };
+            } else if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: as above, 8 columns at a time.
+                x = unsafe { votes_avx2(&rows, simd_end, end, &cols, vy, &mut votes) };
+            }
         }
         for x in x..end {
-            gradient_scalar(&rows, x, x < simd_end, &mut g);
+            votes_scalar(&rows, x, x < simd_end, &cols, vy, &mut votes);
         }
-        let (hy, vy0) = grid.vote_position(y);
-        let vy1 = 1.0 - vy0;
-        let hc = grid.hc;
-        let hrow = hy * hc * 18;
+        let hist_row = &mut hist[hy * hc18..];
+        // Every vote lands inside the histogram: bins are < 18, the last column's cell is at
+        // most the second-to-last histogram column, the pixel row's cell row the
+        // second-to-last histogram row. Checked once here, so the loop needs no checks.
+        assert!(cols.base[end - 1] as usize + 17 + 18 + hc18 < hist_row.len());
+        let [w11, w01, w10, w00] = &votes.w;
+        let (idx, w11, w01, w10, w00) = (
+            &votes.idx[..end],
+            &w11[..end],
+            &w01[..end],
+            &w10[..end],
+            &w00[..end],
+        );
+        // No branch on "no gradient": its weights are +0, and adding +0 changes nothing.
         for x in 1..end {
-            if g.len[x] <= 0 {
-                continue; // no gradient: every vote would be zero
+            let i = idx[x] as usize;
+            // SAFETY: i ≤ base[end - 1] + 17 (bases grow with x), asserted above.
+            unsafe {
+                *hist_row.get_unchecked_mut(i) += w11[x];
+                *hist_row.get_unchecked_mut(i + hc18) += w01[x];
+                *hist_row.get_unchecked_mut(i + 18) += w10[x];
+                *hist_row.get_unchecked_mut(i + hc18 + 18) += w00[x];
             }
-            let v = g.mag[x];
-            let (hx, vx0) = xtab[x];
-            let vx1 = 1.0 - vx0;
-            let (vx1v, vx0v) = (vx1 * v, vx0 * v);
-            let base = hrow + hx * 18 + g.bin[x] as usize;
-            hist[base] += vy1 * vx1v;
-            hist[base + hc * 18] += vy0 * vx1v;
-            hist[base + 18] += vy1 * vx0v;
-            hist[base + hc * 18 + 18] += vy0 * vx0v;
         }
     }
     features(&grid, &hist, pad_rows, pad_cols)
 }
 
-/// The strongest channel's gradient at column `x`, its length and orientation bin: dlib's
-/// per-pixel steps. `ties`: an equal length replaces the earlier channel (dlib's SIMD
-/// columns) instead of keeping it (its scalar tail).
+/// dlib's per-pixel steps at column `x`: the strongest channel's gradient, its orientation
+/// bin and the bilinear votes of its length. `ties`: an equal length replaces the earlier
+/// channel (dlib's SIMD columns) instead of keeping it (its scalar tail).
 #[inline(always)]
-fn gradient_scalar(rows: &[[&[u8]; 3]; 3], x: usize, ties: bool, g: &mut RowGradients) {
+fn votes_scalar(
+    rows: &[[&[u8]; 3]; 3],
+    x: usize,
+    ties: bool,
+    cols: &ColumnVotes,
+    (vy0, vy1): (f32, f32),
+    out: &mut RowVotes,
+) {
     let (mut gx, mut gy, mut len) = (0i32, 0i32, -1i32);
     for ch in rows {
         let [above, row, below] = ch;
@@ -204,29 +241,110 @@ fn gradient_scalar(rows: &[[&[u8]; 3]; 3], x: usize, ties: bool, g: &mut RowGrad
             (bd, bo) = (-dot, o as u32 + 9);
         }
     }
-    g.len[x] = len;
-    g.mag[x] = (len as f32).sqrt();
-    g.bin[x] = bo;
+    let v = (len as f32).sqrt();
+    let (vx1v, vx0v) = (cols.vx1[x] * v, cols.vx0[x] * v);
+    out.idx[x] = cols.base[x] + bo;
+    out.w[0][x] = vy1 * vx1v;
+    out.w[1][x] = vy0 * vx1v;
+    out.w[2][x] = vy1 * vx0v;
+    out.w[3][x] = vy0 * vx0v;
 }
 
-/// [`gradient_scalar`] for blocks of 8 columns from 1 while they fit before `end`; returns
-/// the first column it did not do.
+/// [`votes_scalar`] for blocks of 16 columns from 1 while they fit before `end`; returns
+/// the first column it did not do. Works in f32: the gradients' squared lengths are
+/// integers below 2²⁴, so they and their comparisons are exact.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn gradients_avx2(
+#[target_feature(enable = "avx512f")]
+unsafe fn votes_avx512(
     rows: &[[&[u8]; 3]; 3],
     simd_end: usize,
     end: usize,
-    g: &mut RowGradients,
+    cols: &ColumnVotes,
+    (vy0, vy1): (f32, f32),
+    out: &mut RowVotes,
+) -> usize {
+    use std::arch::x86_64::*;
+    let load = |p: *const u8| {
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p as *const __m128i)))
+    };
+    let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let simd_end_v = _mm512_set1_epi32(simd_end as i32);
+    let (vy0v, vy1v) = (_mm512_set1_ps(vy0), _mm512_set1_ps(vy1));
+    let mut x = 1;
+    while x + 16 <= end {
+        // Lanes before simd_end break ties towards the later channel.
+        let ties: __mmask16 = _mm512_cmplt_epi32_mask(
+            _mm512_add_epi32(lane, _mm512_set1_epi32(x as i32)),
+            simd_end_v,
+        );
+        let (mut gx, mut gy, mut len) = (
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+            _mm512_set1_ps(-1.0),
+        );
+        for ch in rows {
+            let [above, row, below] = ch;
+            let cgx = _mm512_sub_ps(load(row.as_ptr().add(x + 1)), load(row.as_ptr().add(x - 1)));
+            let cgy = _mm512_sub_ps(load(below.as_ptr().add(x)), load(above.as_ptr().add(x)));
+            let l = _mm512_add_ps(_mm512_mul_ps(cgx, cgx), _mm512_mul_ps(cgy, cgy));
+            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(l, len);
+            let ge = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(l, len);
+            let take = (ge & ties) | (gt & !ties);
+            gx = _mm512_mask_mov_ps(gx, take, cgx);
+            gy = _mm512_mask_mov_ps(gy, take, cgy);
+            len = _mm512_mask_mov_ps(len, take, l);
+        }
+        let (mut bd, mut bo) = (_mm512_setzero_ps(), _mm512_setzero_si512());
+        for (o, &(dx, dy)) in DIRECTIONS.iter().enumerate() {
+            // dx·gx + dy·gy as two products and a sum (no FMA), like the scalar code.
+            let dot = _mm512_add_ps(
+                _mm512_mul_ps(_mm512_set1_ps(dx), gx),
+                _mm512_mul_ps(_mm512_set1_ps(dy), gy),
+            );
+            let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(dot, bd);
+            bd = _mm512_mask_mov_ps(bd, up, dot);
+            bo = _mm512_mask_mov_epi32(bo, up, _mm512_set1_epi32(o as i32));
+            let neg = _mm512_sub_ps(_mm512_setzero_ps(), dot);
+            let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(neg, bd);
+            bd = _mm512_mask_mov_ps(bd, up, neg);
+            bo = _mm512_mask_mov_epi32(bo, up, _mm512_set1_epi32(o as i32 + 9));
+        }
+        let v = _mm512_sqrt_ps(len);
+        let vx1v = _mm512_mul_ps(_mm512_loadu_ps(cols.vx1.as_ptr().add(x)), v);
+        let vx0v = _mm512_mul_ps(_mm512_loadu_ps(cols.vx0.as_ptr().add(x)), v);
+        let base = _mm512_loadu_si512(cols.base.as_ptr().add(x) as *const __m512i);
+        _mm512_storeu_si512(
+            out.idx.as_mut_ptr().add(x) as *mut __m512i,
+            _mm512_add_epi32(base, bo),
+        );
+        _mm512_storeu_ps(out.w[0].as_mut_ptr().add(x), _mm512_mul_ps(vy1v, vx1v));
+        _mm512_storeu_ps(out.w[1].as_mut_ptr().add(x), _mm512_mul_ps(vy0v, vx1v));
+        _mm512_storeu_ps(out.w[2].as_mut_ptr().add(x), _mm512_mul_ps(vy1v, vx0v));
+        _mm512_storeu_ps(out.w[3].as_mut_ptr().add(x), _mm512_mul_ps(vy0v, vx0v));
+        x += 16;
+    }
+    x
+}
+
+/// [`votes_scalar`] 8 columns at a time with AVX2 (integer gradients, as the scalar code).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn votes_avx2(
+    rows: &[[&[u8]; 3]; 3],
+    simd_end: usize,
+    end: usize,
+    cols: &ColumnVotes,
+    (vy0, vy1): (f32, f32),
+    out: &mut RowVotes,
 ) -> usize {
     use std::arch::x86_64::*;
     let load = |p: *const u8| _mm256_cvtepu8_epi32(_mm_loadl_epi64(p as *const __m128i));
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let simd_end_v = _mm256_set1_epi32(simd_end as i32);
     let sign = _mm256_set1_ps(-0.0);
+    let (vy0v, vy1v) = (_mm256_set1_ps(vy0), _mm256_set1_ps(vy1));
     let mut x = 1;
     while x + 8 <= end {
-        // Lanes before simd_end break ties towards the later channel.
         let ties = _mm256_cmpgt_epi32(
             simd_end_v,
             _mm256_add_epi32(lane, _mm256_set1_epi32(x as i32)),
@@ -252,7 +370,6 @@ unsafe fn gradients_avx2(
         let (gxf, gyf) = (_mm256_cvtepi32_ps(gx), _mm256_cvtepi32_ps(gy));
         let (mut bd, mut bo) = (_mm256_setzero_ps(), _mm256_setzero_si256());
         for (o, &(dx, dy)) in DIRECTIONS.iter().enumerate() {
-            // dx·gx + dy·gy as two products and a sum (no FMA), like the scalar code.
             let dot = _mm256_add_ps(
                 _mm256_mul_ps(_mm256_set1_ps(dx), gxf),
                 _mm256_mul_ps(_mm256_set1_ps(dy), gyf),
@@ -265,12 +382,18 @@ unsafe fn gradients_avx2(
             bd = _mm256_blendv_ps(bd, neg, up);
             bo = _mm256_blendv_epi8(bo, _mm256_set1_epi32(o as i32 + 9), _mm256_castps_si256(up));
         }
-        _mm256_storeu_si256(g.len.as_mut_ptr().add(x) as *mut __m256i, len);
-        _mm256_storeu_ps(
-            g.mag.as_mut_ptr().add(x),
-            _mm256_sqrt_ps(_mm256_cvtepi32_ps(len)),
+        let v = _mm256_sqrt_ps(_mm256_cvtepi32_ps(len));
+        let vx1v = _mm256_mul_ps(_mm256_loadu_ps(cols.vx1.as_ptr().add(x)), v);
+        let vx0v = _mm256_mul_ps(_mm256_loadu_ps(cols.vx0.as_ptr().add(x)), v);
+        let base = _mm256_loadu_si256(cols.base.as_ptr().add(x) as *const __m256i);
+        _mm256_storeu_si256(
+            out.idx.as_mut_ptr().add(x) as *mut __m256i,
+            _mm256_add_epi32(base, bo),
         );
-        _mm256_storeu_si256(g.bin.as_mut_ptr().add(x) as *mut __m256i, bo);
+        _mm256_storeu_ps(out.w[0].as_mut_ptr().add(x), _mm256_mul_ps(vy1v, vx1v));
+        _mm256_storeu_ps(out.w[1].as_mut_ptr().add(x), _mm256_mul_ps(vy0v, vx1v));
+        _mm256_storeu_ps(out.w[2].as_mut_ptr().add(x), _mm256_mul_ps(vy1v, vx0v));
+        _mm256_storeu_ps(out.w[3].as_mut_ptr().add(x), _mm256_mul_ps(vy0v, vx0v));
         x += 8;
     }
     x

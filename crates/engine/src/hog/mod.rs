@@ -11,7 +11,6 @@ use crate::error::ModelError;
 use crate::geometry::Rect;
 use crate::pyramid::{pyramid_down6_planes, pyramid_up2_planes, Planes};
 use image::RgbImage;
-use rayon::prelude::*;
 
 mod fhog;
 mod filter;
@@ -284,7 +283,7 @@ impl HogDetector {
             }
         }
         // Level by level, keeping only the current image and its features (memory stays
-        // near one image's worth); the five filters run in parallel on each level.
+        // near one image's worth); the filters run in parallel over bands of rows.
         let mut per_filter: Vec<Vec<(f64, Rect)>> = vec![Vec::new(); self.filters.len()];
         let mut current: Option<Planes> = None; // None: the original image
         for level in 0..levels {
@@ -293,12 +292,13 @@ impl HogDetector {
             }
             let im = current.as_ref().unwrap_or(img);
             let f = fhog_planes(im, self.cell_size, self.filter_h, self.filter_w);
-            let found: Vec<Vec<(f64, Rect)>> = self
-                .filters
-                .par_iter()
-                .map(|(bank, bias)| {
+            let banks: Vec<&FilterBank> = self.filters.iter().map(|(b, _)| b).collect();
+            let sals = filter::saliencies(&f, &banks, self.filter_h, self.filter_w);
+            let found: Vec<Vec<(f64, Rect)>> = sals
+                .iter()
+                .zip(&self.filters)
+                .map(|(sal, (_, bias))| {
                     let thresh = bias + adjust_threshold;
-                    let sal = filter::saliency(&f, bank, self.filter_h, self.filter_w);
                     let mut out = Vec::new();
                     for r in 0..sal.rows {
                         for c in 0..sal.cols {
