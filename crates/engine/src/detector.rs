@@ -21,11 +21,19 @@ impl Default for Detector {
 
 /// Boxes in face_recognition's order (strongest first), clipped to the image.
 pub(crate) fn detect(hog: &HogDetector, img: &RgbImage, detector: Detector) -> Vec<Rect> {
+    detect_raw(hog, img, detector)
+        .into_iter()
+        .map(|r| trim_to_bounds(r, img.width(), img.height()))
+        .collect()
+}
+
+/// The detector's own rectangles, strongest first, not clipped (they may pass the edge).
+pub(crate) fn detect_raw(hog: &HogDetector, img: &RgbImage, detector: Detector) -> Vec<Rect> {
     match detector {
         Detector::Hog { upsample } => hog
             .detect_upsampled(img, upsample)
             .into_iter()
-            .map(|d| trim_to_bounds(d.rect, img.width(), img.height()))
+            .map(|d| d.rect)
             .collect(),
     }
 }

@@ -73,7 +73,8 @@ pub const CHIP_SIZE: u32 = resnet::CHIP_SIZE as u32;
 /// One encoded face.
 #[derive(Debug, Clone)]
 pub struct Face {
-    /// The box it was found in (dlib coordinates, inclusive).
+    /// The face's box (dlib coordinates, inclusive): for [`Engine::encode_image`] the
+    /// detector's box clipped to the image, as face_recognition's `face_locations`.
     pub rect: Rect,
     /// The 5 landmarks: right eye outer/inner, left eye outer/inner, nose (dlib's order).
     pub landmarks: Vec<Point>,
@@ -137,11 +138,32 @@ impl Engine {
         &self.hog
     }
 
-    /// Detect, then encode every face: face_recognition's
-    /// `face_encodings(img, face_locations(img, upsample))`.
+    /// Detect, then encode every face: face_recognition's `face_encodings(img)` (what its
+    /// command line runs). As there, the landmarks are placed on the detector's own
+    /// rectangles, which may reach past the image's edge; each [`Face::rect`] is the box
+    /// clipped as `face_locations` reports it. (`face_encodings(img, face_locations(img))`,
+    /// landmarks on the clipped boxes, is [`Engine::encode_faces`] with [`Engine::detect`]'s
+    /// boxes; the two differ only for faces cut by the edge.)
     pub fn encode_image(&self, img: &RgbImage, detector: Detector) -> Vec<Face> {
-        let boxes = self.detect(img, detector);
-        self.encode_faces(img, &boxes)
+        let raw = detector::detect_raw(&self.hog, img, detector);
+        raw.par_iter()
+            .map(|&rect| {
+                let mut face = self.encode_face(img, rect);
+                face.rect = detector::trim_to_bounds(rect, img.width(), img.height());
+                face
+            })
+            .collect()
+    }
+
+    fn encode_face(&self, img: &RgbImage, rect: Rect) -> Face {
+        let landmarks = self.landmarks(img, rect);
+        let chip = self.face_chip(img, &landmarks);
+        let embedding = self.resnet.descriptor(chip.as_raw());
+        Face {
+            rect,
+            landmarks,
+            embedding,
+        }
     }
 
     /// The 5 landmarks of the face in `rect`.
@@ -175,16 +197,7 @@ impl Engine {
     pub fn encode_faces(&self, img: &RgbImage, boxes: &[Rect]) -> Vec<Face> {
         boxes
             .par_iter()
-            .map(|&rect| {
-                let landmarks = self.landmarks(img, rect);
-                let chip = self.face_chip(img, &landmarks);
-                let embedding = self.resnet.descriptor(chip.as_raw());
-                Face {
-                    rect,
-                    landmarks,
-                    embedding,
-                }
-            })
+            .map(|&rect| self.encode_face(img, rect))
             .collect()
     }
 }

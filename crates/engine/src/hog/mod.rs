@@ -265,7 +265,8 @@ impl HogDetector {
         let (mut rw, mut rh) = (img.w as f64 - 1.0, img.h as f64 - 1.0);
         let (mut l, mut t) = (0.0f64, 0.0f64);
         loop {
-            let down = |p: f64| (p - 0.3) * 5.0 / 6.0;
+            // dlib's point_down: (p - 0.3) · ratio with ratio = (N - 1) / N computed first.
+            let down = |p: f64| (p - 0.3) * (5.0 / 6.0);
             l = down(l);
             t = down(t);
             rw = down(rw);
@@ -372,10 +373,12 @@ impl HogDetector {
         };
         let (x0, y0) = to_img(l, t);
         let (x1, y1) = to_img(rr, b);
-        // pyramid_down<6>::rect_up, `level` times: p · 6/5 + 0.3, then round.
+        // pyramid_down<6>::rect_up, `level` times: p · ratio + 0.3 with ratio = N / (N - 1)
+        // as one double (1.2, inexact: multiplying by 6 then dividing by 5 rounds differently
+        // and moved a box edge by a pixel), then round.
         let up = |mut v: f64| {
             for _ in 0..level {
-                v = v * 6.0 / 5.0 + 0.3;
+                v = v * (6.0 / 5.0) + 0.3;
             }
             (v + 0.5).floor() as i64
         };
