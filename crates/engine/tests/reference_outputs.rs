@@ -96,7 +96,9 @@ fn hog_boxes_match_face_recognition_in_order() {
                 .iter()
                 .map(css_rect)
                 .collect();
-            let got = engine().detect(&img, Detector::Hog { upsample: up });
+            let got = engine()
+                .detect(&img, Detector::Hog { upsample: up })
+                .unwrap();
             assert_eq!(
                 got.len(),
                 want.len(),
@@ -125,7 +127,9 @@ fn end_to_end_encodings_match_face_recognition() {
     let mut edge_faces = 0;
     for (path, e) in refs["items"].as_object().unwrap() {
         let img = fr_load(path);
-        let faces = engine().encode_image(&img, Detector::Hog { upsample: 1 });
+        let faces = engine()
+            .encode_image(&img, Detector::Hog { upsample: 1 })
+            .unwrap();
         let want = e["encodings_default"].as_array().unwrap();
         assert_eq!(faces.len(), want.len(), "{path}: face count");
         let boxes: Vec<Rect> = e["boxes_upsample1"]
@@ -190,7 +194,9 @@ fn same_names_as_face_recognition_at_tolerance_06() {
     // face_recognition's gallery from its own encodings; ours from our whole pipeline.
     let (mut theirs, mut ours) = (Gallery::new(), Gallery::new());
     for (path, name) in KNOWN {
-        let mine = engine().encode_image(&fr_load(path), Detector::Hog { upsample: 1 });
+        let mine = engine()
+            .encode_image(&fr_load(path), Detector::Hog { upsample: 1 })
+            .unwrap();
         assert_eq!(mine.len(), 1, "{path}: expected one face");
         let mut t = [0f32; 128];
         t.copy_from_slice(&floats(&items[*path]["encodings_default"][0]));
@@ -202,7 +208,9 @@ fn same_names_as_face_recognition_at_tolerance_06() {
         if KNOWN.iter().any(|(p, _)| p == path) {
             continue;
         }
-        let got = engine().encode_image(&fr_load(path), Detector::Hog { upsample: 1 });
+        let got = engine()
+            .encode_image(&fr_load(path), Detector::Hog { upsample: 1 })
+            .unwrap();
         let want = e["encodings_default"].as_array().unwrap();
         assert_eq!(got.len(), want.len(), "{path}: face count");
         for (i, (f, w)) in got.iter().zip(want).enumerate() {
@@ -225,7 +233,9 @@ fn same_names_as_face_recognition_at_tolerance_06() {
         ("fr/examples/obama2.jpg", "obama"),
         ("fr/examples/knn_examples/train/biden/biden2.jpg", "biden"),
     ] {
-        let f = engine().encode_image(&fr_load(path), Detector::Hog { upsample: 1 });
+        let f = engine()
+            .encode_image(&fr_load(path), Detector::Hog { upsample: 1 })
+            .unwrap();
         assert_eq!(
             ours.best_match(&f[0].embedding, DEFAULT_TOLERANCE)
                 .unwrap()
