@@ -52,7 +52,9 @@ pub fn scan(engine: &Engine, dir: &Path, opts: &ImageOpts) -> anyhow::Result<Kno
         .map(|(path, person)| {
             let img = load_image(path, &opts.load_options())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            let faces = engine.encode_image(&img, opts.detector());
+            let faces = engine
+                .encode_image(&img, opts.detector())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             let label = match person {
                 Some(p) => p.clone(),
                 None => path

@@ -15,15 +15,6 @@ use support::*;
 /// printed by `--show-distance` then agree to a few 1e-6.
 const DISTANCE_TOLERANCE: f64 = 2e-5;
 
-/// Faces cut by the image edge: face_recognition's `face_encodings(img)` places the
-/// landmarks in dlib's untrimmed box, the engine (for now) in the trimmed one, so their
-/// distances differ by up to ~0.02 until the engine's `encode_image` change lands. Names
-/// must still be equal; then remove the entry.
-const EDGE_FACES_PENDING_ENGINE: &[(&str, f64)] = &[(
-    "testdata/faces/fr/tests/test_images/obama_partial_face.jpg",
-    0.05,
-)];
-
 /// One `path,name[,distance]` line.
 #[derive(Debug, Clone, PartialEq)]
 struct Line {
@@ -90,10 +81,7 @@ fn check_identify(case: &str, args: &[String], expected: &[String], got: &str) -
     }
     let mut failures = Vec::new();
     for (g, w) in got.iter().zip(&want) {
-        let tolerance = EDGE_FACES_PENDING_ENGINE
-            .iter()
-            .find(|(p, _)| *p == g.path)
-            .map_or(DISTANCE_TOLERANCE, |(_, t)| *t);
+        let tolerance = DISTANCE_TOLERANCE;
         let close = match (g.distance, w.distance) {
             (None, None) => true,
             (Some(g_d), Some(w_d)) => (g_d - w_d).abs() <= tolerance,

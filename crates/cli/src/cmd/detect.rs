@@ -46,14 +46,13 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
         .map(|p| {
             let path = p.display().to_string();
             let boxes = load_image(p, &args.image.load_options())
-                .map(|img| {
+                .map_err(|e| format!("{path}: {e}"))
+                .and_then(|img| {
                     engine
                         .detect(&img, detector)
-                        .iter()
-                        .map(|r| r.css())
-                        .collect()
-                })
-                .map_err(|e| format!("{path}: {e}"));
+                        .map(|rs| rs.iter().map(|r| r.css()).collect())
+                        .map_err(|e| format!("{path}: {e}"))
+                });
             (path, boxes)
         })
         .collect();

@@ -184,6 +184,7 @@ fn identify_one(
     let (img, scale) = shrink_if_giant(img);
     Ok(engine
         .encode_image(&img, args.image.detector())
+        .map_err(|e| format!("{}: {e}", path.display()))?
         .iter()
         .map(|f| {
             let mut m = match_face(known, &f.embedding, args.tolerance);

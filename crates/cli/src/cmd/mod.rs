@@ -50,6 +50,11 @@ pub fn thread_pool(cpus: i32) -> anyhow::Result<rayon::ThreadPool> {
 pub enum Model {
     /// dlib's HOG frontal face detector (face_recognition's default).
     Hog,
+    /// RetinaFace, the accurate CNN detector: turned, small and partly hidden faces.
+    /// `cnn` (face_recognition's name for its accurate detector, dlib's MMOD) selects it
+    /// too; its boxes are not MMOD's (docs/cli.md).
+    #[value(alias = "cnn")]
+    Retinaface,
 }
 
 impl ImageOpts {
@@ -58,7 +63,11 @@ impl ImageOpts {
             Some(dir) => ModelPaths::in_dir(dir),
             None => ModelPaths::discover()?,
         };
-        Engine::load(&paths).context("loading models")
+        let engine = Engine::load(&paths).context("loading models")?;
+        // Load the chosen detector's model now, so a missing one is one clear error
+        // before any photo is read.
+        engine.prepare(self.detector())?;
+        Ok(engine)
     }
 
     /// The detector, upsampling once unless `--upsample` says otherwise.
@@ -72,6 +81,9 @@ impl ImageOpts {
             Model::Hog => Detector::Hog {
                 upsample: self.upsample.unwrap_or(default_upsample),
             },
+            // RetinaFace has no up-sampling: its smallest anchors (16 px) already see
+            // faces HOG needs two up-samplings for.
+            Model::Retinaface => Detector::RetinaFace,
         }
     }
 
