@@ -231,3 +231,30 @@ async fn sqs_job_with_s3_image_and_gallery_writes_both_result_destinations() {
     reasons.sort();
     assert_eq!(reasons, vec!["invalid_job", "missing_object"]);
 }
+
+/// A bad value of the worker's own settings exits 2 with one line naming the variable,
+/// before any model is loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_worker_setting_exits_2_with_one_line() {
+    let backend = Backend::embedded();
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value) in [
+        ("FACEREC_MAX_PIXELS", "0"),
+        ("FACEREC_MAX_IMAGE_BYTES", "0"),
+        ("FACEREC_STOP_MARGIN", "0"),
+    ] {
+        let mut w = WorkerProcess::spawn_bin(
+            &worker_bin(),
+            &backend.worker_env(),
+            &[(var, value)],
+            dir.path(),
+            var,
+        );
+        let (status, _) = w.wait_exit(Duration::from_secs(10)).await.expect("exits");
+        let err = w.log_text();
+        assert_eq!(status.code(), Some(2), "{var}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{var}: {err}");
+        assert!(lines[0].contains(var), "{var}: {err}");
+    }
+}
