@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use facerec_worker_runtime::emf::EmfEmitter;
 use facerec_worker_runtime::health::HealthFile;
 use facerec_worker_runtime::memory_gate::MemoryGate;
 use facerec_worker_runtime::results::{ResultSinks, S3Prefix};
@@ -491,13 +492,16 @@ async fn a_failing_result_queue_loses_no_result_and_blocks_receiving() {
     let with_queue =
         |url: String, sqs: aws_sdk_sqs::Client| move |s: ResultSinks| s.with_queue(sqs, url);
     let health = file.clone();
+    let metrics: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let sink = metrics.clone();
+    let emf = EmfEmitter::with_sink("Test", "a", move |l| sink.lock().unwrap().push(l.into()));
     let a = start_with(
         &backend,
         config.clone(),
         None,
         TestHandler::default(),
         with_queue(results_url.clone(), sqs.clone()),
-        move |r| r.with_health_file(health),
+        move |r| r.with_health_file(health).with_emf(emf),
     )
     .await;
     // 1 slot + batch 3 = at most 4 messages held; the other 2 stay in the queue.
@@ -518,6 +522,14 @@ async fn a_failing_result_queue_loses_no_result_and_blocks_receiving() {
     );
     assert!(get(&a.stats.store_errors) >= 3);
     assert_eq!(get(&a.stats.succeeded), 0, "not stored, not succeeded");
+    assert!(
+        !metrics
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("\"JobsSucceeded\":1")),
+        "JobsSucceeded before the result was stored"
+    );
     assert!(backend.result_ids().await.is_empty(), "S3 is written last");
     match file.check(Duration::from_secs(2)) {
         Err(facerec_worker_runtime::health::Unhealthy::Reported(r)) => {
@@ -605,6 +617,157 @@ async fn a_release_is_never_overtaken_by_a_heartbeat() {
         (2, 0),
         "both visible: the releases landed after the extension"
     );
+}
+
+/// W11: a receive already under way when the stop comes is finished, and what it brought
+/// is released at once — not dropped mid-flight, which would leave those messages hidden
+/// for a whole visibility timeout. The queue holds a receive's messages 500 ms before
+/// returning them (a response in transit); the stop comes in that window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receive_in_flight_at_stop_is_finished_and_released() {
+    let backend = Backend::embedded();
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let queue = SlowReceives {
+        inner: backend.embedded_queue(),
+        delay: Duration::from_millis(500),
+        arrived: arrived.clone(),
+    };
+    let config = RuntimeConfig {
+        visibility_timeout: Duration::from_secs(30),
+        ..fast_config()
+    };
+    let runtime = Runtime::new(queue, TestHandler::default(), backend.sinks(), config);
+    let stop = CancellationToken::new();
+    let handle = tokio::spawn(runtime.run(stop.clone()));
+    backend.send(&[job("in-transit", 0)]).await;
+    tokio::time::timeout(Duration::from_secs(10), arrived.notified())
+        .await
+        .expect("received");
+    stop.cancel();
+    let summary = handle.await.unwrap();
+    assert_eq!(summary.released, 1, "{summary:?}");
+    assert_eq!(backend.counts().await, (1, 0), "visible again at once");
+    assert!(backend.results().await.is_empty(), "not run");
+}
+
+/// A FIFO job queue with a FIFO DLQ: the explicit move keeps the message group and is
+/// accepted (a FIFO queue refuses a send without a group id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fifo_dead_letter_queue_receives_the_message_with_its_reason() {
+    let backend = Backend::sqs().await;
+    let Backend::Sqs { sqs, .. } = &backend else {
+        unreachable!()
+    };
+    let fifo = |name: &'static str| async move {
+        sqs.create_queue()
+            .queue_name(name)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    };
+    let jobs_url = fifo("jobs.fifo").await;
+    let dlq_url = fifo("jobs-dlq.fifo").await;
+    sqs.send_message()
+        .queue_url(&jobs_url)
+        .message_body("{not json")
+        .message_group_id("camera-7")
+        .message_deduplication_id("d-1")
+        .send()
+        .await
+        .unwrap();
+    let queue = facerec_worker_runtime::queue::sqs::SqsQueue::new(
+        sqs_client_for(backend.endpoint().unwrap(), Duration::from_secs(1)).await,
+        jobs_url.clone(),
+        Some(dlq_url.clone()),
+    );
+    let runtime = Runtime::new(
+        queue,
+        TestHandler::default(),
+        backend.sinks(),
+        fast_config(),
+    );
+    let stats = runtime.stats();
+    let stop = CancellationToken::new();
+    let handle = tokio::spawn(runtime.run(stop.clone()));
+    let mut dead = Vec::new();
+    for _ in 0..50 {
+        dead = sqs
+            .receive_message()
+            .queue_url(&dlq_url)
+            .message_attribute_names("All")
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+            )
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.cancel();
+    handle.await.unwrap();
+    assert_eq!(
+        dead.len(),
+        1,
+        "dead-lettered: {}",
+        get(&stats.dead_lettered)
+    );
+    let m = &dead[0];
+    assert_eq!(m.body(), Some("{not json"));
+    assert_eq!(
+        m.message_attributes().unwrap()["facerec.error.reason"].string_value(),
+        Some("malformed_json")
+    );
+    assert_eq!(
+        m.attributes().unwrap()[&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId],
+        "camera-7"
+    );
+}
+
+/// A queue that holds each non-empty receive's messages for `delay` before returning them.
+struct SlowReceives<Q> {
+    inner: Q,
+    delay: Duration,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl<Q: JobQueue> JobQueue for SlowReceives<Q> {
+    async fn receive(
+        &self,
+        max: u32,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let got = self.inner.receive(max, wait, visibility).await?;
+        if !got.is_empty() {
+            self.arrived.notify_one();
+            tokio::time::sleep(self.delay).await;
+        }
+        Ok(got)
+    }
+    async fn delete_batch(&self, receipts: &[String]) -> Result<Vec<BatchFailure>, QueueError> {
+        self.inner.delete_batch(receipts).await
+    }
+    async fn change_visibility_batch(
+        &self,
+        changes: &[VisibilityChange],
+    ) -> Result<Vec<BatchFailure>, QueueError> {
+        self.inner.change_visibility_batch(changes).await
+    }
+    async fn dead_letter(
+        &self,
+        message: &ReceivedMessage,
+        reason: &DeadLetterReason,
+    ) -> Result<(), QueueError> {
+        self.inner.dead_letter(message, reason).await
+    }
 }
 
 /// A queue whose visibility extensions (timeout > 0) take `delay`, announcing each start.
