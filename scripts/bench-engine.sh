@@ -2,15 +2,15 @@
 # Side-by-side benchmark: face_recognition (pip's dlib-bin wheel) vs facerec-engine on the
 # same photos and the same cores. Prints one JSON line per run; docs/benchmarks.md ("Engine")
 # records the results. Usage: scripts/bench-engine.sh [PHOTO_DIR_OR_FILE...]
-# (default: ../shared/faces without the pre-aligned dlib/johns chips).
+# (default: the committed photos in testdata/faces, without the pre-aligned dlib/johns chips).
 # Env: FACEREC_BASELINE_VENV reuses a venv (else a temporary one is built and removed);
 #      CARGO_TARGET_DIR as usual.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
-shared="$repo_root/../shared/faces"
+faces="$repo_root/testdata/faces"
 if [ $# -eq 0 ]; then
-  set -- "$shared/fr" "$shared/dlib/faces" "$shared/skimage"
+  set -- "$faces/fr" "$faces/dlib/faces" "$faces/skimage"
 fi
 
 venv="${FACEREC_BASELINE_VENV:-}"

@@ -106,7 +106,7 @@ async fn measure(jobs: usize, job_ms: u64, batch: u32, parallelism: usize, resul
     }
     let queue = backend.sqs_queue(sqs);
     let _: &SqsQueue = &queue;
-    let runtime = Runtime::new(queue, TestHandler, sinks, config);
+    let runtime = Runtime::new(queue, TestHandler::default(), sinks, config);
     let stats = runtime.stats();
     let stop = CancellationToken::new();
     let handle = tokio::spawn(runtime.run(stop.clone()));

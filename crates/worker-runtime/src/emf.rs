@@ -1,5 +1,9 @@
 //! CloudWatch Embedded Metric Format: one JSON line per job outcome on stdout.
 //!
+//! Outcomes: succeeded (emitted once the result is stored), failed (with an `ErrorCode`
+//! property), or already stored (a redelivered job acknowledged from its stored result,
+//! `JobsAlreadyStored`, no duration or faces: nothing ran).
+//!
 //! The awslogs driver ships stdout to CloudWatch Logs, which extracts the metrics from
 //! the `_aws` envelope — no agent, no PutMetricData calls. Tracing logs go to stderr so
 //! every stdout line is a metric document.
@@ -20,6 +24,8 @@ pub struct EmfEmitter {
 #[derive(Debug, Clone, Default)]
 pub struct JobMetrics {
     pub succeeded: bool,
+    /// A redelivery acknowledged from its stored result (then `succeeded` is false).
+    pub already_stored: bool,
     pub duration: Duration,
     pub queue_wait: Option<Duration>,
     pub faces_found: u64,
@@ -55,8 +61,7 @@ impl EmfEmitter {
         let mut metrics = vec![
             json!({"Name": "JobsSucceeded", "Unit": "Count"}),
             json!({"Name": "JobsFailed", "Unit": "Count"}),
-            json!({"Name": "JobDuration", "Unit": "Milliseconds"}),
-            json!({"Name": "FacesFound", "Unit": "Count"}),
+            json!({"Name": "JobsAlreadyStored", "Unit": "Count"}),
         ];
         let mut doc = json!({
             "_aws": {
@@ -68,11 +73,16 @@ impl EmfEmitter {
                 }],
             },
             "Service": self.service,
-            "JobsSucceeded": u64::from(m.succeeded),
-            "JobsFailed": u64::from(!m.succeeded),
-            "JobDuration": m.duration.as_secs_f64() * 1000.0,
-            "FacesFound": m.faces_found,
+            "JobsSucceeded": u64::from(m.succeeded && !m.already_stored),
+            "JobsFailed": u64::from(!m.succeeded && !m.already_stored),
+            "JobsAlreadyStored": u64::from(m.already_stored),
         });
+        if !m.already_stored {
+            metrics.push(json!({"Name": "JobDuration", "Unit": "Milliseconds"}));
+            metrics.push(json!({"Name": "FacesFound", "Unit": "Count"}));
+            doc["JobDuration"] = json!(m.duration.as_secs_f64() * 1000.0);
+            doc["FacesFound"] = json!(m.faces_found);
+        }
         if let Some(w) = m.queue_wait {
             metrics.push(json!({"Name": "QueueWait", "Unit": "Milliseconds"}));
             doc["QueueWait"] = json!(w.as_secs_f64() * 1000.0);
@@ -102,7 +112,7 @@ mod tests {
             duration: Duration::from_millis(250),
             queue_wait: Some(Duration::from_secs(2)),
             faces_found: 3,
-            error_code: None,
+            ..JobMetrics::default()
         });
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         let cw = &v["_aws"]["CloudWatchMetrics"][0];
@@ -122,5 +132,27 @@ mod tests {
         assert_eq!(v["FacesFound"], 3);
         assert_eq!(v["JobDuration"], 250.0);
         assert!(line.lines().count() == 1);
+        assert_eq!(v["JobsAlreadyStored"], 0);
+
+        let again = e.render(&JobMetrics {
+            already_stored: true,
+            ..JobMetrics::default()
+        });
+        let v: serde_json::Value = serde_json::from_str(&again).unwrap();
+        assert_eq!(
+            (
+                &v["JobsSucceeded"],
+                &v["JobsFailed"],
+                &v["JobsAlreadyStored"]
+            ),
+            (&json!(0), &json!(0), &json!(1))
+        );
+        assert!(v.get("JobDuration").is_none(), "nothing ran: {again}");
+        for m in v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(v.get(m["Name"].as_str().unwrap()).is_some());
+        }
     }
 }

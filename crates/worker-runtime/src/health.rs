@@ -1,8 +1,13 @@
 //! Liveness for the container health check.
 //!
-//! The receive loop touches a file every iteration (a long poll is at most 20 s); the
-//! `health` subcommand passes while the file is fresh. A file rather than a port: nothing
-//! to bind, and it works on a read-only root with a small tmpfs for `/tmp`.
+//! The runtime's health task rewrites a small file right after every receive and at least
+//! every `health_interval` (10 s) in between, so a worker whose slots are all busy with
+//! long jobs stays healthy. The file says what the runtime thinks of itself: `ok`, or
+//! `unhealthy: <reason>` when the receive loop has stalled or results/deletes have been
+//! failing (see [`crate::runtime`]). The `health` subcommand passes only for a fresh `ok`
+//! file; a stale file means the process (or its async runtime) is wedged, since then
+//! nothing rewrites it. A file rather than a port: nothing to bind, and it works on a
+//! read-only root with a small tmpfs for `/tmp`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -14,16 +19,25 @@ pub struct HealthFile {
     path: PathBuf,
 }
 
+/// What the runtime reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthStatus {
+    Ok,
+    Unhealthy(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Unhealthy {
     #[error("health file {0} missing: the worker has not started its receive loop")]
     Missing(PathBuf),
-    #[error("health file {path} is {age:?} old (max {max:?}): the receive loop is stuck")]
+    #[error("health file {path} is {age:?} old (max {max:?}): the worker is wedged")]
     Stale {
         path: PathBuf,
         age: Duration,
         max: Duration,
     },
+    #[error("the worker reports itself unhealthy: {0}")]
+    Reported(String),
 }
 
 impl HealthFile {
@@ -35,12 +49,30 @@ impl HealthFile {
         &self.path
     }
 
-    /// Record that the loop is alive. Errors are ignored: a failed touch shows up as a
-    /// failed health check, which is the right signal.
-    pub fn touch(&self) {
-        let _ = std::fs::write(&self.path, b"ok\n");
+    /// Write `status`. Through a temporary file and a rename, so `check` never reads a
+    /// half-written file. Errors are ignored: a failed write shows up as a stale file,
+    /// which is the right signal.
+    pub fn write(&self, status: &HealthStatus) {
+        let text = match status {
+            HealthStatus::Ok => "ok\n".to_string(),
+            HealthStatus::Unhealthy(reason) => {
+                format!("unhealthy: {}\n", reason.replace('\n', " "))
+            }
+        };
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, &self.path);
+        }
     }
 
+    /// Record a healthy loop (shorthand for `write(&HealthStatus::Ok)`).
+    pub fn touch(&self) {
+        self.write(&HealthStatus::Ok);
+    }
+
+    /// Healthy when the file is at most `max_age` old and does not report a problem.
+    /// Returns the file's age.
     pub fn check(&self, max_age: Duration) -> Result<Duration, Unhealthy> {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
@@ -55,6 +87,10 @@ impl HealthFile {
                 max: max_age,
             });
         }
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        if let Some(reason) = text.trim().strip_prefix("unhealthy:") {
+            return Err(Unhealthy::Reported(reason.trim().to_string()));
+        }
         Ok(age)
     }
 }
@@ -64,7 +100,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fresh_file_is_healthy_and_missing_is_not() {
+    fn fresh_ok_file_is_healthy_and_missing_stale_or_reported_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let h = HealthFile::new(dir.path().join("alive"));
         assert!(matches!(
@@ -78,5 +114,14 @@ mod tests {
             h.check(Duration::from_millis(10)),
             Err(Unhealthy::Stale { .. })
         ));
+        h.write(&HealthStatus::Unhealthy(
+            "storing results failing for 61 s: AccessDenied".into(),
+        ));
+        match h.check(Duration::from_secs(5)) {
+            Err(Unhealthy::Reported(r)) => assert!(r.contains("AccessDenied"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+        h.touch();
+        assert!(h.check(Duration::from_secs(5)).is_ok(), "recovers");
     }
 }

@@ -1,9 +1,10 @@
 //! From settings (flags over environment) to a running worker: the wiring shared by the
 //! `facerec-worker` binary and the test worker, so tests exercise the production path.
 //!
-//! Every setting has a flag and an environment variable; clap gives flags precedence.
-//! Values are checked before anything starts, and a bad one is a start-up error naming
-//! the variable and the accepted range.
+//! Every setting has a flag and an environment variable; clap gives flags precedence (an
+//! environment value is not even read when the flag is given). Values are checked before
+//! anything starts, and a bad one is a one-line start-up error naming the variable and
+//! the accepted range, exit status 2 ([`parse_cli`]).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -18,7 +19,10 @@ use crate::queue::embedded::EmbeddedQueue;
 use crate::queue::sqs::SqsQueue;
 use crate::results::{ResultSinks, S3Prefix};
 use crate::runtime::{RunSummary, Runtime, RuntimeConfig};
-use crate::spot_notice::{SpotNoticeWatcher, DEFAULT_IMDS_ENDPOINT};
+use crate::spot_notice::{
+    on_ec2, on_fargate, Persistence, SpotNoticeWatcher, DEFAULT_IMDS_ENDPOINT,
+    DEFAULT_IMDS_ENDPOINT_IPV6,
+};
 use crate::task_protection::TaskProtection;
 use crate::JobHandler;
 
@@ -77,11 +81,16 @@ pub struct WorkerSettings {
           value_parser = clap::value_parser!(u64).range(1..=43_200))]
     pub visibility_timeout: u64,
     /// The ECS task's stopTimeout, seconds: SIGTERM to SIGKILL.
-    #[arg(long, env = "FACEREC_STOP_TIMEOUT", value_name = "FACEREC_STOP_TIMEOUT", default_value = "120", value_parser = parse_secs)]
+    #[arg(long, env = "FACEREC_STOP_TIMEOUT", value_name = "FACEREC_STOP_TIMEOUT", default_value = "120", value_parser = parse_positive_secs)]
     pub stop_timeout: Duration,
-    /// Safety margin kept before stopTimeout for releasing and flushing, seconds.
+    /// Kept before stopTimeout for the final result/delete flush and releases, seconds
+    /// (at least 1; the runtime uses all but 0.25 s of it).
     #[arg(long, env = "FACEREC_STOP_MARGIN", value_name = "FACEREC_STOP_MARGIN", default_value = "10", value_parser = parse_secs)]
     pub stop_margin: Duration,
+    /// Longest a job may run before it is abandoned and retried, seconds; default ten
+    /// visibility timeouts.
+    #[arg(long, env = "FACEREC_JOB_TIMEOUT", value_name = "FACEREC_JOB_TIMEOUT", value_parser = parse_positive_secs)]
+    pub job_timeout: Option<Duration>,
     /// Long-poll wait, seconds (0..=20).
     #[arg(long, env = "FACEREC_WAIT_TIME", value_name = "FACEREC_WAIT_TIME", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(0..=20))]
@@ -103,7 +112,7 @@ pub struct WorkerSettings {
     #[arg(long, env = "FACEREC_ACK_LINGER", value_name = "FACEREC_ACK_LINGER", default_value = "1", value_parser = parse_secs)]
     pub ack_linger: Duration,
     /// Cap on the pause between failed queue calls, seconds.
-    #[arg(long, env = "FACEREC_QUEUE_RETRY_MAX", value_name = "FACEREC_QUEUE_RETRY_MAX", default_value = "10", value_parser = parse_secs)]
+    #[arg(long, env = "FACEREC_QUEUE_RETRY_MAX", value_name = "FACEREC_QUEUE_RETRY_MAX", default_value = "10", value_parser = parse_positive_secs)]
     pub queue_retry_max: Duration,
     /// The container's cgroup directory (memory back-pressure).
     #[arg(long, env = "FACEREC_CGROUP_DIR", value_name = "FACEREC_CGROUP_DIR", default_value = DEFAULT_CGROUP_DIR)]
@@ -112,8 +121,10 @@ pub struct WorkerSettings {
     #[arg(long, env = "ECS_AGENT_URI", value_name = "ECS_AGENT_URI")]
     pub ecs_agent_uri: Option<String>,
     /// Instance metadata endpoint to watch for Spot notices. Explicit: always watched.
-    /// Otherwise the SDK's AWS_EC2_METADATA_SERVICE_ENDPOINT or the default is tried once,
-    /// unless AWS_EC2_METADATA_DISABLED=true.
+    /// Otherwise the SDK's AWS_EC2_METADATA_SERVICE_ENDPOINT (or the default, IPv6 with
+    /// AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6) is watched: for the task's life on EC2,
+    /// for three attempts where that is unknown; never on Fargate or with
+    /// AWS_EC2_METADATA_DISABLED=true.
     #[arg(
         long,
         env = "FACEREC_IMDS_ENDPOINT",
@@ -121,9 +132,10 @@ pub struct WorkerSettings {
     )]
     pub imds_endpoint: Option<String>,
     /// Spot notice poll interval, seconds.
-    #[arg(long, env = "FACEREC_SPOT_POLL_INTERVAL", value_name = "FACEREC_SPOT_POLL_INTERVAL", default_value = "5", value_parser = parse_secs)]
+    #[arg(long, env = "FACEREC_SPOT_POLL_INTERVAL", value_name = "FACEREC_SPOT_POLL_INTERVAL", default_value = "5", value_parser = parse_positive_secs)]
     pub spot_poll_interval: Duration,
-    /// File touched by the receive loop, checked by `health`.
+    /// File the runtime writes its health to (after every receive, and every 10 s),
+    /// checked by `health`.
     #[arg(long, env = "FACEREC_HEALTH_FILE", value_name = "FACEREC_HEALTH_FILE", default_value = DEFAULT_HEALTH_FILE)]
     pub health_file: PathBuf,
     /// CloudWatch namespace of the EMF metrics.
@@ -152,6 +164,12 @@ pub enum SettingsError {
         "FACEREC_STOP_MARGIN ({margin:?}) must be smaller than FACEREC_STOP_TIMEOUT ({timeout:?})"
     )]
     StopMargin { timeout: Duration, margin: Duration },
+    #[error("FACEREC_STOP_MARGIN ({0:?}) must be at least 1 s: the final result/delete flush and releases run in it")]
+    StopMarginTooSmall(Duration),
+    #[error("DLQ_URL is required with QUEUE_URL: permanent failures are moved there with their reason (without it they would only retry until the queue's redrive policy moved them, reasonless)")]
+    NoDlq,
+    #[error("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region); {0} needs one")]
+    NoRegion(&'static str),
     #[error("FACEREC_RETRY_BACKOFF_MAX must be >= FACEREC_RETRY_BACKOFF")]
     Backoff,
     #[error(
@@ -176,7 +194,10 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Seconds, fractional allowed (`0.5`), non-negative.
+/// Longest duration any setting accepts: one day (SQS's own limits are lower still).
+pub const MAX_SECS: f64 = 86_400.0;
+
+/// Seconds, fractional allowed (`0.5`), 0 to one day.
 pub fn parse_secs(s: &str) -> Result<Duration, String> {
     let v: f64 = s
         .trim()
@@ -185,7 +206,20 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
     if !(v.is_finite() && v >= 0.0) {
         return Err(format!("{s:?} is not a non-negative number of seconds"));
     }
-    Ok(Duration::from_secs_f64(v))
+    if v > MAX_SECS {
+        return Err(format!("{s:?} seconds is more than a day ({MAX_SECS} s)"));
+    }
+    Duration::try_from_secs_f64(v).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Seconds as [`parse_secs`], but more than 0: for pauses and limits where 0 would mean a
+/// hot loop or an instant timeout.
+pub fn parse_positive_secs(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?}: must be more than 0 seconds"));
+    }
+    Ok(d)
 }
 
 /// Bytes: plain integer (Ray's convention) or with a KiB/MiB/GiB (or K/M/G) suffix.
@@ -210,6 +244,43 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         return Err("must be more than 0 bytes".into());
     }
     Ok(v)
+}
+
+/// Smallest FACEREC_STOP_MARGIN: the final flush and releases need some time.
+pub const MIN_STOP_MARGIN: Duration = Duration::from_secs(1);
+/// Kept from the margin for the process to exit after the runtime returns.
+const EXIT_SLACK: Duration = Duration::from_millis(250);
+
+/// Parse the command line (and environment) into `C`, or exit: `--help`/`--version`
+/// print and exit 0; a bad value prints one line naming the variable and exits 2.
+pub fn parse_cli<C: clap::Parser>(program: &str) -> C {
+    match C::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            eprintln!("{program}: {}", one_line(&e));
+            std::process::exit(2);
+        }
+    }
+}
+
+/// clap's message without its usage/help footer, on one line.
+fn one_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
 /// What the handler factory gets to build its handler.
@@ -245,8 +316,14 @@ impl WorkerSettings {
                 }
             }
         }
+        if self.queue_url.is_some() && self.dlq_url.is_none() {
+            return Err(SettingsError::NoDlq);
+        }
         if let Some(p) = &self.result_prefix {
             S3Prefix::parse(p).map_err(SettingsError::BadResultPrefix)?;
+        }
+        if self.stop_margin < MIN_STOP_MARGIN {
+            return Err(SettingsError::StopMarginTooSmall(self.stop_margin));
         }
         if self.stop_margin >= self.stop_timeout {
             return Err(SettingsError::StopMargin {
@@ -273,6 +350,19 @@ impl WorkerSettings {
         Ok(())
     }
 
+    /// What needs an AWS region, if anything: SQS, or an S3 / result-queue destination.
+    pub fn needs_region(&self) -> Option<&'static str> {
+        if self.queue_url.is_some() {
+            Some("QUEUE_URL (SQS)")
+        } else if self.result_prefix.is_some() {
+            Some("RESULT_PREFIX (S3)")
+        } else if self.result_queue_url.is_some() {
+            Some("RESULT_QUEUE_URL (SQS)")
+        } else {
+            None
+        }
+    }
+
     /// Parallelism from cores and the memory budget, unless set explicitly.
     pub fn effective_parallelism(&self, memory_limit: Option<u64>) -> usize {
         if let Some(p) = self.parallelism {
@@ -292,6 +382,7 @@ impl WorkerSettings {
 
     pub fn runtime_config(&self, parallelism: usize) -> RuntimeConfig {
         let vis = Duration::from_secs(self.visibility_timeout);
+        let defaults = RuntimeConfig::default();
         RuntimeConfig {
             batch_size: self.batch_size,
             parallelism,
@@ -304,10 +395,15 @@ impl WorkerSettings {
             retry_backoff_base: self.retry_backoff,
             retry_backoff_max: self.retry_backoff_max,
             stop_deadline: self.stop_timeout - self.stop_margin,
+            // The margin minus a little for the process to exit.
+            stop_grace: self.stop_margin.saturating_sub(EXIT_SLACK),
             ack_linger: self.ack_linger,
             queue_retry_max: self.queue_retry_max,
             memory_poll_interval: Duration::from_secs(1),
             protection_interval: Duration::from_secs(1),
+            job_timeout: Some(self.job_timeout.unwrap_or(vis * 10)),
+            health_interval: defaults.health_interval,
+            unhealthy_after: defaults.unhealthy_after,
         }
     }
 }
@@ -348,6 +444,12 @@ where
 {
     settings.validate()?;
     let sdk = crate::aws::load_sdk_config().await;
+    if sdk.region().is_none() {
+        if let Some(what) = settings.needs_region() {
+            return Err(SettingsError::NoRegion(what).into());
+        }
+        tracing::warn!("no AWS region configured: jobs naming s3:// images will fail");
+    }
     let s3 = crate::aws::s3_client(&sdk);
     let memory_gate = MemoryGate::new(&settings.cgroup_dir, settings.memory_threshold);
     let parallelism = settings.effective_parallelism(memory_gate.limit_bytes());
@@ -423,18 +525,35 @@ where
 
 fn spot_watcher(settings: &WorkerSettings) -> Result<Option<SpotNoticeWatcher>, SettingsError> {
     if let Some(explicit) = &settings.imds_endpoint {
-        return SpotNoticeWatcher::new(explicit, settings.spot_poll_interval, true)
+        return SpotNoticeWatcher::new(explicit, settings.spot_poll_interval, Persistence::Always)
             .map(Some)
             .map_err(SettingsError::Endpoint);
     }
-    if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if env("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Ok(None);
     }
-    let endpoint = std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-        .unwrap_or_else(|_| DEFAULT_IMDS_ENDPOINT.to_string());
-    SpotNoticeWatcher::new(&endpoint, settings.spot_poll_interval, false)
+    if on_fargate(env) {
+        tracing::info!("ECS on Fargate: no instance metadata, Spot watcher off");
+        return Ok(None);
+    }
+    let endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or_else(|| {
+        if env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+            .is_some_and(|m| m.eq_ignore_ascii_case("ipv6"))
+        {
+            DEFAULT_IMDS_ENDPOINT_IPV6.to_string()
+        } else {
+            DEFAULT_IMDS_ENDPOINT.to_string()
+        }
+    });
+    let persistence = if on_ec2(env, |p| std::fs::read_to_string(p).ok()) {
+        Persistence::Always
+    } else {
+        Persistence::Probe
+    };
+    SpotNoticeWatcher::new(&endpoint, settings.spot_poll_interval, persistence)
         .map(Some)
-        .map_err(SettingsError::Endpoint)
+        .map_err(|e| SettingsError::Endpoint(format!("AWS_EC2_METADATA_SERVICE_ENDPOINT: {e}")))
 }
 
 /// A boxed error type for the launch path, so handler factories can use `?` freely
@@ -466,6 +585,14 @@ mod tests {
         assert!(parse_fraction("0").is_err());
         assert_eq!(parse_secs("0.5").unwrap(), Duration::from_millis(500));
         assert!(parse_secs("-1").is_err());
+        assert_eq!(parse_secs("0").unwrap(), Duration::ZERO);
+        assert!(parse_positive_secs("0").is_err());
+        assert!(parse_positive_secs("0.001").is_ok());
+        // Huge values are errors, not Duration::from_secs_f64 panics.
+        for huge in ["1e300", "1e20", "86400.5", "inf", "NaN"] {
+            assert!(parse_secs(huge).is_err(), "{huge}");
+        }
+        assert_eq!(parse_secs("86400").unwrap(), Duration::from_secs(86_400));
     }
 
     #[test]
@@ -474,6 +601,8 @@ mod tests {
             "w",
             "--queue-url",
             "http://127.0.0.1:1/q",
+            "--dlq-url",
+            "http://127.0.0.1:1/dlq",
             "--result-prefix",
             "s3://b/p",
             "--batch-size",
@@ -512,6 +641,69 @@ mod tests {
             s.validate(),
             Err(SettingsError::StopMargin { .. })
         ));
+        let s = Cli::try_parse_from(["w", "--embedded-queue", "/q.db", "--stop-margin", "0.5"])
+            .unwrap()
+            .s;
+        assert!(matches!(
+            s.validate(),
+            Err(SettingsError::StopMarginTooSmall(_))
+        ));
+        // SQS without a DLQ is refused rather than silently left to the redrive policy.
+        let s = Cli::try_parse_from([
+            "w",
+            "--queue-url",
+            "http://x/q",
+            "--result-prefix",
+            "s3://b",
+        ])
+        .unwrap()
+        .s;
+        assert!(matches!(s.validate(), Err(SettingsError::NoDlq)));
+        assert_eq!(s.needs_region(), Some("QUEUE_URL (SQS)"));
+        for (flag, bad) in [
+            ("--queue-retry-max", "0"),
+            ("--spot-poll-interval", "0"),
+            ("--job-timeout", "0"),
+            ("--stop-timeout", "1e300"),
+        ] {
+            let err = Cli::try_parse_from(["w", flag, bad])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(flag), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn one_line_errors_name_the_variable() {
+        let e = Cli::try_parse_from(["w", "--queue-retry-max", "0"])
+            .err()
+            .unwrap();
+        let line = one_line(&e);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("FACEREC_QUEUE_RETRY_MAX"), "{line}");
+        assert!(line.contains("more than 0"), "{line}");
+    }
+
+    #[test]
+    fn runtime_config_fits_the_stop_margin() {
+        let s = Cli::try_parse_from([
+            "w",
+            "--embedded-queue",
+            "/q.db",
+            "--stop-timeout",
+            "120",
+            "--stop-margin",
+            "10",
+            "--visibility-timeout",
+            "45",
+        ])
+        .unwrap()
+        .s;
+        let c = s.runtime_config(2);
+        assert_eq!(c.stop_deadline, Duration::from_secs(110));
+        assert!(c.stop_deadline + c.stop_grace < s.stop_timeout);
+        assert_eq!(c.job_timeout, Some(Duration::from_secs(450)));
     }
 
     #[test]

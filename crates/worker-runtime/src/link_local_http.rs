@@ -35,6 +35,8 @@ pub struct HttpResponse {
 }
 
 impl HttpEndpoint {
+    /// Parse `http://host[:port][/path]`; `host` may be a bracketed IPv6 literal
+    /// (`http://[fd00:ec2::254]`, IMDS's IPv6 endpoint).
     pub fn parse(url: &str) -> Result<Self, HttpError> {
         let bad = || HttpError::BadUrl(url.to_string());
         let rest = url.strip_prefix("http://").ok_or_else(bad)?;
@@ -42,11 +44,26 @@ impl HttpEndpoint {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().map_err(|_| bad())?),
-            None => (authority, 80),
+        let bracketed = authority.starts_with('[');
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+            host.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+            let port = match after {
+                "" => 80,
+                p => p
+                    .strip_prefix(':')
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(bad)?,
+            };
+            (host, port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse().map_err(|_| bad())?),
+                None => (authority, 80),
+            }
         };
-        if host.is_empty() {
+        // An unbracketed host with a colon is an IPv6 literal missing its brackets.
+        if host.is_empty() || host.contains(['[', ']', '@']) || (!bracketed && host.contains(':')) {
             return Err(bad());
         }
         Ok(Self {
@@ -54,6 +71,15 @@ impl HttpEndpoint {
             port,
             base_path: path.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// `host:port` as it appears in a URL or `Host` header (IPv6 in brackets).
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// Send one request; `path` is appended to the endpoint's base path.
@@ -66,14 +92,14 @@ impl HttpEndpoint {
         timeout: Duration,
     ) -> Result<HttpResponse, HttpError> {
         let target = format!("{}{}", self.base_path, path);
-        let what = format!("{method} http://{}:{}{target}", self.host, self.port);
+        let what = format!("{method} http://{}{target}", self.authority());
         let fut = async {
             let mut stream = TcpStream::connect((self.host.as_str(), self.port))
                 .await
                 .map_err(|e| HttpError::Io(what.clone(), e))?;
             let mut req = format!(
-                "{method} {target} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n",
-                self.host, self.port
+                "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+                self.authority()
             );
             for (k, v) in headers {
                 req.push_str(&format!("{k}: {v}\r\n"));
@@ -149,6 +175,17 @@ mod tests {
         assert_eq!(HttpEndpoint::parse("http://127.0.0.1:9").unwrap().port, 9);
         assert!(HttpEndpoint::parse("https://x").is_err());
         assert!(HttpEndpoint::parse("http://x:notaport").is_err());
+        // IMDS's IPv6 endpoint (AWS_EC2_METADATA_SERVICE_ENDPOINT=http://[fd00:ec2::254]).
+        let v6 = HttpEndpoint::parse("http://[fd00:ec2::254]").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("fd00:ec2::254", 80));
+        assert_eq!(v6.authority(), "[fd00:ec2::254]:80");
+        let v6 = HttpEndpoint::parse("http://[::1]:8080/latest/").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 8080));
+        assert_eq!(v6.base_path, "/latest");
+        assert!(HttpEndpoint::parse("http://[::1").is_err());
+        assert!(HttpEndpoint::parse("http://[not-ip]:80").is_err());
+        assert!(HttpEndpoint::parse("http://[::1]x").is_err());
+        assert!(HttpEndpoint::parse("http://fd00:ec2::254").is_err());
     }
 
     #[test]

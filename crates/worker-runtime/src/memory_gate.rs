@@ -5,9 +5,14 @@
 //! stops receiving (jobs in progress continue), so a burst of large images slows the worker
 //! down instead of getting it OOM-killed with messages in flight.
 //!
-//! cgroup v2 (`memory.current` / `memory.max`) first, then v1
-//! (`memory.usage_in_bytes` / `memory.limit_in_bytes`); an unlimited cgroup is measured
-//! against the host's `MemTotal`.
+//! "Use" is the working set, as kubelet and `docker stats` count it: the cgroup's charge
+//! minus its inactive file cache (`inactive_file` in `memory.stat`). The raw charge
+//! includes page cache the kernel drops under pressure — images read and models mapped —
+//! so gating on it could stop receiving for good with no job running.
+//!
+//! cgroup v2 (`memory.current` − `inactive_file`, against `memory.max`) first, then v1
+//! (`memory.usage_in_bytes` − `total_inactive_file`, against `memory.limit_in_bytes`); an
+//! unlimited cgroup is measured against the host's `MemTotal`.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +41,19 @@ fn read_u64(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// One `key value` line of a cgroup `memory.stat`; 0 when absent (nothing to subtract).
+fn stat_value(path: &Path, key: &str) -> u64 {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    text.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == key).then(|| v.trim().parse().ok()).flatten()
+        })
+        .unwrap_or(0)
+}
+
 fn host_mem_total() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
@@ -62,15 +80,24 @@ impl MemoryGate {
 
     pub fn read(&self) -> Option<MemoryReading> {
         let (used, limit) = if self.dir.join("memory.current").exists() {
-            let used = read_u64(&self.dir.join("memory.current"))?;
+            let charged = read_u64(&self.dir.join("memory.current"))?;
+            let inactive = stat_value(&self.dir.join("memory.stat"), "inactive_file");
             // "max" (unlimited) does not parse as a number.
-            (used, read_u64(&self.dir.join("memory.max")))
+            (
+                charged.saturating_sub(inactive),
+                read_u64(&self.dir.join("memory.max")),
+            )
         } else {
-            let used = read_u64(&self.dir.join("memory/memory.usage_in_bytes"))
-                .or_else(|| read_u64(&self.dir.join("memory.usage_in_bytes")))?;
-            let limit = read_u64(&self.dir.join("memory/memory.limit_in_bytes"))
-                .or_else(|| read_u64(&self.dir.join("memory.limit_in_bytes")));
-            (used, limit)
+            // v1: the memory controller's own directory, or the container's view of it.
+            let base = if self.dir.join("memory/memory.usage_in_bytes").exists() {
+                self.dir.join("memory")
+            } else {
+                self.dir.clone()
+            };
+            let charged = read_u64(&base.join("memory.usage_in_bytes"))?;
+            let inactive = stat_value(&base.join("memory.stat"), "total_inactive_file");
+            let limit = read_u64(&base.join("memory.limit_in_bytes"));
+            (charged.saturating_sub(inactive), limit)
         };
         // v1 reports "unlimited" as a huge number; treat anything past the host as none.
         let host = host_mem_total();
@@ -106,6 +133,45 @@ mod tests {
         let r = gate.over_threshold().expect("90% is over 80%");
         assert_eq!(r.used_bytes, 900);
         assert_eq!(gate.limit_bytes(), Some(1000));
+    }
+
+    #[test]
+    fn page_cache_does_not_count_as_use() {
+        // v2: 950 charged, of which 400 inactive file cache → working set 550 of 1000.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("memory.max"), "1000\n").unwrap();
+        std::fs::write(dir.path().join("memory.current"), "950\n").unwrap();
+        std::fs::write(
+            dir.path().join("memory.stat"),
+            "anon 500\nfile 450\nactive_file 50\ninactive_file 400\n",
+        )
+        .unwrap();
+        let gate = MemoryGate::new(dir.path(), 0.8);
+        assert_eq!(gate.read().unwrap().used_bytes, 550);
+        assert!(gate.over_threshold().is_none(), "cache alone never gates");
+        // The cache turns into anonymous memory: now it is real use.
+        std::fs::write(
+            dir.path().join("memory.stat"),
+            "anon 900\nfile 50\ninactive_file 10\n",
+        )
+        .unwrap();
+        assert_eq!(gate.over_threshold().unwrap().used_bytes, 940);
+
+        // v1 (controller directory under the given root): total_inactive_file.
+        let v1 = tempfile::tempdir().unwrap();
+        let mem = v1.path().join("memory");
+        std::fs::create_dir(&mem).unwrap();
+        std::fs::write(mem.join("memory.limit_in_bytes"), "1000\n").unwrap();
+        std::fs::write(mem.join("memory.usage_in_bytes"), "990\n").unwrap();
+        std::fs::write(
+            mem.join("memory.stat"),
+            "cache 600\ninactive_file 7\ntotal_inactive_file 500\n",
+        )
+        .unwrap();
+        let gate = MemoryGate::new(v1.path(), 0.8);
+        assert_eq!(gate.read().unwrap().used_bytes, 490);
+        assert_eq!(gate.limit_bytes(), Some(1000));
+        assert!(gate.over_threshold().is_none());
     }
 
     #[test]

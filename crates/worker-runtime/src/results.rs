@@ -2,10 +2,18 @@
 //! combination, chosen by configuration.
 //!
 //! Every sink is keyed by job id so that a job run twice (redelivery after a crash) still
-//! leaves exactly one result: S3 objects are `{prefix}/{job_id}.json` (a second put
-//! overwrites the same key), the embedded store ignores a second insert, and a FIFO result
-//! queue deduplicates on the job id. A standard result queue is at-least-once; its
-//! messages carry the job id (`facerec.job-id` attribute) for consumers to deduplicate.
+//! leaves one result where the sink can tell: S3 objects are `{prefix}/{job_id}.json` (a
+//! second put overwrites the same key), the embedded store ignores a second insert, and a
+//! FIFO result queue deduplicates on the job id (within SQS's 5-minute window). A standard
+//! result queue is at-least-once; its messages carry the job id (`facerec.job-id`
+//! attribute) for consumers to deduplicate.
+//!
+//! **Order matters.** A redelivered job is acknowledged without rerunning when
+//! [`ResultSinks::exists`] finds its result, and that check can only consult one keyed
+//! sink (the embedded store, else S3). So that sink is written *last*: "found there" then
+//! means every sink has the result. Write order: result queue → S3 → embedded store.
+//! [`StoreProgress`] remembers which sinks a batch already reached, so a retry after a
+//! partial failure does not send the result queue a second copy.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
@@ -19,9 +27,45 @@ pub struct StoredResult {
     pub body: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("storing results failed: {0}")]
-pub struct ResultError(pub String);
+/// A failed store. `permanent` when retrying cannot help until someone fixes the
+/// configuration (access denied, no such bucket or queue): the runtime still retries —
+/// the results are held, never dropped — but reports itself unhealthy at once.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("storing results failed: {message}")]
+pub struct ResultError {
+    pub message: String,
+    pub permanent: bool,
+}
+
+impl ResultError {
+    fn transient(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+}
+
+/// Error codes that no retry fixes: IAM, missing bucket/queue, bad address.
+pub fn is_permanent_code(code: &str) -> bool {
+    matches!(
+        code,
+        "AccessDenied"
+            | "AccessDeniedException"
+            | "AllAccessDisabled"
+            | "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "NoSuchBucket"
+            | "InvalidBucketName"
+            | "AWS.SimpleQueueService.NonExistentQueue"
+            | "QueueDoesNotExist"
+            | "InvalidAddress"
+            | "KMS.AccessDeniedException"
+            | "KmsAccessDenied"
+            | "KMS.DisabledException"
+            | "KmsDisabled"
+    )
+}
 
 /// An `s3://bucket/prefix` location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +107,37 @@ pub struct ResultSinks {
     embedded: Option<EmbeddedQueue>,
 }
 
-fn chain<E: std::error::Error>(e: E) -> String {
+/// Which sinks one batch has reached so far (they are written in a fixed order).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoreProgress {
+    done: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Sink {
+    Queue,
+    S3,
+    Embedded,
+}
+
+/// The SDK error's code (for classification) and its full message chain.
+fn sdk_failure<E, R>(op: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> ResultError
+where
+    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_string);
+    let message = format!("{op}: {}", chain(&e));
+    ResultError {
+        permanent: code.as_deref().is_some_and(is_permanent_code),
+        message,
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
@@ -94,15 +168,31 @@ impl ResultSinks {
         self.s3.is_none() && self.queue.is_none() && self.embedded.is_none()
     }
 
-    /// Whether a result for this job is already stored, so a redelivered job can be
-    /// acknowledged without redoing it. Only durable keyed stores can answer; a result
-    /// queue cannot, so with only a queue this is always `false`.
+    /// The sinks in write order; the one [`Self::exists`] consults comes last.
+    fn order(&self) -> Vec<Sink> {
+        let mut v = Vec::with_capacity(3);
+        if self.queue.is_some() {
+            v.push(Sink::Queue);
+        }
+        if self.s3.is_some() {
+            v.push(Sink::S3);
+        }
+        if self.embedded.is_some() {
+            v.push(Sink::Embedded);
+        }
+        v
+    }
+
+    /// Whether a result for this job is already stored — in every sink, because the sink
+    /// consulted here is the last one written — so a redelivered job can be acknowledged
+    /// without redoing it. Only durable keyed stores can answer; a result queue cannot,
+    /// so with only a queue this is always `false`.
     pub async fn exists(&self, job_id: &str) -> Result<bool, ResultError> {
         if let Some(store) = &self.embedded {
             return store
                 .has_result(job_id)
                 .await
-                .map_err(|e| ResultError(e.to_string()));
+                .map_err(|e| ResultError::transient(e.to_string()));
         }
         if let Some((client, prefix)) = &self.s3 {
             return match client
@@ -117,7 +207,7 @@ impl ResultSinks {
                     if e.as_service_error().is_some_and(|s| s.is_not_found()) {
                         Ok(false)
                     } else {
-                        Err(ResultError(format!("HeadObject: {}", chain(e))))
+                        Err(sdk_failure("HeadObject", e))
                     }
                 }
             };
@@ -125,70 +215,103 @@ impl ResultSinks {
         Ok(false)
     }
 
-    /// Store a batch of results in every configured sink. All-or-error: on error the
-    /// caller retries the whole batch, which is safe because every sink is idempotent.
-    pub async fn store(&self, results: &[StoredResult]) -> Result<(), ResultError> {
-        if let Some(store) = &self.embedded {
-            for r in results {
-                store
-                    .store_result(&r.job_id, &r.body)
-                    .await
-                    .map_err(|e| ResultError(e.to_string()))?;
+    /// Store a batch of results in every configured sink, in write order, starting after
+    /// the sinks `progress` says this batch already reached. On error the caller retries
+    /// with the same `progress`; every sink is idempotent by job id, so a sink written
+    /// partly (some chunks) is simply written again.
+    pub async fn store(
+        &self,
+        results: &[StoredResult],
+        progress: &mut StoreProgress,
+    ) -> Result<(), ResultError> {
+        let order = self.order();
+        while let Some(&sink) = order.get(progress.done) {
+            match sink {
+                Sink::Queue => self.store_queue(results).await?,
+                Sink::S3 => self.store_s3(results).await?,
+                Sink::Embedded => self.store_embedded(results).await?,
             }
+            progress.done += 1;
         }
-        if let Some((client, prefix)) = &self.s3 {
-            for r in results {
-                client
-                    .put_object()
-                    .bucket(&prefix.bucket)
-                    .key(prefix.key_for(&r.job_id))
-                    .content_type("application/json")
-                    .body(ByteStream::from(r.body.clone().into_bytes()))
-                    .send()
-                    .await
-                    .map_err(|e| ResultError(format!("PutObject: {}", chain(e))))?;
-            }
+        Ok(())
+    }
+
+    async fn store_embedded(&self, results: &[StoredResult]) -> Result<(), ResultError> {
+        let Some(store) = &self.embedded else {
+            return Ok(());
+        };
+        for r in results {
+            store
+                .store_result(&r.job_id, &r.body)
+                .await
+                .map_err(|e| ResultError::transient(e.to_string()))?;
         }
-        if let Some((client, url)) = &self.queue {
-            let fifo = url.ends_with(".fifo");
-            for chunk in results.chunks(10) {
-                let entries = chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        let mut e = SendMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .message_body(&r.body)
-                            .message_attributes(
-                                "facerec.job-id",
-                                MessageAttributeValue::builder()
-                                    .data_type("String")
-                                    .string_value(&r.job_id)
-                                    .build()
-                                    .expect("data_type is set"),
-                            );
-                        if fifo {
-                            e = e
-                                .message_group_id(&r.job_id)
-                                .message_deduplication_id(dedup_id(&r.job_id));
-                        }
-                        e.build().expect("id and body are set")
-                    })
-                    .collect::<Vec<_>>();
-                let out = client
-                    .send_message_batch()
-                    .queue_url(url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .map_err(|e| ResultError(format!("SendMessageBatch: {}", chain(e))))?;
-                if let Some(f) = out.failed.first() {
-                    return Err(ResultError(format!(
+        Ok(())
+    }
+
+    async fn store_s3(&self, results: &[StoredResult]) -> Result<(), ResultError> {
+        let Some((client, prefix)) = &self.s3 else {
+            return Ok(());
+        };
+        for r in results {
+            client
+                .put_object()
+                .bucket(&prefix.bucket)
+                .key(prefix.key_for(&r.job_id))
+                .content_type("application/json")
+                .body(ByteStream::from(r.body.clone().into_bytes()))
+                .send()
+                .await
+                .map_err(|e| sdk_failure("PutObject", e))?;
+        }
+        Ok(())
+    }
+
+    async fn store_queue(&self, results: &[StoredResult]) -> Result<(), ResultError> {
+        let Some((client, url)) = &self.queue else {
+            return Ok(());
+        };
+        let fifo = url.ends_with(".fifo");
+        for chunk in results.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut e = SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&r.body)
+                        .message_attributes(
+                            "facerec.job-id",
+                            MessageAttributeValue::builder()
+                                .data_type("String")
+                                .string_value(&r.job_id)
+                                .build()
+                                .expect("data_type is set"),
+                        );
+                    if fifo {
+                        e = e
+                            .message_group_id(&r.job_id)
+                            .message_deduplication_id(dedup_id(&r.job_id));
+                    }
+                    e.build().expect("id and body are set")
+                })
+                .collect::<Vec<_>>();
+            let out = client
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sdk_failure("SendMessageBatch", e))?;
+            if let Some(f) = out.failed.first() {
+                return Err(ResultError {
+                    message: format!(
                         "SendMessageBatch entry failed: {} {}",
                         f.code,
                         f.message.clone().unwrap_or_default()
-                    )));
-                }
+                    ),
+                    permanent: f.sender_fault && is_permanent_code(&f.code),
+                });
             }
         }
         Ok(())

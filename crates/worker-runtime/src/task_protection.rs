@@ -14,7 +14,9 @@ use crate::link_local_http::HttpEndpoint;
 pub struct TaskProtection {
     agent: Option<HttpEndpoint>,
     expires_in_minutes: u64,
-    /// What the agent last accepted, and when it expires.
+    /// How often a busy task renews its protection (half the expiry by default).
+    renew_every: Duration,
+    /// What the agent last accepted, and when a busy one is due for renewal.
     state: Option<(bool, Instant)>,
 }
 
@@ -29,8 +31,16 @@ impl TaskProtection {
         Ok(Self {
             agent,
             expires_in_minutes,
+            renew_every: Duration::from_secs(expires_in_minutes * 30),
             state: None,
         })
+    }
+
+    /// Renew a busy task's protection this often instead of at half-life (tests; it must
+    /// stay below the expiry to mean anything).
+    pub fn with_renewal_interval(mut self, every: Duration) -> Self {
+        self.renew_every = every;
+        self
     }
 
     pub fn is_active(&self) -> bool {
@@ -72,8 +82,7 @@ impl TaskProtection {
             .await
         {
             Ok(r) if (200..300).contains(&r.status) && !r.body.contains("\"failure\"") => {
-                let half_life = Duration::from_secs(self.expires_in_minutes * 30);
-                self.state = Some((busy, now + half_life));
+                self.state = Some((busy, now + self.renew_every));
                 tracing::info!(protected = busy, "ECS task scale-in protection updated");
             }
             Ok(r) => {

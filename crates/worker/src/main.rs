@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! facerec-worker [run] [flags]       consume until SIGTERM/SIGINT/Spot notice (default)
-//! facerec-worker health [--max-age]  exit 0 while the receive loop is alive
+//! facerec-worker health [--max-age]  exit 0 while the worker reports itself healthy
 //! ```
 
 use facerec_worker::recognition;
@@ -35,11 +35,13 @@ struct Cli {
 enum Command {
     /// Consume the queue (the default).
     Run(Box<RunArgs>),
-    /// Container health check: exit 0 while the receive loop is alive.
+    /// Container health check: exit 0 while the worker's health file is fresh and says
+    /// `ok` (the runtime rewrites it every 10 s and after every receive; it says
+    /// `unhealthy: …` when the receive loop stalls or results cannot be stored).
     Health {
         #[arg(long, env = "FACEREC_HEALTH_FILE", value_name = "FACEREC_HEALTH_FILE", default_value = facerec_worker_runtime::health::DEFAULT_HEALTH_FILE)]
         health_file: PathBuf,
-        /// Oldest acceptable heartbeat, seconds (a long poll is 20 s).
+        /// Oldest acceptable health file, seconds.
         #[arg(long, default_value = "60", value_parser = parse_secs)]
         max_age: Duration,
     },
@@ -57,21 +59,22 @@ struct RunArgs {
         long,
         env = "FACEREC_MAX_PIXELS",
         value_name = "FACEREC_MAX_PIXELS",
-        default_value_t = 40_000_000
+        default_value_t = 40_000_000,
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     max_pixels: u64,
 }
 
 fn main() -> ExitCode {
     let started = Instant::now();
-    let cli = Cli::parse();
+    let cli: Cli = launch::parse_cli("facerec-worker");
     match cli.command {
         Some(Command::Health {
             health_file,
             max_age,
         }) => match HealthFile::new(health_file).check(max_age) {
             Ok(age) => {
-                println!("healthy: receive loop alive {:.1} s ago", age.as_secs_f64());
+                println!("healthy: reported ok {:.1} s ago", age.as_secs_f64());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -111,7 +114,7 @@ fn run(args: RunArgs, started: Instant) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            tracing::error!(error = %e, "facerec-worker cannot start");
+            // One plain line (stderr reaches the task's log either way), exit 2.
             eprintln!("facerec-worker: {e}");
             ExitCode::from(2)
         }

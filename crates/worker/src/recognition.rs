@@ -15,8 +15,8 @@ use facerec_engine::{
     decode_image, face_distance, Detector, Embedding, Engine, ImageError, LoadOptions, ModelPaths,
 };
 use facerec_worker_runtime::contract::{
-    parse_gallery_document, FaceBox, FaceMatch, FaceResult, GalleryEntry, GallerySpec, ImageRef,
-    JobV1, ResultV1, Timings, CONTRACT_VERSION,
+    parse_gallery_document, Detector as JobDetector, FaceBox, FaceMatch, FaceResult, GalleryEntry,
+    GallerySpec, ImageRef, JobV1, ResultV1, Timings, CONTRACT_VERSION,
 };
 use facerec_worker_runtime::launch::{anyhow_like, LaunchContext};
 use facerec_worker_runtime::{JobError, JobHandler, JobOutput};
@@ -45,8 +45,16 @@ fn s3_get_error(uri: &str, e: SdkError<GetObjectError>) -> JobError {
             return JobError::permanent("missing_object", format!("{uri}: no such key"));
         }
         let code = service.meta().code().unwrap_or_default();
-        if matches!(code, "NoSuchBucket" | "AccessDenied") {
+        if code == "NoSuchBucket" {
             return JobError::permanent("missing_object", format!("{uri}: {code}"));
+        }
+        if code == "AccessDenied" {
+            // S3 also answers AccessDenied for a missing key when s3:ListBucket is not
+            // granted, but it is just as often an IAM mistake, which would dead-letter every
+            // job at once. So: retried like any transient error (and dead-lettered only
+            // after max_receive_count), and logged loudly.
+            tracing::error!(uri, "S3 AccessDenied reading a job's input: check the task role's s3:GetObject grant (and s3:ListBucket, without which a missing key is also AccessDenied)");
+            return JobError::transient("s3_access_denied", format!("{uri}: {code}"));
         }
     }
     let mut msg = e.to_string();
@@ -100,24 +108,35 @@ impl RecognitionHandler {
             .send()
             .await
             .map_err(|e| s3_get_error(&uri, e))?;
+        let limit = self.limits.max_image_bytes;
+        let oversized = |what: String| {
+            JobError::permanent(
+                "oversized_image",
+                format!("{uri} is {what} (limit {limit})"),
+            )
+        };
         if let Some(len) = out.content_length() {
-            if len as u64 > self.limits.max_image_bytes {
-                return Err(JobError::permanent(
-                    "oversized_image",
-                    format!(
-                        "{uri} is {len} bytes (limit {})",
-                        self.limits.max_image_bytes
-                    ),
-                ));
+            if len.max(0) as u64 > limit {
+                return Err(oversized(format!("{len} bytes")));
             }
         }
-        let bytes = out
-            .body
-            .collect()
+        // Read at most limit + 1 bytes whatever Content-Length said (it can be absent, or
+        // wrong for a compressed transfer): the limit bounds memory, not the header.
+        let expected = out.content_length().unwrap_or(0).clamp(0, 1 << 20) as usize;
+        let mut body = out.body;
+        let mut bytes = Vec::with_capacity(expected);
+        while let Some(chunk) = body
+            .next()
             .await
+            .transpose()
             .map_err(|e| JobError::transient("s3_unavailable", format!("{uri}: {e}")))?
-            .into_bytes();
-        Ok(bytes.to_vec())
+        {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > limit {
+                return Err(oversized(format!("more than {limit} bytes")));
+            }
+        }
+        Ok(bytes)
     }
 
     async fn fetch_local(&self, path: &Path) -> Result<Vec<u8>, JobError> {
@@ -203,12 +222,19 @@ fn recognise(
     timings.decode_ms = ms(t);
 
     let t = Instant::now();
-    let mut boxes = engine.detect(
-        &img,
-        Detector::Hog {
+    let detector = match job.options.detector {
+        JobDetector::Hog => Detector::Hog {
             upsample: job.options.upsample,
         },
-    );
+        // RetinaFace has no up-sampling: its smallest anchors already see 16 px faces.
+        JobDetector::Retinaface => Detector::RetinaFace,
+    };
+    // Only RetinaFace can fail here (its network is loaded on first use). A worker without
+    // it is misdeployed, not the job malformed: transient, so another worker (or this one,
+    // fixed) gets it, and the DLQ names the reason if none can.
+    let mut boxes = engine
+        .detect(&img, detector)
+        .map_err(|e| JobError::transient("model_unavailable", e.to_string()))?;
     boxes.truncate(job.options.max_faces);
     timings.detect_ms = ms(t);
 

@@ -34,7 +34,9 @@ fn gallery() -> Value {
         .unwrap_or_else(|e| panic!("models missing ({e}); run scripts/fetch-models.sh"));
     let entry = |label: &str, file: &str| {
         let img = load_image(&faces().join(file), &LoadOptions::default()).unwrap();
-        let faces = engine.encode_image(&img, Detector::Hog { upsample: 1 });
+        let faces = engine
+            .encode_image(&img, Detector::Hog { upsample: 1 })
+            .unwrap();
         assert_eq!(faces.len(), 1, "{file} has one face");
         json!({"label": label, "encoding": faces[0].embedding.to_vec()})
     };
@@ -79,14 +81,21 @@ async fn embedded_queue_recognises_and_dead_letters_bad_input() {
     let mut bytes = std::fs::read(faces().join("obama_small.jpg")).unwrap();
     bytes.truncate(200); // a JPEG header with nothing behind it
     std::fs::write(&corrupt, &bytes).unwrap();
-    let job = |id: &str, image: &PathBuf| {
+    let job_with = |id: &str, image: &PathBuf, options: Value| {
         json!({"version": 1, "job_id": id, "image": image, "gallery": gallery(),
-               "options": {"top_k": 2}})
+               "options": options})
         .to_string()
     };
+    let job = |id: &str, image: &PathBuf| job_with(id, image, json!({"top_k": 2}));
     backend
         .send(&[
             job("obama", &faces().join("obama_small.jpg")),
+            // The accurate detector, by face_recognition's name for it.
+            job_with(
+                "obama-cnn",
+                &faces().join("obama.jpg"),
+                json!({"top_k": 2, "detector": "cnn"}),
+            ),
             job("corrupt", &corrupt),
             job("missing", &dir.path().join("nope.jpg")),
             "{\"version\":1,".to_string(),
@@ -103,7 +112,7 @@ async fn embedded_queue_recognises_and_dead_letters_bad_input() {
         "w",
     );
     let done = backend
-        .wait_for(Duration::from_secs(60), |r, c| r.len() == 1 && c == (0, 0))
+        .wait_for(Duration::from_secs(60), |r, c| r.len() == 2 && c == (0, 0))
         .await;
     assert!(done, "{}", w.log_text());
 
@@ -122,7 +131,9 @@ async fn embedded_queue_recognises_and_dead_letters_bad_input() {
     w.signal("TERM");
     let (status, _) = w.wait_exit(Duration::from_secs(10)).await.expect("exits");
     assert!(status.success());
-    check_obama_result(&backend.results().await["obama"]);
+    let results = backend.results().await;
+    check_obama_result(&results["obama"]);
+    check_obama_result(&results["obama-cnn"]);
     let mut reasons: Vec<String> = backend
         .dead_letters()
         .await
@@ -230,4 +241,31 @@ async fn sqs_job_with_s3_image_and_gallery_writes_both_result_destinations() {
         .collect();
     reasons.sort();
     assert_eq!(reasons, vec!["invalid_job", "missing_object"]);
+}
+
+/// A bad value of the worker's own settings exits 2 with one line naming the variable,
+/// before any model is loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_worker_setting_exits_2_with_one_line() {
+    let backend = Backend::embedded();
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value) in [
+        ("FACEREC_MAX_PIXELS", "0"),
+        ("FACEREC_MAX_IMAGE_BYTES", "0"),
+        ("FACEREC_STOP_MARGIN", "0"),
+    ] {
+        let mut w = WorkerProcess::spawn_bin(
+            &worker_bin(),
+            &backend.worker_env(),
+            &[(var, value)],
+            dir.path(),
+            var,
+        );
+        let (status, _) = w.wait_exit(Duration::from_secs(10)).await.expect("exits");
+        let err = w.log_text();
+        assert_eq!(status.code(), Some(2), "{var}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{var}: {err}");
+        assert!(lines[0].contains(var), "{var}: {err}");
+    }
 }

@@ -3,8 +3,11 @@
 //! process-level tests (kill -9, SIGTERM) and the benchmark.
 //!
 //! Job body: `{"job_id": "...", "sleep_ms": 50, "fail": "none"}` where `fail` is
-//! `none`, `transient` (always fails, retryable) or `corrupt` (permanent, code
-//! `corrupt_image`). Anything that is not such JSON is `malformed_json`.
+//! `none`, `transient` (always fails, retryable), `corrupt` (permanent, code
+//! `corrupt_image`), `panic` (the handler panics) or `crash` (the process aborts, like an
+//! OOM kill, on every delivery). Anything that is not such JSON is `malformed_json`.
+//! Every handler execution logs [`EXECUTION_LOG`] with the job id, so tests can count
+//! runs per job.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +15,11 @@ use clap::Parser;
 use facerec_worker_runtime::launch::{self, WorkerSettings};
 use facerec_worker_runtime::{JobError, JobHandler, JobOutput};
 
+/// Logged (with `job_id`) once per handler execution.
+const EXECUTION_LOG: &str = "test handler executing";
+
 #[derive(Parser)]
+#[command(name = "facerec-test-worker")]
 struct Cli {
     #[command(flatten)]
     settings: WorkerSettings,
@@ -41,10 +48,16 @@ impl JobHandler for TestHandler {
     }
 
     async fn handle(&self, job: TestJob) -> Result<JobOutput, JobError> {
+        tracing::info!(job_id = %job.job_id, "{}", EXECUTION_LOG);
+        if job.fail == "crash" {
+            // Die mid-job the way an OOM kill or a segfault would: no cleanup at all.
+            std::process::abort();
+        }
         tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
         match job.fail.as_str() {
             "transient" => Err(JobError::transient("test_transient", "told to fail")),
             "corrupt" => Err(JobError::permanent("corrupt_image", "not an image")),
+            "panic" => panic!("test handler told to panic"),
             _ => Ok(JobOutput {
                 result: serde_json::json!({
                     "job_id": job.job_id,
@@ -59,14 +72,14 @@ impl JobHandler for TestHandler {
 #[tokio::main]
 async fn main() {
     let started = Instant::now();
+    let cli: Cli = launch::parse_cli("facerec-test-worker");
     launch::init_logging();
-    let cli = Cli::parse();
     match launch::run_worker(cli.settings, started, |_ctx| async { Ok(TestHandler) }).await {
         Ok(summary) => {
             tracing::info!(?summary, "exiting");
         }
         Err(e) => {
-            eprintln!("facerec test worker: {e}");
+            eprintln!("facerec-test-worker: {e}");
             std::process::exit(2);
         }
     }

@@ -6,6 +6,8 @@
 //! fresh receipt, so a stale receipt (an earlier delivery) can neither delete nor extend the
 //! message. A message received more than `max_receive_count` times is moved to the
 //! dead-letter queue on its next receive (SQS's redrive policy), with the reason attached.
+//! Message attributes are a JSON object of strings; a move to the dead-letter queue adds
+//! the reason attributes to the ones the message had.
 //!
 //! Several processes may share the file (WAL mode, `BEGIN IMMEDIATE`, busy timeout).
 //! Job results live in the same file, keyed by job id, so storing one is idempotent.
@@ -18,8 +20,8 @@ use std::time::{Duration, Instant, SystemTime};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    epoch_millis, BatchFailure, DeadLetterReason, JobQueue, QueueError, ReceivedMessage,
-    VisibilityChange, ATTR_DETAIL, ATTR_REASON, ATTR_RECEIVE_COUNT,
+    epoch_millis, BatchFailure, DeadLetterReason, JobQueue, MessageAttribute, QueueError,
+    ReceivedMessage, VisibilityChange, ATTR_DETAIL, ATTR_REASON, ATTR_RECEIVE_COUNT,
 };
 
 const SCHEMA: &str = "
@@ -152,6 +154,27 @@ impl EmbeddedQueue {
     pub async fn send(&self, body: &str) -> Result<String, QueueError> {
         let ids = self.send_batch(&[body.to_string()]).await?;
         Ok(ids.into_iter().next().unwrap_or_default())
+    }
+
+    /// Enqueue one message with string attributes (kept on a move to the DLQ).
+    pub async fn send_with_attributes(
+        &self,
+        body: &str,
+        attributes: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, QueueError> {
+        let (queue, body) = (self.queue.clone(), body.to_string());
+        let attrs = serde_json::to_string(attributes)
+            .map_err(|e| QueueError::Invalid(format!("attributes: {e}")))?;
+        self.blocking(move |conn| {
+            let message_id = new_receipt(0);
+            conn.execute(
+                "INSERT INTO messages (queue, message_id, body, attributes, sent_at_ms, visible_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![queue, message_id, body, attrs, now_ms()],
+            )?;
+            Ok(message_id)
+        })
+        .await
     }
 
     /// Enqueue several messages in one transaction.
@@ -347,18 +370,26 @@ impl EmbeddedQueue {
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = now_ms();
-        let candidates: Vec<(i64, String, String, i64, u32)> = {
+        type Row = (i64, String, String, i64, u32, String);
+        let candidates: Vec<Row> = {
             let mut stmt = tx.prepare_cached(
-                "SELECT id, message_id, body, sent_at_ms, receive_count FROM messages
+                "SELECT id, message_id, body, sent_at_ms, receive_count, attributes FROM messages
                  WHERE queue = ?1 AND visible_at_ms <= ?2 ORDER BY visible_at_ms, id LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![queue, now, max], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?;
             rows.collect::<Result<_, _>>()?
         };
         let mut out = Vec::with_capacity(candidates.len());
-        for (id, message_id, body, sent_at_ms, count) in candidates {
+        for (id, message_id, body, sent_at_ms, count, attributes) in candidates {
             if count >= max_receive_count {
                 // Redrive policy: delivered max_receive_count times and still here.
                 let attrs = serde_json::json!({
@@ -367,8 +398,8 @@ impl EmbeddedQueue {
                     ATTR_RECEIVE_COUNT: count.to_string(),
                 });
                 tx.execute(
-                    "UPDATE messages SET queue = ?2, attributes = ?3, visible_at_ms = ?4,
-                     receive_count = 0, receipt = NULL WHERE id = ?1",
+                    "UPDATE messages SET queue = ?2, attributes = json_patch(attributes, ?3),
+                     visible_at_ms = ?4, receive_count = 0, receipt = NULL WHERE id = ?1",
                     params![id, dlq, attrs.to_string(), now],
                 )?;
                 continue;
@@ -386,11 +417,23 @@ impl EmbeddedQueue {
                 body,
                 receive_count: count + 1,
                 sent_at: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(sent_at_ms as u64)),
+                attributes: parse_attributes(&attributes),
+                group_id: None,
             });
         }
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// The `attributes` column (a JSON object of strings) as message attributes.
+fn parse_attributes(json: &str) -> std::collections::BTreeMap<String, MessageAttribute> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(json) else {
+        return Default::default();
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| Some((k, MessageAttribute::string(v.as_str()?))))
+        .collect()
 }
 
 impl JobQueue for EmbeddedQueue {
@@ -480,11 +523,12 @@ impl JobQueue for EmbeddedQueue {
             ATTR_RECEIVE_COUNT: message.receive_count.to_string(),
         })
         .to_string();
-        // One UPDATE moves it: atomic, so it is never in both queues nor in neither.
+        // One UPDATE moves it: atomic, so it is never in both queues nor in neither. The
+        // reason attributes are merged into the message's own.
         self.blocking(move |conn| {
             let n = conn.execute(
-                "UPDATE messages SET queue = ?2, attributes = ?3, visible_at_ms = ?4,
-                 receive_count = 0, receipt = NULL WHERE receipt = ?1",
+                "UPDATE messages SET queue = ?2, attributes = json_patch(attributes, ?3),
+                 visible_at_ms = ?4, receive_count = 0, receipt = NULL WHERE receipt = ?1",
                 params![receipt, dlq, attrs, now_ms()],
             )?;
             if n == 0 {
@@ -540,6 +584,33 @@ mod tests {
                 .len(),
             1
         );
+
+        // A dead-lettered message keeps its own attributes beside the reason.
+        let attrs = std::collections::BTreeMap::from([("trace-id".to_string(), "t-9".to_string())]);
+        q.send_with_attributes("payload", &attrs).await.unwrap();
+        let mut got = Vec::new();
+        while got.is_empty() {
+            got = q
+                .receive(10, Duration::ZERO, Duration::from_secs(300))
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.body == "payload")
+                .collect();
+        }
+        assert_eq!(
+            got[0].attributes["trace-id"].string_value.as_deref(),
+            Some("t-9")
+        );
+        let reason = DeadLetterReason {
+            code: "corrupt_image".into(),
+            detail: "bad".into(),
+        };
+        q.dead_letter(&got[0], &reason).await.unwrap();
+        let dead = q.dead_letter_queue().peek_all().await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].1["trace-id"], "t-9");
+        assert_eq!(dead[0].1[ATTR_REASON], "corrupt_image");
 
         q.store_result("j1", "r1").await.unwrap();
         q.store_result("j2", "r2").await.unwrap();

@@ -10,6 +10,7 @@
 pub mod embedded;
 pub mod sqs;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -25,6 +26,29 @@ pub struct ReceivedMessage {
     pub receive_count: u32,
     /// When the producer sent it, if the queue reports it (for the queue-wait metric).
     pub sent_at: Option<SystemTime>,
+    /// The producer's message attributes, carried over when the message is dead-lettered.
+    pub attributes: BTreeMap<String, MessageAttribute>,
+    /// FIFO queues: the message group (a dead-lettered copy keeps it).
+    pub group_id: Option<String>,
+}
+
+/// One message attribute (SQS's model; the embedded queue only has strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageAttribute {
+    /// `String`, `Number`, `Binary`, or a custom `String.x` / `Number.x` / `Binary.x`.
+    pub data_type: String,
+    pub string_value: Option<String>,
+    pub binary_value: Option<Vec<u8>>,
+}
+
+impl MessageAttribute {
+    pub fn string(v: impl Into<String>) -> Self {
+        Self {
+            data_type: "String".into(),
+            string_value: Some(v.into()),
+            binary_value: None,
+        }
+    }
 }
 
 /// Why a message goes to the dead-letter queue; stored as message attributes
@@ -39,6 +63,8 @@ pub struct DeadLetterReason {
 pub const ATTR_REASON: &str = "facerec.error.reason";
 pub const ATTR_DETAIL: &str = "facerec.error.detail";
 pub const ATTR_RECEIVE_COUNT: &str = "facerec.receive-count";
+/// SQS allows at most this many message attributes per message.
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 
 /// A visibility change for one delivery.
 #[derive(Debug, Clone)]

@@ -7,7 +7,8 @@
 //!   records every request body.
 //! * [`ImdsStandIn`] — IMDSv2: `PUT /latest/api/token` issues a token; `GET
 //!   /latest/meta-data/spot/instance-action` needs it and answers 404 until a notice is
-//!   posted with [`ImdsStandIn::post_notice`].
+//!   posted with [`ImdsStandIn::post_notice`]. [`ImdsStandIn::start_down`] answers 503 to
+//!   everything until [`ImdsStandIn::come_up`] (a metadata service slow at boot).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use facerec_worker_runtime::queue::embedded::EmbeddedQueue;
 use facerec_worker_runtime::queue::sqs::SqsQueue;
-use facerec_worker_runtime::queue::{JobQueue, ATTR_REASON, ATTR_RECEIVE_COUNT};
+use facerec_worker_runtime::queue::{JobQueue, ATTR_DETAIL, ATTR_REASON, ATTR_RECEIVE_COUNT};
 use facerec_worker_runtime::results::{ResultSinks, S3Prefix};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -76,7 +77,10 @@ pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
 pub struct DeadLetter {
     pub body: String,
     pub reason: String,
+    pub detail: String,
     pub receive_count: String,
+    /// Every message attribute as a string (SQS string values; embedded attributes).
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// Where a behavioural test runs: SQS on moto, or the embedded queue.
@@ -201,6 +205,32 @@ impl Backend {
             }
             Backend::Embedded { queue, .. } => {
                 queue.send_batch(bodies).await.unwrap();
+            }
+        }
+    }
+
+    /// Send one message carrying a producer attribute (`name` = `value`, a string).
+    pub async fn send_with_attribute(&self, body: &str, name: &str, value: &str) {
+        match self {
+            Backend::Sqs { sqs, queue_url, .. } => {
+                sqs.send_message()
+                    .queue_url(queue_url)
+                    .message_body(body)
+                    .message_attributes(
+                        name,
+                        aws_sdk_sqs::types::MessageAttributeValue::builder()
+                            .data_type("String")
+                            .string_value(value)
+                            .build()
+                            .unwrap(),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            Backend::Embedded { queue, .. } => {
+                let attrs = BTreeMap::from([(name.to_string(), value.to_string())]);
+                queue.send_with_attributes(body, &attrs).await.unwrap();
             }
         }
     }
@@ -346,16 +376,24 @@ impl Backend {
                             .and_then(|a| a.get(ATTR_REASON))
                             .and_then(|v| v.string_value.clone())
                             .unwrap_or_default();
-                        let receive_count = m
+                        let attributes: BTreeMap<String, String> = m
                             .message_attributes
-                            .as_ref()
-                            .and_then(|a| a.get(ATTR_RECEIVE_COUNT))
-                            .and_then(|v| v.string_value.clone())
+                            .clone()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| (k, v.string_value.unwrap_or_default()))
+                            .collect();
+                        let receive_count = attributes
+                            .get(ATTR_RECEIVE_COUNT)
+                            .cloned()
                             .unwrap_or_default();
+                        let detail = attributes.get(ATTR_DETAIL).cloned().unwrap_or_default();
                         out.push(DeadLetter {
                             body: m.body.unwrap_or_default(),
                             reason,
+                            detail,
                             receive_count,
+                            attributes,
                         });
                     }
                 }
@@ -370,12 +408,70 @@ impl Backend {
                 .map(|(body, attrs)| DeadLetter {
                     body,
                     reason: attrs[ATTR_REASON].as_str().unwrap_or_default().to_string(),
+                    detail: attrs[ATTR_DETAIL].as_str().unwrap_or_default().to_string(),
                     receive_count: attrs[ATTR_RECEIVE_COUNT]
                         .as_str()
                         .unwrap_or_default()
                         .to_string(),
+                    attributes: attrs
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, v)| {
+                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 })
                 .collect(),
+        }
+    }
+
+    /// Create an SQS queue named `name` on this (SQS) backend; returns its URL.
+    pub async fn create_queue(&self, name: &str) -> String {
+        let Backend::Sqs { sqs, .. } = self else {
+            panic!("not an SQS backend")
+        };
+        sqs.create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    }
+
+    /// Drain a result queue: job id (`facerec.job-id` attribute) → number of messages.
+    pub async fn drain_result_queue(&self, url: &str) -> BTreeMap<String, u32> {
+        let Backend::Sqs { sqs, .. } = self else {
+            panic!("not an SQS backend")
+        };
+        let mut out = BTreeMap::new();
+        loop {
+            let msgs = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .visibility_timeout(600)
+                .send()
+                .await
+                .unwrap()
+                .messages
+                .unwrap_or_default();
+            if msgs.is_empty() {
+                return out;
+            }
+            for m in msgs {
+                let id = m
+                    .message_attributes()
+                    .and_then(|a| a.get("facerec.job-id"))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or_default()
+                    .to_string();
+                *out.entry(id).or_default() += 1;
+            }
         }
     }
 
@@ -480,10 +576,22 @@ impl WorkerProcess {
         log_dir: &Path,
         name: &str,
     ) -> Self {
+        Self::spawn_with_args(bin, &[], env, extra, log_dir, name)
+    }
+
+    pub fn spawn_with_args(
+        bin: &Path,
+        args: &[&str],
+        env: &[(String, String)],
+        extra: &[(&str, &str)],
+        log_dir: &Path,
+        name: &str,
+    ) -> Self {
         let log = log_dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(bin);
-        cmd.env_clear()
+        cmd.args(args)
+            .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("FACEREC_LOG_FORMAT", "json")
             .env("FACEREC_HEALTH_FILE", log_dir.join(format!("{name}.alive")))
@@ -694,18 +802,46 @@ pub struct ImdsStandIn {
     pub endpoint: String,
     notice: Arc<Mutex<Option<String>>>,
     pub unauthorized: Arc<Mutex<u32>>,
+    /// While set, every request is answered 503 (the metadata service not up yet).
+    down: Arc<AtomicBool>,
+    /// Requests answered while down.
+    pub refused: Arc<Mutex<u32>>,
 }
 
 impl ImdsStandIn {
     pub async fn start() -> ImdsStandIn {
+        Self::start_with(false).await
+    }
+
+    /// A stand-in that refuses (503) until [`ImdsStandIn::come_up`].
+    pub async fn start_down() -> ImdsStandIn {
+        Self::start_with(true).await
+    }
+
+    pub fn come_up(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+
+    async fn start_with(down: bool) -> ImdsStandIn {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let notice: Arc<Mutex<Option<String>>> = Arc::default();
         let unauthorized: Arc<Mutex<u32>> = Arc::default();
-        let (n, u) = (notice.clone(), unauthorized.clone());
+        let down = Arc::new(AtomicBool::new(down));
+        let refused: Arc<Mutex<u32>> = Arc::default();
+        let (n, u, d, r) = (
+            notice.clone(),
+            unauthorized.clone(),
+            down.clone(),
+            refused.clone(),
+        );
         tokio::spawn(serve(
             listener,
             Arc::new(move |method, path, head, _body| {
+                if d.load(Ordering::SeqCst) {
+                    *r.lock().unwrap() += 1;
+                    return (503, String::new());
+                }
                 let head = head.to_ascii_lowercase();
                 match (method, path) {
                     ("PUT", "/latest/api/token") => {
@@ -733,6 +869,8 @@ impl ImdsStandIn {
             endpoint,
             notice,
             unauthorized,
+            down,
+            refused,
         }
     }
 
@@ -751,8 +889,28 @@ pub async fn sqs_client_for(endpoint: &str, wait: Duration) -> aws_sdk_sqs::Clie
 /// Make the trait-generic API usable in `match` arms.
 pub fn assert_queue<Q: JobQueue>(_q: &Q) {}
 
-/// The in-process twin of the test worker's handler (see src/bin/test_worker.rs).
-pub struct TestHandler;
+/// The in-process twin of the test worker's handler (see src/bin/test_worker.rs), which
+/// also counts its executions per job id (shared by clones), so tests can tell a job run
+/// twice from a result written twice. Extra `fail` modes: `panic`, and `hang` (never
+/// returns; for the job time limit).
+#[derive(Clone, Default)]
+pub struct TestHandler {
+    pub executions: Arc<Mutex<BTreeMap<String, u32>>>,
+}
+
+impl TestHandler {
+    pub fn executions(&self) -> BTreeMap<String, u32> {
+        self.executions.lock().unwrap().clone()
+    }
+
+    /// Job ids executed more than once.
+    pub fn repeated(&self) -> Vec<(String, u32)> {
+        self.executions()
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .collect()
+    }
+}
 
 #[derive(serde::Deserialize)]
 pub struct TestJob {
@@ -781,14 +939,41 @@ impl facerec_worker_runtime::JobHandler for TestHandler {
         job: TestJob,
     ) -> Result<facerec_worker_runtime::JobOutput, facerec_worker_runtime::JobError> {
         use facerec_worker_runtime::JobError;
+        *self
+            .executions
+            .lock()
+            .unwrap()
+            .entry(job.job_id.clone())
+            .or_default() += 1;
         tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
         match job.fail.as_str() {
             "transient" => Err(JobError::transient("test_transient", "told to fail")),
             "corrupt" => Err(JobError::permanent("corrupt_image", "not an image")),
+            "panic" => panic!("test handler told to panic"),
+            "hang" => std::future::pending().await,
             _ => Ok(facerec_worker_runtime::JobOutput {
                 result: serde_json::json!({"job_id": job.job_id}),
                 faces_found: 1,
             }),
         }
     }
+}
+
+/// Log line the test worker writes once per handler execution (src/bin/test_worker.rs).
+pub const EXECUTION_LOG: &str = "test handler executing";
+
+/// Job ids of the JSON log lines whose message is `message`, with how often each appears.
+pub fn log_job_ids(log: &str, message: &str) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for line in log.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["message"] == message {
+            if let Some(id) = v["job_id"].as_str() {
+                *out.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    out
 }
