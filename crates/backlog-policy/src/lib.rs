@@ -94,8 +94,7 @@ impl PolicyConfig {
         if !(self.job_seconds.is_finite() && self.job_seconds > 0.0) {
             return bad("job_seconds", "must be a number > 0");
         }
-        if !(self.acceptable_latency_seconds.is_finite() && self.acceptable_latency_seconds > 0.0)
-        {
+        if !(self.acceptable_latency_seconds.is_finite() && self.acceptable_latency_seconds > 0.0) {
             return bad("acceptable_latency_seconds", "must be a number > 0");
         }
         // Same range as terraform/variables.tf's validation of target_utilization.

@@ -296,10 +296,14 @@ fn a_clock_that_steps_back_drops_the_future_instead_of_panicking() {
 
 #[test]
 fn invalid_configurations_name_the_field() {
-    let cases: [(fn(&mut PolicyConfig), &str); 6] = [
+    type Break = fn(&mut PolicyConfig);
+    let cases: [(Break, &str); 6] = [
         (|c| c.job_seconds = 0.0, "job_seconds"),
         (|c| c.job_seconds = f64::NAN, "job_seconds"),
-        (|c| c.acceptable_latency_seconds = -1.0, "acceptable_latency_seconds"),
+        (
+            |c| c.acceptable_latency_seconds = -1.0,
+            "acceptable_latency_seconds",
+        ),
         (|c| c.target_utilization = 2.5, "target_utilization"),
         (|c| c.max_tasks = 0, "max_tasks"),
         (|c| c.min_tasks = 6, "min_tasks"),
