@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Builds the Spot-interruption Lambda (crate facerec-spot-handler) as a `bootstrap` zip
-# for the provided.al2023 runtime, x86_64, and checks it runs on AL2023's glibc 2.34.
+# Builds one of the project's Lambda functions as a `bootstrap` zip for the
+# provided.al2023 runtime, x86_64, and checks it runs on AL2023's glibc 2.34.
 #
-# Usage: scripts/build-spot-handler.sh [--no-verify] [OUTPUT_ZIP]
-#   OUTPUT_ZIP defaults to $CARGO_TARGET_DIR/lambda/spot-handler/bootstrap.zip
+# Usage: scripts/build-lambda.sh FUNCTION [--no-verify] [OUTPUT_ZIP]
+#   FUNCTION is spot-handler (crate facerec-spot-handler, the Spot-interruption handler)
+#   or backlog-scaler (crate facerec-backlog-scaler, the scaler of scaling_mode =
+#   "backlog_scaler"). scripts/build-spot-handler.sh is `build-lambda.sh spot-handler`.
+#   OUTPUT_ZIP defaults to $CARGO_TARGET_DIR/lambda/FUNCTION/bootstrap.zip
 #   (CARGO_TARGET_DIR defaults to <repo>/target).
 #   Before zipping, the binary that goes into the zip is verified: the glibc check below,
 #   then the crate's ignored tests for the packaged binary (tests/glibc.rs and
-#   tests/runtime_api.rs with FACEREC_SPOT_HANDLER_BOOTSTRAP naming it: it serves a Lambda
-#   invocation against moto). Those need the moto venv (scripts/bootstrap-venv.sh, or
-#   FACEREC_MOTO_PYTHON); --no-verify skips them and keeps only the glibc check.
-#        scripts/build-spot-handler.sh --check-glibc BINARY [MAX_VERSION]
+#   tests/runtime_api.rs with FACEREC_SPOT_HANDLER_BOOTSTRAP or
+#   FACEREC_BACKLOG_SCALER_BOOTSTRAP naming it: it serves a Lambda invocation against
+#   moto). Those need the moto venv (scripts/bootstrap-venv.sh, or FACEREC_MOTO_PYTHON);
+#   --no-verify skips them and keeps only the glibc check.
+#        scripts/build-lambda.sh --check-glibc BINARY [MAX_VERSION]
 #   Only the check: exits 1 if BINARY is not x86-64 or needs a glibc version newer than
 #   MAX_VERSION (default 2.34), counting ABI markers (GLIBC_ABI_DT_RELR = 2.36) and
 #   refusing names it does not know. A static binary passes.
@@ -23,7 +27,7 @@
 #   2. plain `cargo build --release` with the host toolchain. On a host with a newer
 #      glibc this may produce a binary AL2023 cannot load; the check below catches it.
 # Users with internet access can equally run `cargo lambda build --release -p
-# facerec-spot-handler --bin bootstrap --output-format zip` (cargo-lambda also uses zig).
+# facerec-FUNCTION --bin bootstrap --output-format zip` (cargo-lambda also uses zig).
 #
 # Either way the script then refuses a binary that needs a glibc symbol newer than 2.34
 # (or is not x86-64), runs the packaged-binary tests on it, and writes the zip with
@@ -39,7 +43,7 @@ builder="${FACEREC_LAMBDA_BUILDER:-zig}"
 max_glibc="2.34"
 triple="x86_64-unknown-linux-gnu"
 
-log() { echo "build-spot-handler: $*" >&2; }
+log() { echo "build-lambda: $*" >&2; }
 
 # Prints every GLIBC_* version name BINARY needs from the dynamic linker, one a line.
 # Besides the release versions (GLIBC_2.34) there are ABI markers: GLIBC_ABI_DT_RELR, which
@@ -94,12 +98,24 @@ if [[ "${1:-}" == "--check-glibc" ]]; then
     check_glibc "${2:?usage: $0 --check-glibc BINARY [MAX_VERSION]}" "${3:-2.34}"
     exit $?
 fi
+function="${1:-}"
+case "$function" in
+    spot-handler) bootstrap_var=FACEREC_SPOT_HANDLER_BOOTSTRAP ;;
+    backlog-scaler) bootstrap_var=FACEREC_BACKLOG_SCALER_BOOTSTRAP ;;
+    *)
+        echo "usage: $0 spot-handler|backlog-scaler [--no-verify] [OUTPUT_ZIP]" >&2
+        echo "       $0 --check-glibc BINARY [MAX_VERSION]" >&2
+        exit 2
+        ;;
+esac
+shift
+package="facerec-$function"
 verify=1
 if [[ "${1:-}" == "--no-verify" ]]; then
     verify=0
     shift
 fi
-out_zip="${1:-$target_dir/lambda/spot-handler/bootstrap.zip}"
+out_zip="${1:-$target_dir/lambda/$function/bootstrap.zip}"
 out_zip="$(realpath -m "$out_zip")"
 
 ensure_zig_tools() {
@@ -117,12 +133,12 @@ if [[ "$builder" == "zig" ]] && ensure_zig_tools; then
     log "cargo zigbuild --target $triple.$max_glibc"
     # cargo-zigbuild finds zig through the `ziglang` module of the python on PATH.
     PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$target_dir" \
-        cargo-zigbuild zigbuild --release -p facerec-spot-handler --bin bootstrap \
+        cargo-zigbuild zigbuild --release -p "$package" --bin bootstrap \
         --target "$triple.$max_glibc"
     binary="$target_dir/$triple/release/bootstrap"
 else
     log "zig tools unavailable or disabled; building with the host toolchain"
-    CARGO_TARGET_DIR="$target_dir" cargo build --release -p facerec-spot-handler --bin bootstrap
+    CARGO_TARGET_DIR="$target_dir" cargo build --release -p "$package" --bin bootstrap
     binary="$target_dir/release/bootstrap"
 fi
 
@@ -137,10 +153,10 @@ if [[ "$verify" == 1 ]]; then
     log "verifying the packaged bootstrap: cargo test --test glibc --test runtime_api -- --ignored"
     # The tests start moto themselves on loopback; no AWS is reached (static credentials,
     # no IMDS), as in `make test`.
-    FACEREC_SPOT_HANDLER_BOOTSTRAP="$stage/bootstrap" CARGO_TARGET_DIR="$target_dir" \
+    env "$bootstrap_var=$stage/bootstrap" CARGO_TARGET_DIR="$target_dir" \
         AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
         AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-        cargo test -p facerec-spot-handler --locked --test glibc --test runtime_api -- --ignored ||
+        cargo test -p "$package" --locked --test glibc --test runtime_api -- --ignored ||
         { log "FAIL: the packaged bootstrap did not pass its tests (--no-verify skips them)"; exit 1; }
 else
     log "--no-verify: the packaged bootstrap was only glibc-checked, not run"
