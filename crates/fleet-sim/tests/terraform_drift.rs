@@ -5,6 +5,7 @@
 //! environment carries scaling.json's values (end of file). Neither side can change
 //! without the other.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use facerec_fleet_sim::params::ScalingParams;
@@ -237,9 +238,15 @@ const SCALER_ENVIRONMENT: [(&str, &str); 10] = [
     ("ACTIVITY_WINDOW_SECONDS", "scaler_activity_window_seconds"),
 ];
 
-/// The text between the `{` that follows `head` in `text` and its matching `}`.
+/// The text between the `{` that follows `head` in `text` and its matching `}`. `head`
+/// must begin a line (after indentation), so a word in a comment or a string is not taken
+/// for the block.
 fn braced_after<'a>(text: &'a str, head: &str) -> Option<&'a str> {
-    let start = text.find(head)? + head.len();
+    let at = text.match_indices(head).map(|(i, _)| i).find(|&i| {
+        let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+        text[line_start..i].trim().is_empty()
+    })?;
+    let start = at + head.len();
     let open = start + text[start..].find('{')?;
     let mut depth = 0usize;
     for (i, c) in text[open..].char_indices() {
@@ -355,7 +362,11 @@ fn scaler_environment_drift(module_main: &str, root_main: &str) -> Vec<String> {
 fn scaler_environment_drift_check_finds_what_it_must() {
     let module = r#"
 resource "aws_lambda_function" "backlog_scaler" {
+  # checkov:skip=CKV_AWS_173:The environment holds only names and numbers.
   function_name = "${var.name}-backlog-scaler"
+  logging_config {
+    log_format = "Text"
+  }
   environment {
     variables = {
       QUEUE_URL                  = var.queue_url
@@ -420,6 +431,27 @@ fn backlog_scaler_lambda_environment_comes_from_scaling_json() {
             path.display()
         )
     });
+    // Exactly the variables the crate reads (its config.rs `VARIABLES`), no more, no fewer.
+    let config = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../backlog-scaler/src/config.rs"),
+    )
+    .expect("crates/backlog-scaler/src/config.rs");
+    let list_at = config
+        .find("pub const VARIABLES")
+        .expect("config.rs lists its VARIABLES");
+    let list = &config[list_at..];
+    let list = &list[list.find('=').unwrap()..list.find("];").unwrap()];
+    let read: BTreeSet<&str> = list.split('"').skip(1).step_by(2).collect();
+    let function = braced_after(&module, "resource \"aws_lambda_function\"").unwrap();
+    let variables = braced_after(function, "environment")
+        .and_then(|e| braced_after(e, "variables"))
+        .expect("the function has an environment");
+    let set = assignments(variables);
+    let set: BTreeSet<&str> = set.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        set, read,
+        "modules/backlog_scaler's environment vs crates/backlog-scaler/src/config.rs"
+    );
     let problems = scaler_environment_drift(&module, &terraform("main.tf"));
     assert!(
         problems.is_empty(),
@@ -477,4 +509,92 @@ fn scaler_keys_are_read_by_terraform_and_the_simulator() {
         num("scaler_activity_window_seconds")
     );
     assert_eq!(p.scaler_poll_seconds as f64, num("scaler_poll_seconds"));
+}
+
+/// The AWS actions `source` calls through its SDK clients (`self.ecs.list_tasks()` →
+/// `ecs:ListTasks`), comments dropped, however the call chain is broken over lines.
+fn sdk_actions(source: &str) -> BTreeSet<String> {
+    let code: String = source
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<String>()
+        .split_whitespace()
+        .collect();
+    let mut out = BTreeSet::new();
+    for client in ["sqs", "ecs", "autoscaling", "ssm"] {
+        let head = format!(".{client}.");
+        for (at, _) in code.match_indices(&head) {
+            let rest = &code[at + head.len()..];
+            let call: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if call.is_empty() || !rest[call.len()..].starts_with("()") {
+                continue;
+            }
+            let pascal: String = call
+                .split('_')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect();
+            out.insert(format!("{client}:{pascal}"));
+        }
+    }
+    out
+}
+
+/// The actions (other than logs) a policy document block grants.
+fn granted_actions(block: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in block
+        .lines()
+        .filter(|l| l.trim_start().starts_with("actions"))
+    {
+        for quoted in line.split('"').skip(1).step_by(2) {
+            if !quoted.starts_with("logs:") {
+                out.insert(quoted.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The backlog scaler's role grants exactly the SDK calls crates/backlog-scaler makes (and
+/// its logs): no permission it does not use, no call that would be denied.
+#[test]
+fn backlog_scaler_role_grants_exactly_the_crates_sdk_calls() {
+    let source = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../backlog-scaler/src/aws.rs"),
+    )
+    .expect("crates/backlog-scaler/src/aws.rs");
+    let calls = sdk_actions(&source);
+    let want: BTreeSet<String> = [
+        "sqs:GetQueueAttributes",
+        "ecs:DescribeServices",
+        "ecs:UpdateService",
+        "ecs:ListTasks",
+        "ecs:GetTaskProtection",
+        "ecs:ListContainerInstances",
+        "ecs:DescribeContainerInstances",
+        "ecs:UpdateContainerInstancesState",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(calls, want, "the scaler's calls are the spec's list");
+    let iam = terraform("modules/iam/main.tf");
+    let block = braced_after(&iam, "data \"aws_iam_policy_document\" \"backlog_scaler\"")
+        .expect("modules/iam has the backlog_scaler policy document");
+    assert_eq!(granted_actions(block), calls);
+    // The scanner sees a call broken over lines, and not one in a comment.
+    let sample =
+        "let a = self\n    .ecs\n    .list_tasks()\n    .send();\n// self.ssm.delete_parameter()\n";
+    assert_eq!(
+        sdk_actions(sample),
+        BTreeSet::from(["ecs:ListTasks".to_string()])
+    );
 }
