@@ -3,10 +3,13 @@
 Run through build-references.sh, which makes the throw-away venv. Outputs:
   chips.json  - aligned 150x150 chips (dlib/johns): dlib's 128-d descriptor of each chip as given
   photos.json - every other photo: hog boxes (upsample 0 and 1, face_recognition's trimmed css order),
-                raw dlib rects with detector scores, 5-point landmarks and encodings at upsample 1,
-                the way face_recognition's docs use it: face_encodings(img, face_locations(img)).
+                raw dlib rects with detector scores, 5-point landmarks and encodings at upsample 1
+                both ways face_recognition computes them: from the trimmed boxes, as its docs use it
+                (face_encodings(img, face_locations(img))), and its default, face_encodings(img),
+                which places the landmarks on the untrimmed detector rectangles (what its CLI does).
 """
 import glob
+import importlib.metadata as metadata
 import json
 import os
 import sys
@@ -50,10 +53,15 @@ for path in sorted(glob.glob(os.path.join(faces_root, "**/*.*"), recursive=True)
     shapes = fr_api._raw_face_landmarks(img, locs, model="small")
     entry["landmarks5"] = [[[p.x, p.y] for p in s.parts()] for s in shapes]
     entry["encodings"] = [floats(e) for e in fr.face_encodings(img, locs)]
+    raw_shapes = fr_api._raw_face_landmarks(img, None, model="small")
+    entry["landmarks5_default"] = [[[p.x, p.y] for p in s.parts()] for s in raw_shapes]
+    entry["encodings_default"] = [floats(e) for e in fr.face_encodings(img)]
     photos[rel(path)] = entry
 
+# The distribution's version: face_recognition 1.3.0's own __version__ still says 1.2.3.
 meta = {"generator": "scripts/python-baseline/build-references.sh",
-        "dlib": dlib.__version__, "face_recognition": fr.__version__, "numpy": np.__version__}
+        "dlib": dlib.__version__, "face_recognition": metadata.version("face_recognition"),
+        "numpy": np.__version__}
 for name, data in (("chips.json", chips), ("photos.json", photos)):
     with open(os.path.join(out_dir, name), "w") as f:
         json.dump({"meta": meta, "items": data}, f, indent=1, sort_keys=True)

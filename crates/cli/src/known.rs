@@ -19,11 +19,13 @@ use std::path::{Path, PathBuf};
 /// What enrolling a folder produced.
 pub struct KnownScan {
     pub entries: Vec<Enrolled>,
+    /// Image files found (0: an empty folder, which each caller judges).
+    pub photos: usize,
     /// Photos that could not be read or decoded (already reported on stderr).
     pub failed: usize,
 }
 
-/// Enrol `dir`. Fails only when `dir` is not a folder or holds no image at all.
+/// Enrol `dir`. Fails only when `dir` is not a readable folder.
 pub fn scan(engine: &Engine, dir: &Path, opts: &ImageOpts) -> anyhow::Result<KnownScan> {
     match std::fs::metadata(dir) {
         Err(_) => return Err(InputError::Missing(dir.to_path_buf()).into_anyhow()),
@@ -45,15 +47,14 @@ pub fn scan(engine: &Engine, dir: &Path, opts: &ImageOpts) -> anyhow::Result<Kno
             photos.push((p, Some(person.clone())));
         }
     }
-    if photos.is_empty() {
-        return Err(InputError::EmptyFolder(dir.to_path_buf()).into_anyhow());
-    }
     let outcomes: Vec<Result<Option<Enrolled>, String>> = photos
         .par_iter()
         .map(|(path, person)| {
             let img = load_image(path, &opts.load_options())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            let faces = engine.encode_image(&img, opts.detector());
+            let faces = engine
+                .encode_image(&img, opts.detector())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             let label = match person {
                 Some(p) => p.clone(),
                 None => path
@@ -104,11 +105,15 @@ pub fn scan(engine: &Engine, dir: &Path, opts: &ImageOpts) -> anyhow::Result<Kno
             }
         }
     }
-    Ok(KnownScan { entries, failed })
+    Ok(KnownScan {
+        entries,
+        photos: photos.len(),
+        failed,
+    })
 }
 
 impl InputError {
-    fn into_anyhow(self) -> anyhow::Error {
+    pub fn into_anyhow(self) -> anyhow::Error {
         anyhow::anyhow!("{self}")
     }
 }

@@ -8,6 +8,7 @@
 //!   gallery file.
 //! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line.
 //! * `aws_clients` — SDK clients for `submit` and `results`.
+//! * `pil_resize` — Pillow's Lanczos resampling, for `identify`'s shrinking of giant photos.
 //! * `exit` — the exit codes (docs/cli.md).
 
 mod aws_clients;
@@ -16,6 +17,7 @@ mod exit;
 mod gallery_file;
 mod inputs;
 mod known;
+mod pil_resize;
 mod progress;
 mod results_file;
 

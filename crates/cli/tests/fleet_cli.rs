@@ -98,8 +98,8 @@ async fn submit_then_worker_then_results_names_the_faces() {
                 "s3://photos/incoming",
                 "--gallery",
                 gallery.to_str().unwrap(),
-                "examples/demo/photos/two_people.jpg",
-                "examples/demo/photos/alex-lacamoire.png",
+                "examples/demo/photos/obama-and-biden.jpg",
+                "examples/demo/photos/eileen-collins.jpg",
                 tmp.path().join("notes.jpg").to_str().unwrap(),
             ],
         )
@@ -137,9 +137,12 @@ async fn submit_then_worker_then_results_names_the_faces() {
     assert_eq!(stdout(&again), stdout(&o));
 
     // The fleet worker's runtime and handler consume the queue (4 messages, 2 jobs).
-    let engine = Arc::new(
-        Engine::load(&ModelPaths::in_dir(root().join("models"))).expect("scripts/fetch-models.sh"),
-    );
+    // Where the facerec binary finds them too: $FACEREC_MODELS, else the repository's models/.
+    let models = std::env::var_os("FACEREC_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("models"));
+    let engine =
+        Arc::new(Engine::load(&ModelPaths::in_dir(models)).expect("scripts/fetch-models.sh"));
     let handler = RecognitionHandler::new(
         engine,
         s3.clone(),
@@ -181,9 +184,9 @@ async fn submit_then_worker_then_results_names_the_faces() {
     worker.await.unwrap();
 
     let expected = pairs(&[
-        ("two_people.jpg", "biden"),
-        ("two_people.jpg", "obama"),
-        ("alex-lacamoire.png", "unknown_person"),
+        ("obama-and-biden.jpg", "biden"),
+        ("obama-and-biden.jpg", "obama"),
+        ("eileen-collins.jpg", "unknown_person"),
     ]);
     let o = cli(
         &moto,
@@ -216,4 +219,235 @@ async fn submit_then_worker_then_results_names_the_faces() {
         &["results", "--queue-url", &results_q, "--wait", "1"],
     );
     assert!(stdout(&o).is_empty(), "consumed: {}", stdout(&o));
+}
+
+async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
+    for (k, v) in AWS_ENV {
+        std::env::set_var(k, v);
+    }
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .load()
+        .await
+}
+
+/// The job ids of `results`' JSON lines, sorted.
+fn job_ids(out: &str) -> Vec<String> {
+    let mut ids: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let doc: serde_json::Value = serde_json::from_str(l).unwrap();
+            doc["job_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_max_prints_that_many_and_leaves_the_rest_in_the_queue() {
+    let moto = Moto::start();
+    let sqs = aws_sdk_sqs::Client::new(&sdk(&moto).await);
+    let q = sqs
+        .create_queue()
+        .queue_name("results")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for id in ["job-a", "job-b", "job-c"] {
+        let doc = serde_json::json!({"version": 1, "job_id": id, "image": format!("s3://b/{id}.jpg"), "faces": []});
+        sqs.send_message()
+            .queue_url(&q)
+            .message_body(doc.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    sqs.send_message()
+        .queue_url(&q)
+        .message_body("not a result")
+        .send()
+        .await
+        .unwrap();
+
+    let o = cli(
+        &moto,
+        &["results", "--queue-url", &q, "--max", "1", "--wait", "1"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = job_ids(&stdout(&o));
+    assert_eq!(first.len(), 1, "{}", stdout(&o));
+
+    // Nothing unprinted was deleted or hidden: the next reader gets the other two at once.
+    let o = cli(&moto, &["results", "--queue-url", &q, "--wait", "2"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the foreign message: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("is not a result document"),
+        "{}",
+        stderr(&o)
+    );
+    let rest = job_ids(&stdout(&o));
+    let mut all: Vec<String> = first.iter().chain(&rest).cloned().collect();
+    all.sort();
+    assert_eq!(all, ["job-a", "job-b", "job-c"], "each result exactly once");
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&q)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let count = |name: aws_sdk_sqs::types::QueueAttributeName| {
+        attrs.attributes().unwrap()[&name].parse::<u32>().unwrap()
+    };
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    // Left: only the message that is not a result (hidden for its visibility timeout).
+    assert_eq!(
+        count(A::ApproximateNumberOfMessages) + count(A::ApproximateNumberOfMessagesNotVisible),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_reports_each_bad_input_and_sends_the_rest() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let s3 = facerec_worker_runtime::aws::s3_client(&sdk);
+    s3.create_bucket().bucket("photos").send().await.unwrap();
+    let jobs = sqs
+        .create_queue()
+        .queue_name("jobs")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queued = || async {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&jobs)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap();
+        attrs.attributes().unwrap()
+            [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
+            .parse::<u32>()
+            .unwrap()
+    };
+    let uploaded = || async {
+        s3.list_objects_v2()
+            .bucket("photos")
+            .send()
+            .await
+            .unwrap()
+            .contents()
+            .len()
+    };
+
+    // A gallery of another version: refused before anything is uploaded or sent.
+    let tmp = tempfile::tempdir().unwrap();
+    let v2 = tmp.path().join("v2.json");
+    std::fs::write(
+        &v2,
+        r#"{"format": "facerec-gallery", "version": 2, "entries": []}"#,
+    )
+    .unwrap();
+    let photo = "examples/demo/photos/obama-small.jpg";
+    let o = cli(
+        &moto,
+        &[
+            "submit",
+            "--queue-url",
+            &jobs,
+            "--upload-to",
+            "s3://photos/in",
+            "--gallery",
+            v2.to_str().unwrap(),
+            photo,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("v2.json") && err.contains("version 2"),
+        "{err}"
+    );
+    assert_eq!((queued().await, uploaded().await), (0, 0));
+
+    // A missing path and an empty folder: one line each, the good photo still sent.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let missing = tmp.path().join("missing.jpg");
+    let o = cli(
+        &moto,
+        &[
+            "submit",
+            "--queue-url",
+            &jobs,
+            "--upload-to",
+            "s3://photos/in",
+            missing.to_str().unwrap(),
+            empty.to_str().unwrap(),
+            photo,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("facerec: ")).collect();
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(errors
+        .iter()
+        .any(|l| l.contains("missing.jpg") && l.contains("no such file")));
+    assert!(errors
+        .iter()
+        .any(|l| l.contains("empty") && l.contains("no images")));
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("obama-small.jpg"));
+    assert_eq!((queued().await, uploaded().await), (1, 1));
+
+    // An upload that fails (no such bucket) costs that photo only: the s3:// image given
+    // as it is still goes out.
+    let o = cli(
+        &moto,
+        &[
+            "submit",
+            "--queue-url",
+            &jobs,
+            "--upload-to",
+            "s3://no-such-bucket/in",
+            photo,
+            "examples/demo/photos/eileen-collins.jpg",
+            "s3://photos/elsewhere/already-there.jpg",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("facerec: ")).collect();
+    assert_eq!(errors.len(), 2, "{err}");
+    for f in ["obama-small.jpg", "eileen-collins.jpg"] {
+        assert!(
+            errors
+                .iter()
+                .any(|l| l.contains(f) && l.contains("not uploaded")),
+            "{f}: {err}"
+        );
+    }
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.trim()
+            .ends_with(",s3://photos/elsewhere/already-there.jpg"),
+        "{out}"
+    );
+    assert_eq!(queued().await, 2);
 }

@@ -184,3 +184,130 @@ fn detect_prints_face_detections_lines_and_boxes() {
     assert_eq!(expected.lines().count(), 3);
     assert_eq!(stdout(&o), expected);
 }
+
+#[test]
+fn enroll_warns_about_known_photos_with_no_face_or_several_as_face_recognition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let known = tmp.path().join("known");
+    copy_photos(
+        &known,
+        &[("obama.jpg", "obama.jpg"), ("two_people.jpg", "pair.jpg")],
+    );
+    std::fs::copy(
+        root().join("testdata/faces/dlib/faces/dogs.jpg"),
+        known.join("dogs.jpg"),
+    )
+    .unwrap();
+    let gallery = tmp.path().join("g.json");
+    let o = run(&[
+        "enroll",
+        known.to_str().unwrap(),
+        "-o",
+        gallery.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "warnings are not failures: {}",
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    let k = known.display();
+    for w in [
+        format!(
+            "WARNING: More than one face found in {k}/pair.jpg. Only considering the first face."
+        ),
+        format!("WARNING: No faces found in {k}/dogs.jpg. Ignoring file."),
+    ] {
+        assert!(err.lines().any(|l| l == w), "{w:?} in\n{err}");
+    }
+    let doc: Value = serde_json::from_slice(&std::fs::read(&gallery).unwrap()).unwrap();
+    let labels: Vec<&str> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["obama", "pair"]);
+}
+
+/// examples/demo/photos/biden-phone.jpg is stored sideways with EXIF Orientation 6, as a
+/// phone writes it. facerec turns it upright by default; `--no-exif` reads the pixels as
+/// stored, as face_recognition does (its CLIs find nobody there:
+/// testdata/references/cli.json).
+#[test]
+fn rotated_phone_photos_are_turned_upright_unless_no_exif() {
+    let phone = "examples/demo/photos/biden-phone.jpg";
+    let o = run(&["identify", "examples/demo/known", phone]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(names(&stdout(&o)), pairs(&[("biden-phone.jpg", "biden")]));
+    let o = run(&["identify", "--no-exif", "examples/demo/known", phone]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        names(&stdout(&o)),
+        pairs(&[("biden-phone.jpg", "no_persons_found")])
+    );
+
+    // detect: boxes in the upright picture (640×640 either way round), none without EXIF.
+    let o = run(&["detect", "--upsample", "1", phone]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let b: Vec<i64> = out
+        .trim()
+        .split(',')
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let (top, right, bottom, left) = (b[0], b[1], b[2], b[3]);
+    assert!(top < bottom && left < right, "{out}");
+    // Upright, the face sits in the upper half of the head-and-shoulders picture.
+    assert!(bottom < 400, "{out}");
+    let o = run(&["detect", "--upsample", "1", "--no-exif", phone]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+}
+
+/// `--model retinaface` (or face_recognition's `cnn`) finds what HOG cannot and names it
+/// against a gallery enrolled with HOG: a group photo shrunk until its faces are ~20 px.
+#[test]
+fn the_accurate_detector_finds_small_faces_and_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let known = tmp.path().join("known");
+    copy_photos(
+        &known,
+        &[("obama.jpg", "obama.jpg"), ("biden.jpg", "biden.jpg")],
+    );
+    let people = facerec_engine::load_image(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/faces/fr/examples/two_people.jpg"),
+        &facerec_engine::LoadOptions::default(),
+    )
+    .unwrap();
+    let small = image::imageops::resize(
+        &people,
+        people.width() / 6,
+        people.height() / 6,
+        image::imageops::FilterType::Triangle,
+    );
+    let photo = tmp.path().join("small.png");
+    small.save(&photo).unwrap();
+    let photo = photo.to_str().unwrap();
+    let hog = run(&["identify", known.to_str().unwrap(), photo]);
+    assert!(hog.status.success(), "{}", stderr(&hog));
+    for model in ["retinaface", "cnn"] {
+        let o = run(&["identify", "--model", model, known.to_str().unwrap(), photo]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            names(&stdout(&o)),
+            pairs(&[("small.png", "biden"), ("small.png", "obama")]),
+            "--model {model}"
+        );
+        let d = run(&["detect", "--model", model, photo]);
+        assert_eq!(stdout(&d).lines().count(), 2, "{}", stdout(&d));
+    }
+    assert_ne!(
+        names(&stdout(&hog)),
+        pairs(&[("small.png", "biden"), ("small.png", "obama")]),
+        "HOG should miss faces this small"
+    );
+}

@@ -91,7 +91,7 @@ fn main() {
             .par_iter()
             .map(|p| {
                 let img = load_image(p, &opts).unwrap();
-                engine.encode_image(&img, det).len()
+                engine.encode_image(&img, det).expect("detector").len()
             })
             .sum();
     }
@@ -118,7 +118,10 @@ fn component_timings(
 
     // Detection alone, one image at a time (internally parallel over pyramid levels).
     let cpu0 = cpu_seconds();
-    let boxes: Vec<_> = images.iter().map(|im| engine.detect(im, det)).collect();
+    let boxes: Vec<_> = images
+        .iter()
+        .map(|im| engine.detect(im, det).expect("detector"))
+        .collect();
     let detect_s = cpu_seconds() - cpu0; // CPU time over all threads
 
     // Embedding alone: the aligned chips of every face, single thread then the whole pool.

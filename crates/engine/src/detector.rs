@@ -1,8 +1,10 @@
 //! Face detection as face_recognition does it: which detector, and the box clipping
-//! (`_trim_css_to_bounds`) it applies. The HOG detector itself is in [`crate::hog`].
+//! (`_trim_css_to_bounds`) it applies. The detectors themselves are in [`crate::hog`] and
+//! [`crate::retinaface`].
 
 use crate::geometry::Rect;
 use crate::hog::HogDetector;
+use crate::retinaface::RetinaFace;
 use image::RgbImage;
 
 /// Which detector to run.
@@ -11,6 +13,11 @@ pub enum Detector {
     /// dlib's HOG frontal face detector (face_recognition's default), after upsampling the
     /// image `upsample` times by 2 (face_recognition's default is 1).
     Hog { upsample: u32 },
+    /// RetinaFace (MobileNet-0.25), the accurate detector for hard photos: turned, small
+    /// or partly hidden faces. Its boxes are the ones dlib's HOG detector would draw
+    /// around the faces it finds ([`RetinaFace::dlib_box`]), so landmarks, chips and
+    /// embeddings are computed exactly as for HOG's.
+    RetinaFace,
 }
 
 impl Default for Detector {
@@ -19,13 +26,25 @@ impl Default for Detector {
     }
 }
 
-/// Boxes in face_recognition's order (strongest first), clipped to the image.
-pub(crate) fn detect(hog: &HogDetector, img: &RgbImage, detector: Detector) -> Vec<Rect> {
+/// The detector's own rectangles, strongest first, not clipped (they may pass the edge).
+/// `retinaface` is the loaded network when `detector` asks for it.
+pub(crate) fn detect_raw(
+    hog: &HogDetector,
+    retinaface: Option<&RetinaFace>,
+    img: &RgbImage,
+    detector: Detector,
+) -> Vec<Rect> {
     match detector {
         Detector::Hog { upsample } => hog
             .detect_upsampled(img, upsample)
             .into_iter()
-            .map(|d| trim_to_bounds(d.rect, img.width(), img.height()))
+            .map(|d| d.rect)
+            .collect(),
+        Detector::RetinaFace => retinaface
+            .expect("the engine loads RetinaFace before detecting with it")
+            .detect(img, crate::retinaface::DEFAULT_THRESHOLD)
+            .iter()
+            .map(RetinaFace::dlib_box)
             .collect(),
     }
 }

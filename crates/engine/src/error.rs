@@ -18,6 +18,8 @@ pub enum ModelError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("model {model} cannot be used: {detail}")]
+    Unusable { model: &'static str, detail: String },
     #[error("model {model} is corrupt or not the expected dlib model (at byte offset {offset}): {detail}")]
     Corrupt {
         model: &'static str,

@@ -11,7 +11,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = Engine::load(&ModelPaths::discover()?)?;        // ~0.2 s, once per process
 //! let img = load_image("photo.jpg".as_ref(), &LoadOptions::default())?;
-//! let boxes = engine.detect(&img, Detector::Hog { upsample: 1 }); // face_recognition's boxes
+//! let boxes = engine.detect(&img, Detector::Hog { upsample: 1 })?; // face_recognition's boxes
 //! let faces = engine.encode_faces(&img, &boxes);              // landmarks → chip → embedding
 //! let mut gallery = Gallery::new();
 //! gallery.add("obama", &faces[0].embedding);
@@ -47,6 +47,7 @@ pub mod models;
 mod nn;
 pub mod pyramid;
 pub mod resnet;
+pub mod retinaface;
 
 pub use chip::{extract_chip, face_chip_details, ChipDetails};
 pub use detector::Detector;
@@ -61,6 +62,9 @@ use hog::HogDetector;
 use landmarks::ShapePredictor;
 use rayon::prelude::*;
 use resnet::FaceResNet;
+use retinaface::RetinaFace;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// A 128-d face embedding (dlib's descriptor).
 pub type Embedding = [f32; resnet::DESCRIPTOR_LEN];
@@ -73,7 +77,8 @@ pub const CHIP_SIZE: u32 = resnet::CHIP_SIZE as u32;
 /// One encoded face.
 #[derive(Debug, Clone)]
 pub struct Face {
-    /// The box it was found in (dlib coordinates, inclusive).
+    /// The face's box (dlib coordinates, inclusive): for [`Engine::encode_image`] the
+    /// detector's box clipped to the image, as face_recognition's `face_locations`.
     pub rect: Rect,
     /// The 5 landmarks: right eye outer/inner, left eye outer/inner, nose (dlib's order).
     pub landmarks: Vec<Point>,
@@ -85,6 +90,10 @@ pub struct Engine {
     resnet: FaceResNet,
     shape_predictor: ShapePredictor,
     hog: HogDetector,
+    /// RetinaFace is loaded the first time it is asked for (optimising it takes longer
+    /// than loading everything else), once, whichever thread asks first.
+    retinaface: OnceLock<Result<RetinaFace, String>>,
+    retinaface_path: PathBuf,
 }
 
 impl Engine {
@@ -124,12 +133,43 @@ impl Engine {
             resnet: resnet?,
             shape_predictor,
             hog: hog?,
+            retinaface: OnceLock::new(),
+            retinaface_path: paths.retinaface.clone(),
         })
     }
 
-    /// Find faces, in face_recognition's order, boxes clipped as `_trim_css_to_bounds` does.
-    pub fn detect(&self, img: &RgbImage, detector: Detector) -> Vec<Rect> {
-        detector::detect(&self.hog, img, detector)
+    /// Make sure `detector` can run: loads RetinaFace's network (at its default size) on
+    /// first use. Detecting calls this; call it up front to fail early.
+    pub fn prepare(&self, detector: Detector) -> Result<(), ModelError> {
+        self.retinaface_for(detector).map(|_| ())
+    }
+
+    fn retinaface_for(&self, detector: Detector) -> Result<Option<&RetinaFace>, ModelError> {
+        if detector != Detector::RetinaFace {
+            return Ok(None);
+        }
+        let loaded = self.retinaface.get_or_init(|| {
+            models::read_model(&self.retinaface_path, models::RETINAFACE_FILE)
+                .and_then(|bytes| RetinaFace::from_bytes(&bytes, retinaface::DEFAULT_SIZE))
+                .map_err(|e| e.to_string())
+        });
+        match loaded {
+            Ok(r) => Ok(Some(r)),
+            Err(detail) => Err(ModelError::Unusable {
+                model: models::RETINAFACE_FILE,
+                detail: detail.clone(),
+            }),
+        }
+    }
+
+    /// Find faces, in face_recognition's order, boxes clipped as `_trim_css_to_bounds`
+    /// does. Fails only if the detector's model cannot be loaded.
+    pub fn detect(&self, img: &RgbImage, detector: Detector) -> Result<Vec<Rect>, ModelError> {
+        let retinaface = self.retinaface_for(detector)?;
+        Ok(detector::detect_raw(&self.hog, retinaface, img, detector)
+            .into_iter()
+            .map(|r| detector::trim_to_bounds(r, img.width(), img.height()))
+            .collect())
     }
 
     /// The HOG detector, for raw detections with scores.
@@ -137,11 +177,46 @@ impl Engine {
         &self.hog
     }
 
-    /// Detect, then encode every face: face_recognition's
-    /// `face_encodings(img, face_locations(img, upsample))`.
-    pub fn encode_image(&self, img: &RgbImage, detector: Detector) -> Vec<Face> {
-        let boxes = self.detect(img, detector);
-        self.encode_faces(img, &boxes)
+    /// Detect, then encode every face: face_recognition's `face_encodings(img)` (what its
+    /// command line runs). As there, the landmarks are placed on the detector's own
+    /// rectangles, which may reach past the image's edge; each [`Face::rect`] is the box
+    /// clipped as `face_locations` reports it. (`face_encodings(img, face_locations(img))`,
+    /// landmarks on the clipped boxes, is [`Engine::encode_faces`] with [`Engine::detect`]'s
+    /// boxes; the two differ only for faces cut by the edge.)
+    pub fn encode_image(
+        &self,
+        img: &RgbImage,
+        detector: Detector,
+    ) -> Result<Vec<Face>, ModelError> {
+        let retinaface = self.retinaface_for(detector)?;
+        let raw = detector::detect_raw(&self.hog, retinaface, img, detector);
+        Ok(raw
+            .par_iter()
+            .map(|&rect| {
+                let mut face = self.encode_face(img, rect);
+                face.rect = detector::trim_to_bounds(rect, img.width(), img.height());
+                face
+            })
+            .collect())
+    }
+
+    /// The RetinaFace network itself (loaded on first use), for raw detections with
+    /// scores and the network's own landmarks.
+    pub fn retinaface(&self) -> Result<&RetinaFace, ModelError> {
+        Ok(self
+            .retinaface_for(Detector::RetinaFace)?
+            .expect("asked for RetinaFace"))
+    }
+
+    fn encode_face(&self, img: &RgbImage, rect: Rect) -> Face {
+        let landmarks = self.landmarks(img, rect);
+        let chip = self.face_chip(img, &landmarks);
+        let embedding = self.resnet.descriptor(chip.as_raw());
+        Face {
+            rect,
+            landmarks,
+            embedding,
+        }
     }
 
     /// The 5 landmarks of the face in `rect`.
@@ -175,16 +250,7 @@ impl Engine {
     pub fn encode_faces(&self, img: &RgbImage, boxes: &[Rect]) -> Vec<Face> {
         boxes
             .par_iter()
-            .map(|&rect| {
-                let landmarks = self.landmarks(img, rect);
-                let chip = self.face_chip(img, &landmarks);
-                let embedding = self.resnet.descriptor(chip.as_raw());
-                Face {
-                    rect,
-                    landmarks,
-                    embedding,
-                }
-            })
+            .map(|&rect| self.encode_face(img, rect))
             .collect()
     }
 }

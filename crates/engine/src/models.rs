@@ -12,12 +12,17 @@ pub const SHAPE_PREDICTOR_FILE: &str = "shape_predictor_5_face_landmarks.dat";
 /// File name of dlib's HOG frontal face detector (committed in the repo's `models/`).
 pub const HOG_FILE: &str = "hog_frontal_face_detector.svm";
 
+/// File name of the RetinaFace network (the accurate detector), optional.
+pub const RETINAFACE_FILE: &str = crate::retinaface::RETINAFACE_FILE;
+
 /// Where each model file is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelPaths {
     pub resnet: PathBuf,
     pub shape_predictor: PathBuf,
     pub hog: PathBuf,
+    /// The accurate detector's network; needed only when it is used.
+    pub retinaface: PathBuf,
 }
 
 impl ModelPaths {
@@ -28,6 +33,7 @@ impl ModelPaths {
             resnet: d.join(RESNET_FILE),
             shape_predictor: d.join(SHAPE_PREDICTOR_FILE),
             hog: d.join(HOG_FILE),
+            retinaface: d.join(RETINAFACE_FILE),
         }
     }
 
@@ -64,8 +70,17 @@ impl ModelPaths {
                         .join(", "),
                 })
         };
+        let resnet = find(RESNET_FILE)?;
         Ok(ModelPaths {
-            resnet: find(RESNET_FILE)?,
+            // Optional: where it is, else beside the embedding model (where
+            // fetch-models.sh puts it), so the error on use names that folder.
+            retinaface: find(RETINAFACE_FILE).unwrap_or_else(|_| {
+                resnet
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(RETINAFACE_FILE)
+            }),
+            resnet,
             shape_predictor: find(SHAPE_PREDICTOR_FILE)?,
             hog: find(HOG_FILE)?,
         })

@@ -42,12 +42,17 @@ fn out_dim(input: usize, pad: usize, window: usize, stride: usize) -> usize {
 impl Conv {
     pub fn forward(&self, x: &Planes, col: &mut Vec<f32>) -> Planes {
         assert_eq!(x.k, self.in_k, "conv input channels");
+        if self.stride == 1 {
+            return self.forward_shifted(x, col);
+        }
         let onr = out_dim(x.nr, self.pad, self.kh, self.stride);
         let onc = out_dim(x.nc, self.pad, self.kw, self.stride);
         let n = onr * onc;
         let kdim = self.in_k * self.kh * self.kw;
-        col.clear();
-        col.resize(kdim * n, 0.0);
+        // Every element is written below, so the buffer is only grown, never cleared.
+        if col.len() < kdim * n {
+            col.resize(kdim * n, 0.0);
+        }
         // im2col: row (c, i, j) holds input(c, r*s + i - pad, q*s + j - pad) for each output (r, q).
         for c in 0..self.in_k {
             let plane = &x.data[c * x.nr * x.nc..(c + 1) * x.nr * x.nc];
@@ -63,33 +68,60 @@ impl Conv {
                         }
                         let src = &plane[y as usize * x.nc..(y as usize + 1) * x.nc];
                         if self.stride == 1 {
-                            // Contiguous run with zero borders.
-                            for (q, d) in dst.iter_mut().enumerate() {
-                                let xx = (q + j) as isize - self.pad as isize;
-                                *d = if xx >= 0 && (xx as usize) < x.nc {
-                                    src[xx as usize]
-                                } else {
-                                    0.0
-                                };
-                            }
+                            // Output column q reads input column q + j - pad: one copy of
+                            // the part inside the image, zeros either side.
+                            let off = j as isize - self.pad as isize;
+                            let q0 = (-off).clamp(0, onc as isize) as usize;
+                            let q1 =
+                                (x.nc as isize - off).clamp(q0 as isize, onc as isize) as usize;
+                            dst[..q0].fill(0.0);
+                            let s0 = (q0 as isize + off) as usize;
+                            dst[q0..q1].copy_from_slice(&src[s0..s0 + (q1 - q0)]);
+                            dst[q1..].fill(0.0);
                         } else {
-                            for (q, d) in dst.iter_mut().enumerate() {
-                                let xx = (q * self.stride + j) as isize - self.pad as isize;
-                                *d = if xx >= 0 && (xx as usize) < x.nc {
-                                    src[xx as usize]
-                                } else {
-                                    0.0
-                                };
+                            // Input column q·stride + j - pad: zeros outside the image.
+                            let (st, off) = (self.stride as isize, j as isize - self.pad as isize);
+                            let q0 =
+                                ((-off + st - 1).div_euclid(st)).clamp(0, onc as isize) as usize;
+                            let q1 = ((x.nc as isize - off + st - 1).div_euclid(st))
+                                .clamp(q0 as isize, onc as isize)
+                                as usize;
+                            dst[..q0].fill(0.0);
+                            let s0 = (q0 as isize * st + off) as usize;
+                            let (len, st) = (q1 - q0, self.stride);
+                            if len > 0 {
+                                // Indexing a slice cut to the last element read lets the
+                                // loop run without bounds checks (and vectorise).
+                                let run = &src[s0..s0 + (len - 1) * st + 1];
+                                for (k, d) in dst[q0..q1].iter_mut().enumerate() {
+                                    *d = run[k * st];
+                                }
                             }
+                            dst[q1..].fill(0.0);
                         }
                     }
                 }
             }
         }
-        let mut out = Planes::zeros(self.out_k, onr, onc);
-        for (o, b) in self.bias.iter().enumerate() {
-            out.data[o * n..(o + 1) * n].fill(*b);
+        // With a bias, the GEMM adds to it; without (folded into the next affine), the GEMM
+        // writes every element itself.
+        let has_bias = !self.bias.is_empty();
+        let mut data = Vec::with_capacity(self.out_k * n);
+        if has_bias {
+            for b in &self.bias {
+                data.resize(data.len() + n, *b);
+            }
+        } else {
+            // SAFETY: f32 has no invalid bit patterns, and gemm overwrites all out_k × n
+            // elements below (read_dst = false) before anything reads them.
+            unsafe { data.set_len(self.out_k * n) };
         }
+        let mut out = Planes {
+            k: self.out_k,
+            nr: onr,
+            nc: onc,
+            data,
+        };
         // out[o, p] += sum_k filters[o, k] * col[k, p]
         // SAFETY: slices are sized m×k, k×n and m×n with the row-major strides given.
         unsafe {
@@ -100,7 +132,7 @@ impl Conv {
                 out.data.as_mut_ptr(),
                 1,
                 n as isize,
-                true,
+                has_bias,
                 self.filters.as_ptr(),
                 1,
                 kdim as isize,
@@ -117,6 +149,86 @@ impl Conv {
         }
         out
     }
+
+    /// A stride-1 convolution without im2col: one GEMM per kernel tap over a zero-padded
+    /// copy of the input. With the padded width `w`, tap (i, j) of output (r, q) reads
+    /// padded element (r + i)·w + q + j, so each tap's input is the padded planes shifted
+    /// by i·w + j: a plain strided matrix. Outputs are computed `w` wide and the extra
+    /// columns dropped at the end.
+    fn forward_shifted(&self, x: &Planes, padded: &mut Vec<f32>) -> Planes {
+        let (p, kh, kw) = (self.pad, self.kh, self.kw);
+        let (w, h) = (x.nc + 2 * p, x.nr + 2 * p);
+        let onr = out_dim(x.nr, p, kh, 1);
+        let onc = out_dim(x.nc, p, kw, 1);
+        let plane = w * h;
+        // The last tap's reads pass the last plane by up to kw - 1 elements (garbage
+        // columns only): keep that much zero padding after it.
+        let len = self.in_k * plane + kw;
+        padded.clear();
+        padded.resize(len, 0.0);
+        for c in 0..self.in_k {
+            let src = &x.data[c * x.nr * x.nc..(c + 1) * x.nr * x.nc];
+            for (r, row) in src.chunks_exact(x.nc).enumerate() {
+                let at = c * plane + (r + p) * w + p;
+                padded[at..at + x.nc].copy_from_slice(row);
+            }
+        }
+        let n = onr * w;
+        let mut wide = Vec::with_capacity(self.out_k * n);
+        let has_bias = !self.bias.is_empty();
+        if has_bias {
+            for b in &self.bias {
+                wide.resize(wide.len() + n, *b);
+            }
+        } else {
+            // SAFETY: f32 has no invalid bit patterns; the first tap's GEMM writes all
+            // out_k × n elements (read_dst = false) before anything reads them.
+            unsafe { wide.set_len(self.out_k * n) };
+        }
+        for i in 0..kh {
+            for j in 0..kw {
+                let first = i == 0 && j == 0;
+                // wide[o, q] (+)= Σ_c filters[o, c, i, j] · padded[c, i·w + j + q]
+                // SAFETY: dst is out_k × n (row stride n); lhs element (o, c) is at
+                // o·in_k·kh·kw + c·kh·kw + i·kw + j < filters.len(); rhs element (c, q) at
+                // c·plane + i·w + j + q ≤ (in_k - 1)·plane + (kh - 1)·w + kw - 1 + onr·w - 1
+                // < len, as sized above.
+                unsafe {
+                    gemm::gemm(
+                        self.out_k,
+                        n,
+                        self.in_k,
+                        wide.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        has_bias || !first,
+                        self.filters.as_ptr().add(i * kw + j),
+                        (kh * kw) as isize,
+                        (self.in_k * kh * kw) as isize,
+                        padded.as_ptr().add(i * w + j),
+                        1,
+                        plane as isize,
+                        1.0f32,
+                        1.0f32,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        }
+        let mut data = Vec::with_capacity(self.out_k * onr * onc);
+        for row in wide.chunks_exact(w) {
+            data.extend_from_slice(&row[..onc]);
+        }
+        Planes {
+            k: self.out_k,
+            nr: onr,
+            nc: onc,
+            data,
+        }
+    }
 }
 
 /// Per-channel scale and shift (dlib's `affine_`, also batch norm frozen at inference).
@@ -126,6 +238,17 @@ pub(crate) fn affine(x: &mut Planes, gamma: &[f32], beta: &[f32]) {
         let (g, b) = (gamma[c], beta[c]);
         for v in plane {
             *v = *v * g + b;
+        }
+    }
+}
+
+/// [`affine`] then [`relu`], in one pass.
+pub(crate) fn affine_relu(x: &mut Planes, gamma: &[f32], beta: &[f32]) {
+    let n = x.nr * x.nc;
+    for (c, plane) in x.data.chunks_mut(n).enumerate() {
+        let (g, b) = (gamma[c], beta[c]);
+        for v in plane {
+            *v = (*v * g + b).max(0.0);
         }
     }
 }
@@ -262,6 +385,67 @@ mod tests {
                     }
                     let got = y.data[(o * 3 + r) * 2 + q];
                     assert!((got - s).abs() < 1e-5, "{got} vs {s}");
+                }
+            }
+        }
+    }
+
+    /// The naive sum a convolution must equal (dlib's `con_`: cross-correlation, zeros
+    /// outside the image).
+    fn naive(conv: &Conv, x: &Planes, o: usize, r: usize, q: usize) -> f32 {
+        let mut s = conv.bias.get(o).copied().unwrap_or(0.0);
+        for c in 0..conv.in_k {
+            for i in 0..conv.kh {
+                for j in 0..conv.kw {
+                    let yy = (r * conv.stride + i) as isize - conv.pad as isize;
+                    let xx = (q * conv.stride + j) as isize - conv.pad as isize;
+                    if (0..x.nr as isize).contains(&yy) && (0..x.nc as isize).contains(&xx) {
+                        s += conv.filters[((o * conv.in_k + c) * conv.kh + i) * conv.kw + j]
+                            * x.data[(c * x.nr + yy as usize) * x.nc + xx as usize];
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn stride_one_convs_match_direct_sum() {
+        let x = Planes {
+            k: 3,
+            nr: 6,
+            nc: 7,
+            data: (0..126).map(|i| (i as f32 * 0.37).sin()).collect(),
+        };
+        for (k, pad, bias) in [(3, 1, true), (3, 1, false), (3, 0, false), (5, 2, true)] {
+            let conv = Conv {
+                filters: (0..4 * 3 * k * k)
+                    .map(|i| (i as f32 * 0.11).cos())
+                    .collect(),
+                bias: if bias {
+                    vec![0.5, -1.0, 0.25, 2.0]
+                } else {
+                    Vec::new()
+                },
+                out_k: 4,
+                in_k: 3,
+                kh: k,
+                kw: k,
+                stride: 1,
+                pad,
+            };
+            let y = conv.forward(&x, &mut Vec::new());
+            assert_eq!(
+                (y.k, y.nr, y.nc),
+                (4, 6 + 2 * pad + 1 - k, 7 + 2 * pad + 1 - k)
+            );
+            for o in 0..y.k {
+                for r in 0..y.nr {
+                    for q in 0..y.nc {
+                        let (got, want) =
+                            (y.data[(o * y.nr + r) * y.nc + q], naive(&conv, &x, o, r, q));
+                        assert!((got - want).abs() < 1e-4, "k{k} p{pad}: {got} vs {want}");
+                    }
                 }
             }
         }

@@ -163,3 +163,333 @@ pub fn pyramid_up2_rgb(img: &RgbImage) -> RgbImage {
     let bottom = ((h - 1.0 + 0.75) * 2.0 + 0.5).floor() as usize;
     resize_bilinear_rgb(img, right + 1, bottom + 1)
 }
+
+/// An RGB image as three planes (R, G, B), each `w × h` bytes, followed by [`PLANES_PAD`]
+/// spare bytes so SIMD code may load 16 bytes starting at any pixel. The HOG scan works on
+/// planes: its gradients are per channel, and a planar resize needs no de-interleaving.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Planes {
+    pub w: usize,
+    pub h: usize,
+    data: Vec<u8>,
+}
+
+/// Bytes after the last plane that SIMD loads may touch.
+pub const PLANES_PAD: usize = 32;
+
+impl Planes {
+    pub fn new(w: usize, h: usize) -> Self {
+        Planes {
+            w,
+            h,
+            data: vec![0; 3 * w * h + PLANES_PAD],
+        }
+    }
+
+    pub fn from_rgb(img: &RgbImage) -> Self {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut p = Planes::new(w, h);
+        let n = w * h;
+        let (r, rest) = p.data.split_at_mut(n);
+        let (g, rest) = rest.split_at_mut(n);
+        let b = &mut rest[..n];
+        for (((px, r), g), b) in img.as_raw().chunks_exact(3).zip(r).zip(g).zip(b) {
+            *r = px[0];
+            *g = px[1];
+            *b = px[2];
+        }
+        p
+    }
+
+    pub fn to_rgb(&self) -> RgbImage {
+        let mut out = RgbImage::new(self.w as u32, self.h as u32);
+        let n = self.w * self.h;
+        for (i, px) in out.as_mut().chunks_exact_mut(3).enumerate() {
+            px[0] = self.data[i];
+            px[1] = self.data[n + i];
+            px[2] = self.data[2 * n + i];
+        }
+        out
+    }
+
+    /// Plane `ch` (0 = R, 1 = G, 2 = B).
+    pub fn plane(&self, ch: usize) -> &[u8] {
+        let n = self.w * self.h;
+        &self.data[ch * n..(ch + 1) * n]
+    }
+}
+
+/// Column tables of dlib's RGB bilinear resize: the SIMD-covered columns (a multiple of 4)
+/// with their f32 fractions, and the tail with f64 ones. Shared by the interleaved and the
+/// planar resize so both give the same pixels.
+struct ResizeColumns {
+    left: Vec<usize>,
+    lr32: Vec<f32>,
+    tail: Vec<(usize, usize, f64)>,
+}
+
+impl ResizeColumns {
+    fn new(iw: usize, out_w: usize, x_scale: f64) -> Self {
+        let mut left = Vec::with_capacity(out_w);
+        let mut lr32 = Vec::with_capacity(out_w);
+        let x0 = -4.0 * x_scale;
+        let step = (4.0 * x_scale) as f32;
+        let mut lanes = [
+            x0 as f32,
+            (x0 + x_scale) as f32,
+            (x0 + 2.0 * x_scale) as f32,
+            (x0 + 3.0 * x_scale) as f32,
+        ];
+        let mut c = 0usize;
+        loop {
+            for l in &mut lanes {
+                *l += step;
+            }
+            let lefts: [i64; 4] = lanes.map(|l| l as i64); // truncation, as cvttps
+            if lefts[3] + 1 >= iw as i64 || c + 3 >= out_w {
+                break;
+            }
+            for k in 0..4 {
+                left.push(lefts[k] as usize);
+                lr32.push(lanes[k] - lefts[k] as f32);
+            }
+            c += 4;
+        }
+        let mut tail = Vec::with_capacity(out_w - c);
+        let mut x = -x_scale + c as f64 * x_scale;
+        while c < out_w {
+            x += x_scale;
+            let l = x.floor().max(0.0) as usize;
+            tail.push((l, (l + 1).min(iw - 1), x - l as f64));
+            c += 1;
+        }
+        ResizeColumns { left, lr32, tail }
+    }
+}
+
+/// dlib's RGB bilinear resize (exactly [`resize_bilinear_rgb`]'s pixels) on planes.
+pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
+    let mut out = Planes::new(out_w, out_h);
+    let (iw, ih) = (img.w, img.h);
+    if out_w == 0 || out_h == 0 || iw == 0 || ih == 0 {
+        return out;
+    }
+    let x_scale = (iw as f64 - 1.0) / ((out_w as i64 - 1).max(1) as f64);
+    let y_scale = (ih as f64 - 1.0) / ((out_h as i64 - 1).max(1) as f64);
+    let cols = ResizeColumns::new(iw, out_w, x_scale);
+    let ilr32: Vec<f32> = cols.lr32.iter().map(|lr| 1.0 - lr).collect();
+    let simd_cols = cols.left.len();
+    // Blocks of 8 SIMD columns whose 16 source bytes (left and left + 1) lie within one
+    // 16-byte load can be gathered with one byte shuffle.
+    let blocks: Vec<Option<(usize, [u8; 16])>> = (0..simd_cols / 8)
+        .map(|b| {
+            let base = cols.left[8 * b];
+            let span = cols.left[8 * b + 7] + 1 - base;
+            (span < 16).then(|| {
+                let mut mask = [0u8; 16];
+                for k in 0..8 {
+                    mask[k] = (cols.left[8 * b + k] - base) as u8;
+                    mask[8 + k] = (cols.left[8 * b + k] + 1 - base) as u8;
+                }
+                (base, mask)
+            })
+        })
+        .collect();
+    let (ow, n_in, n_out) = (out_w, iw * ih, out_w * out_h);
+    let mut y = -y_scale;
+    for r in 0..out_h {
+        y += y_scale;
+        let top = (y.floor() as i64).max(0) as usize;
+        let bottom = (top + 1).min(ih - 1);
+        let tb = y - top as f64;
+        let (tbf, itbf) = (tb as f32, (1.0 - tb) as f32);
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available (checked above); the kernel's loads stay inside
+            // `img.data` thanks to PLANES_PAD, its stores inside row `r` of each plane.
+            unsafe {
+                resize_row_avx2(
+                    img,
+                    &mut out,
+                    (top, bottom, r),
+                    (tbf, itbf),
+                    (&cols.lr32, &ilr32, &blocks),
+                    &cols.left,
+                );
+            }
+            done = 8 * blocks.len();
+        }
+        for ch in 0..3 {
+            let src = &img.data[ch * n_in..(ch + 1) * n_in];
+            let trow = &src[top * iw..(top + 1) * iw];
+            let brow = &src[bottom * iw..(bottom + 1) * iw];
+            let orow = &mut out.data[ch * n_out + r * ow..ch * n_out + (r + 1) * ow];
+            for c in done..simd_cols {
+                let (l, lr, ilr) = (cols.left[c], cols.lr32[c], ilr32[c]);
+                let (tlf, trf, blf, brf) = (itbf * ilr, itbf * lr, tbf * ilr, tbf * lr);
+                let v = tlf * trow[l] as f32
+                    + trf * trow[l + 1] as f32
+                    + blf * brow[l] as f32
+                    + brf * brow[l + 1] as f32;
+                orow[c] = v as i32 as u8;
+            }
+            for (k, &(l, rr, lr)) in cols.tail.iter().enumerate() {
+                let g = |row: &[u8], i: usize| row[i] as f64;
+                let v = (1.0 - tb) * ((1.0 - lr) * g(trow, l) + lr * g(trow, rr))
+                    + tb * ((1.0 - lr) * g(brow, l) + lr * g(brow, rr));
+                orow[simd_cols + k] = v.clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// One output row of [`resize_planes`], the blocks of 8 SIMD columns, all three planes:
+/// the same f32 products and sums, in the same order, as the scalar code (no FMA), so the
+/// pixels are identical. Blocks that one shuffle cannot gather use the scalar formula.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::type_complexity)]
+unsafe fn resize_row_avx2(
+    img: &Planes,
+    out: &mut Planes,
+    (top, bottom, r): (usize, usize, usize),
+    (tbf, itbf): (f32, f32),
+    (lr32, ilr32, blocks): (&[f32], &[f32], &[Option<(usize, [u8; 16])>]),
+    left: &[usize],
+) {
+    use std::arch::x86_64::*;
+    let (iw, n_in) = (img.w, img.w * img.h);
+    let (ow, n_out) = (out.w, out.w * out.h);
+    let (t_v, it_v) = (_mm256_set1_ps(tbf), _mm256_set1_ps(itbf));
+    let src = img.data.as_ptr();
+    let dst = out.data.as_mut_ptr();
+    for (b, block) in blocks.iter().enumerate() {
+        let c0 = 8 * b;
+        let lr = _mm256_loadu_ps(lr32.as_ptr().add(c0));
+        let ilr = _mm256_loadu_ps(ilr32.as_ptr().add(c0));
+        let (tlf, trf) = (_mm256_mul_ps(it_v, ilr), _mm256_mul_ps(it_v, lr));
+        let (blf, brf) = (_mm256_mul_ps(t_v, ilr), _mm256_mul_ps(t_v, lr));
+        for ch in 0..3 {
+            let plane = src.add(ch * n_in);
+            let (tp, bp) = (plane.add(top * iw), plane.add(bottom * iw));
+            let (tl, tr, bl, br) = match block {
+                Some((base, mask)) => {
+                    let m = _mm_loadu_si128(mask.as_ptr() as *const __m128i);
+                    let t = _mm_shuffle_epi8(_mm_loadu_si128(tp.add(*base) as *const __m128i), m);
+                    let bb = _mm_shuffle_epi8(_mm_loadu_si128(bp.add(*base) as *const __m128i), m);
+                    let f = |x: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(x));
+                    (
+                        f(t),
+                        f(_mm_srli_si128::<8>(t)),
+                        f(bb),
+                        f(_mm_srli_si128::<8>(bb)),
+                    )
+                }
+                None => {
+                    let g = |p: *const u8, d: usize| {
+                        let mut v = [0f32; 8];
+                        for k in 0..8 {
+                            v[k] = *p.add(left[c0 + k] + d) as f32;
+                        }
+                        _mm256_loadu_ps(v.as_ptr())
+                    };
+                    (g(tp, 0), g(tp, 1), g(bp, 0), g(bp, 1))
+                }
+            };
+            let v = _mm256_add_ps(
+                _mm256_add_ps(
+                    _mm256_add_ps(_mm256_mul_ps(tlf, tl), _mm256_mul_ps(trf, tr)),
+                    _mm256_mul_ps(blf, bl),
+                ),
+                _mm256_mul_ps(brf, br),
+            );
+            // Truncate to integers, then narrow 32 → 16 → 8 bits (values are in 0..=255).
+            let i = _mm256_cvttps_epi32(v);
+            let p16 = _mm256_packus_epi32(i, i);
+            let p8 = _mm256_packus_epi16(p16, p16);
+            let px = _mm_unpacklo_epi32(
+                _mm256_castsi256_si128(p8),
+                _mm256_extracti128_si256::<1>(p8),
+            );
+            _mm_storel_epi64(dst.add(ch * n_out + r * ow + c0) as *mut __m128i, px);
+        }
+    }
+}
+
+/// [`pyramid_down6_rgb`] on planes.
+pub fn pyramid_down6_planes(img: &Planes) -> Planes {
+    resize_planes(img, (5 * img.w) / 6, (5 * img.h) / 6)
+}
+
+/// [`pyramid_up2_rgb`] on planes.
+pub fn pyramid_up2_planes(img: &Planes) -> Planes {
+    let (w, h) = (img.w as f64, img.h as f64);
+    if w == 0.0 || h == 0.0 {
+        return Planes::new(0, 0);
+    }
+    let right = ((w - 1.0 + 1.25) * 2.0 + 0.5).floor() as usize;
+    let bottom = ((h - 1.0 + 0.75) * 2.0 + 0.5).floor() as usize;
+    resize_planes(img, right + 1, bottom + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic noisy image with smooth parts, so both exact-integer and fractional
+    /// interpolation results occur.
+    fn test_image(w: u32, h: u32, seed: u32) -> RgbImage {
+        let mut s = seed.wrapping_mul(2654435761).max(1);
+        RgbImage::from_fn(w, h, |x, y| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let smooth = ((x * 7 + y * 3) % 256) as u8;
+            let noise = (s % 256) as u8;
+            image::Rgb([
+                smooth,
+                noise,
+                if (x + y) % 5 == 0 { 255 } else { noise / 2 },
+            ])
+        })
+    }
+
+    #[test]
+    fn planar_resize_gives_the_interleaved_resize_pixels() {
+        for (i, &(w, h)) in [
+            (1, 1),
+            (3, 2),
+            (7, 9),
+            (17, 5),
+            (64, 48),
+            (251, 173),
+            (640, 3),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let img = test_image(w, h, i as u32 + 1);
+            let planes = Planes::from_rgb(&img);
+            assert_eq!(planes.to_rgb(), img);
+            assert_eq!(
+                pyramid_down6_planes(&planes).to_rgb(),
+                pyramid_down6_rgb(&img),
+                "down6 {w}x{h}"
+            );
+            assert_eq!(
+                pyramid_up2_planes(&planes).to_rgb(),
+                pyramid_up2_rgb(&img),
+                "up2 {w}x{h}"
+            );
+            for &(ow, oh) in &[(w * 3 / 2, h), (w / 3 + 1, h / 2 + 1), (w * 4, h * 4)] {
+                assert_eq!(
+                    resize_planes(&planes, ow as usize, oh as usize).to_rgb(),
+                    resize_bilinear_rgb(&img, ow as usize, oh as usize),
+                    "{w}x{h} -> {ow}x{oh}"
+                );
+            }
+        }
+    }
+}

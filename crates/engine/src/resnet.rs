@@ -8,7 +8,7 @@
 
 use crate::dlib_format::{DlibReader, TensorShape};
 use crate::error::ModelError;
-use crate::nn::{add_padded, affine, pool, relu, Conv, Planes};
+use crate::nn::{add_padded, affine, affine_relu, pool, relu, Conv, Planes};
 
 /// Side of the square input chip.
 pub const CHIP_SIZE: usize = 150;
@@ -54,6 +54,11 @@ enum Op {
         beta: Vec<f32>,
     },
     Relu,
+    /// An affine followed by a relu, in one pass over the activations.
+    AffineRelu {
+        gamma: Vec<f32>,
+        beta: Vec<f32>,
+    },
     MaxPool {
         size: usize,
         stride: usize,
@@ -420,7 +425,7 @@ impl FaceResNet {
         }
         Ok(FaceResNet {
             mean_rgb: input.mean_rgb,
-            ops,
+            ops: fuse(ops),
         })
     }
 
@@ -444,6 +449,7 @@ impl FaceResNet {
             match op {
                 Op::Conv(c) => x = c.forward(&x, &mut col),
                 Op::Affine { gamma, beta } => affine(&mut x, gamma, beta),
+                Op::AffineRelu { gamma, beta } => affine_relu(&mut x, gamma, beta),
                 Op::Relu => relu(&mut x),
                 Op::MaxPool { size, stride, pad } => {
                     x = pool(&x, *size, *size, *stride, *pad, true)
@@ -484,4 +490,32 @@ impl FaceResNet {
         out.copy_from_slice(&x.data);
         out
     }
+}
+
+/// Fewer passes over the activations, same arithmetic up to rounding: a convolution's bias
+/// moves into the affine that follows it (γ·(conv + b) + β = γ·conv + (γ·b + β)), so the
+/// convolution writes its GEMM result directly; an affine followed by a relu becomes one
+/// step.
+fn fuse(ops: Vec<Op>) -> Vec<Op> {
+    let mut out: Vec<Op> = Vec::with_capacity(ops.len());
+    let mut it = ops.into_iter().peekable();
+    while let Some(op) = it.next() {
+        match op {
+            Op::Conv(mut c) => {
+                if let Some(Op::Affine { gamma, beta }) = it.peek_mut() {
+                    for ((b, g), cb) in beta.iter_mut().zip(gamma.iter()).zip(&c.bias) {
+                        *b = (*g as f64 * *cb as f64 + *b as f64) as f32;
+                    }
+                    c.bias.clear();
+                }
+                out.push(Op::Conv(c));
+            }
+            Op::Affine { gamma, beta } if matches!(it.peek(), Some(Op::Relu)) => {
+                it.next();
+                out.push(Op::AffineRelu { gamma, beta });
+            }
+            op => out.push(op),
+        }
+    }
+    out
 }

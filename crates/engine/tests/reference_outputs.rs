@@ -96,7 +96,9 @@ fn hog_boxes_match_face_recognition_in_order() {
                 .iter()
                 .map(css_rect)
                 .collect();
-            let got = engine().detect(&img, Detector::Hog { upsample: up });
+            let got = engine()
+                .detect(&img, Detector::Hog { upsample: up })
+                .unwrap();
             assert_eq!(
                 got.len(),
                 want.len(),
@@ -108,6 +110,8 @@ fn hog_boxes_match_face_recognition_in_order() {
                     iou >= 0.9,
                     "{path} upsample {up} face {i}: IoU {iou} ({g:?} vs {w:?})"
                 );
+                // Stronger than the IoU bound: the very same pixels.
+                assert_eq!(g, w, "{path} upsample {up} face {i}: box");
             }
             boxes_seen += want.len();
         }
@@ -115,18 +119,54 @@ fn hog_boxes_match_face_recognition_in_order() {
     assert!(boxes_seen >= 40, "too few reference boxes ({boxes_seen})");
 }
 
+/// `encode_image` is face_recognition's default `face_encodings(img)`: landmarks on the
+/// detector's unclipped rectangles, boxes reported clipped.
 #[test]
 fn end_to_end_encodings_match_face_recognition() {
     let refs = reference("photos.json");
+    let mut edge_faces = 0;
     for (path, e) in refs["items"].as_object().unwrap() {
-        let faces = engine().encode_image(&fr_load(path), Detector::Hog { upsample: 1 });
-        let want = e["encodings"].as_array().unwrap();
+        let img = fr_load(path);
+        let faces = engine()
+            .encode_image(&img, Detector::Hog { upsample: 1 })
+            .unwrap();
+        let want = e["encodings_default"].as_array().unwrap();
         assert_eq!(faces.len(), want.len(), "{path}: face count");
+        let boxes: Vec<Rect> = e["boxes_upsample1"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(css_rect)
+            .collect();
         for (i, (f, w)) in faces.iter().zip(want).enumerate() {
+            assert_eq!(f.rect, boxes[i], "{path} face {i}: box");
+            let landmarks: Vec<Point> = e["landmarks5_default"][i]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| Point {
+                    x: p[0].as_i64().unwrap(),
+                    y: p[1].as_i64().unwrap(),
+                })
+                .collect();
+            assert_eq!(f.landmarks, landmarks, "{path} face {i}: landmarks");
             let d = l2(&f.embedding, &floats(w));
             assert!(d <= 0.01, "{path} face {i}: embedding L2 {d} > 0.01");
+            // Where the box was clipped, the two ways of encoding really differ.
+            let raw = &e["raw_upsample1"][i]["ltrb"];
+            let clipped = raw[0].as_i64().unwrap() < 0
+                || raw[1].as_i64().unwrap() < 0
+                || raw[2].as_i64().unwrap() >= img.width() as i64
+                || raw[3].as_i64().unwrap() >= img.height() as i64;
+            if clipped && e["landmarks5"][i] != e["landmarks5_default"][i] {
+                edge_faces += 1;
+            }
         }
     }
+    assert!(
+        edge_faces >= 1,
+        "no photo exercises landmarks on a box past the edge"
+    );
 }
 
 const KNOWN: &[(&str, &str)] = &[
@@ -154,10 +194,12 @@ fn same_names_as_face_recognition_at_tolerance_06() {
     // face_recognition's gallery from its own encodings; ours from our whole pipeline.
     let (mut theirs, mut ours) = (Gallery::new(), Gallery::new());
     for (path, name) in KNOWN {
-        let mine = engine().encode_image(&fr_load(path), Detector::Hog { upsample: 1 });
+        let mine = engine()
+            .encode_image(&fr_load(path), Detector::Hog { upsample: 1 })
+            .unwrap();
         assert_eq!(mine.len(), 1, "{path}: expected one face");
         let mut t = [0f32; 128];
-        t.copy_from_slice(&floats(&items[*path]["encodings"][0]));
+        t.copy_from_slice(&floats(&items[*path]["encodings_default"][0]));
         theirs.add(*name, &t);
         ours.add(*name, &mine[0].embedding);
     }
@@ -166,8 +208,10 @@ fn same_names_as_face_recognition_at_tolerance_06() {
         if KNOWN.iter().any(|(p, _)| p == path) {
             continue;
         }
-        let got = engine().encode_image(&fr_load(path), Detector::Hog { upsample: 1 });
-        let want = e["encodings"].as_array().unwrap();
+        let got = engine()
+            .encode_image(&fr_load(path), Detector::Hog { upsample: 1 })
+            .unwrap();
+        let want = e["encodings_default"].as_array().unwrap();
         assert_eq!(got.len(), want.len(), "{path}: face count");
         for (i, (f, w)) in got.iter().zip(want).enumerate() {
             let mut t = [0f32; 128];
@@ -189,7 +233,9 @@ fn same_names_as_face_recognition_at_tolerance_06() {
         ("fr/examples/obama2.jpg", "obama"),
         ("fr/examples/knn_examples/train/biden/biden2.jpg", "biden"),
     ] {
-        let f = engine().encode_image(&fr_load(path), Detector::Hog { upsample: 1 });
+        let f = engine()
+            .encode_image(&fr_load(path), Detector::Hog { upsample: 1 })
+            .unwrap();
         assert_eq!(
             ours.best_match(&f[0].embedding, DEFAULT_TOLERANCE)
                 .unwrap()

@@ -19,6 +19,9 @@ pub struct Args {
     /// One JSON object per image instead of CSV lines.
     #[arg(long)]
     pub json: bool,
+    /// Worker threads; -1 = all cores (lines stay in input order either way).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub cpus: i32,
     /// Images (JPEG or PNG) or folders of them.
     #[arg(required = true, value_name = "PATH")]
     pub images: Vec<PathBuf>,
@@ -28,6 +31,10 @@ pub struct Args {
 type Detected = Result<Vec<[i64; 4]>, String>;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::thread_pool(args.cpus)?.install(|| run_in_pool(&args))
+}
+
+fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
     let engine = args.image.engine()?;
     let (images, errors) = inputs::expand(&args.images);
     for e in &errors {
@@ -39,14 +46,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| {
             let path = p.display().to_string();
             let boxes = load_image(p, &args.image.load_options())
-                .map(|img| {
+                .map_err(|e| format!("{path}: {e}"))
+                .and_then(|img| {
                     engine
                         .detect(&img, detector)
-                        .iter()
-                        .map(|r| r.css())
-                        .collect()
-                })
-                .map_err(|e| format!("{path}: {e}"));
+                        .map(|rs| rs.iter().map(|r| r.css()).collect())
+                        .map_err(|e| format!("{path}: {e}"))
+                });
             (path, boxes)
         })
         .collect();

@@ -60,6 +60,7 @@ fn encode_one(
     }
     Ok(engine
         .encode_image(&img, args.image.detector())
+        .map_err(|e| e.to_string())?
         .into_iter()
         .map(|f| FaceOut {
             css: f.rect.css(),

@@ -23,6 +23,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = args.image.engine()?;
     let scan = known::scan(&engine, &args.known_dir, &args.image)?;
+    if scan.photos == 0 {
+        return Err(crate::inputs::InputError::EmptyFolder(args.known_dir.clone()).into_anyhow());
+    }
     if scan.entries.is_empty() {
         anyhow::bail!(
             "{}: no face found in any photo; gallery not written",

@@ -4,13 +4,15 @@
 //! `--show-distance` a third column (`None` where face_recognition prints it).
 //!
 //! As face_recognition does, unknown photos larger than 1600 px are shrunk to fit 1600 px
-//! (Lanczos) before detection. Differences: warnings go to stderr (face_recognition prints
-//! them on stdout), lines come in input order whatever `--cpus`, and a bad photo is one
-//! error line on stderr instead of a traceback.
+//! before detection (Pillow's Lanczos, reproduced: `pil_resize`), and distances are
+//! numpy's float64 ones, printed with Python's digits. Differences (docs/cli.md lists them
+//! all): warnings go to stderr (face_recognition prints them on stdout), EXIF orientation
+//! is honoured unless `--no-exif`, lines come in input order whatever `--cpus`, and a bad
+//! photo is one error line on stderr instead of a traceback.
 
 use super::ImageOpts;
 use crate::{exit, gallery_file, inputs, known};
-use facerec_engine::{face_distance, load_image, Embedding, Engine, RgbImage};
+use facerec_engine::{load_image, Embedding, Engine, RgbImage};
 use rayon::prelude::*;
 use serde_json::json;
 use std::io::Write;
@@ -30,7 +32,7 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
     /// A face matches a known one when their distance is at most this.
     #[arg(long, default_value_t = 0.6)]
-    pub tolerance: f32,
+    pub tolerance: f64,
     /// Print the distance as a third column (`--show-distance` or `--show-distance true`).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
@@ -75,15 +77,50 @@ pub fn join_show_distance_value(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::
 /// One face's matches: every known person within tolerance, in gallery order.
 struct FaceMatches {
     css: [i64; 4],
-    matches: Vec<(String, f32)>,
-    nearest: Option<(String, f32)>,
+    matches: Vec<(String, f64)>,
+    nearest: Option<(String, f64)>,
+}
+
+/// face_recognition's `face_distance`: `np.linalg.norm(known - probe, axis=1)` on float64
+/// copies of the (float32) encodings. numpy sums a 128-long row with 8 interleaved
+/// partial sums (its pairwise summation), so this does the same, to print the very digits
+/// `--show-distance` prints there.
+pub fn numpy_distance(a: &Embedding, b: &Embedding) -> f64 {
+    let mut r = [0f64; 8];
+    for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for ((rj, &x), &y) in r.iter_mut().zip(ca).zip(cb) {
+            let d = x as f64 - y as f64;
+            *rj += d * d;
+        }
+    }
+    (((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))).sqrt()
+}
+
+/// A float as Python's `str(float)` writes it: shortest round-trip digits, `.0` on whole
+/// numbers, exponent form below 1e-4 or from 1e16 (`1e-05`).
+pub fn python_float(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e16).contains(&x.abs()) {
+        let s = format!("{x:e}");
+        let (mantissa, exp) = s.split_once('e').expect("{:e} has an exponent");
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        return format!("{mantissa}e{sign}{digits:0>2}");
+    }
+    let s = format!("{x}");
+    if s.contains(['.', 'e', 'N', 'i']) {
+        s
+    } else {
+        s + ".0"
+    }
 }
 
 /// Per person, the smallest distance (a person may have several encodings).
-fn match_face(known: &[(String, Embedding)], probe: &Embedding, tolerance: f32) -> FaceMatches {
-    let mut per_person: Vec<(String, f32)> = Vec::new();
+fn match_face(known: &[(String, Embedding)], probe: &Embedding, tolerance: f64) -> FaceMatches {
+    let mut per_person: Vec<(String, f64)> = Vec::new();
     for (label, e) in known {
-        let d = face_distance(e, probe);
+        let d = numpy_distance(e, probe);
         match per_person.iter_mut().find(|(l, _)| l == label) {
             Some(entry) => entry.1 = entry.1.min(d),
             None => per_person.push((label.clone(), d)),
@@ -133,8 +170,7 @@ fn shrink_if_giant(img: RgbImage) -> (RgbImage, f64) {
     }
     let (w, h) = thumbnail_size(img.width(), img.height(), MAX_SIDE);
     let scale = img.width() as f64 / w as f64;
-    let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Lanczos3);
-    (small, scale)
+    (crate::pil_resize::thumbnail(&img, w, h), scale)
 }
 
 fn identify_one(
@@ -148,6 +184,7 @@ fn identify_one(
     let (img, scale) = shrink_if_giant(img);
     Ok(engine
         .encode_image(&img, args.image.detector())
+        .map_err(|e| format!("{}: {e}", path.display()))?
         .iter()
         .map(|f| {
             let mut m = match_face(known, &f.embedding, args.tolerance);
@@ -163,10 +200,10 @@ fn print_csv(
     faces: &[FaceMatches],
     show: bool,
 ) -> std::io::Result<()> {
-    let line = |out: &mut dyn Write, name: &str, d: Option<f32>| {
+    let line = |out: &mut dyn Write, name: &str, d: Option<f64>| {
         if show {
             match d {
-                Some(d) => writeln!(out, "{path},{name},{d}"),
+                Some(d) => writeln!(out, "{path},{name},{}", python_float(d)),
                 None => writeln!(out, "{path},{name},None"),
             }
         } else {
@@ -210,15 +247,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.tolerance
         );
     }
-    let threads = if args.cpus <= 0 {
-        0
-    } else {
-        args.cpus as usize
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
-    pool.install(|| run_in_pool(&args))
+    super::thread_pool(args.cpus)?.install(|| run_in_pool(&args))
 }
 
 fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
@@ -233,12 +262,17 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("expected KNOWN_DIR and at least one UNKNOWN photo or folder (or --gallery GALLERY UNKNOWN…)");
             }
             let scan = known::scan(&engine, &args.paths[0], &args.image)?;
+            if scan.photos == 0 {
+                // face_recognition carries on (every face unknown_person); so do we, but
+                // an empty folder of known people is a mistake worth exit code 1.
+                exit::report(inputs::InputError::EmptyFolder(args.paths[0].clone()));
+            }
             let known = scan
                 .entries
                 .iter()
                 .map(|e| (e.label.clone(), e.embedding))
                 .collect();
-            (known, &args.paths[1..], scan.failed > 0)
+            (known, &args.paths[1..], scan.failed > 0 || scan.photos == 0)
         }
     };
     if known.is_empty() {
@@ -279,6 +313,75 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn distances_have_numpys_digits() {
+        // numpy: a = float32(((i*37+1) % 101)/97 - 0.5) * 0.1 (float32), b likewise with
+        // (i*53+3) % 89 and 83; np.linalg.norm([a] - b, axis=1) prints ...734, where a plain
+        // left-to-right sum gives ...732.
+        let v = |i: usize, mul: usize, add: usize, m: usize, q: f64| {
+            (((i * mul + add) % m) as f64 / q - 0.5) as f32 * 0.1f32
+        };
+        let a: Embedding = std::array::from_fn(|i| v(i, 37, 1, 101, 97.0));
+        let b: Embedding = std::array::from_fn(|i| v(i, 53, 3, 89, 83.0));
+        assert_eq!(python_float(numpy_distance(&a, &b)), "0.4745963028015734");
+    }
+
+    #[test]
+    fn floats_print_as_python_prints_them() {
+        for (x, s) in [
+            (0.0, "0.0"),
+            (1.0, "1.0"),
+            (0.5, "0.5"),
+            (0.06522971885994498, "0.06522971885994498"),
+            (1e-5, "1e-05"),
+            (2.5e-7, "2.5e-07"),
+            (0.0001, "0.0001"),
+            (1e16, "1e+16"),
+        ] {
+            assert_eq!(python_float(x), s, "{x}");
+        }
+    }
+
+    /// testdata/references/cli.json records the pixels Pillow's `thumbnail` hands on for
+    /// giant photos (some made larger by pixel repetition, to reach its pre-reduction).
+    #[test]
+    fn giant_photos_shrink_to_pillows_very_pixels() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let refs: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(root.join("testdata/references/cli.json")).unwrap(),
+        )
+        .unwrap();
+        let thumbs = refs["thumbnails"].as_array().unwrap();
+        assert!(thumbs.len() >= 3);
+        for want in thumbs {
+            let path = want["source"].as_str().unwrap();
+            let opts = facerec_engine::LoadOptions {
+                apply_exif_orientation: false,
+                ..Default::default()
+            };
+            let img = load_image(&root.join(path), &opts).unwrap();
+            let n = want["repeat"].as_u64().unwrap() as u32;
+            let (w, h) = match want["crop"].as_array() {
+                Some(c) => (c[0].as_u64().unwrap() as u32, c[1].as_u64().unwrap() as u32),
+                None => (img.width() * n, img.height() * n),
+            };
+            let img = RgbImage::from_fn(w, h, |x, y| *img.get_pixel(x / n, y / n));
+            assert!(img.width().max(img.height()) > MAX_SIDE, "{want}");
+            let (small, _) = shrink_if_giant(img);
+            assert_eq!(
+                serde_json::json!([small.width(), small.height()]),
+                want["size"],
+                "{want}"
+            );
+            let hash: String = Sha256::digest(small.as_raw())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(hash, want["rgb_sha256"].as_str().unwrap(), "{want}");
+        }
+    }
 
     #[test]
     fn show_distance_takes_face_recognitions_spelling() {

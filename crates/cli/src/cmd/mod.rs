@@ -25,18 +25,36 @@ pub struct ImageOpts {
     /// [default: 1, as face_recognition; `detect`: 0, as face_detection].
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=4))]
     pub upsample: Option<u32>,
-    /// Ignore EXIF orientation, as face_recognition does (default: honour it).
+    /// Ignore the EXIF orientation tag, as face_recognition does (default: turn photos
+    /// upright first; see "Deliberate differences" in docs/cli.md).
     #[arg(long)]
     pub no_exif: bool,
     /// Refuse images larger than this many pixels (decompression-bomb guard).
-    #[arg(long, default_value_t = 64_000_000)]
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+}
+
+/// `--max-pixels` of every subcommand, `run` included: the engine's own limit (64 Mpx:
+/// a 48 Mpx phone photo passes, a decompression bomb does not).
+pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
+
+/// A rayon pool of `--cpus` threads (`-1` or `0`: one per core, as face_recognition's `-1`).
+pub fn thread_pool(cpus: i32) -> anyhow::Result<rayon::ThreadPool> {
+    let threads = usize::try_from(cpus).unwrap_or(0);
+    Ok(rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?)
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Model {
     /// dlib's HOG frontal face detector (face_recognition's default).
     Hog,
+    /// RetinaFace, the accurate CNN detector: turned, small and partly hidden faces.
+    /// `cnn` (face_recognition's name for its accurate detector, dlib's MMOD) selects it
+    /// too; its boxes are not MMOD's (docs/cli.md).
+    #[value(alias = "cnn")]
+    Retinaface,
 }
 
 impl ImageOpts {
@@ -45,7 +63,11 @@ impl ImageOpts {
             Some(dir) => ModelPaths::in_dir(dir),
             None => ModelPaths::discover()?,
         };
-        Engine::load(&paths).context("loading models")
+        let engine = Engine::load(&paths).context("loading models")?;
+        // Load the chosen detector's model now, so a missing one is one clear error
+        // before any photo is read.
+        engine.prepare(self.detector())?;
+        Ok(engine)
     }
 
     /// The detector, upsampling once unless `--upsample` says otherwise.
@@ -59,6 +81,9 @@ impl ImageOpts {
             Model::Hog => Detector::Hog {
                 upsample: self.upsample.unwrap_or(default_upsample),
             },
+            // RetinaFace has no up-sampling: its smallest anchors (16 px) already see
+            // faces HOG needs two up-samplings for.
+            Model::Retinaface => Detector::RetinaFace,
         }
     }
 

@@ -1,10 +1,11 @@
 //! `facerec results`: read the fleet's result documents back, one JSON line each (or
-//! `--csv`: `image,name` per face, as `identify` prints).
+//! `--csv`: `image,name` per face in `identify`'s format, the worker's best match only).
 //!
 //! * `--prefix s3://bucket/prefix` — every `{job_id}.json` under the worker's
 //!   `RESULT_PREFIX`, in key order. Read-only.
 //! * `--queue-url URL` — consume the worker's `RESULT_QUEUE_URL` until it has been empty
-//!   for `--wait` seconds (or `--max` results), deleting what was printed unless `--keep`.
+//!   for `--wait` seconds (or `--max` results), deleting what was printed unless `--keep`
+//!   — and only that: a result not printed stays in the queue for the next reader.
 //!   A standard queue may deliver a result twice; duplicates (same job id) print once.
 
 use crate::aws_clients::{chain, clients};
@@ -77,26 +78,44 @@ struct Printer {
     max: usize,
 }
 
+/// What became of one result document handed to [`Printer::print`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Printed {
+    /// Printed now.
+    Now,
+    /// A second delivery of a job already printed (a standard queue is at-least-once).
+    Before,
+    /// Not printed: `--max` results were printed already. Must stay in the queue (never
+    /// deleted, handed back at once).
+    OverLimit,
+    /// Not a result document (no JSON object with a `job_id`).
+    NotAResult,
+}
+
 impl Printer {
     fn full(&self) -> bool {
         self.seen.len() >= self.max
     }
 
-    /// Print a result document once per job id. Returns false if it is not one.
-    fn print(&mut self, body: &str) -> std::io::Result<bool> {
+    /// Print a result document once per job id, while under `--max`.
+    fn print(&mut self, body: &str) -> std::io::Result<Printed> {
         let Ok(doc) = serde_json::from_str::<Value>(body) else {
-            return Ok(false);
+            return Ok(Printed::NotAResult);
         };
         let Some(id) = doc.get("job_id").and_then(Value::as_str) else {
-            return Ok(false);
+            return Ok(Printed::NotAResult);
         };
-        if self.full() || !self.seen.insert(id.to_string()) {
-            return Ok(true);
+        if self.seen.contains(id) {
+            return Ok(Printed::Before);
         }
+        if self.full() {
+            return Ok(Printed::OverLimit);
+        }
+        self.seen.insert(id.to_string());
         let mut out = std::io::stdout().lock();
         if !self.csv {
             writeln!(out, "{doc}")?;
-            return Ok(true);
+            return Ok(Printed::Now);
         }
         let image = doc["image"].as_str().unwrap_or(id);
         let faces = doc["faces"].as_array().cloned().unwrap_or_default();
@@ -109,7 +128,7 @@ impl Printer {
                 .unwrap_or("unknown_person");
             writeln!(out, "{image},{name}")?;
         }
-        Ok(true)
+        Ok(Printed::Now)
     }
 }
 
@@ -161,7 +180,7 @@ async fn from_prefix(
         };
         match body {
             Ok(bytes) => {
-                if !printer.print(&String::from_utf8_lossy(&bytes))? {
+                if printer.print(&String::from_utf8_lossy(&bytes))? == Printed::NotAResult {
                     exit::report(format!(
                         "s3://{}/{key}: not a result document",
                         prefix.bucket
@@ -192,10 +211,12 @@ async fn from_queue(
             .saturating_sub(last_message.elapsed())
             .as_secs()
             .clamp(0, 20) as i32;
+        // Never take more messages than may still be printed: the rest stay for others.
+        let room = (printer.max - printer.seen.len()).clamp(1, 10) as i32;
         let got = sqs
             .receive_message()
             .queue_url(url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(room)
             .wait_time_seconds(wait)
             // Unless we delete them, results reappear for the next reader after this.
             .visibility_timeout(if args.keep { 0 } else { 30 })
@@ -210,31 +231,56 @@ async fn from_queue(
             continue;
         }
         let seen_before = printer.seen.len();
-        let mut receipts = Vec::new();
+        let mut consumed = Vec::new();
+        let mut over_limit = Vec::new();
         for m in &messages {
-            if !printer.print(m.body().unwrap_or_default())? {
+            let printed = printer.print(m.body().unwrap_or_default())?;
+            if printed == Printed::NotAResult {
                 // Not ours to delete: report it and leave it in the queue.
                 exit::report(format!(
                     "{url}: message {} is not a result document",
                     m.message_id().unwrap_or_default()
                 ));
                 failed = true;
-            } else if let Some(r) = m.receipt_handle() {
-                receipts.push(r.to_string());
+            }
+            if let Some(r) = m.receipt_handle() {
+                match printed {
+                    Printed::Now | Printed::Before => consumed.push(r.to_string()),
+                    Printed::OverLimit => over_limit.push(r.to_string()),
+                    // Hidden until its visibility timeout ends: handing it back now would
+                    // make this very reader receive it again and again.
+                    Printed::NotAResult => {}
+                }
             }
         }
         // With --keep the same messages come back: only new results count as activity.
         if printer.seen.len() > seen_before {
             last_message = Instant::now();
         }
-        if !args.keep {
-            for r in receipts {
-                sqs.delete_message()
-                    .queue_url(url)
-                    .receipt_handle(r)
-                    .send()
-                    .await
-                    .map_err(|e| anyhow::anyhow!("DeleteMessage {url}: {}", chain(&e)))?;
+        if args.keep {
+            continue;
+        }
+        for r in consumed {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(r)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("DeleteMessage {url}: {}", chain(&e)))?;
+        }
+        // Received but not printed (over --max): hand them back at once instead of hiding
+        // them from the next reader for the visibility timeout.
+        for r in over_limit {
+            if let Err(e) = sqs
+                .change_message_visibility()
+                .queue_url(url)
+                .receipt_handle(r)
+                .visibility_timeout(0)
+                .send()
+                .await
+            {
+                // Harmless: the message reappears when its visibility timeout ends.
+                eprintln!("WARNING: {url}: could not release a message: {}", chain(&e));
             }
         }
     }

@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long, default_value = "25MiB", value_parser = facerec_worker_runtime::launch::parse_bytes)]
     pub max_image_bytes: u64,
     /// Images declaring more pixels are rejected before decoding (`decompression_bomb`).
-    #[arg(long, default_value_t = 40_000_000)]
+    #[arg(long, default_value_t = super::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
 }
 
@@ -181,15 +181,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     .collect();
     files.retain(|f| std::fs::canonicalize(f).map_or(true, |c| !own.contains(&c)));
     let mut input_errors = 0usize;
+    let mut not_photos = 0usize;
     let mut images = Vec::new();
     let options = json!({"tolerance": args.tolerance, "upsample": args.upsample});
     for path in files {
+        // Other files beside the photos (notes, sidecars, videos) are not inputs that
+        // failed: a warning each, and the exit code stays 0, as face_recognition ignores
+        // them in its folders.
         if !inputs::has_image_extension(&path) {
-            exit::report(format!(
-                "{}: skipped: not a .jpg, .jpeg or .png file",
+            eprintln!(
+                "WARNING: {}: skipped: not a .jpg, .jpeg or .png file",
                 path.display()
-            ));
-            input_errors += 1;
+            );
+            not_photos += 1;
             continue;
         }
         let bytes = match std::fs::read(&path) {
@@ -247,7 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let outcome = rt.block_on(drive(
         &args, &dir, images, &mut out, engine, workers, limits,
     ))?;
-    Ok(summarise(&outcome, &out, input_errors))
+    Ok(summarise(&outcome, &out, input_errors, not_photos))
 }
 
 struct Outcome {
@@ -442,7 +446,12 @@ async fn collect(
     Ok(())
 }
 
-fn summarise(outcome: &Outcome, out: &ResultsFile, input_errors: usize) -> ExitCode {
+fn summarise(
+    outcome: &Outcome,
+    out: &ResultsFile,
+    input_errors: usize,
+    not_photos: usize,
+) -> ExitCode {
     let mut done = 0;
     let mut faces = 0;
     let mut unknown = 0;
@@ -488,7 +497,10 @@ fn summarise(outcome: &Outcome, out: &ResultsFile, input_errors: usize) -> ExitC
         }
     }
     if input_errors > 0 {
-        println!("{input_errors} file(s) skipped (see the lines above)");
+        println!("{input_errors} file(s) could not be read (see the lines above)");
+    }
+    if not_photos > 0 {
+        println!("{not_photos} file(s) skipped: not .jpg, .jpeg or .png");
     }
     println!("results: {}", out.path().display());
     if outcome.interrupted {

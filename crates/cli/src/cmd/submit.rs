@@ -10,7 +10,6 @@
 
 use crate::aws_clients::{chain, clients};
 use crate::{exit, gallery_file, inputs};
-use anyhow::Context;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use facerec_worker_runtime::results::S3Prefix;
@@ -168,8 +167,14 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "image".into());
         let prefix = upload.as_ref().expect("checked above");
-        let uri = put(&aws.s3, prefix, &format!("{id}/{name}"), bytes).await?;
-        jobs.push((id, uri));
+        // One failed upload costs that photo only: report it, send the others.
+        match put(&aws.s3, prefix, &format!("{id}/{name}"), bytes).await {
+            Ok(uri) => jobs.push((id, uri)),
+            Err(e) => {
+                exit::report(format!("{}: not uploaded: {e:#}", path.display()));
+                failed = true;
+            }
+        }
     }
 
     let fifo = args.queue_url.ends_with(".fifo");
@@ -194,15 +199,28 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
                 e.build().expect("id and body are set")
             })
             .collect::<Vec<_>>();
-        let out = aws
+        let out = match aws
             .sqs
             .send_message_batch()
             .queue_url(&args.queue_url)
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("SendMessageBatch to {}: {}", args.queue_url, chain(&e)))
-            .context("sending jobs")?;
+        {
+            Ok(out) => out,
+            Err(e) => {
+                // The whole call failed: none of these ten was sent; try the next ten.
+                let why = chain(&e);
+                for (_, image) in chunk {
+                    exit::report(format!(
+                        "{image}: not sent: SendMessageBatch to {}: {why}",
+                        args.queue_url
+                    ));
+                }
+                failed = true;
+                continue;
+            }
+        };
         for f in &out.failed {
             let i: usize = f.id.parse().unwrap_or(0);
             exit::report(format!(

@@ -1,0 +1,485 @@
+//! dlib's `extract_fhog_features` (Felzenszwalb HOG, cell size > 1) on planar RGB images,
+//! with the filter padding that `scan_fhog_pyramid` asks for.
+//!
+//! Per pixel: the gradient of the channel with the longest one, its orientation among 18
+//! signed bins, and a bilinear vote of its length into the 4 nearest cells. Per cell: 18
+//! signed + 9 unsigned orientation features normalised by the 4 surrounding 2×2 blocks
+//! (clipped at 0.2), plus 4 texture features. The per-pixel part is the expensive one; its
+//! integer and f32 steps are the scalar code's exactly (the AVX2 kernel only batches them),
+//! so every pixel votes in the same bin as in dlib.
+
+// Bin and lane loops index several parallel arrays, mirroring dlib's code for auditability.
+#![allow(clippy::needless_range_loop)]
+
+use crate::pyramid::Planes;
+
+pub(crate) const PLANES: usize = 31;
+
+/// Spare floats after the last feature plane, so the filters' SIMD loads may run past a
+/// plane's last cell.
+pub(crate) const FHOG_PAD: usize = 32;
+
+/// fhog features of one image, planar: 31 planes of `nr × nc` (zero-padded borders),
+/// followed by [`FHOG_PAD`] zeros.
+pub(crate) struct Fhog {
+    pub nr: usize,
+    pub nc: usize,
+    pub data: Vec<f32>,
+}
+
+impl Fhog {
+    fn empty() -> Self {
+        Fhog {
+            nr: 0,
+            nc: 0,
+            data: vec![0.0; FHOG_PAD],
+        }
+    }
+
+    /// Plane `p` and everything after it (for loads that may pass the plane's end).
+    pub fn plane_padded(&self, p: usize) -> &[f32] {
+        &self.data[p * self.nr * self.nc..]
+    }
+}
+
+// Unit vectors of the 9 unsigned orientation bins (dlib's table, as f32).
+pub(crate) const DIRECTIONS: [(f32, f32); 9] = [
+    (1.0000, 0.0000),
+    (0.9397, 0.3420),
+    (0.7660, 0.6428),
+    (0.500, 0.8660),
+    (0.1736, 0.9848),
+    (-0.1736, 0.9848),
+    (-0.5000, 0.8660),
+    (-0.7660, 0.6428),
+    (-0.9397, 0.3420),
+];
+
+/// The image's geometry in cells, and the histogram it votes into.
+pub(crate) struct CellGrid {
+    pub cell_size: usize,
+    pub cells_nr: usize,
+    pub cells_nc: usize,
+    /// Histogram rows and columns: the cells plus a one-cell border all round.
+    pub hr: usize,
+    pub hc: usize,
+    /// Last pixel row/column (inclusive) whose gradient is computed.
+    pub visible_nr: i64,
+    pub visible_nc: i64,
+    /// First column of dlib's scalar tail (blocks of 8 columns before it go through its
+    /// SIMD code, which breaks channel ties the other way).
+    pub simd_end: usize,
+}
+
+impl CellGrid {
+    pub fn new(w: usize, h: usize, cell_size: usize) -> Option<Self> {
+        let cs = cell_size as f32;
+        let cells_nr = ((h as f32) / cs + 0.5) as usize;
+        let cells_nc = ((w as f32) / cs + 0.5) as usize;
+        if cells_nr <= 2 || cells_nc <= 2 {
+            return None;
+        }
+        let visible_nr = (cells_nr * cell_size).min(h) as i64 - 1;
+        let visible_nc = (cells_nc * cell_size).min(w) as i64 - 1;
+        let mut x = 1i64;
+        while x < visible_nc - 7 {
+            x += 8;
+        }
+        Some(CellGrid {
+            cell_size,
+            cells_nr,
+            cells_nc,
+            hr: cells_nr + 2,
+            hc: cells_nc + 2,
+            visible_nr,
+            visible_nc,
+            simd_end: x as usize,
+        })
+    }
+
+    /// Columns 1..end have gradients.
+    pub fn end(&self) -> usize {
+        self.visible_nc.max(1) as usize
+    }
+
+    /// Bilinear voting position of a pixel column (or row): the cell it votes into (with
+    /// the border offset) and its fractional weight towards the next cell.
+    pub fn vote_position(&self, x: usize) -> (usize, f32) {
+        let xp = ((x as f32) + 0.5) / self.cell_size as f32 - 0.5;
+        let ixp = xp.floor();
+        ((ixp as i64 + 1) as usize, xp - ixp)
+    }
+}
+
+/// Per pixel row: each column's bilinear votes, ready to add. `idx` is the bin's offset in
+/// the histogram row of the pixel's cell (before the row offset), `w` the four weights:
+/// same cell row and column, next row, next column, both. Zero weights: no gradient.
+struct RowVotes {
+    idx: Vec<u32>,
+    w: [Vec<f32>; 4],
+}
+
+/// Column tables for the votes: a column's cell offset (× 18 bins) and its two weights.
+struct ColumnVotes {
+    base: Vec<u32>,
+    vx0: Vec<f32>,
+    vx1: Vec<f32>,
+}
+
+/// fhog features of a planar RGB image.
+pub(crate) fn fhog_planes(
+    img: &Planes,
+    cell_size: usize,
+    pad_rows: usize,
+    pad_cols: usize,
+) -> Fhog {
+    let (w, h) = (img.w, img.h);
+    let Some(grid) = CellGrid::new(w, h, cell_size) else {
+        return Fhog::empty();
+    };
+    let mut hist = vec![0f32; grid.hr * grid.hc * 18];
+    let end = grid.end();
+    let simd_end = grid.simd_end.min(end).max(1);
+    let mut cols = ColumnVotes {
+        base: vec![0; w],
+        vx0: vec![0.0; w],
+        vx1: vec![0.0; w],
+    };
+    for x in 0..w {
+        let (hx, vx0) = grid.vote_position(x);
+        cols.base[x] = (hx * 18) as u32;
+        cols.vx0[x] = vx0;
+        cols.vx1[x] = 1.0 - vx0;
+    }
+    let mut votes = RowVotes {
+        idx: vec![0; w],
+        w: std::array::from_fn(|_| vec![0.0; w]),
+    };
+    let planes = [img.plane(0), img.plane(1), img.plane(2)];
+    let hc18 = grid.hc * 18;
+    for y in 1..grid.visible_nr.max(1) as usize {
+        let rows: [[&[u8]; 3]; 3] = std::array::from_fn(|ch| {
+            std::array::from_fn(|i| &planes[ch][(y - 1 + i) * w..(y + i) * w])
+        });
+        let (hy, vy0) = grid.vote_position(y);
+        let vy = (vy0, 1.0 - vy0);
+        let mut x = 1;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F is available; the kernel reads columns x-1..=x+16 < w
+                // of each row and writes columns x..x+16 ≤ end of `votes`.
+                x = unsafe { votes_avx512(&rows, simd_end, end, &cols, vy, &mut votes) };
+            } else if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: as above, 8 columns at a time.
+                x = unsafe { votes_avx2(&rows, simd_end, end, &cols, vy, &mut votes) };
+            }
+        }
+        for x in x..end {
+            votes_scalar(&rows, x, x < simd_end, &cols, vy, &mut votes);
+        }
+        let hist_row = &mut hist[hy * hc18..];
+        // Every vote lands inside the histogram: bins are < 18, the last column's cell is at
+        // most the second-to-last histogram column, the pixel row's cell row the
+        // second-to-last histogram row. Checked once here, so the loop needs no checks.
+        assert!(cols.base[end - 1] as usize + 17 + 18 + hc18 < hist_row.len());
+        let [w11, w01, w10, w00] = &votes.w;
+        let (idx, w11, w01, w10, w00) = (
+            &votes.idx[..end],
+            &w11[..end],
+            &w01[..end],
+            &w10[..end],
+            &w00[..end],
+        );
+        // No branch on "no gradient": its weights are +0, and adding +0 changes nothing.
+        for x in 1..end {
+            let i = idx[x] as usize;
+            // SAFETY: i ≤ base[end - 1] + 17 (bases grow with x), asserted above.
+            unsafe {
+                *hist_row.get_unchecked_mut(i) += w11[x];
+                *hist_row.get_unchecked_mut(i + hc18) += w01[x];
+                *hist_row.get_unchecked_mut(i + 18) += w10[x];
+                *hist_row.get_unchecked_mut(i + hc18 + 18) += w00[x];
+            }
+        }
+    }
+    features(&grid, &hist, pad_rows, pad_cols)
+}
+
+/// dlib's per-pixel steps at column `x`: the strongest channel's gradient, its orientation
+/// bin and the bilinear votes of its length. `ties`: an equal length replaces the earlier
+/// channel (dlib's SIMD columns) instead of keeping it (its scalar tail).
+#[inline(always)]
+fn votes_scalar(
+    rows: &[[&[u8]; 3]; 3],
+    x: usize,
+    ties: bool,
+    cols: &ColumnVotes,
+    (vy0, vy1): (f32, f32),
+    out: &mut RowVotes,
+) {
+    let (mut gx, mut gy, mut len) = (0i32, 0i32, -1i32);
+    for ch in rows {
+        let [above, row, below] = ch;
+        let (cgx, cgy) = (
+            row[x + 1] as i32 - row[x - 1] as i32,
+            below[x] as i32 - above[x] as i32,
+        );
+        let l = cgx * cgx + cgy * cgy;
+        if (ties && l >= len) || l > len {
+            (gx, gy, len) = (cgx, cgy, l);
+        }
+    }
+    let (gxf, gyf) = (gx as f32, gy as f32);
+    let (mut bd, mut bo) = (0f32, 0u32);
+    for (o, (dx, dy)) in DIRECTIONS.iter().enumerate() {
+        let dot = dx * gxf + dy * gyf;
+        if dot > bd {
+            (bd, bo) = (dot, o as u32);
+        }
+        if -dot > bd {
+            (bd, bo) = (-dot, o as u32 + 9);
+        }
+    }
+    let v = (len as f32).sqrt();
+    let (vx1v, vx0v) = (cols.vx1[x] * v, cols.vx0[x] * v);
+    out.idx[x] = cols.base[x] + bo;
+    out.w[0][x] = vy1 * vx1v;
+    out.w[1][x] = vy0 * vx1v;
+    out.w[2][x] = vy1 * vx0v;
+    out.w[3][x] = vy0 * vx0v;
+}
+
+/// [`votes_scalar`] for blocks of 16 columns from 1 while they fit before `end`; returns
+/// the first column it did not do. Works in f32: the gradients' squared lengths are
+/// integers below 2²⁴, so they and their comparisons are exact.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn votes_avx512(
+    rows: &[[&[u8]; 3]; 3],
+    simd_end: usize,
+    end: usize,
+    cols: &ColumnVotes,
+    (vy0, vy1): (f32, f32),
+    out: &mut RowVotes,
+) -> usize {
+    use std::arch::x86_64::*;
+    let load = |p: *const u8| {
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p as *const __m128i)))
+    };
+    let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let simd_end_v = _mm512_set1_epi32(simd_end as i32);
+    let (vy0v, vy1v) = (_mm512_set1_ps(vy0), _mm512_set1_ps(vy1));
+    let mut x = 1;
+    while x + 16 <= end {
+        // Lanes before simd_end break ties towards the later channel.
+        let ties: __mmask16 = _mm512_cmplt_epi32_mask(
+            _mm512_add_epi32(lane, _mm512_set1_epi32(x as i32)),
+            simd_end_v,
+        );
+        let (mut gx, mut gy, mut len) = (
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+            _mm512_set1_ps(-1.0),
+        );
+        for ch in rows {
+            let [above, row, below] = ch;
+            let cgx = _mm512_sub_ps(load(row.as_ptr().add(x + 1)), load(row.as_ptr().add(x - 1)));
+            let cgy = _mm512_sub_ps(load(below.as_ptr().add(x)), load(above.as_ptr().add(x)));
+            let l = _mm512_add_ps(_mm512_mul_ps(cgx, cgx), _mm512_mul_ps(cgy, cgy));
+            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(l, len);
+            let ge = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(l, len);
+            let take = (ge & ties) | (gt & !ties);
+            gx = _mm512_mask_mov_ps(gx, take, cgx);
+            gy = _mm512_mask_mov_ps(gy, take, cgy);
+            len = _mm512_mask_mov_ps(len, take, l);
+        }
+        let (mut bd, mut bo) = (_mm512_setzero_ps(), _mm512_setzero_si512());
+        for (o, &(dx, dy)) in DIRECTIONS.iter().enumerate() {
+            // dx·gx + dy·gy as two products and a sum (no FMA), like the scalar code.
+            let dot = _mm512_add_ps(
+                _mm512_mul_ps(_mm512_set1_ps(dx), gx),
+                _mm512_mul_ps(_mm512_set1_ps(dy), gy),
+            );
+            let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(dot, bd);
+            bd = _mm512_mask_mov_ps(bd, up, dot);
+            bo = _mm512_mask_mov_epi32(bo, up, _mm512_set1_epi32(o as i32));
+            let neg = _mm512_sub_ps(_mm512_setzero_ps(), dot);
+            let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(neg, bd);
+            bd = _mm512_mask_mov_ps(bd, up, neg);
+            bo = _mm512_mask_mov_epi32(bo, up, _mm512_set1_epi32(o as i32 + 9));
+        }
+        let v = _mm512_sqrt_ps(len);
+        let vx1v = _mm512_mul_ps(_mm512_loadu_ps(cols.vx1.as_ptr().add(x)), v);
+        let vx0v = _mm512_mul_ps(_mm512_loadu_ps(cols.vx0.as_ptr().add(x)), v);
+        let base = _mm512_loadu_si512(cols.base.as_ptr().add(x) as *const __m512i);
+        _mm512_storeu_si512(
+            out.idx.as_mut_ptr().add(x) as *mut __m512i,
+            _mm512_add_epi32(base, bo),
+        );
+        _mm512_storeu_ps(out.w[0].as_mut_ptr().add(x), _mm512_mul_ps(vy1v, vx1v));
+        _mm512_storeu_ps(out.w[1].as_mut_ptr().add(x), _mm512_mul_ps(vy0v, vx1v));
+        _mm512_storeu_ps(out.w[2].as_mut_ptr().add(x), _mm512_mul_ps(vy1v, vx0v));
+        _mm512_storeu_ps(out.w[3].as_mut_ptr().add(x), _mm512_mul_ps(vy0v, vx0v));
+        x += 16;
+    }
+    x
+}
+
+/// [`votes_scalar`] 8 columns at a time with AVX2 (integer gradients, as the scalar code).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn votes_avx2(
+    rows: &[[&[u8]; 3]; 3],
+    simd_end: usize,
+    end: usize,
+    cols: &ColumnVotes,
+    (vy0, vy1): (f32, f32),
+    out: &mut RowVotes,
+) -> usize {
+    use std::arch::x86_64::*;
+    let load = |p: *const u8| _mm256_cvtepu8_epi32(_mm_loadl_epi64(p as *const __m128i));
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let simd_end_v = _mm256_set1_epi32(simd_end as i32);
+    let sign = _mm256_set1_ps(-0.0);
+    let (vy0v, vy1v) = (_mm256_set1_ps(vy0), _mm256_set1_ps(vy1));
+    let mut x = 1;
+    while x + 8 <= end {
+        let ties = _mm256_cmpgt_epi32(
+            simd_end_v,
+            _mm256_add_epi32(lane, _mm256_set1_epi32(x as i32)),
+        );
+        let (mut gx, mut gy, mut len) = (
+            _mm256_setzero_si256(),
+            _mm256_setzero_si256(),
+            _mm256_set1_epi32(-1),
+        );
+        for ch in rows {
+            let [above, row, below] = ch;
+            let cgx =
+                _mm256_sub_epi32(load(row.as_ptr().add(x + 1)), load(row.as_ptr().add(x - 1)));
+            let cgy = _mm256_sub_epi32(load(below.as_ptr().add(x)), load(above.as_ptr().add(x)));
+            let l = _mm256_add_epi32(_mm256_mullo_epi32(cgx, cgx), _mm256_mullo_epi32(cgy, cgy));
+            let gt = _mm256_cmpgt_epi32(l, len);
+            let ge = _mm256_or_si256(gt, _mm256_cmpeq_epi32(l, len));
+            let take = _mm256_blendv_epi8(gt, ge, ties);
+            gx = _mm256_blendv_epi8(gx, cgx, take);
+            gy = _mm256_blendv_epi8(gy, cgy, take);
+            len = _mm256_blendv_epi8(len, l, take);
+        }
+        let (gxf, gyf) = (_mm256_cvtepi32_ps(gx), _mm256_cvtepi32_ps(gy));
+        let (mut bd, mut bo) = (_mm256_setzero_ps(), _mm256_setzero_si256());
+        for (o, &(dx, dy)) in DIRECTIONS.iter().enumerate() {
+            let dot = _mm256_add_ps(
+                _mm256_mul_ps(_mm256_set1_ps(dx), gxf),
+                _mm256_mul_ps(_mm256_set1_ps(dy), gyf),
+            );
+            let up = _mm256_cmp_ps::<_CMP_GT_OQ>(dot, bd);
+            bd = _mm256_blendv_ps(bd, dot, up);
+            bo = _mm256_blendv_epi8(bo, _mm256_set1_epi32(o as i32), _mm256_castps_si256(up));
+            let neg = _mm256_xor_ps(dot, sign);
+            let up = _mm256_cmp_ps::<_CMP_GT_OQ>(neg, bd);
+            bd = _mm256_blendv_ps(bd, neg, up);
+            bo = _mm256_blendv_epi8(bo, _mm256_set1_epi32(o as i32 + 9), _mm256_castps_si256(up));
+        }
+        let v = _mm256_sqrt_ps(_mm256_cvtepi32_ps(len));
+        let vx1v = _mm256_mul_ps(_mm256_loadu_ps(cols.vx1.as_ptr().add(x)), v);
+        let vx0v = _mm256_mul_ps(_mm256_loadu_ps(cols.vx0.as_ptr().add(x)), v);
+        let base = _mm256_loadu_si256(cols.base.as_ptr().add(x) as *const __m256i);
+        _mm256_storeu_si256(
+            out.idx.as_mut_ptr().add(x) as *mut __m256i,
+            _mm256_add_epi32(base, bo),
+        );
+        _mm256_storeu_ps(out.w[0].as_mut_ptr().add(x), _mm256_mul_ps(vy1v, vx1v));
+        _mm256_storeu_ps(out.w[1].as_mut_ptr().add(x), _mm256_mul_ps(vy0v, vx1v));
+        _mm256_storeu_ps(out.w[2].as_mut_ptr().add(x), _mm256_mul_ps(vy1v, vx0v));
+        _mm256_storeu_ps(out.w[3].as_mut_ptr().add(x), _mm256_mul_ps(vy0v, vx0v));
+        x += 8;
+    }
+    x
+}
+
+/// Cell histograms → the 31 feature planes (dlib's normalisation), laid out with the
+/// filter padding: `pad_rows - 1` extra rows and `pad_cols - 1` extra columns of zeros,
+/// split around the features as dlib does.
+pub(crate) fn features(grid: &CellGrid, hist: &[f32], pad_rows: usize, pad_cols: usize) -> Fhog {
+    let (cells_nr, cells_nc, hc) = (grid.cells_nr, grid.cells_nc, grid.hc);
+    let (hog_nr, hog_nc) = (cells_nr - 2, cells_nc - 2);
+    let (nr, nc) = (hog_nr + pad_rows - 1, hog_nc + pad_cols - 1);
+    let (ro, co) = ((pad_rows - 1) / 2, (pad_cols - 1) / 2);
+    // Energy per cell, over contrast-insensitive orientations.
+    let mut norm = vec![0f32; cells_nr * cells_nc];
+    for r in 0..cells_nr {
+        for c in 0..cells_nc {
+            let hh = &hist[((r + 1) * hc + c + 1) * 18..][..18];
+            let mut s = 0f32;
+            for o in 0..9 {
+                let v = hh[o] + hh[o + 9];
+                s += v * v;
+            }
+            norm[r * cells_nc + c] = s;
+        }
+    }
+    let mut data = vec![0f32; PLANES * nr * nc + FHOG_PAD];
+    let n_at = |r: usize, c: usize| norm[r * cells_nc + c];
+    let eps = 0.0001f32;
+    let sum4 = |v: [f32; 4]| (v[0] + v[2]) + (v[1] + v[3]);
+    for y in 0..hog_nr {
+        for x in 0..hog_nc {
+            let z1 = [
+                n_at(y + 1, x + 1),
+                n_at(y, x + 1),
+                n_at(y + 1, x),
+                n_at(y, x),
+            ];
+            let z2 = [
+                n_at(y + 1, x + 2),
+                n_at(y, x + 2),
+                n_at(y + 1, x + 1),
+                n_at(y, x + 1),
+            ];
+            let z3 = [
+                n_at(y + 2, x + 1),
+                n_at(y + 1, x + 1),
+                n_at(y + 2, x),
+                n_at(y + 1, x),
+            ];
+            let z4 = [
+                n_at(y + 2, x + 2),
+                n_at(y + 1, x + 2),
+                n_at(y + 2, x + 1),
+                n_at(y + 1, x + 1),
+            ];
+            let mut nn = [0f32; 4];
+            let mut n = [0f32; 4];
+            for i in 0..4 {
+                nn[i] = 0.2 * (z1[i] + z2[i] + z3[i] + z4[i] + eps).sqrt();
+                n[i] = 0.1 / nn[i];
+            }
+            let hh = &hist[((y + 2) * hc + x + 2) * 18..][..18];
+            let (yy, xx) = (y + ro, x + co);
+            let mut set = |o: usize, v: f32| data[(o * nr + yy) * nc + xx] = v;
+            let mut t = [0f32; 4];
+            for o in 0..18 {
+                let mut h = [0f32; 4];
+                for i in 0..4 {
+                    h[i] = hh[o].min(nn[i]) * n[i];
+                    t[i] += h[i];
+                }
+                set(o, sum4(h));
+            }
+            for o in 0..9 {
+                let v = hh[o] + hh[o + 9];
+                let mut h = [0f32; 4];
+                for i in 0..4 {
+                    h[i] = v.min(nn[i]) * n[i];
+                }
+                set(18 + o, sum4(h));
+            }
+            for i in 0..4 {
+                set(27 + i, t[i] * (2.0 * 0.2357));
+            }
+        }
+    }
+    Fhog { nr, nc, data }
+}
