@@ -38,7 +38,7 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 export AWS_MAX_ATTEMPTS=2
 unset AWS_PROFILE
 
-# A fixture Lambda package (the real one is built by scripts/build-spot-handler.sh).
+# A fixture Lambda package for both functions (the real ones: scripts/build-lambda.sh).
 mkdir -p "$work/pkg"
 printf '#!/bin/sh\necho fixture\n' >"$work/pkg/bootstrap"
 chmod +x "$work/pkg/bootstrap"
