@@ -30,7 +30,7 @@ help:
 	@echo "make lint        cargo fmt --check, clippy -D warnings, terraform fmt -check"
 	@echo "make scaling-docs  regenerate docs/scaling.md and its plots"
 	@echo "make spot-drill  Spot interruption drill: workers on moto, one gets a notice (docs/operations.md)"
-	@echo "make lambda-zip  build the Spot handler's bootstrap.zip (scripts/build-spot-handler.sh)"
+	@echo "make lambda-zip  build both Lambdas' bootstrap.zip (scripts/build-lambda.sh spot-handler|backlog-scaler)"
 	@echo "make worker-image  build the worker's image root filesystem natively (scripts/build-worker.sh)"
 	@echo "make bench       engine and worker benchmarks, Python baseline side by side (docs/benchmarks.md)"
 
@@ -75,7 +75,8 @@ spot-drill: venv
 
 .PHONY: lambda-zip
 lambda-zip:
-	scripts/build-spot-handler.sh
+	scripts/build-lambda.sh spot-handler
+	scripts/build-lambda.sh backlog-scaler
 
 .PHONY: worker-image
 worker-image: models

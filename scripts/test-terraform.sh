@@ -31,16 +31,20 @@ mkdir -p "$scratch/state-bucket"
 cp examples/remote-state/state-bucket.tf.example "$scratch/state-bucket/main.tf"
 (cd "$scratch/state-bucket" && terraform init -backend=false -input=false -no-color >/dev/null && terraform validate -no-color)
 # The root module as a user sets it up from the examples: backend.tf and terraform.tfvars
-# copied in, the Spot handler zip where the tfvars says (a fixture stands in for it).
+# copied in, the Spot handler's and the backlog scaler's zips where the tfvars says
+# (fixtures stand in for them).
 mkdir -p "$scratch/repo/terraform"
 tar --exclude=.terraform --exclude='*.tfstate*' --exclude=terraform.tfvars -cf - . | tar -C "$scratch/repo/terraform" -xf -
 cp examples/remote-state/backend.tf.example "$scratch/repo/terraform/backend.tf"
 cp examples/complete/terraform.tfvars.example "$scratch/repo/terraform/terraform.tfvars"
 cp examples/complete/example.tftest.hcl "$scratch/repo/terraform/tests/example_complete.tftest.hcl"
-pkg=$(sed -n 's/^spot_handler_package_path *= *"\(.*\)"/\1/p' examples/complete/terraform.tfvars.example)
-case "$pkg" in /* | "") echo "examples/complete: spot_handler_package_path must be a path relative to terraform/ (got '$pkg')" >&2; exit 1 ;; esac
-mkdir -p "$(dirname "$scratch/repo/terraform/$pkg")"
-cp tests/fixtures/spot-handler.zip "$scratch/repo/terraform/$pkg"
+for fixture in spot-handler backlog-scaler; do
+  variable="${fixture//-/_}_package_path"
+  pkg=$(sed -n "s/^$variable *= *\"\(.*\)\"/\1/p" examples/complete/terraform.tfvars.example)
+  case "$pkg" in /* | "") echo "examples/complete: $variable must be a path relative to terraform/ (got '$pkg')" >&2; exit 1 ;; esac
+  mkdir -p "$(dirname "$scratch/repo/terraform/$pkg")"
+  cp "tests/fixtures/$fixture.zip" "$scratch/repo/terraform/$pkg"
+done
 (
   cd "$scratch/repo/terraform"
   terraform init -backend=false -lockfile=readonly -input=false -no-color >/dev/null

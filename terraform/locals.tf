@@ -21,6 +21,14 @@ locals {
     maximum_scaling_step_size  = coalesce(var.maximum_scaling_step_size, local.scaling_defaults.maximum_scaling_step_size)
     max_receive_count          = coalesce(var.max_receive_count, local.scaling_defaults.max_receive_count)
     stop_timeout_seconds       = coalesce(var.stop_timeout_seconds, local.scaling_defaults.stop_timeout_seconds)
+
+    # The backlog scaler's policy (scaling_mode = "backlog_scaler"; crates/backlog-policy).
+    # File only, no variables: the simulator must judge exactly these values.
+    cold_start_seconds               = local.scaling_defaults.cold_start_seconds
+    scaler_poll_seconds              = local.scaling_defaults.scaler_poll_seconds
+    scaler_load_window_seconds       = local.scaling_defaults.scaler_load_window_seconds
+    scaler_scale_down_window_seconds = local.scaling_defaults.scaler_scale_down_window_seconds
+    scaler_activity_window_seconds   = local.scaling_defaults.scaler_activity_window_seconds
   }
 
   # Jobs one task clears within acceptable_latency_seconds (it finishes one job every
@@ -34,6 +42,11 @@ locals {
     var.visibility_timeout_seconds,
     max(60, ceil(3 * local.scaling.job_seconds * local.scaling.batch_size)),
   )
+
+  # Who sets the service's desired count and the group's capacity (docs/design.md,
+  # "Scaling modes"): the backlog scaler Lambda, or Application Auto Scaling alarms over
+  # ECS managed scaling.
+  backlog_scaler = var.scaling_mode == "backlog_scaler"
 
   name         = var.name
   cluster_name = "${var.name}-cluster"

@@ -38,6 +38,10 @@ locals {
   spot_handler_function_name  = "${local.name}-spot-handler"
   spot_events_queue_name      = "${local.name}-spot-events"
   lifecycle_events_queue_name = "${local.name}-lifecycle-events"
+
+  backlog_scaler_function_name        = "${local.name}-backlog-scaler"
+  backlog_scaler_schedule_name        = "${local.name}-backlog-scaler"
+  backlog_scaler_state_parameter_name = "/${local.name}/backlog-scaler/state"
 }
 
 # vpc_id is the network the plan assumes exists: every subnet and security group given
@@ -87,6 +91,7 @@ module "iam" {
 
   name                        = local.name
   cluster_name                = local.cluster_name
+  service_name                = local.service_name
   asg_name                    = local.asg_name
   jobs_queue_arn              = module.sqs.jobs_queue_arn
   dlq_arn                     = module.sqs.dlq_arn
@@ -100,6 +105,10 @@ module "iam" {
   spot_handler_function_name  = local.spot_handler_function_name
   spot_events_queue_name      = local.spot_events_queue_name
   lifecycle_events_queue_name = local.lifecycle_events_queue_name
+
+  enable_backlog_scaler               = local.backlog_scaler
+  backlog_scaler_function_name        = local.backlog_scaler_function_name
+  backlog_scaler_state_parameter_name = local.backlog_scaler_state_parameter_name
 }
 
 module "asg" {
@@ -132,6 +141,7 @@ module "ecs" {
   cluster_name              = local.cluster_name
   service_name              = local.service_name
   asg_arn                   = module.asg.asg_arn
+  managed_scaling           = !local.backlog_scaler
   capacity_target_percent   = local.scaling.capacity_target_percent
   minimum_scaling_step_size = local.scaling.minimum_scaling_step_size
   maximum_scaling_step_size = local.scaling.maximum_scaling_step_size
@@ -175,8 +185,11 @@ locals {
   )
 }
 
+# Alarms mode: Application Auto Scaling owns the service's desired count, ECS managed
+# scaling the group's capacity.
 module "scaling" {
   source = "./modules/scaling"
+  count  = local.backlog_scaler ? 0 : 1
 
   name                         = local.name
   cluster_name                 = module.ecs.cluster_name
@@ -192,6 +205,39 @@ module "scaling" {
   scale_in_cooldown_seconds    = local.scaling.scale_in_cooldown_seconds
   scale_to_zero_idle_minutes   = local.scaling.scale_to_zero_idle_minutes
   metric_period_seconds        = local.scaling.metric_period_seconds
+}
+
+# Backlog scaler mode (the default): one Lambda owns both counts.
+module "backlog_scaler" {
+  source = "./modules/backlog_scaler"
+  count  = local.backlog_scaler ? 1 : 0
+
+  function_name        = local.backlog_scaler_function_name
+  schedule_name        = local.backlog_scaler_schedule_name
+  state_parameter_name = local.backlog_scaler_state_parameter_name
+  role_arn             = module.iam.backlog_scaler_role_arn
+  schedule_role_arn    = module.iam.backlog_scaler_schedule_role_arn
+  package_path         = var.backlog_scaler_package_path
+  architecture         = var.backlog_scaler_architecture
+  reserved_concurrency = var.backlog_scaler_reserved_concurrency
+  log_retention_days   = var.log_retention_days
+  logs_kms_key_arn     = var.logs_kms_key_arn
+
+  queue_url    = module.sqs.jobs_queue_url
+  cluster_name = module.ecs.cluster_name
+  service_name = module.ecs.service_name
+  asg_name     = module.asg.asg_name
+
+  job_seconds                = local.scaling.job_seconds
+  acceptable_latency_seconds = local.scaling.acceptable_latency_seconds
+  cold_start_seconds         = local.scaling.cold_start_seconds
+  target_utilization         = local.scaling.target_utilization
+  min_tasks                  = local.scaling.min_tasks
+  max_tasks                  = local.scaling.max_tasks
+  poll_seconds               = local.scaling.scaler_poll_seconds
+  load_window_seconds        = local.scaling.scaler_load_window_seconds
+  scale_down_window_seconds  = local.scaling.scaler_scale_down_window_seconds
+  activity_window_seconds    = local.scaling.scaler_activity_window_seconds
 }
 
 module "spot_handler" {
@@ -230,6 +276,7 @@ module "monitoring" {
   topic_arn                        = var.alarm_topic_arn
   kms_key_arn                      = var.alarm_topic_kms_key_arn
   spot_handler_metrics_namespace   = var.enable_spot_handler ? module.spot_handler[0].metrics_namespace : null
+  backlog_scaler_function_name     = local.backlog_scaler ? module.backlog_scaler[0].function_name : null
 }
 
 # Cross-variable rules that no single validation block can express (they need
@@ -249,6 +296,15 @@ resource "terraform_data" "preconditions" {
     precondition {
       condition     = local.scaling.minimum_scaling_step_size <= local.scaling.maximum_scaling_step_size
       error_message = "minimum_scaling_step_size must not exceed maximum_scaling_step_size (scaling.json or variables)."
+    }
+    # The scaler runs once a minute and polls through it (modules/backlog_scaler).
+    precondition {
+      condition     = local.scaling.scaler_poll_seconds >= 1 && local.scaling.scaler_poll_seconds <= 60 && floor(local.scaling.scaler_poll_seconds) == local.scaling.scaler_poll_seconds
+      error_message = "scaler_poll_seconds (scaling.json) must be a whole number of seconds between 1 and 60."
+    }
+    precondition {
+      condition     = local.scaling.cold_start_seconds >= 0 && alltrue([for k in ["scaler_load_window_seconds", "scaler_scale_down_window_seconds", "scaler_activity_window_seconds"] : local.scaling[k] > 0])
+      error_message = "cold_start_seconds must be 0 or more and the scaler's windows (scaler_*_window_seconds, scaling.json) positive."
     }
   }
 }

@@ -25,6 +25,11 @@ output "capacity_provider_name" {
   value       = module.ecs.capacity_provider_name
 }
 
+output "capacity_provider_management" {
+  description = "What ECS manages for the worker group: managed scaling and managed termination protection (ENABLED in alarms mode, DISABLED with the backlog scaler), managed draining (always ENABLED)."
+  value       = module.ecs.capacity_provider_management
+}
+
 output "task_definition_arn" {
   description = "Worker task definition ARN, with revision."
   value       = module.ecs.task_definition_arn
@@ -165,21 +170,62 @@ output "scaling" {
   value       = merge(local.scaling, { jobs_per_task_within_latency = local.jobs_per_task_within_latency, visibility_timeout_seconds = local.visibility_timeout_seconds })
 }
 
+output "scaling_mode" {
+  description = "Who scales the fleet: backlog_scaler (a Lambda) or alarms (Application Auto Scaling over ECS managed scaling)."
+  value       = var.scaling_mode
+}
+
 output "scaling_policy_arns" {
-  description = "Application Auto Scaling policies: tasks-needed target tracking, wake from zero, sleep to zero."
-  value = {
-    tasks_needed = module.scaling.tasks_needed_policy_arn
-    wake         = module.scaling.wake_policy_arn
-    sleep        = module.scaling.sleep_policy_arn
+  description = "Application Auto Scaling policies (alarms mode): tasks-needed target tracking, wake from zero, sleep to zero; null with the backlog scaler."
+  value = local.backlog_scaler ? null : {
+    tasks_needed = module.scaling[0].tasks_needed_policy_arn
+    wake         = module.scaling[0].wake_policy_arn
+    sleep        = module.scaling[0].sleep_policy_arn
   }
+}
+
+output "backlog_scaler_function_name" {
+  description = "Backlog scaler Lambda, or null (alarms mode)."
+  value       = local.backlog_scaler ? module.backlog_scaler[0].function_name : null
+}
+
+output "backlog_scaler_function_arn" {
+  description = "ARN of the backlog scaler Lambda, or null."
+  value       = local.backlog_scaler ? module.backlog_scaler[0].function_arn : null
+}
+
+output "backlog_scaler_log_group_name" {
+  description = "Log group of the backlog scaler, or null."
+  value       = local.backlog_scaler ? module.backlog_scaler[0].log_group_name : null
+}
+
+output "backlog_scaler_state_parameter_name" {
+  description = "SSM parameter holding the backlog scaler's state, or null. Delete its value (put \"{}\") to make the scaler start fresh."
+  value       = local.backlog_scaler ? module.backlog_scaler[0].state_parameter_name : null
+}
+
+output "backlog_scaler_schedule_name" {
+  description = "EventBridge Scheduler schedule invoking the backlog scaler every minute, or null."
+  value       = local.backlog_scaler ? module.backlog_scaler[0].schedule_name : null
+}
+
+output "backlog_scaler_environment" {
+  description = "Environment of the backlog scaler Lambda (what it is configured with), or null."
+  value       = local.backlog_scaler ? module.backlog_scaler[0].environment : null
+}
+
+output "backlog_scaler_role_arn" {
+  description = "Backlog scaler Lambda role, or null."
+  value       = module.iam.backlog_scaler_role_arn
 }
 
 output "alarm_arns" {
   description = "CloudWatch alarms, by name."
-  value = merge(module.monitoring.alarm_arns, {
-    wake_from_zero = module.scaling.wake_alarm_arn
-    sleep_to_zero  = module.scaling.sleep_alarm_arn
-  })
+  value = merge(
+    module.monitoring.alarm_arns,
+    { for s in module.scaling : "wake_from_zero" => s.wake_alarm_arn },
+    { for s in module.scaling : "sleep_to_zero" => s.sleep_alarm_arn },
+  )
 }
 
 output "alarm_topic_arn" {

@@ -226,7 +226,7 @@ variable "stop_timeout_seconds" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the worker and Spot handler log groups."
+  description = "Retention of the worker, Spot handler and backlog scaler log groups."
   type        = number
   default     = 30
 
@@ -330,6 +330,53 @@ variable "result_s3_prefix" {
   validation {
     condition     = var.result_s3_prefix == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", coalesce(var.result_s3_prefix, "s3://x")))
     error_message = "result_s3_prefix must be an s3://bucket/prefix URI."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Scaling mode: who sets the task count and the instance count
+# ---------------------------------------------------------------------------
+variable "scaling_mode" {
+  description = "backlog_scaler (default): a Lambda polls the jobs queue every scaler_poll_seconds (terraform/scaling.json) and sets the service's desired count and the Auto Scaling group's capacity itself; ECS managed scaling is off. alarms: Application Auto Scaling policies on CloudWatch alarms (target tracking, wake from zero, sleep to zero) over ECS capacity-provider managed scaling. docs/design.md, \"Scaling modes\", says why the default changed."
+  type        = string
+  default     = "backlog_scaler"
+
+  validation {
+    condition     = contains(["backlog_scaler", "alarms"], var.scaling_mode)
+    error_message = "scaling_mode must be \"backlog_scaler\" or \"alarms\"."
+  }
+}
+
+variable "backlog_scaler_package_path" {
+  description = "Path to the backlog scaler's bootstrap zip for the provided.al2023 runtime (crate facerec-backlog-scaler, binary bootstrap). Required when scaling_mode is backlog_scaler."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.scaling_mode != "backlog_scaler" || var.backlog_scaler_package_path != null
+    error_message = "backlog_scaler_package_path is required when scaling_mode is \"backlog_scaler\" (the zip of crate facerec-backlog-scaler's bootstrap)."
+  }
+}
+
+variable "backlog_scaler_architecture" {
+  description = "Architecture the backlog scaler zip was built for."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.backlog_scaler_architecture)
+    error_message = "backlog_scaler_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "backlog_scaler_reserved_concurrency" {
+  description = "Concurrency reserved for the backlog scaler. 1 (default): never two invocations at once, so two scalers never act on the same counts or overwrite each other's state. 0 pauses scaling (every invocation is throttled; the counts stay where they are). null: none reserved, for accounts whose concurrency quota leaves nothing to reserve; then a late invocation may overlap the next one."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.backlog_scaler_reserved_concurrency == null || contains([0, 1], coalesce(var.backlog_scaler_reserved_concurrency, 1))
+    error_message = "backlog_scaler_reserved_concurrency must be 1, 0 (paused) or null: more than one concurrent scaler would act twice on the same counts."
   }
 }
 

@@ -57,6 +57,35 @@ run "capacity_provider_drains_and_protects" {
   }
 }
 
+# Backlog scaler mode: the scaler sets the group's capacity, so ECS must not (and managed
+# termination protection, which requires managed scaling, is off with it).
+run "capacity_provider_without_managed_scaling" {
+  command = apply
+  module {
+    source = "./modules/ecs"
+  }
+  variables {
+    managed_scaling = false
+  }
+
+  assert {
+    condition = (
+      aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling[0].status == "DISABLED" &&
+      aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_termination_protection == "DISABLED" &&
+      aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_draining == "ENABLED"
+    )
+    error_message = "Without managed scaling: managed termination protection DISABLED (AWS requires managed scaling for it), managed draining still ENABLED."
+  }
+  assert {
+    condition     = output.capacity_provider_management == { managed_scaling = "DISABLED", managed_termination_protection = "DISABLED", managed_draining = "ENABLED" }
+    error_message = "The module reports what ECS manages."
+  }
+  assert {
+    condition     = length(aws_ecs_service.worker.capacity_provider_strategy) == 1 && one(aws_ecs_service.worker.placement_constraints).type == "distinctInstance"
+    error_message = "The service is the same in both modes: capacity provider strategy, one task per instance."
+  }
+}
+
 # tests/mocks gives aws_ecs_service a launch_type default of "": unset, it reads "";
 # set in the configuration, it reads as set. tests/static_rules.py checks the HCL too.
 run "service_uses_the_capacity_provider_never_a_launch_type" {

@@ -7,11 +7,12 @@ mock_provider "aws" {
 }
 
 variables {
-  vpc_id                    = "vpc-0123456789abcdef0"
-  private_subnet_ids        = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
-  security_group_ids        = ["sg-0123456789abcdef0"]
-  spot_handler_package_path = "tests/fixtures/spot-handler.zip"
-  producer_principal_arns   = ["arn:aws:iam::123456789012:role/producer"]
+  vpc_id                      = "vpc-0123456789abcdef0"
+  private_subnet_ids          = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  security_group_ids          = ["sg-0123456789abcdef0"]
+  spot_handler_package_path   = "tests/fixtures/spot-handler.zip"
+  backlog_scaler_package_path = "tests/fixtures/backlog-scaler.zip"
+  producer_principal_arns     = ["arn:aws:iam::123456789012:role/producer"]
 }
 
 run "scaling_json_is_the_single_source_of_truth" {
@@ -177,5 +178,119 @@ run "handler_wiring_and_alarms" {
   assert {
     condition     = output.lifecycle_hook_name == "facerec-worker-drain-on-terminate"
     error_message = "The hook the handler completes."
+  }
+}
+
+# The default: the backlog scaler owns both counts. No Application Auto Scaling on the
+# service, ECS managed scaling off, the Lambda configured from terraform/scaling.json.
+run "default_mode_is_the_backlog_scaler" {
+  command = apply
+
+  assert {
+    condition     = output.scaling_mode == "backlog_scaler" && length(module.backlog_scaler) == 1 && length(module.scaling) == 0
+    error_message = "By default the backlog scaler is deployed and modules/scaling (Application Auto Scaling) is not."
+  }
+  assert {
+    condition     = output.capacity_provider_management == { managed_scaling = "DISABLED", managed_termination_protection = "DISABLED", managed_draining = "ENABLED" }
+    error_message = "With the scaler: ECS managed scaling and managed termination protection off, managed draining on."
+  }
+  assert {
+    condition = output.backlog_scaler_environment == tomap({
+      QUEUE_URL                  = output.jobs_queue_url
+      CLUSTER_NAME               = output.cluster_name
+      SERVICE_NAME               = output.service_name
+      AUTOSCALING_GROUP_NAME     = output.asg_name
+      STATE_PARAMETER            = "/facerec-worker/backlog-scaler/state"
+      POLL_SECONDS               = "10"
+      RUN_SECONDS                = "50"
+      JOB_SECONDS                = "6"
+      ACCEPTABLE_LATENCY_SECONDS = "300"
+      COLD_START_SECONDS         = "165"
+      TARGET_UTILIZATION         = "1"
+      MIN_TASKS                  = "0"
+      MAX_TASKS                  = "5"
+      LOAD_WINDOW_SECONDS        = "60"
+      SCALE_DOWN_WINDOW_SECONDS  = "60"
+      ACTIVITY_WINDOW_SECONDS    = "900"
+      METRICS_NAMESPACE          = "facerec-fleet/BacklogScaler"
+    })
+    error_message = "The scaler must scale our queue, service and group with scaling.json's values."
+  }
+  assert {
+    condition = alltrue([for k, v in {
+      JOB_SECONDS                = "job_seconds"
+      ACCEPTABLE_LATENCY_SECONDS = "acceptable_latency_seconds"
+      COLD_START_SECONDS         = "cold_start_seconds"
+      TARGET_UTILIZATION         = "target_utilization"
+      MIN_TASKS                  = "min_tasks"
+      MAX_TASKS                  = "max_tasks"
+      POLL_SECONDS               = "scaler_poll_seconds"
+      LOAD_WINDOW_SECONDS        = "scaler_load_window_seconds"
+      SCALE_DOWN_WINDOW_SECONDS  = "scaler_scale_down_window_seconds"
+      ACTIVITY_WINDOW_SECONDS    = "scaler_activity_window_seconds"
+    } : tonumber(output.backlog_scaler_environment[k]) == jsondecode(file("scaling.json"))[v]])
+    error_message = "Each of the scaler's parameters is terraform/scaling.json's value (the one the simulator judges)."
+  }
+  assert {
+    condition = (
+      output.backlog_scaler_function_name == "facerec-worker-backlog-scaler" &&
+      output.backlog_scaler_schedule_name == "facerec-worker-backlog-scaler" &&
+      output.backlog_scaler_state_parameter_name == "/facerec-worker/backlog-scaler/state" &&
+      output.backlog_scaler_log_group_name == "/aws/lambda/facerec-worker-backlog-scaler" &&
+      output.backlog_scaler_role_arn != null
+    )
+    error_message = "The scaler's function, schedule, state parameter, log group and role are outputs."
+  }
+  assert {
+    condition     = output.scaling_policy_arns == null && !contains(keys(output.alarm_arns), "wake_from_zero") && !contains(keys(output.alarm_arns), "sleep_to_zero")
+    error_message = "No Application Auto Scaling policies or their alarms with the scaler."
+  }
+  assert {
+    condition     = contains(keys(output.alarm_arns), "backlog_scaler_errors") && contains(keys(output.alarm_arns), "backlog_scaler_not_running") && contains(keys(output.alarm_arns), "oldest_job_age")
+    error_message = "The scaler's errors and silence are alarmed, and so is the oldest job's age."
+  }
+}
+
+run "variables_reach_the_scaler" {
+  command = apply
+  variables {
+    max_tasks                  = 9
+    job_seconds                = 30
+    acceptable_latency_seconds = 600
+  }
+
+  assert {
+    condition     = output.backlog_scaler_environment.MAX_TASKS == "9" && output.backlog_scaler_environment.JOB_SECONDS == "30" && output.backlog_scaler_environment.ACCEPTABLE_LATENCY_SECONDS == "600"
+    error_message = "A variable overriding scaling.json must reach the scaler too."
+  }
+}
+
+# The fallback: today's alarms design, exactly (modules/scaling's own rules are in
+# tests/scaling.tftest.hcl).
+run "alarms_mode_is_application_auto_scaling_over_managed_scaling" {
+  command = apply
+  variables {
+    scaling_mode                = "alarms"
+    backlog_scaler_package_path = null
+  }
+
+  assert {
+    condition     = output.scaling_mode == "alarms" && length(module.scaling) == 1 && length(module.backlog_scaler) == 0
+    error_message = "alarms mode deploys modules/scaling and no scaler."
+  }
+  assert {
+    condition     = output.capacity_provider_management == { managed_scaling = "ENABLED", managed_termination_protection = "ENABLED", managed_draining = "ENABLED" }
+    error_message = "alarms mode: ECS managed scaling, managed termination protection and managed draining all on (the plan's design, issue 2)."
+  }
+  assert {
+    condition     = toset(keys(output.scaling_policy_arns)) == toset(["tasks_needed", "wake", "sleep"]) && contains(keys(output.alarm_arns), "wake_from_zero") && contains(keys(output.alarm_arns), "sleep_to_zero")
+    error_message = "The three Application Auto Scaling policies and the wake/sleep alarms."
+  }
+  assert {
+    condition = (
+      output.backlog_scaler_function_name == null && output.backlog_scaler_environment == null && output.backlog_scaler_role_arn == null &&
+      !contains(keys(output.alarm_arns), "backlog_scaler_errors") && !contains(keys(output.alarm_arns), "backlog_scaler_not_running")
+    )
+    error_message = "No scaler function, role or alarms in alarms mode."
   }
 }

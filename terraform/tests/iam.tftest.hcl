@@ -7,6 +7,7 @@ mock_provider "aws" {
 variables {
   name                        = "facerec-worker"
   cluster_name                = "facerec-worker-cluster"
+  service_name                = "facerec-worker-service"
   asg_name                    = "facerec-worker-asg"
   jobs_queue_arn              = "arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"
   dlq_arn                     = "arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs-dlq"
@@ -18,6 +19,9 @@ variables {
   spot_handler_function_name  = "facerec-worker-spot-handler"
   spot_events_queue_name      = "facerec-worker-spot-events"
   lifecycle_events_queue_name = "facerec-worker-lifecycle-events"
+
+  backlog_scaler_function_name        = "facerec-worker-backlog-scaler"
+  backlog_scaler_state_parameter_name = "/facerec-worker/backlog-scaler/state"
 }
 
 run "task_role_is_least_privilege" {
@@ -153,5 +157,96 @@ run "customer_managed_queue_key" {
   assert {
     condition     = one([for s in data.aws_iam_policy_document.spot_handler[0].statement : { actions = s.actions, resources = s.resources } if s.sid == "DecryptEvents"]) == { actions = toset(["kms:Decrypt"]), resources = toset([var.sqs_kms_key_arn]) }
     error_message = "The handler's mappings receive from encrypted queues: kms:Decrypt on the key, nothing more."
+  }
+}
+
+# What crates/backlog-scaler calls, as the shared design lists it (docs/operations.md,
+# "Backlog scaler"), on exactly our queue, service, cluster, group and parameter.
+run "backlog_scaler_role_is_what_the_scaler_calls" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.backlog_scaler[0].statement : s.sid => { actions = s.actions, resources = s.resources }
+      } == {
+      ReadQueueDepth         = { actions = toset(["sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"]) }
+      SetServiceDesiredCount = { actions = toset(["ecs:DescribeServices", "ecs:UpdateService"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:service/facerec-worker-cluster/facerec-worker-service"]) }
+      ListServiceTasks       = { actions = toset(["ecs:ListTasks"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
+      ReadTaskProtection     = { actions = toset(["ecs:GetTaskProtection"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:task/facerec-worker-cluster/*"]) }
+      FindContainerInstances = { actions = toset(["ecs:ListContainerInstances"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"]) }
+      DrainEmptyInstances    = { actions = toset(["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
+      ReadGroup              = { actions = toset(["autoscaling:DescribeAutoScalingGroups"]), resources = toset(["*"]) }
+      SizeGroup              = { actions = toset(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]), resources = toset(["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/facerec-worker-asg"]) }
+      State                  = { actions = toset(["ssm:GetParameter", "ssm:PutParameter"]), resources = toset(["arn:aws:ssm:us-east-1:123456789012:parameter/facerec-worker/backlog-scaler/state"]) }
+      Logs                   = { actions = toset(["logs:CreateLogStream", "logs:PutLogEvents"]), resources = toset(["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/facerec-worker-backlog-scaler:*"]) }
+    }
+    error_message = "The backlog scaler role must grant exactly its calls, on our queue, service, cluster, group, state parameter and log group ('*' only for DescribeAutoScalingGroups, which has no resource scope)."
+  }
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.backlog_scaler[0].statement : s.sid => "${one(s.condition).test} ${one(s.condition).variable} ${join(",", one(s.condition).values)}"
+      if length(s.condition) > 0
+      } == {
+      ListServiceTasks    = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
+      ReadTaskProtection  = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
+      DrainEmptyInstances = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
+    }
+    error_message = "Tasks and container instances: only those of our cluster (ecs:cluster); nothing else is conditioned."
+  }
+  # Once crates/backlog-scaler exists (it is built beside this Terraform), every ECS, Auto
+  # Scaling, SQS and SSM action of the role must be an SDK call in its sources
+  # (ListTasks -> .list_tasks()): no permission the code does not use.
+  assert {
+    condition = length(fileset("../crates/backlog-scaler", "src/**/*.rs")) == 0 || alltrue([
+      for a in flatten([for s in data.aws_iam_policy_document.backlog_scaler[0].statement : tolist(s.actions) if s.sid != "Logs"]) :
+      strcontains(join("\n", [for f in fileset("../crates/backlog-scaler", "src/**/*.rs") : file("../crates/backlog-scaler/${f}")]),
+      ".${lower(replace(split(":", a)[1], "/([a-z])([A-Z])/", "$${1}_$2"))}(")
+    ])
+    error_message = "Every action of the backlog scaler role must be called by crates/backlog-scaler (an SDK call .snake_case_name( in src/)."
+  }
+  assert {
+    condition     = [for c in data.aws_iam_policy_document.lambda_assume.statement[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
+    error_message = "Only functions of this account may assume the scaler role (confused deputy)."
+  }
+}
+
+run "backlog_scaler_schedule_may_invoke_the_scaler_only" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.backlog_scaler_schedule[0].statement : s.sid => { actions = s.actions, resources = s.resources }
+      } == {
+      InvokeScaler = { actions = toset(["lambda:InvokeFunction"]), resources = toset(["arn:aws:lambda:us-east-1:123456789012:function:facerec-worker-backlog-scaler"]) }
+    }
+    error_message = "The schedule's role may invoke the scaler function and nothing else."
+  }
+  assert {
+    condition = (
+      one(data.aws_iam_policy_document.scheduler_assume.statement[0].principals) == { type = "Service", identifiers = toset(["scheduler.amazonaws.com"]) } &&
+      [for c in data.aws_iam_policy_document.scheduler_assume.statement[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
+    )
+    error_message = "Only EventBridge Scheduler, for schedules of this account, may assume the schedule role."
+  }
+}
+
+run "alarms_mode_has_no_scaler_roles" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+  variables {
+    enable_backlog_scaler = false
+  }
+
+  assert {
+    condition     = length(aws_iam_role.backlog_scaler) == 0 && length(aws_iam_role.backlog_scaler_schedule) == 0 && output.backlog_scaler_role_arn == null && output.backlog_scaler_schedule_role_arn == null
+    error_message = "Without the scaler, no scaler roles."
   }
 }

@@ -3,7 +3,8 @@ mock_provider "aws" {
 }
 
 # modules/monitoring: the plan's CPU alarm, DLQ-not-empty, oldest-job age, the Spot
-# handler's permanent errors, and the optional SNS topic.
+# handler's permanent errors, the backlog scaler's errors and silence, and the optional
+# SNS topic.
 
 variables {
   name                             = "facerec-worker"
@@ -151,5 +152,68 @@ run "no_spot_handler_no_handler_alarm" {
   assert {
     condition     = length(aws_cloudwatch_metric_alarm.spot_handler_permanent_errors) == 0 && keys(aws_cloudwatch_metric_alarm.dlq_not_empty) == ["facerec-worker-jobs-dlq"]
     error_message = "Without the handler: no handler alarm, only the jobs DLQ."
+  }
+}
+
+run "backlog_scaler_failing_or_silent" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    backlog_scaler_function_name = "facerec-worker-backlog-scaler"
+    create_topic                 = true
+  }
+
+  # Errors >= 1 in each of 3 one-minute periods: every poll of three invocations in a row
+  # failed (a single failed poll is not an error of the invocation).
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].namespace == "AWS/Lambda" &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].metric_name == "Errors" &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].dimensions == tomap({ FunctionName = "facerec-worker-backlog-scaler" }) &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].period == 60 &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].comparison_operator == "GreaterThanOrEqualToThreshold" &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].evaluation_periods == 3 &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].datapoints_to_alarm == 3 &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_errors[0].treat_missing_data == "notBreaching"
+    )
+    error_message = "The scaler's Errors alarm: Sum >= 1 for 3 of 3 one-minute periods."
+  }
+  # No invocation at all for 3 minutes (no data is breaching): nothing else would show it.
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.backlog_scaler_not_running[0].metric_name == "Invocations" &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_not_running[0].dimensions == tomap({ FunctionName = "facerec-worker-backlog-scaler" }) &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_not_running[0].comparison_operator == "LessThanThreshold" &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_not_running[0].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_not_running[0].evaluation_periods == 3 &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_not_running[0].datapoints_to_alarm == 3 &&
+      aws_cloudwatch_metric_alarm.backlog_scaler_not_running[0].treat_missing_data == "breaching"
+    )
+    error_message = "The scaler's silence alarm: fewer than 1 invocation in each of 3 minutes, missing data breaching."
+  }
+  assert {
+    condition = alltrue([for a in [aws_cloudwatch_metric_alarm.backlog_scaler_errors[0], aws_cloudwatch_metric_alarm.backlog_scaler_not_running[0]] :
+    a.alarm_actions == toset([aws_sns_topic.alarms[0].arn]) && a.ok_actions == toset([aws_sns_topic.alarms[0].arn])])
+    error_message = "Both notify the topic."
+  }
+  assert {
+    condition     = length(output.alarm_arns) == 7 && contains(keys(output.alarm_arns), "backlog_scaler_errors") && contains(keys(output.alarm_arns), "backlog_scaler_not_running")
+    error_message = "The scaler's two alarms join the others."
+  }
+}
+
+run "no_backlog_scaler_no_scaler_alarms" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.backlog_scaler_errors) == 0 && length(aws_cloudwatch_metric_alarm.backlog_scaler_not_running) == 0
+    error_message = "Alarms mode (no scaler function): no scaler alarms."
   }
 }

@@ -145,14 +145,14 @@ def main():
                     if f"aws_launch_template.{lt}." in text:
                         problems.append(f"{where}: mixed instances policy uses launch template {lt}, which requests Spot (AWS rejects this)")
             if "desired_capacity" not in ignored(body):
-                problems.append(f"{where}: must ignore_changes desired_capacity (the capacity provider owns it)")
+                problems.append(f"{where}: must ignore_changes desired_capacity (the capacity provider or the backlog scaler owns it)")
         if rtype == "aws_ecs_service":
             if body.get("capacity_provider_strategy") and body.get("launch_type"):
                 problems.append(f"{where}: a launch type overrides the capacity provider strategy")
             if not body.get("capacity_provider_strategy"):
                 problems.append(f"{where}: needs a capacity provider strategy so the ASG scales for it")
             if "desired_count" not in ignored(body):
-                problems.append(f"{where}: must ignore_changes desired_count (Application Auto Scaling owns it)")
+                problems.append(f"{where}: must ignore_changes desired_count (Application Auto Scaling or the backlog scaler owns it)")
         if rtype == "aws_appautoscaling_policy":
             for d in walk(body):
                 metric = d.get("predefined_metric_type")

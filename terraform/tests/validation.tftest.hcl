@@ -5,10 +5,11 @@ mock_provider "aws" {
 }
 
 variables {
-  vpc_id                    = "vpc-0123456789abcdef0"
-  private_subnet_ids        = ["subnet-0123456789abcdef0"]
-  security_group_ids        = ["sg-0123456789abcdef0"]
-  spot_handler_package_path = "tests/fixtures/spot-handler.zip"
+  vpc_id                      = "vpc-0123456789abcdef0"
+  private_subnet_ids          = ["subnet-0123456789abcdef0"]
+  security_group_ids          = ["sg-0123456789abcdef0"]
+  spot_handler_package_path   = "tests/fixtures/spot-handler.zip"
+  backlog_scaler_package_path = "tests/fixtures/backlog-scaler.zip"
 }
 
 run "stop_timeout_longer_than_spot_notice" {
@@ -253,4 +254,48 @@ run "security_group_of_another_vpc" {
     }
   }
   expect_failures = [data.aws_security_group.workers]
+}
+
+run "unknown_scaling_mode" {
+  command = plan
+  variables {
+    scaling_mode = "target_tracking"
+  }
+  expect_failures = [var.scaling_mode]
+}
+
+run "backlog_scaler_without_package" {
+  command = plan
+  variables {
+    backlog_scaler_package_path = null
+  }
+  expect_failures = [var.backlog_scaler_package_path]
+}
+
+run "alarms_mode_needs_no_scaler_package" {
+  command = plan
+  variables {
+    scaling_mode                = "alarms"
+    backlog_scaler_package_path = null
+  }
+  assert {
+    condition     = length(module.backlog_scaler) == 0
+    error_message = "alarms mode must deploy no scaler, and need no package for it."
+  }
+}
+
+run "two_concurrent_scalers" {
+  command = plan
+  variables {
+    backlog_scaler_reserved_concurrency = 2
+  }
+  expect_failures = [var.backlog_scaler_reserved_concurrency]
+}
+
+run "unknown_scaler_architecture" {
+  command = plan
+  variables {
+    backlog_scaler_architecture = "aarch64"
+  }
+  expect_failures = [var.backlog_scaler_architecture]
 }

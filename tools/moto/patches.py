@@ -24,6 +24,8 @@ def apply_all() -> None:
     _lambda_logging_config()
     _autoscaling_lifecycle_actions()
     _sqs_receive_is_atomic()
+    _ecs_task_protection()
+    _ecs_list_tasks_by_service()
 
 
 # --- ECS -------------------------------------------------------------------------------
@@ -510,3 +512,95 @@ def _sqs_receive_is_atomic() -> None:
             self.get_queue(queue_name).wait_for_messages(min(1, max(0.0, deadline - time.time())))
 
     SQSBackend.receive_message = receive_message
+
+
+def _ecs_task_protection() -> None:
+    """ECS UpdateTaskProtection and GetTaskProtection (task scale-in protection).
+
+    Real ECS keeps a protection flag per task of a service: UpdateTaskProtection sets it
+    for up to 10 tasks (`protectionEnabled`, `expiresInMinutes` 1-2880, default 120) and
+    GetTaskProtection reads it for up to 100 (`protectedTasks`: taskArn,
+    protectionEnabled, expirationDate while enabled). Once the expiration date passes ECS
+    clears the flag. A task that is not part of a service (its group is not
+    `service:NAME`) gets the failure TASK_NOT_VALID, as AWS documents; a task ECS does not
+    know gets MISSING, as DescribeTasks reports it. moto 5.2 has neither call (HTTP 500),
+    so the backlog scaler, which counts busy tasks by their protection, could not be
+    tested against it. Protection here only answers these two calls: moto's service
+    scheduler does not stop tasks, protected or not.
+    """
+    import datetime
+
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def lookup(handler: Any, limit: int) -> tuple[list[Any], list[dict[str, Any]]]:
+        backend = handler.ecs_backend
+        cluster = backend._get_cluster(handler._get_param("cluster", "default"))
+        wanted = handler._get_param("tasks") or []
+        if len(wanted) > limit:
+            raise InvalidParameterException(f"tasks can have at most {limit} items.")
+        known = backend.tasks.get(cluster.name, {})
+        found, failures = [], []
+        for ref in wanted:
+            task_id = ref.split("/")[-1]
+            task = next((t for arn, t in known.items() if arn == ref or arn.endswith("/" + task_id)), None)
+            if task is None:
+                failures.append({"arn": ref, "reason": "MISSING"})
+            elif not str(getattr(task, "group", "") or "").startswith("service:"):
+                failures.append({"arn": task.task_arn, "reason": "TASK_NOT_VALID", "detail": "The task is not part of a service."})
+            else:
+                found.append(task)
+        return found, failures
+
+    def state(task: Any) -> dict[str, Any]:
+        enabled, expires = getattr(task, "facerec_protection", (False, None))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if enabled and expires is not None and expires <= now:
+            enabled, expires = False, None
+            task.facerec_protection = (False, None)
+        item: dict[str, Any] = {"taskArn": task.task_arn, "protectionEnabled": enabled}
+        if enabled:
+            item["expirationDate"] = expires
+        return item
+
+    def update_task_protection(self: Any) -> Any:
+        enabled = bool(self._get_param("protectionEnabled"))
+        minutes = self._get_param("expiresInMinutes")
+        minutes = 120 if minutes is None else int(minutes)
+        if enabled and not 1 <= minutes <= 2880:
+            raise InvalidParameterException("expiresInMinutes must be between 1 and 2880.")
+        tasks, failures = lookup(self, 10)
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+        for task in tasks:
+            task.facerec_protection = (True, expires) if enabled else (False, None)
+        return ActionResult({"protectedTasks": [state(t) for t in tasks], "failures": failures})
+
+    def get_task_protection(self: Any) -> Any:
+        tasks, failures = lookup(self, 100)
+        return ActionResult({"protectedTasks": [state(t) for t in tasks], "failures": failures})
+
+    EC2ContainerServiceResponse.update_task_protection = update_task_protection
+    EC2ContainerServiceResponse.get_task_protection = get_task_protection
+
+
+def _ecs_list_tasks_by_service() -> None:
+    """ECS ListTasks with `serviceName` returns only that service's tasks.
+
+    Real ECS filters by the service (a service's tasks have the group `service:NAME`);
+    moto ignores the parameter and returns every task of the cluster, so a caller that
+    counts a service's tasks would count standalone tasks too.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.list_tasks
+
+    def list_tasks(self: Any, cluster_str: Any = None, container_instance: Any = None, family: Any = None,
+                   started_by: Any = None, service_name: Any = None, desiredStatus: Any = None) -> Any:
+        tasks = original(self, cluster_str, container_instance, family, started_by, service_name, desiredStatus)
+        if service_name:
+            group = "service:" + str(service_name).split("/")[-1]
+            tasks = [t for t in tasks if getattr(t, "group", None) == group]
+        return tasks
+
+    EC2ContainerServiceBackend.list_tasks = list_tasks

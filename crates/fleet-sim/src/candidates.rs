@@ -1,10 +1,12 @@
-//! Candidate designs that go beyond `terraform/scaling.json` (none is deployed; the
-//! deployed design is [`crate::policy::deployed`], held to the Terraform by
-//! `tests/terraform_drift.rs`). Each rule modelled cites its AWS documentation.
+//! The backlog scaler as the simulator runs it (the deployed design, [`PolicyKind::Ours`],
+//! and its 60-s-poll variant), and the candidate designs beyond the alarms mode (none of
+//! them is deployed). The alarms mode is [`crate::policy::deployed`], held to
+//! `terraform/modules/scaling` by `tests/terraform_drift.rs`. Each rule modelled cites
+//! its AWS documentation.
 //!
-//! # 1. Ours + fast paths ([`PolicyKind::FastPaths`], [`PolicyKind::FastPathsRegisteredOnly`])
+//! # 1. Alarms mode + fast paths ([`PolicyKind::FastPaths`], [`PolicyKind::FastPathsRegisteredOnly`])
 //!
-//! The deployed design plus three changes:
+//! The alarms mode (`scaling_mode = "alarms"`, [`PolicyKind::OursAlarms`]) plus three changes:
 //! - (a) an EC2 Auto Scaling *step scaling* policy on the same wake alarm, adjustment
 //!   type `ExactCapacity`, with the wake policy's intervals: the group's desired capacity
 //!   becomes the number of tasks the wake policy starts. EC2 Auto Scaling step policies
@@ -39,23 +41,23 @@
 //!   (<https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html>).
 //!   We read that sentence as: protection is lifted when the instance becomes empty. If
 //!   ECS lifted it only inside its own (15-datapoint) scale-in, (b) would remove nothing
-//!   before managed scaling does, and the cost would be ours'. containers-roadmap#2814
+//!   before managed scaling does, and the cost would be the alarms mode's. containers-roadmap#2814
 //!   reports protection not being lifted for daemon-only instances; this service runs no
 //!   daemon tasks.
 //! - (c) the sleep alarm counts arrivals: [`SLEEP_WITH_ARRIVALS`], so a minute in which a
 //!   job was sent is never idle.
 //!
-//! # 2. Backlog scaler ([`PolicyKind::BacklogScaler10`], [`PolicyKind::BacklogScaler60`])
+//! # 2. Backlog scaler ([`PolicyKind::Ours`], deployed; [`PolicyKind::BacklogScaler60`])
 //!
-//! A small Lambda on an EventBridge Scheduler `rate(1 minute)` schedule
-//! (<https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#rate-based>;
+//! A small Lambda (`crates/backlog-scaler`) on an EventBridge Scheduler `rate(1 minute)`
+//! schedule (<https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#rate-based>;
 //! one minute is the smallest rate). Each invocation polls SQS GetQueueAttributes
 //! (ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible:
 //! <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html>)
 //! and ECS GetTaskProtection (the worker keeps task scale-in protection on exactly while it
 //! holds messages: <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_GetTaskProtection.html>)
-//! every P seconds for up to 50 s (P = 10: polls at :00, :10 … :50; P = 60: one poll), and
-//! sets the service's desired count (UpdateService:
+//! every P seconds for up to 50 s (P = `scaler_poll_seconds`, 10: polls at :00, :10 …
+//! :50; the 60-s variant: one poll), and sets the service's desired count (UpdateService:
 //! <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html>) and
 //! raises the group's desired capacity (SetDesiredCapacity:
 //! <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SetDesiredCapacity.html>)
@@ -65,19 +67,20 @@
 //! Interaction chosen: capacity-provider **managed scaling disabled** (and with it managed
 //! termination protection, which requires it:
 //! <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_AutoScalingGroupProvider.html>),
-//! Application Auto Scaling's scalable target on the service removed (the scaler is the
-//! only writer of the desired count). Why it is safe:
+//! no Application Auto Scaling target on the service (the scaler is the only writer of the
+//! desired count). Why it is safe:
 //! - The group keeps `protect_from_scale_in = true` on every instance and has no scaling
 //!   policy, so the group itself never picks an instance to terminate on scale-in. The
 //!   scaler removes instances only with TerminateInstanceInAutoScalingGroup
 //!   (should-decrement-desired-capacity = true), which scale-in protection does not block
 //!   (<https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html>,
 //!   <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html>),
-//!   and only on an instance that runs no task: it first sets the container instance to
-//!   DRAINING (no new task is placed on it:
+//!   and only on a registered ACTIVE container instance that runs no task: it first sets
+//!   it DRAINING (no new task is placed on it:
 //!   <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/container-instance-draining.html>),
 //!   re-reads runningTasksCount + pendingTasksCount = 0 (DescribeContainerInstances), then
-//!   terminates. Instances still booting (no container instance yet) have no task either.
+//!   terminates. Instances still booting (no container instance yet) are left alone: they
+//!   are counted, and the next polls terminate them once registered if still not needed.
 //! - It lowers the service's desired count only to at least the busy (protected) tasks;
 //!   ECS never stops a protected task on scale-in
 //!   (<https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection.html>),
@@ -89,25 +92,12 @@
 //! - If the Lambda stops running, nothing scales (no backstop); an alarm on its Errors and
 //!   on ApproximateAgeOfOldestMessage must page someone (not modelled).
 //!
-//! Desired tasks at each poll (all quantities observable at that moment):
-//! `want = ceil(load / target_utilization + visible × job_seconds / (L − c))`
-//! with L = acceptable_latency_seconds, c = the cold start (instance boot + task start, a
-//! configured constant of the Lambda), and `load` the mean number of busy tasks over the
-//! polls of the last [`CandidateSettings::scaler_load_window_seconds`] (see
-//! [`LoadEstimate`] for the alternatives tried, among them an arrival rate derived from
-//! successive polls). The mean busy count is the fleet's throughput × job_seconds, i.e.
-//! the offered load while the fleet keeps up; when it does not, jobs stay visible and
-//! the backlog term adds the tasks that drain them within what is left of the latency
-//! budget after a cold start.
-//! Scaling out is immediate. Scaling down to k ≥ 1 tasks waits until every poll of the
-//! last [`CandidateSettings::scaler_scale_down_window_seconds`] wanted fewer than now,
-//! then takes the largest of those. Scaling to zero needs an empty system (nothing
-//! visible, in flight or busy) for a grace period: one cold start if arrivals have been
-//! frequent (expected arrivals within a cold start ≥ 1 over the last
-//! [`CandidateSettings::scaler_activity_window_seconds`]: keeping the instance for that
-//! long costs at most what a needless relaunch would), else none.
+//! The desired count at each poll is [`facerec_backlog_policy::BacklogPolicy`]'s (its
+//! crate documents the rule): the simulator runs the Lambda's own code, with the
+//! parameters `terraform/scaling.json` gives the Lambda.
 
-use std::collections::VecDeque;
+pub use facerec_backlog_policy::LoadEstimate;
+use facerec_backlog_policy::{BacklogPolicy, Observation as PolicyObservation};
 
 use crate::cloudwatch::{AlarmRule, AlarmState, Comparison, MinuteSeries};
 use crate::params::{Environment, ScalingParams};
@@ -119,50 +109,26 @@ use crate::policy::PolicyKind;
 /// The fast-path candidate's sleep alarm expression (ours' is `deployed::SLEEP`).
 pub const SLEEP_WITH_ARRIVALS: &str = "visible + in_flight + FILL(sent, 0)";
 
-/// The candidates' own settings (design choices, not Terraform variables today).
+/// The candidates' own settings (design choices, not Terraform variables today), and
+/// the backlog scaler's load estimate (varied only for the comparison in docs/scaling.md;
+/// the Lambda always uses the default).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandidateSettings {
     /// Consecutive CapacityProviderReservation == 0 datapoints before the fast scale-in
     /// sets the group to 0. One: the sleep policy has already waited
     /// `scale_to_zero_idle_minutes` plus the CloudWatch delay before any task stopped.
     pub fast_scale_in_datapoints: usize,
-    /// The cold start the scaler is configured with; `None` = the environment's.
-    pub scaler_cold_start_seconds: Option<u64>,
-    /// Window of the load estimate (mean busy tasks, or the arrival rate).
-    pub scaler_load_window_seconds: u64,
-    /// What the scaler takes as the load the arrivals put on the fleet.
+    /// What the backlog scaler takes as the load the arrivals put on the fleet.
     pub scaler_load: LoadEstimate,
-    /// How long every poll must want fewer tasks before the scaler scales down.
-    pub scaler_scale_down_window_seconds: u64,
-    /// Window over which "arrivals are frequent" is judged for the scale-to-zero grace.
-    pub scaler_activity_window_seconds: u64,
 }
 
 impl Default for CandidateSettings {
     fn default() -> Self {
         CandidateSettings {
             fast_scale_in_datapoints: 1,
-            scaler_cold_start_seconds: None,
-            scaler_load_window_seconds: 60,
             scaler_load: LoadEstimate::BusyMean,
-            scaler_scale_down_window_seconds: 60,
-            scaler_activity_window_seconds: 900,
         }
     }
-}
-
-/// The backlog scaler's estimate of the tasks the arrivals keep busy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadEstimate {
-    /// Mean number of busy (scale-in protected) tasks over the window's polls: the
-    /// fleet's measured throughput × job_seconds, which equals the offered load while the
-    /// fleet keeps up (when it does not, the backlog term grows).
-    BusyMean,
-    /// Arrival rate × job_seconds, arrivals estimated from successive polls as the growth
-    /// of visible + in flight plus completions (mean busy × Δt / job_seconds).
-    ArrivalRate,
-    /// The busy tasks at this poll only.
-    BusyNow,
 }
 
 /// The fast-path candidate's scale-in alarm on CapacityProviderReservation.
@@ -190,180 +156,50 @@ impl FastPathAlarms {
     }
 }
 
-/// One poll as the scaler remembers it.
-#[derive(Debug, Clone, Copy)]
-struct PollSample {
-    t: u64,
-    /// Visible + in flight.
-    queued: f64,
-    busy: f64,
-    want: u32,
-}
+/// The Lambda's `RUN_SECONDS` (its default): the last poll of an invocation is at most this
+/// far into it, which leaves its 60-s timeout room for the last poll's calls and the state
+/// write.
+pub const SCALER_RUN_SECONDS: u64 = 50;
 
-/// The backlog scaler Lambda and its persisted state.
+/// The backlog scaler Lambda: its rule ([`BacklogPolicy`], the deployed code) at the polls
+/// of its schedule.
 #[derive(Debug)]
 pub struct BacklogScaler {
     poll_seconds: u64,
-    cold_start: f64,
-    load_estimate: LoadEstimate,
-    rate_window: u64,
-    down_window: u64,
-    activity_window: u64,
-    samples: VecDeque<PollSample>,
-    /// First poll of the current run of polls that saw an empty system.
-    empty_since: Option<u64>,
+    policy: BacklogPolicy,
 }
 
 impl BacklogScaler {
-    pub fn new(poll_seconds: u64, env: &Environment, settings: &CandidateSettings) -> Self {
+    pub fn new(poll_seconds: u64, params: &ScalingParams, settings: &CandidateSettings) -> Self {
         BacklogScaler {
             poll_seconds: poll_seconds.max(1),
-            cold_start: settings
-                .scaler_cold_start_seconds
-                .unwrap_or_else(|| env.cold_start_seconds()) as f64,
-            load_estimate: settings.scaler_load,
-            rate_window: settings.scaler_load_window_seconds,
-            down_window: settings.scaler_scale_down_window_seconds,
-            activity_window: settings.scaler_activity_window_seconds,
-            samples: VecDeque::new(),
-            empty_since: None,
+            policy: BacklogPolicy::new(params.policy_config(settings.scaler_load)),
         }
-    }
-
-    /// Jobs that arrived between the oldest remembered poll at or after `since` and a poll
-    /// now with `queued` jobs visible or in flight and `busy` busy tasks, with the time
-    /// span. Per pair of successive polls: the growth of visible + in flight plus the jobs
-    /// completed meanwhile (mean busy × Δt / job_seconds), at least 0 — a pair cannot show
-    /// fewer than no arrivals, and a job that came and went unseen by the busy count is
-    /// still counted once, when it was visible.
-    fn arrivals_since(&self, since: u64, now: u64, queued: f64, busy: f64, job: f64) -> (f64, f64) {
-        let Some(start) = self.samples.iter().position(|s| s.t >= since) else {
-            return (0.0, 0.0);
-        };
-        let current = PollSample {
-            t: now,
-            queued,
-            busy,
-            want: 0,
-        };
-        let mut arrived = 0.0;
-        let mut prev = self.samples[start];
-        for s in self
-            .samples
-            .iter()
-            .skip(start + 1)
-            .chain(std::iter::once(&current))
-        {
-            let completed = (prev.busy + s.busy) / 2.0 * (s.t - prev.t) as f64 / job;
-            arrived += (s.queued - prev.queued + completed).max(0.0);
-            prev = *s;
-        }
-        (arrived, (now - self.samples[start].t) as f64)
     }
 
     /// One poll, if `obs.t` is a poll time: the desired task count and group capacity.
-    pub fn poll(&mut self, obs: &Observation, p: &ScalingParams) -> Option<Decision> {
-        let t = obs.t;
-        if !t.is_multiple_of(self.poll_seconds) {
+    /// The Lambda is invoked at every minute and polls at 0, P, 2P … ≤ [`SCALER_RUN_SECONDS`]
+    /// seconds into it (for P = 10: every 10 s; for P = 60: once a minute).
+    pub fn poll(&mut self, obs: &Observation) -> Option<Decision> {
+        let into_minute = obs.t % 60;
+        if !into_minute.is_multiple_of(self.poll_seconds) || into_minute > SCALER_RUN_SECONDS {
             return None;
         }
-        let job = p.job_seconds;
-        let visible = obs.visible_now as f64;
-        let queued = visible + obs.in_flight_now as f64;
-        let busy = obs.busy_tasks as f64;
-        let current = obs.desired_tasks;
-
-        let since = t.saturating_sub(self.rate_window);
-        let load = match self.load_estimate {
-            LoadEstimate::BusyNow => busy,
-            LoadEstimate::BusyMean => {
-                let (sum, n) = self
-                    .samples
-                    .iter()
-                    .filter(|s| s.t >= since)
-                    .fold((busy, 1.0), |(sum, n), s| (sum + s.busy, n + 1.0));
-                sum / n
-            }
-            LoadEstimate::ArrivalRate => {
-                let (arrived, span) = self.arrivals_since(since, t, queued, busy, job);
-                if span > 0.0 {
-                    arrived / span * job
-                } else {
-                    busy
-                }
-            }
-        };
-        let budget = (p.acceptable_latency_seconds - self.cold_start)
-            .max(p.acceptable_latency_seconds / 4.0)
-            .max(job);
-        let raw = load / p.target_utilization + visible * job / budget;
-        let want = ((raw - 1e-9).ceil().max(0.0) as u32).clamp(p.min_tasks, p.max_tasks);
-
-        let empty = queued == 0.0 && busy == 0.0;
-        if empty {
-            self.empty_since.get_or_insert(t);
-        } else {
-            self.empty_since = None;
-        }
-
-        let mut next = current;
-        if want >= current {
-            next = want;
-        } else {
-            // Down to k >= 1: every poll of the window wanted fewer than now.
-            let since = t.saturating_sub(self.down_window);
-            let covered = self.samples.front().is_some_and(|s| s.t <= since);
-            let window_max = self
-                .samples
-                .iter()
-                .filter(|s| s.t >= since)
-                .map(|s| s.want)
-                .fold(want, u32::max);
-            if covered && window_max < current {
-                next = window_max.max(1);
-            }
-            // Down to zero (want is 0 only when min_tasks is 0): an empty system for the
-            // grace period.
-            if empty && want == 0 {
-                let (arrived, span) = self.arrivals_since(
-                    t.saturating_sub(self.activity_window),
-                    t,
-                    queued,
-                    busy,
-                    job,
-                );
-                let frequent = span > 0.0 && arrived / span * self.cold_start >= 1.0;
-                let grace = if frequent { self.cold_start as u64 } else { 0 };
-                if self.empty_since.is_some_and(|s| t - s >= grace) {
-                    next = 0;
-                }
-            }
-        }
-        let next = next.max(p.min_tasks);
-        // Never below the busy tasks: ECS would not stop them anyway.
-        let next = next.max(obs.busy_tasks.min(p.max_tasks));
-
-        self.samples.push_back(PollSample {
-            t,
-            queued,
-            busy,
-            want,
+        let d = self.policy.poll(&PolicyObservation {
+            t: obs.t,
+            visible: obs.visible_now as u64,
+            in_flight: obs.in_flight_now as u64,
+            busy_tasks: obs.busy_tasks,
+            desired_tasks: obs.desired_tasks,
         });
-        let keep = self
-            .rate_window
-            .max(self.down_window)
-            .max(self.activity_window);
-        while self.samples.front().is_some_and(|s| s.t + keep < t) {
-            self.samples.pop_front();
-        }
         Some(Decision {
-            desired_tasks: Some(next),
-            desired_instances: Some(next),
+            desired_tasks: Some(d.desired_tasks),
+            desired_instances: Some(d.desired_tasks),
         })
     }
 }
 
-/// What the backlog scaler costs per month (us-east-1 list prices, arm64, 128 MB).
+/// What the backlog scaler costs per month (us-east-1 list prices, 128 MB).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LambdaCost {
     pub poll_seconds: u64,
@@ -382,6 +218,8 @@ pub struct LambdaCost {
 pub const HOURS_PER_MONTH: f64 = 730.0;
 /// Lambda arm64 duration price, USD per GB-second: <https://aws.amazon.com/lambda/pricing/>
 pub const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
+/// Lambda x86_64 duration price, USD per GB-second: same page.
+pub const LAMBDA_X86_GB_SECOND: f64 = 0.000_016_666_7;
 /// Lambda request price, USD per request ($0.20 per million): same page.
 pub const LAMBDA_REQUEST: f64 = 0.000_000_2;
 /// SQS standard-queue request price, USD per request ($0.40 per million):
@@ -390,7 +228,7 @@ pub const SQS_REQUEST: f64 = 0.000_000_4;
 /// EventBridge Scheduler, USD per invocation ($1.00 per million):
 /// <https://aws.amazon.com/eventbridge/pricing/>
 pub const SCHEDULER_INVOCATION: f64 = 0.000_001;
-/// Memory of the function: a Rust binary polling four APIs needs no more.
+/// Memory of the function: a Rust binary polling five APIs needs no more.
 pub const LAMBDA_MEMORY_GB: f64 = 0.125;
 /// Wall time of one poll's API calls (GetQueueAttributes, ListTasks, GetTaskProtection,
 /// DescribeServices, DescribeAutoScalingGroups; UpdateService when it changes).
@@ -400,11 +238,16 @@ pub const POLL_API_SECONDS: f64 = 0.3;
 /// tiers: 400 000 GB-s and 1 M requests of Lambda, 1 M SQS requests and 14 M Scheduler
 /// invocations a month, which would make both variants free on an otherwise idle account).
 pub fn lambda_cost(poll_seconds: u64) -> LambdaCost {
+    lambda_cost_at(poll_seconds, LAMBDA_ARM_GB_SECOND)
+}
+
+/// [`lambda_cost`] at another duration price (x86_64: [`LAMBDA_X86_GB_SECOND`]).
+pub fn lambda_cost_at(poll_seconds: u64, gb_second_price: f64) -> LambdaCost {
     let invocations = HOURS_PER_MONTH * 60.0;
     let polls = (50 / poll_seconds.max(1) + 1) as f64; // :00 … :50
     let billed_seconds = (polls - 1.0) * poll_seconds as f64 + POLL_API_SECONDS;
     let gb_seconds = invocations * billed_seconds * LAMBDA_MEMORY_GB;
-    let compute = gb_seconds * LAMBDA_ARM_GB_SECOND;
+    let compute = gb_seconds * gb_second_price;
     let requests = invocations * LAMBDA_REQUEST;
     let sqs_requests = invocations * polls * SQS_REQUEST;
     let scheduler = invocations * SCHEDULER_INVOCATION;
@@ -439,6 +282,10 @@ mod tests {
         assert!((c.sqs_requests - 0.10512).abs() < 1e-9);
         assert!((c.scheduler - 0.0438).abs() < 1e-9);
         assert!((c.total - 3.8296).abs() < 0.001, "{c:?}");
+        // x86_64: 275 392.5 GB-s × $0.0000166667 = $4.590, total $4.748.
+        let x86 = lambda_cost_at(10, LAMBDA_X86_GB_SECOND);
+        assert!((x86.compute - 4.589_97).abs() < 0.001, "{x86:?}");
+        assert!((x86.total - 4.7477).abs() < 0.001, "{x86:?}");
         // P = 60: one poll, 0.3 s.
         let c = lambda_cost(60);
         assert!((c.billed_seconds - 0.3).abs() < 1e-9);

@@ -1,9 +1,13 @@
-//! The "Candidates beyond scaling.json" section of `docs/scaling.md`: every number in it
-//! is computed here (the prose around the tables is `scaling_doc_candidates.md`).
+//! The sections "The backlog scaler (deployed)" and "Candidates (not deployed)" of
+//! `docs/scaling.md`, with the multi-seed tables that compare them: every number in them
+//! is computed here (the prose around the tables is `scaling_doc_scaler.md` and
+//! `scaling_doc_candidates.md`).
 
 use std::fmt::Write as _;
 
-use crate::candidates::{lambda_cost, CandidateSettings, LoadEstimate};
+use crate::candidates::{
+    lambda_cost_at, CandidateSettings, LoadEstimate, LAMBDA_ARM_GB_SECOND, LAMBDA_X86_GB_SECOND,
+};
 use crate::params::{Environment, ScalingParams};
 use crate::policy::{PolicyKind, CANDIDATES};
 use crate::report::{fmt_secs, Row, COST_BOUND};
@@ -11,12 +15,12 @@ use crate::scaling_doc::Comparison;
 use crate::trace::TRACE_NAMES;
 use crate::tuning::{self, Evaluation, Scenario};
 
-/// Policies of the candidates' tables, in column order.
+/// Policies of the section's tables, in column order.
 pub const COLUMNS: [PolicyKind; 6] = [
     PolicyKind::Ours,
+    PolicyKind::OursAlarms,
     PolicyKind::FastPaths,
     PolicyKind::FastPathsRegisteredOnly,
-    PolicyKind::BacklogScaler10,
     PolicyKind::BacklogScaler60,
     PolicyKind::KedaLike,
 ];
@@ -28,7 +32,7 @@ pub const HOLDOUT_SEED: u64 = 13;
 pub struct CandidateRuns {
     pub seeds: Vec<(PolicyKind, Evaluation)>,
     pub holdout: Vec<(PolicyKind, Evaluation)>,
-    /// (label, scaler-10, scaler-60) per load-estimate variant; the first is the design.
+    /// (label, deployed scaler, scaler-60) per load-estimate variant; the first is the design.
     pub load_variants: Vec<(String, Evaluation, Evaluation)>,
     /// (datapoints, fast paths N incl. pending) per fast scale-in setting.
     pub fast_scale_in: Vec<(usize, Evaluation)>,
@@ -84,37 +88,45 @@ pub fn run(p: &ScalingParams, env: &Environment, scenarios: &[Scenario]) -> Cand
     };
     let holdout = evaluate_all(p, &tuning::scenarios(p, &holdout_env), &default);
 
-    let variants: [(&str, LoadEstimate, u64); 5] = [
+    let design_window = p.scaler_load_window_seconds;
+    let variants: [(String, LoadEstimate, u64); 5] = [
         (
-            "mean busy tasks over 60 s (the design)",
+            format!("mean busy tasks over {design_window} s (the design)"),
             LoadEstimate::BusyMean,
-            60,
+            design_window,
         ),
-        ("mean busy tasks over 120 s", LoadEstimate::BusyMean, 120),
-        ("busy tasks at the poll", LoadEstimate::BusyNow, 60),
         (
-            "arrival rate from successive polls, 60 s",
+            "mean busy tasks over 120 s".into(),
+            LoadEstimate::BusyMean,
+            120,
+        ),
+        ("busy tasks at the poll".into(), LoadEstimate::BusyNow, 60),
+        (
+            "arrival rate from successive polls, 60 s".into(),
             LoadEstimate::ArrivalRate,
             60,
         ),
         (
-            "arrival rate from successive polls, 300 s",
+            "arrival rate from successive polls, 300 s".into(),
             LoadEstimate::ArrivalRate,
             300,
         ),
     ];
     let load_variants = variants
         .iter()
-        .map(|&(label, load, window)| {
+        .map(|(label, load, window)| {
             let s = CandidateSettings {
-                scaler_load: load,
-                scaler_load_window_seconds: window,
+                scaler_load: *load,
                 ..default.clone()
             };
-            let e = |k| tuning::evaluate_policy(k, p, p, scenarios, &s);
+            let varied = ScalingParams {
+                scaler_load_window_seconds: *window,
+                ..p.clone()
+            };
+            let e = |k| tuning::evaluate_policy(k, &varied, p, scenarios, &s);
             (
-                label.to_string(),
-                e(PolicyKind::BacklogScaler10),
+                label.clone(),
+                e(PolicyKind::Ours),
                 e(PolicyKind::BacklogScaler60),
             )
         })
@@ -143,7 +155,15 @@ pub fn run(p: &ScalingParams, env: &Environment, scenarios: &[Scenario]) -> Cand
             task_start_seconds: start,
             ..env.clone()
         };
-        task_start.push((start, evaluate_all(p, &tuning::scenarios(p, &e), &default)));
+        // The scaler is configured with the measured cold start (COLD_START_SECONDS).
+        let measured = ScalingParams {
+            cold_start_seconds: e.cold_start_seconds(),
+            ..p.clone()
+        };
+        task_start.push((
+            start,
+            evaluate_all(&measured, &tuning::scenarios(p, &e), &default),
+        ));
     }
 
     let rebalanced_env = Environment {
@@ -247,11 +267,12 @@ pub fn render(
     cmp: &Comparison,
     runs: Option<&CandidateRuns>,
 ) {
+    let _ = writeln!(w, "{}", include_str!("scaling_doc_scaler.md"));
     let _ = writeln!(w, "{}", include_str!("scaling_doc_candidates.md"));
 
     let _ = writeln!(
         w,
-        "### The candidates against the goal (seed {})\n",
+        "### The deployed design, the alarms mode and the candidates against the goal (seed {})\n",
         env.seed
     );
     let _ = writeln!(
@@ -315,12 +336,13 @@ pub fn render(
     let _ = writeln!(w, "### Backlog scaler: load estimate\n");
     let _ = writeln!(
         w,
-        "The load term of `want`, varied (everything else as designed); seeds {}–{last}: runs meeting the goal of 36, mean × oracle.\n",
+        "The load term of `want`, varied (everything else as deployed); seeds {}–{last}: runs meeting the goal of 36, mean × oracle.\n",
         env.seed
     );
     let _ = writeln!(
         w,
-        "| load estimate | 10 s polls: goal met | 10 s polls: mean × oracle | 60 s polls: goal met | 60 s polls: mean × oracle |"
+        "| load estimate | {0} s polls (deployed): goal met | {0} s polls: mean × oracle | 60 s polls: goal met | 60 s polls: mean × oracle |",
+        p.scaler_poll_seconds
     );
     let _ = writeln!(w, "|---|---:|---:|---:|---:|");
     for (label, ten, sixty) in &runs.load_variants {
@@ -382,7 +404,8 @@ pub fn render(
          to pull from ECR in the region; the worker is ready 0.23 s after start with its models loaded (docs/benchmarks.md). \
          Container start and the ECS agent's own steps add seconds, not minutes, so 15–30 s is a defensible value — to be \
          measured on a real instance before anyone relies on it. Runs meeting the goal over seeds {}–{last}, and the mean × oracle \
-         (the oracle's cold start shrinks too):\n",
+         (the oracle's cold start shrinks too; the backlog scaler is configured with the shorter cold start, as \
+         `cold_start_seconds` should be set to the measured value):\n",
         env.task_start_seconds, env.seed
     );
     let _ = write!(w, "| task start |");
@@ -468,37 +491,51 @@ pub fn render(
     let _ = writeln!(w, "### What the backlog scaler costs\n");
     let _ = writeln!(
         w,
-        "List prices (us-east-1), arm64, 128 MB, one invocation a minute (730 h a month); the function is billed \
-         while it sleeps between polls. Before free tiers (400 000 GB-s and 1 M requests of Lambda, 1 M SQS requests, \
-         14 M Scheduler invocations a month), which would cover either variant on an otherwise idle account. The SSM \
-         parameter (standard tier) and the ECS / Auto Scaling API calls cost nothing.\n"
+        "List prices (us-east-1), 128 MB, one invocation a minute (730 h a month); the function is billed while it \
+         sleeps between polls. x86_64 is what the Terraform deploys by default (`backlog_scaler_architecture`: what \
+         builds here), arm64 is 20 % cheaper per GB-s. Before free tiers (400 000 GB-s and 1 M requests of Lambda, 1 M \
+         SQS requests, 14 M Scheduler invocations a month), which would cover any variant on an otherwise idle account. \
+         The SSM parameter (standard tier), the logs of a few lines a poll aside, and the ECS / Auto Scaling API calls \
+         cost nothing.\n"
     );
     let _ = writeln!(
         w,
-        "| polls | invocations / month | billed s / invocation | GB-s / month | Lambda compute | Lambda requests | SQS GetQueueAttributes | Scheduler | total / month |"
+        "| polls | architecture | invocations / month | billed s / invocation | GB-s / month | Lambda compute | Lambda requests | SQS GetQueueAttributes | Scheduler | total / month |"
     );
-    let _ = writeln!(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for poll in [10u64, 60] {
-        let c = lambda_cost(poll);
-        let _ = writeln!(
-            w,
-            "| every {} s | {:.0} | {:.1} | {:.0} | ${:.2} | ${:.3} | ${:.3} | ${:.3} | **${:.2}** |",
-            c.poll_seconds,
-            c.invocations,
-            c.billed_seconds,
-            c.gb_seconds,
-            c.compute,
-            c.requests,
-            c.sqs_requests,
-            c.scheduler,
-            c.total
-        );
+    let _ = writeln!(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut polls = vec![p.scaler_poll_seconds];
+    if p.scaler_poll_seconds != 60 {
+        polls.push(60);
     }
+    for poll in polls {
+        for (arch, price) in [
+            ("x86_64", LAMBDA_X86_GB_SECOND),
+            ("arm64", LAMBDA_ARM_GB_SECOND),
+        ] {
+            let c = lambda_cost_at(poll, price);
+            let _ = writeln!(
+                w,
+                "| every {} s | {arch} | {:.0} | {:.1} | {:.0} | ${:.2} | ${:.3} | ${:.3} | ${:.3} | **${:.2}** |",
+                c.poll_seconds,
+                c.invocations,
+                c.billed_seconds,
+                c.gb_seconds,
+                c.compute,
+                c.requests,
+                c.sqs_requests,
+                c.scheduler,
+                c.total
+            );
+        }
+    }
+    let deployed = lambda_cost_at(p.scaler_poll_seconds, LAMBDA_X86_GB_SECOND);
     let _ = writeln!(
         w,
-        "\nFor scale: one Spot instance-hour is ${:.2} here, so the 10 s variant costs about {:.0} instance-hours a month.\n",
+        "\nFor scale: one Spot instance-hour is ${:.2} here, so the deployed variant ({} s polls, x86_64) costs about {:.0} \
+         instance-hours a month.\n",
         p.spot_price_per_hour,
-        lambda_cost(10).total / p.spot_price_per_hour
+        p.scaler_poll_seconds,
+        deployed.total / p.spot_price_per_hour
     );
 
     findings(w, p, env, cmp, runs);
@@ -515,57 +552,47 @@ fn findings(
     let last = first + tuning::SEEDS as u64 - 1;
     let e = |k| find(&runs.seeds, k);
     let h = |k| find(&runs.holdout, k);
-    let s10 = e(PolicyKind::BacklogScaler10);
+    let ours = e(PolicyKind::Ours);
     let s60 = e(PolicyKind::BacklogScaler60);
     let fast = e(PolicyKind::FastPaths);
     let fast_b = e(PolicyKind::FastPathsRegisteredOnly);
-    let ours = e(PolicyKind::Ours);
+    let alarms = e(PolicyKind::OursAlarms);
     let spread = |ev: &Evaluation, name: &str| {
         ev.spread()
             .into_iter()
             .find(|t| t.trace == name)
             .expect("built-in trace")
     };
-    let _ = writeln!(w, "### Findings on the candidates\n");
     let _ = writeln!(
         w,
-        "1. **Ours + fast paths helps cost, not latency.** It meets the goal in {}/{} runs (N incl. pending) and {}/{} \
-         (N registered only), against ours' {}/{}. The lone message costs {} × oracle (one instance, not two for 15 min) or {} \
-         under the other reading, still far above {COST_BOUND:.2}: the instance must live through the sleep alarm's idle minute, \
-         its CloudWatch delay and one CapacityProviderReservation minute. Bursts still wait for a datapoint, the delay and a \
-         cold start: median p95 on `bursty` {} and `spike` {}. No value of K helps (table above).",
-        fast.goals_met,
-        fast.rows.len(),
-        fast_b.goals_met,
-        fast_b.rows.len(),
+        "### Findings on the deployed design and the candidates\n"
+    );
+    let _ = writeln!(
+        w,
+        "1. **The backlog scaler (deployed) meets the goal where the alarms mode cannot.** With {} s polls it meets the \
+         latency goal with nothing lost in {}/{} runs and the whole goal in {}/{} (seeds {first}–{last}; hold-out: {}/{}), \
+         mean {:.2} × oracle; the alarms mode meets the whole goal in {}/{} (mean {:.2} × oracle). Misses: {}. \
+         Hold-out misses: {}.",
+        p.scaler_poll_seconds,
+        ours.latency_met,
+        ours.rows.len(),
         ours.goals_met,
         ours.rows.len(),
-        ratio(spread(fast, "lone").ratio_median),
-        ratio(spread(fast_b, "lone").ratio_median),
-        fmt_secs(spread(fast, "bursty").p95_median),
-        fmt_secs(spread(fast, "spike").p95_median),
+        h(PolicyKind::Ours).goals_met,
+        h(PolicyKind::Ours).rows.len(),
+        ours.mean_cost_ratio,
+        alarms.goals_met,
+        alarms.rows.len(),
+        alarms.mean_cost_ratio,
+        none_or(misses(ours, first, p)),
+        none_or(misses(h(PolicyKind::Ours), HOLDOUT_SEED, p)),
     );
     let _ = writeln!(
         w,
-        "2. **The backlog scaler with 10 s polls comes closest.** It meets the latency goal with nothing lost in {}/{} runs \
-         and the whole goal in {}/{} (seeds {first}–{last}; hold-out: {}/{}), mean {:.2} × oracle. Misses: {}. \
-         Hold-out misses: {}.",
-        s10.latency_met,
-        s10.rows.len(),
-        s10.goals_met,
-        s10.rows.len(),
-        h(PolicyKind::BacklogScaler10).goals_met,
-        h(PolicyKind::BacklogScaler10).rows.len(),
-        s10.mean_cost_ratio,
-        none_or(misses(s10, first, p)),
-        none_or(misses(h(PolicyKind::BacklogScaler10), HOLDOUT_SEED, p)),
-    );
-    let _ = writeln!(
-        w,
-        "3. **Its margins are thin where the fleet is capped.** On `bursty` its median p95 is {} against the {:.0} s budget: \
+        "2. **Its margins are thin where the fleet is capped.** On `bursty` its median p95 is {} against the {:.0} s budget: \
          a burst of 15 task-minutes with one task running needs all {} tasks, and the extra ones serve only after a cold start. \
          A shorter task start widens the margin (sensitivity table), a larger `max_tasks` would too.",
-        fmt_secs(spread(s10, "bursty").p95_median),
+        fmt_secs(spread(ours, "bursty").p95_median),
         p.acceptable_latency_seconds,
         p.max_tasks
     );
@@ -579,17 +606,36 @@ fn findings(
     };
     let _ = writeln!(
         w,
-        "4. **60 s polls are not enough.** One poll a minute meets the goal in {}/{} runs (hold-out {}/{}). Each reaction \
+        "3. **60 s polls are not enough.** One poll a minute meets the goal in {}/{} runs (hold-out {}/{}). Each reaction \
          waits up to a minute longer, and a poll a minute does not see short jobs that come and go between polls: in light \
          traffic the system looks empty at a few polls in a row and the scaler lets the last instance go, then pays a cold \
-         start for the next job (`bursty`, seed {}: {} cold-start jobs against {} with 10 s polls).",
+         start for the next job (`bursty`, seed {}: {} cold-start jobs against {} with {} s polls).",
         s60.goals_met,
         s60.rows.len(),
         h(PolicyKind::BacklogScaler60).goals_met,
         h(PolicyKind::BacklogScaler60).rows.len(),
         env.seed,
         cold(PolicyKind::BacklogScaler60),
-        cold(PolicyKind::BacklogScaler10),
+        cold(PolicyKind::Ours),
+        p.scaler_poll_seconds,
+    );
+    let _ = writeln!(
+        w,
+        "4. **Alarms mode + fast paths helps cost, not latency.** It meets the goal in {}/{} runs (N incl. pending) and {}/{} \
+         (N registered only), against the alarms mode's {}/{}. The lone message costs {} × oracle (one instance, not two for \
+         15 min) or {} under the other reading, still far above {COST_BOUND:.2}: the instance must live through the sleep \
+         alarm's idle minute, its CloudWatch delay and one CapacityProviderReservation minute. Bursts still wait for a \
+         datapoint, the delay and a cold start: median p95 on `bursty` {} and `spike` {}. No value of K helps (table above).",
+        fast.goals_met,
+        fast.rows.len(),
+        fast_b.goals_met,
+        fast_b.rows.len(),
+        alarms.goals_met,
+        alarms.rows.len(),
+        ratio(spread(fast, "lone").ratio_median),
+        ratio(spread(fast_b, "lone").ratio_median),
+        fmt_secs(spread(fast, "bursty").p95_median),
+        fmt_secs(spread(fast, "spike").p95_median),
     );
     let _ = writeln!(
         w,
@@ -600,10 +646,9 @@ fn findings(
     );
     let _ = writeln!(
         w,
-        "**Recommendation.** If the goal is to be met on real AWS, build the backlog scaler with 10 s polls and managed \
-         scaling disabled, and keep the deployed design until it has run against the load generator (`facerec load`) on \
-         a real queue; measure the task start on a real instance first (it decides the bursty margin). Ours + fast paths is \
-         a cheaper change that cuts idle cost, but it cannot meet the latency goal on bursts while it waits for CloudWatch.\n"
+        "**Before relying on it.** These numbers are the simulator's. Measure the cold start on a real instance and set \
+         `cold_start_seconds` to it (it decides the bursty margin), and run the load generator (`facerec load`) against the \
+         real queue with the deployed fleet; `scaling_mode = \"alarms\"` stays available as the fallback (docs/operations.md).\n"
     );
 }
 
@@ -615,9 +660,9 @@ fn none_or(v: Vec<String>) -> String {
     }
 }
 
-/// The candidates, for the plots next to ours and the oracle.
+/// The candidates, for the plots next to ours (both modes) and the oracle.
 pub fn plotted() -> Vec<PolicyKind> {
-    let mut v = vec![PolicyKind::Ours];
+    let mut v = vec![PolicyKind::Ours, PolicyKind::OursAlarms];
     v.extend(CANDIDATES);
     v.push(PolicyKind::Oracle);
     v

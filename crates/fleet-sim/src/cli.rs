@@ -43,8 +43,8 @@ enum Command {
         /// Trace name; repeatable. One of: steady, bursty, diurnal, lone, spike, spot-storm.
         #[arg(long = "trace")]
         traces: Vec<String>,
-        /// Policy slug; repeatable. One of: plan, plan-fixed, ours-v0, ours, keda, oracle,
-        /// fast, fast-registered, scaler-10, scaler-60.
+        /// Policy slug; repeatable. One of: plan, plan-fixed, ours-v0, ours (deployed: the
+        /// backlog scaler), ours-alarms, keda, oracle, fast, fast-registered, scaler-60.
         #[arg(long = "policy")]
         policies: Vec<String>,
         /// Print rows as JSON instead of markdown.

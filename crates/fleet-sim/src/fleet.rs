@@ -490,23 +490,20 @@ pub fn simulate_with(
         // 7a. The backlog scaler removes instances itself, at its polls.
         if scale_in == InstanceScaleIn::ScalerTerminatesIdle && scaler_acted {
             let live = w.counted_instances();
-            // The scaler terminates instances without a task (booting ones first,
-            // newest first: they would be ready last), never one under a Spot
-            // notice (EC2 takes it anyway), each call decrementing the group.
+            // As the Lambda does (crates/backlog-scaler): it terminates registered
+            // container instances without a task, newest first, never one under a Spot
+            // notice (the handler has set it DRAINING, and EC2 takes it anyway), each call
+            // decrementing the group. Instances still booting have no container instance
+            // yet and are left alone; they count towards the group's size.
             let mut idle: Vec<usize> = live
                 .iter()
                 .copied()
                 .filter(|&i| {
                     let inst = &w.instances[i];
-                    inst.task.is_none() && inst.terminate_at.is_none()
+                    inst.task.is_none() && inst.terminate_at.is_none() && inst.registered_at <= t
                 })
                 .collect();
-            idle.sort_by_key(|&i| {
-                (
-                    w.instances[i].registered_at <= t,
-                    std::cmp::Reverse(w.instances[i].launched),
-                )
-            });
+            idle.sort_by_key(|&i| std::cmp::Reverse(w.instances[i].registered_at));
             let wanted = decision.desired_instances.unwrap_or(w.asg_desired) as usize;
             let excess = live.len().saturating_sub(wanted);
             for &i in idle.iter().take(excess) {

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use facerec_backlog_policy::{LoadEstimate, PolicyConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -39,6 +40,21 @@ pub struct ScalingParams {
     /// ECS container stop timeout: how long a stopping worker may finish what it holds.
     pub stop_timeout_seconds: u64,
     pub spot_price_per_hour: f64,
+    /// The backlog scaler's assumed cold start (instance launch until its task polls):
+    /// the Lambda's `COLD_START_SECONDS`. It should be the measured value; the simulator's
+    /// environment assumes instance boot + task start = 165 s by default.
+    pub cold_start_seconds: u64,
+    /// The backlog scaler polls every this many seconds within its one-minute invocation
+    /// (`POLL_SECONDS`).
+    pub scaler_poll_seconds: u64,
+    /// The backlog scaler's load estimate window (`LOAD_WINDOW_SECONDS`).
+    pub scaler_load_window_seconds: u64,
+    /// How long every poll must want fewer tasks before it scales down
+    /// (`SCALE_DOWN_WINDOW_SECONDS`).
+    pub scaler_scale_down_window_seconds: u64,
+    /// Window over which it judges arrivals frequent for the scale-to-zero grace
+    /// (`ACTIVITY_WINDOW_SECONDS`).
+    pub scaler_activity_window_seconds: u64,
 }
 
 impl ScalingParams {
@@ -48,6 +64,23 @@ impl ScalingParams {
         (self.acceptable_latency_seconds / self.job_seconds)
             .floor()
             .max(1.0)
+    }
+
+    /// The backlog scaler's rule with these parameters (what the Lambda's environment
+    /// holds when Terraform deploys this file).
+    pub fn policy_config(&self, load_estimate: LoadEstimate) -> PolicyConfig {
+        PolicyConfig {
+            job_seconds: self.job_seconds,
+            acceptable_latency_seconds: self.acceptable_latency_seconds,
+            cold_start_seconds: self.cold_start_seconds,
+            target_utilization: self.target_utilization,
+            min_tasks: self.min_tasks,
+            max_tasks: self.max_tasks,
+            load_window_seconds: self.scaler_load_window_seconds,
+            scale_down_window_seconds: self.scaler_scale_down_window_seconds,
+            activity_window_seconds: self.scaler_activity_window_seconds,
+            load_estimate,
+        }
     }
 
     /// SQS visibility timeout, derived as `terraform/locals.tf` does: three full batches,
@@ -89,6 +122,13 @@ impl ScalingParams {
         if self.max_receive_count == 0 {
             return bad("max_receive_count must be >= 1");
         }
+        // The Lambda polls at 0, P, 2P … within a 50-s run of a one-minute invocation.
+        if !(1..=60).contains(&self.scaler_poll_seconds) {
+            return bad("scaler_poll_seconds must be within 1..=60");
+        }
+        self.policy_config(LoadEstimate::default())
+            .validate()
+            .map_err(|e| ParamsError::Invalid(e.to_string()))?;
         Ok(())
     }
 
@@ -234,7 +274,9 @@ mod tests {
       "metric_period_seconds": 60, "instance_warmup_seconds": 300,
       "capacity_target_percent": 100, "minimum_scaling_step_size": 1,
       "maximum_scaling_step_size": 5, "max_receive_count": 5,
-      "stop_timeout_seconds": 110, "spot_price_per_hour": 0.14 }"#;
+      "stop_timeout_seconds": 110, "spot_price_per_hour": 0.14,
+      "cold_start_seconds": 165, "scaler_poll_seconds": 10, "scaler_load_window_seconds": 60,
+      "scaler_scale_down_window_seconds": 60, "scaler_activity_window_seconds": 900 }"#;
 
     #[test]
     fn parses_and_derives_target() {
@@ -281,6 +323,11 @@ mod tests {
             ScalingParams::load(&base, Some(&over)),
             Err(ParamsError::Invalid(_))
         ));
+        std::fs::write(&over, r#"{"scaler_poll_seconds": 0}"#).unwrap();
+        match ScalingParams::load(&base, Some(&over)) {
+            Err(ParamsError::Invalid(m)) => assert!(m.contains("scaler_poll_seconds"), "{m}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
         std::fs::write(&over, r#"{"target_utilization": 0}"#).unwrap();
         match ScalingParams::load(&base, Some(&over)) {
             Err(ParamsError::Invalid(m)) => assert!(m.contains("target_utilization"), "{m}"),

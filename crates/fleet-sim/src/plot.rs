@@ -33,7 +33,7 @@ fn colour(kind: PolicyKind) -> RGBColor {
         PolicyKind::Oracle => RGBColor(0, 158, 115),
         PolicyKind::FastPaths => RGBColor(213, 94, 0),
         PolicyKind::FastPathsRegisteredOnly => RGBColor(240, 170, 120),
-        PolicyKind::BacklogScaler10 => RGBColor(120, 60, 160),
+        PolicyKind::OursAlarms => RGBColor(120, 60, 160),
         PolicyKind::BacklogScaler60 => RGBColor(190, 150, 220),
     }
 }

@@ -35,16 +35,22 @@ pub enum PolicyKind {
     PlanAsWritten,
     /// The plan's intent with a valid metric: target tracking of visible/running, target 1.
     PlanIntentFixed,
-    /// Ours as first specified (historical): backlog per *running* task target tracking,
-    /// a wake alarm on RunningTaskCount, the sleep policy. Kept to show why it was replaced.
+    /// The alarms mode as first specified (historical): backlog per *running* task target
+    /// tracking, a wake alarm on RunningTaskCount, the sleep policy. Kept to show why it
+    /// was replaced.
     OursFirstDraft,
-    /// Ours as deployed by `terraform/modules/scaling/main.tf`: see [`deployed`].
+    /// Ours as deployed by default (`scaling_mode = "backlog_scaler"`): the backlog scaler
+    /// Lambda polling every `scaler_poll_seconds`, managed scaling disabled. See
+    /// [`crate::candidates::BacklogScaler`].
     Ours,
+    /// Ours in the fallback mode `scaling_mode = "alarms"`, as
+    /// `terraform/modules/scaling/main.tf` creates it: see [`deployed`].
+    OursAlarms,
     /// KEDA-like: polls the queue directly, desired = ceil((visible + in flight) / target).
     KedaLike,
     /// Perfect foresight of arrivals: instances ready exactly when work arrives.
     Oracle,
-    /// Candidate (not deployed): ours plus Auto Scaling group step policies — the wake
+    /// Candidate (not deployed): the alarms mode plus Auto Scaling group step policies — the wake
     /// alarm also sets the group's desired capacity, CapacityProviderReservation == 0 sets
     /// it to 0 — and a sleep alarm that counts arrivals. See [`crate::candidates`].
     /// CapacityProviderReservation's N counts instances that are still pending.
@@ -52,11 +58,8 @@ pub enum PolicyKind {
     /// The same candidate under the other reading: N counts only instances registered
     /// with the cluster, so a pending instance leaves N = 0 (CapacityProviderReservation 200).
     FastPathsRegisteredOnly,
-    /// Candidate (not deployed): a scheduled Lambda polling SQS every 10 s that sets the
-    /// service's desired count and the group's desired capacity itself, managed scaling
-    /// disabled. See [`crate::candidates::BacklogScaler`].
-    BacklogScaler10,
-    /// The same Lambda polling once a minute (one poll per invocation).
+    /// Candidate (not deployed): the deployed backlog scaler polling once a minute (one
+    /// poll per invocation) instead of every `scaler_poll_seconds`.
     BacklogScaler60,
 }
 
@@ -65,19 +68,18 @@ pub const ALL_POLICIES: [PolicyKind; 10] = [
     PolicyKind::PlanIntentFixed,
     PolicyKind::OursFirstDraft,
     PolicyKind::Ours,
+    PolicyKind::OursAlarms,
     PolicyKind::KedaLike,
     PolicyKind::Oracle,
     PolicyKind::FastPaths,
     PolicyKind::FastPathsRegisteredOnly,
-    PolicyKind::BacklogScaler10,
     PolicyKind::BacklogScaler60,
 ];
 
-/// The candidate designs (none of them is deployed: `terraform/modules/scaling` is).
-pub const CANDIDATES: [PolicyKind; 4] = [
+/// The candidate designs (none of them is deployed).
+pub const CANDIDATES: [PolicyKind; 3] = [
     PolicyKind::FastPaths,
     PolicyKind::FastPathsRegisteredOnly,
-    PolicyKind::BacklogScaler10,
     PolicyKind::BacklogScaler60,
 ];
 
@@ -99,7 +101,7 @@ pub enum InstanceScaleIn {
     ManagedProtection,
     /// Only the scaler terminates instances, one by one, with
     /// TerminateInstanceInAutoScalingGroup (should-decrement-desired-capacity) on
-    /// instances without a task, at its polls; the group's own scale-in never runs
+    /// registered instances without a task, at its polls (booting ones are left alone); the group's own scale-in never runs
     /// (every instance is protected from scale-in, which that call ignores).
     /// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html>
     ScalerTerminatesIdle,
@@ -112,11 +114,11 @@ impl PolicyKind {
             PolicyKind::PlanIntentFixed => "plan intent, fixed",
             PolicyKind::OursFirstDraft => "ours-v0 (first draft)",
             PolicyKind::Ours => "ours (deployed)",
+            PolicyKind::OursAlarms => "ours, alarms mode (scaling_mode = alarms)",
             PolicyKind::KedaLike => "KEDA-like",
             PolicyKind::Oracle => "oracle",
-            PolicyKind::FastPaths => "ours + fast paths (N incl. pending)",
-            PolicyKind::FastPathsRegisteredOnly => "ours + fast paths (N registered only)",
-            PolicyKind::BacklogScaler10 => "backlog scaler, 10 s polls",
+            PolicyKind::FastPaths => "alarms mode + fast paths (N incl. pending)",
+            PolicyKind::FastPathsRegisteredOnly => "alarms mode + fast paths (N registered only)",
             PolicyKind::BacklogScaler60 => "backlog scaler, 60 s polls",
         }
     }
@@ -127,11 +129,11 @@ impl PolicyKind {
             PolicyKind::PlanIntentFixed => "plan-fixed",
             PolicyKind::OursFirstDraft => "ours-v0",
             PolicyKind::Ours => "ours",
+            PolicyKind::OursAlarms => "ours-alarms",
             PolicyKind::KedaLike => "keda",
             PolicyKind::Oracle => "oracle",
             PolicyKind::FastPaths => "fast",
             PolicyKind::FastPathsRegisteredOnly => "fast-registered",
-            PolicyKind::BacklogScaler10 => "scaler-10",
             PolicyKind::BacklogScaler60 => "scaler-60",
         }
     }
@@ -167,8 +169,13 @@ impl PolicyKind {
     pub fn uses_managed_scaling(self) -> bool {
         !matches!(
             self,
-            PolicyKind::Oracle | PolicyKind::BacklogScaler10 | PolicyKind::BacklogScaler60
+            PolicyKind::Oracle | PolicyKind::Ours | PolicyKind::BacklogScaler60
         )
+    }
+
+    /// The backlog scaler Lambda (deployed, or its 60-s variant).
+    pub fn is_backlog_scaler(self) -> bool {
+        matches!(self, PolicyKind::Ours | PolicyKind::BacklogScaler60)
     }
 
     /// Which instances CapacityProviderReservation's N counts: every instance of the
@@ -184,15 +191,14 @@ impl PolicyKind {
             PolicyKind::FastPaths | PolicyKind::FastPathsRegisteredOnly => {
                 InstanceScaleIn::ManagedProtection
             }
-            PolicyKind::BacklogScaler10 | PolicyKind::BacklogScaler60 => {
-                InstanceScaleIn::ScalerTerminatesIdle
-            }
+            PolicyKind::Ours | PolicyKind::BacklogScaler60 => InstanceScaleIn::ScalerTerminatesIdle,
             _ => InstanceScaleIn::EmptyFirst,
         }
     }
 }
 
-/// The deployed design of "ours", in the words of `terraform/modules/scaling/main.tf`.
+/// The alarms mode of "ours" (`scaling_mode = "alarms"`), in the words of
+/// `terraform/modules/scaling/main.tf`.
 /// The controller below evaluates exactly these expressions (in Rust), and
 /// `tests/terraform_drift.rs` checks that the Terraform still says the same, so the
 /// simulator cannot silently judge a design that is no longer deployed.
@@ -449,7 +455,7 @@ impl Scaler {
                 PLAN_SCALE_IN_COOLDOWN,
                 delay,
             )),
-            PolicyKind::Ours
+            PolicyKind::OursAlarms
             | PolicyKind::OursFirstDraft
             | PolicyKind::FastPaths
             | PolicyKind::FastPathsRegisteredOnly => Controller::Ours {
@@ -487,11 +493,13 @@ impl Scaler {
                 )
                 .then(|| FastPathAlarms::new(settings, env)),
             },
-            PolicyKind::BacklogScaler10 => {
-                Controller::Scaler(BacklogScaler::new(10, env, settings))
-            }
+            PolicyKind::Ours => Controller::Scaler(BacklogScaler::new(
+                params.scaler_poll_seconds,
+                params,
+                settings,
+            )),
             PolicyKind::BacklogScaler60 => {
-                Controller::Scaler(BacklogScaler::new(60, env, settings))
+                Controller::Scaler(BacklogScaler::new(60, params, settings))
             }
             PolicyKind::KedaLike => Controller::Keda {
                 history: Vec::new(),
@@ -628,7 +636,7 @@ impl Scaler {
                 }
             }
             Controller::Scaler(scaler) => {
-                if let Some(d) = scaler.poll(obs, p) {
+                if let Some(d) = scaler.poll(obs) {
                     out = d;
                 }
             }

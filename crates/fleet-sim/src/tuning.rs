@@ -1,7 +1,7 @@
-//! Search over the tunable keys of `terraform/scaling.json` for values with which
-//! "ours" (the deployed design) meets the goal on more traces (or at lower cost). Only keys that are a
-//! deployment choice are varied; the acceptable latency, job time and Spot price are
-//! facts of the workload, not knobs.
+//! Search over the alarms mode's tunable keys of `terraform/scaling.json` for values
+//! with which it (`scaling_mode = "alarms"`) meets the goal on more traces (or at lower
+//! cost). Only keys that are a deployment choice are varied; the acceptable latency, job
+//! time and Spot price are facts of the workload, not knobs.
 
 use serde::Serialize;
 
@@ -59,7 +59,7 @@ pub struct Evaluation {
     pub params: ScalingParams,
     /// `(key, value)` that differ from the base configuration.
     pub changes: Vec<(String, String)>,
-    /// Ours' row per (seed, trace), judged against that run's oracle.
+    /// The policy's row per (seed, trace), judged against that run's oracle.
     pub rows: Vec<Row>,
     pub goals_met: usize,
     pub latency_met: usize,
@@ -115,14 +115,14 @@ impl Evaluation {
     }
 }
 
-/// Runs ours (deployed design) with `params` on every scenario.
-pub fn evaluate(
+/// Runs the alarms mode with `params` on every scenario (the grid search's unit).
+pub fn evaluate_alarms(
     params: &ScalingParams,
     base: &ScalingParams,
     scenarios: &[Scenario],
 ) -> Evaluation {
     evaluate_policy(
-        PolicyKind::Ours,
+        PolicyKind::OursAlarms,
         params,
         base,
         scenarios,
@@ -183,8 +183,9 @@ fn diff(base: &ScalingParams, p: &ScalingParams) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The grid searched: cooldowns and idle time are what the CloudWatch delay and the
-/// cold start interact with, and the utilisation target trades spare tasks for wait.
+/// The grid searched for the alarms mode: cooldowns and idle time are what the
+/// CloudWatch delay and the cold start interact with, and the utilisation target trades
+/// spare tasks for wait.
 /// Everything else stays as configured.
 pub fn candidates(base: &ScalingParams) -> Vec<ScalingParams> {
     let mut out = Vec::new();
@@ -212,7 +213,9 @@ pub fn search(base: &ScalingParams, scenarios: &[Scenario]) -> Vec<Evaluation> {
     let all = candidates(base);
     let (a, b) = all.split_at(all.len() / 2);
     let run = |part: &[ScalingParams]| -> Vec<Evaluation> {
-        part.iter().map(|p| evaluate(p, base, scenarios)).collect()
+        part.iter()
+            .map(|p| evaluate_alarms(p, base, scenarios))
+            .collect()
     };
     let mut evals = std::thread::scope(|s| {
         let first = s.spawn(|| run(a));

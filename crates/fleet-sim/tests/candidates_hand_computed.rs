@@ -1,6 +1,7 @@
-//! The candidate designs (crates/fleet-sim/src/candidates.rs) against cases worked out
-//! by hand from the AWS rules they rely on. Job times are constant (CV 0), parameters
-//! pinned, as in tests/hand_computed.rs.
+//! The backlog scaler (deployed: `PolicyKind::Ours`, 10-s polls; and its 60-s variant)
+//! and the alarms mode's fast-path candidates (crates/fleet-sim/src/candidates.rs)
+//! against cases worked out by hand from the AWS rules they rely on. Job times are
+//! constant (CV 0), parameters pinned, as in tests/hand_computed.rs.
 
 use facerec_fleet_sim::fleet::{simulate, Outcome};
 use facerec_fleet_sim::params::{Environment, ScalingParams};
@@ -26,6 +27,12 @@ fn pinned() -> ScalingParams {
     p.maximum_scaling_step_size = 5;
     p.max_receive_count = 5;
     p.stop_timeout_seconds = 110;
+    // The backlog scaler's keys: 10-s polls, the simulator's 165-s cold start.
+    p.cold_start_seconds = 165;
+    p.scaler_poll_seconds = 10;
+    p.scaler_load_window_seconds = 60;
+    p.scaler_scale_down_window_seconds = 60;
+    p.scaler_activity_window_seconds = 900;
     p
 }
 
@@ -52,7 +59,7 @@ fn at<T>(o: &Outcome, t: u64, f: impl Fn(&facerec_fleet_sim::fleet::Sample) -> T
     f(o.samples.iter().find(|s| s.t == t).expect("sampled minute"))
 }
 
-/// One message at 7230 into an idle system, ours + fast paths, N counting pending
+/// One message at 7230 into an idle system, alarms mode + fast paths, N counting pending
 /// instances:
 /// - 7380: the wake alarm sees visible = 1 of minute [7200, 7260) with DesiredTaskCount 0
 ///   (120 s late): the service step +1 → 1 task, and the group's step policy on the same
@@ -64,7 +71,7 @@ fn at<T>(o: &Outcome, t: u64, f: impl Fn(&facerec_fleet_sim::fleet::Sample) -> T
 ///   later, the sleep alarm (1 datapoint) sets the service to 0 → the idle task stops.
 /// - 7740: CapacityProviderReservation of minute [7680, 7740) is 0 / 1 = 0; one datapoint
 ///   → the group's ExactCapacity 0; the instance, empty, has no scale-in protection and
-///   is terminated: 7740 − 7380 = 360 instance-seconds (ours, deployed: two instances
+///   is terminated: 7740 − 7380 = 360 instance-seconds (the alarms mode: two instances
 ///   for 900 s each).
 #[test]
 fn fast_paths_lone_message_launches_one_instance() {
@@ -108,7 +115,7 @@ fn fast_paths_registered_only_pays_a_second_instance_for_its_boot() {
 
 /// One job every 50 s for 100 jobs, from 600 s: a 6 s job rarely spans a minute
 /// boundary, so most one-minute samples of visible + in flight are 0 while jobs keep
-/// coming. Ours' sleep alarm (`visible + in_flight <= 0` for 1 datapoint) stops the task
+/// coming. The alarms mode's sleep alarm (`visible + in_flight <= 0` for 1 datapoint) stops the task
 /// in the middle of the load and each restart is a new cold start; the fast-path sleep
 /// (`visible + in_flight + FILL(sent, 0)`) sees at least one job sent in every minute
 /// (50 s < 60 s), so after the first wake the service stays at one task until the load
@@ -129,7 +136,7 @@ fn fast_paths_sleep_counts_arrivals() {
         "the fast-path sleep never fires while jobs are sent"
     );
     assert_eq!(fast.instances_launched, 1);
-    let ours = simulate(&p, &env(), &trace, PolicyKind::Ours);
+    let ours = simulate(&p, &env(), &trace, PolicyKind::OursAlarms);
     let restarts = ours
         .samples
         .windows(2)
@@ -137,7 +144,7 @@ fn fast_paths_sleep_counts_arrivals() {
         .count();
     assert!(
         restarts >= 3,
-        "ours' sleep stops the task mid-load: {restarts} restarts"
+        "the alarms mode's sleep stops the task mid-load: {restarts} restarts"
     );
     let cold = |o: &Outcome| o.jobs.iter().filter(|j| j.cold).count();
     assert!(
@@ -149,7 +156,7 @@ fn fast_paths_sleep_counts_arrivals() {
     assert_eq!(summarize(&fast, &p).lost(), 0);
 }
 
-/// Backlog scaler, 10 s polls, one message at 7230 (a poll second: the message is
+/// The backlog scaler (deployed, 10 s polls), one message at 7230 (a poll second: the message is
 /// visible to that poll):
 /// - poll 7230: visible 1, nothing busy → want = ceil(0 + 1 × 6 / (300 − 165)) = 1: the
 ///   service and the group go to 1 at once; the instance launches at 7230, registers at
@@ -163,7 +170,7 @@ fn fast_paths_sleep_counts_arrivals() {
 #[test]
 fn backlog_scaler_10s_lone_message() {
     let p = pinned();
-    let o = simulate(&p, &env(), &lone(), PolicyKind::BacklogScaler10);
+    let o = simulate(&p, &env(), &lone(), PolicyKind::Ours);
     assert_eq!(o.jobs[0].started, Some(7395));
     assert_eq!(o.jobs[0].done, Some(7401));
     assert_eq!(o.instances_launched, 1);
@@ -203,7 +210,7 @@ fn backlog_scaler_keeps_the_last_task_a_cold_start_when_arrivals_are_frequent() 
     let arrivals: Vec<u64> = (0..85).map(|k| 600 + 40 * k).collect();
     assert_eq!(*arrivals.last().unwrap(), 3960);
     let trace = Trace::new("regular", "one job every 40 s", arrivals);
-    let o = simulate(&p, &env(), &trace, PolicyKind::BacklogScaler10);
+    let o = simulate(&p, &env(), &trace, PolicyKind::Ours);
     assert_eq!(o.jobs.last().unwrap().done, Some(3966));
     assert_eq!(o.instances_launched, 1, "one task for the whole load");
     assert_eq!(at(&o, 4140 - 60, |s| s.instances), 1);
@@ -230,7 +237,7 @@ fn backlog_scaler_constant_load_settles_at_ceil_of_the_load() {
             .collect();
         let end = *arrivals.last().unwrap();
         let trace = Trace::new("constant", "", arrivals);
-        for kind in [PolicyKind::BacklogScaler10, PolicyKind::BacklogScaler60] {
+        for kind in [PolicyKind::Ours, PolicyKind::BacklogScaler60] {
             let o = simulate(&p, &env(), &trace, kind);
             let tail: Vec<(u32, u32)> = o
                 .samples
@@ -260,7 +267,7 @@ fn backlog_scaler_never_stops_a_busy_task() {
     let trace = Trace::new("burst", "", vec![600; 100]);
     let mut e = env();
     e.tail_seconds = 7200;
-    for kind in [PolicyKind::BacklogScaler10, PolicyKind::BacklogScaler60] {
+    for kind in [PolicyKind::Ours, PolicyKind::BacklogScaler60] {
         let o = simulate(&p, &e, &trace, kind);
         assert_eq!(o.samples.iter().map(|s| s.desired_tasks).max(), Some(5));
         assert!(o.jobs.iter().all(|j| j.receives == 1), "{kind:?}");
@@ -282,7 +289,7 @@ fn capacity_rebalance_replaces_at_the_notice() {
         at: 2400,
         fraction: 1.0,
     }];
-    for kind in [PolicyKind::Ours, PolicyKind::BacklogScaler10] {
+    for kind in [PolicyKind::OursAlarms, PolicyKind::Ours] {
         let mut e = env();
         let plain = simulate(&p, &e, &trace, kind);
         e.capacity_rebalance = true;

@@ -1,5 +1,7 @@
-//! The simulator against cases worked out by hand from the AWS rules it models.
-//! Job times are constant (CV 0) so every number below follows from the rules alone.
+//! The simulator against cases worked out by hand from the AWS rules it models: the
+//! plans, the alarms mode and its first draft, KEDA-like, the oracle. (The deployed
+//! backlog scaler's are in tests/candidates_hand_computed.rs.) Job times are constant
+//! (CV 0) so every number below follows from the rules alone.
 
 use facerec_fleet_sim::fleet::{simulate, Outcome};
 use facerec_fleet_sim::params::{Environment, ScalingParams};
@@ -11,7 +13,7 @@ fn params() -> ScalingParams {
     ScalingParams::from_json_str(include_str!("../../../terraform/scaling.json")).unwrap()
 }
 
-/// The deployed parameters pinned to the values the hand computations use, so a change
+/// The parameters pinned to the values the hand computations use, so a change
 /// of terraform/scaling.json does not silently change what is being checked.
 fn pinned() -> ScalingParams {
     let mut p = params();
@@ -97,7 +99,7 @@ fn lone_message_first_draft_overshoots() {
     assert_eq!(o.instances_launched, 5);
 }
 
-/// Same message, deployed design (wake on DesiredTaskCount == 0, 300 s cooldown, sleep
+/// Same message, alarms mode (wake on DesiredTaskCount == 0, 300 s cooldown, sleep
 /// after 1 idle minute):
 /// - 7380: the wake alarm sees visible = 1 of minute [7200, 7260) with desired 0 → +1
 ///   (visible 1 is in the first interval [0, T)) → desired 1. Target tracking's metric
@@ -116,9 +118,9 @@ fn lone_message_first_draft_overshoots() {
 /// - The group's 15-datapoint scale-in: CPR is 50 from the datapoint published at 7500
 ///   and 0 after; it fires at 7500 + 14 min = 8340 (warm-up ended at 7740).
 #[test]
-fn lone_message_deployed_design_starts_exactly_one_task() {
+fn lone_message_alarms_mode_starts_exactly_one_task() {
     let mut p = pinned();
-    let o = simulate(&p, &env(), &lone(), PolicyKind::Ours);
+    let o = simulate(&p, &env(), &lone(), PolicyKind::OursAlarms);
     assert_eq!(o.jobs[0].started, Some(7605));
     assert_eq!(o.jobs[0].done, Some(7611));
     let at = |t: u64| o.samples.iter().find(|s| s.t == t).unwrap().desired_tasks;
@@ -148,7 +150,7 @@ fn lone_message_deployed_design_starts_exactly_one_task() {
     // at 7440 (+1 from desired 1): a second task for one message. This is why the
     // deployed scale-out cooldown must cover the metric delay.
     p.scale_out_cooldown_seconds = 60;
-    let o = simulate(&p, &env(), &lone(), PolicyKind::Ours);
+    let o = simulate(&p, &env(), &lone(), PolicyKind::OursAlarms);
     assert_eq!(max_desired(&o), 2);
 }
 
@@ -158,7 +160,7 @@ fn lone_message_deployed_design_starts_exactly_one_task() {
 fn burst_from_zero_takes_a_large_wake_step() {
     let p = pinned();
     let trace = Trace::new("burst", "", vec![7230; 160]);
-    let o = simulate(&p, &env(), &trace, PolicyKind::Ours);
+    let o = simulate(&p, &env(), &trace, PolicyKind::OursAlarms);
     let at = |t: u64| o.samples.iter().find(|s| s.t == t).unwrap().desired_tasks;
     assert_eq!([7320, 7380].map(at), [0, 4]);
     assert_eq!(summarize(&o, &p).lost(), 0);
@@ -188,7 +190,7 @@ fn constant_load_converges_to_work_over_target_utilization() {
             .collect();
         let end = *arrivals.last().unwrap();
         let trace = Trace::new("constant", "", arrivals);
-        let o = simulate(&p, &env(), &trace, PolicyKind::Ours);
+        let o = simulate(&p, &env(), &trace, PolicyKind::OursAlarms);
         let last_half_hour: Vec<(u32, u32)> = o
             .samples
             .iter()
@@ -212,7 +214,7 @@ fn metric_delay_shifts_first_result() {
     let p = pinned();
     let mut e = env();
     e.metric_delay_seconds = 180;
-    let o = simulate(&p, &e, &lone(), PolicyKind::Ours);
+    let o = simulate(&p, &e, &lone(), PolicyKind::OursAlarms);
     assert_eq!(max_desired(&o), 1);
     assert_eq!(summarize(&o, &p).first_result, Some(441.0));
 }
@@ -227,7 +229,7 @@ fn constant_half_load_with_one_warm_task() {
     p.min_tasks = 1;
     let arrivals: Vec<u64> = (0..300).map(|k| 600 + 12 * k).collect();
     let trace = Trace::new("constant", "1 job / 12 s", arrivals);
-    let o = simulate(&p, &env(), &trace, PolicyKind::Ours);
+    let o = simulate(&p, &env(), &trace, PolicyKind::OursAlarms);
     let row = summarize(&o, &p);
     assert_eq!(row.done, 300);
     assert_eq!(row.wait_max, Some(0.0));
@@ -258,7 +260,7 @@ fn both_plans_never_leave_zero() {
         assert_eq!(max_desired(&o), 0);
     }
     // …while ours serves all of it.
-    let o = simulate(&p, &env(), &trace, PolicyKind::Ours);
+    let o = simulate(&p, &env(), &trace, PolicyKind::OursAlarms);
     assert_eq!(summarize(&o, &p).done, 100);
 }
 
@@ -294,7 +296,7 @@ fn first_draft_gets_stuck_at_desired_zero() {
         row.wait_max
     );
     let p = pinned();
-    let deployed = summarize(&simulate(&p, &env(), &trace, PolicyKind::Ours), &p);
+    let deployed = summarize(&simulate(&p, &env(), &trace, PolicyKind::OursAlarms), &p);
     assert_eq!(deployed.unserved, 0);
     assert!(
         deployed.wait_p95.unwrap() <= 300.0,
@@ -315,24 +317,26 @@ fn spot_storm_loses_no_job() {
         at: 2400,
         fraction: 1.0,
     }];
-    let o = simulate(&p, &env(), &trace, PolicyKind::Ours);
-    let row = summarize(&o, &p);
-    assert!(
-        o.interruptions >= 2,
-        "storm interrupted {}",
-        o.interruptions
-    );
-    assert_eq!(row.lost(), 0);
-    assert!(
-        o.jobs.iter().all(|j| j.receives == 1),
-        "draining finished every held job"
-    );
-    let before = o.samples.iter().find(|s| s.t == 2340).unwrap().instances;
-    let after = o.samples.iter().find(|s| s.t == 2700).unwrap().instances;
-    assert!(
-        before >= 2 && after >= 1,
-        "instances before {before}, after {after}"
-    );
+    for kind in [PolicyKind::Ours, PolicyKind::OursAlarms] {
+        let o = simulate(&p, &env(), &trace, kind);
+        let row = summarize(&o, &p);
+        assert!(
+            o.interruptions >= 2,
+            "{kind:?}: storm interrupted {}",
+            o.interruptions
+        );
+        assert_eq!(row.lost(), 0, "{kind:?}");
+        assert!(
+            o.jobs.iter().all(|j| j.receives == 1),
+            "{kind:?}: draining finished every held job"
+        );
+        let before = o.samples.iter().find(|s| s.t == 2340).unwrap().instances;
+        let after = o.samples.iter().find(|s| s.t == 2700).unwrap().instances;
+        assert!(
+            before >= 2 && after >= 1,
+            "{kind:?}: instances before {before}, after {after}"
+        );
+    }
 }
 
 /// KEDA-like scale-down stops busy tasks (no scale-in protection): their in-hand
@@ -352,8 +356,10 @@ fn keda_like_redelivers_jobs_it_scaled_in_on() {
         "KEDA-like never killed a busy task"
     );
     assert_eq!(summarize(&keda, &p).lost(), 0, "redelivered, not lost");
-    let ours = simulate(&p, &e, &trace, PolicyKind::Ours);
-    assert!(ours.jobs.iter().all(|j| j.receives == 1));
+    for kind in [PolicyKind::Ours, PolicyKind::OursAlarms] {
+        let ours = simulate(&p, &e, &trace, kind);
+        assert!(ours.jobs.iter().all(|j| j.receives == 1), "{kind:?}");
+    }
 }
 
 /// The oracle launches an instance exactly one cold start (+1 s) before the minute
@@ -376,8 +382,8 @@ fn deterministic_with_seed() {
         ..Environment::default()
     };
     let t = facerec_fleet_sim::trace::build("bursty", &p, 3).unwrap();
-    let a = simulate(&p, &e, &t, PolicyKind::Ours);
-    let b = simulate(&p, &e, &t, PolicyKind::Ours);
+    let a = simulate(&p, &e, &t, PolicyKind::OursAlarms);
+    let b = simulate(&p, &e, &t, PolicyKind::OursAlarms);
     assert_eq!(a.instance_seconds, b.instance_seconds);
     assert_eq!(
         a.jobs.iter().map(|j| j.done).collect::<Vec<_>>(),

@@ -1,8 +1,11 @@
-//! The simulator's "ours" must be the design Terraform deploys. This reads
-//! `terraform/modules/scaling/main.tf` (and the root `locals.tf` that derives T) and
-//! checks every metric, expression, alarm rule and step that `policy::deployed` and the
-//! controller model, so neither side can change without the other.
+//! The simulator's "ours" rows must be the designs Terraform deploys. For the alarms mode
+//! this reads `terraform/modules/scaling/main.tf` (and the root `locals.tf` that derives
+//! T) and checks every metric, expression, alarm rule and step that `policy::deployed`
+//! and the controller model; for the backlog scaler (the default mode), that the Lambda's
+//! environment carries scaling.json's values (end of file). Neither side can change
+//! without the other.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use facerec_fleet_sim::params::ScalingParams;
@@ -43,7 +46,7 @@ fn assert_has(text: &str, what: &str, needle: &str) {
     assert!(
         squash(text).contains(&needle),
         "{what}: terraform/ no longer contains `{needle}`; \
-         update the simulator's model of \"ours\" (crates/fleet-sim/src/policy.rs) with it"
+         update the simulator's model of the alarms mode (crates/fleet-sim/src/policy.rs) with it"
     );
 }
 
@@ -206,5 +209,392 @@ fn scaling_json_feeds_both() {
         &terraform("main.tf"),
         "root module",
         "target_utilization = local.scaling.target_utilization",
+    );
+}
+
+// --- The backlog scaler (scaling_mode = "backlog_scaler", the default) -------------------
+//
+// The simulator's "ours (deployed)" row runs the Lambda's rule with scaling.json's values
+// (ScalingParams::policy_config). The Lambda gets them from its environment, which
+// terraform/modules/backlog_scaler/main.tf sets from module variables, which the root
+// main.tf sets from local.scaling (terraform/locals.tf: scaling.json). Each link is
+// checked, so the function cannot run with other numbers than the simulator judged.
+
+/// Each environment variable the Lambda reads a scaling value from, with the
+/// scaling.json key that feeds it (docs/operations.md lists the same).
+const SCALER_ENVIRONMENT: [(&str, &str); 10] = [
+    ("JOB_SECONDS", "job_seconds"),
+    ("ACCEPTABLE_LATENCY_SECONDS", "acceptable_latency_seconds"),
+    ("COLD_START_SECONDS", "cold_start_seconds"),
+    ("TARGET_UTILIZATION", "target_utilization"),
+    ("MIN_TASKS", "min_tasks"),
+    ("MAX_TASKS", "max_tasks"),
+    ("POLL_SECONDS", "scaler_poll_seconds"),
+    ("LOAD_WINDOW_SECONDS", "scaler_load_window_seconds"),
+    (
+        "SCALE_DOWN_WINDOW_SECONDS",
+        "scaler_scale_down_window_seconds",
+    ),
+    ("ACTIVITY_WINDOW_SECONDS", "scaler_activity_window_seconds"),
+];
+
+/// The text between the `{` that follows `head` in `text` and its matching `}`. `head`
+/// must begin a line (after indentation), so a word in a comment or a string is not taken
+/// for the block.
+fn braced_after<'a>(text: &'a str, head: &str) -> Option<&'a str> {
+    let at = text.match_indices(head).map(|(i, _)| i).find(|&i| {
+        let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+        text[line_start..i].trim().is_empty()
+    })?;
+    let start = at + head.len();
+    let open = start + text[start..].find('{')?;
+    let mut depth = 0usize;
+    for (i, c) in text[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&text[open + 1..open + i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `NAME = expression` pairs of an HCL object body (one per line or comma-separated),
+/// comments dropped.
+fn assignments(body: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut current = String::new();
+    let text: String = body
+        .lines()
+        .map(|l| match l.find('#') {
+            Some(i) if !l[..i].contains('"') => &l[..i],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut flush = |current: &mut String| {
+        if let Some((k, v)) = current.split_once('=') {
+            let k = k.trim().trim_matches('"').to_string();
+            let v = v.trim().to_string();
+            if !k.is_empty() && !v.is_empty() {
+                out.push((k, v));
+            }
+        }
+        current.clear();
+    };
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && (c == '\n' || c == ',') {
+            flush(&mut current);
+        } else {
+            current.push(c);
+        }
+    }
+    flush(&mut current);
+    out
+}
+
+/// The module variable an environment expression reads (`var.x`, also inside
+/// `tostring(var.x)` or `format("%d", var.x)`).
+fn module_variable(expression: &str) -> Option<String> {
+    let at = expression.find("var.")? + 4;
+    let name: String = expression[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Every problem in the chain scaling.json → local.scaling → module input → Lambda
+/// environment, for the module's `main.tf` and the root `main.tf` given as text.
+fn scaler_environment_drift(module_main: &str, root_main: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(function) = braced_after(module_main, "resource \"aws_lambda_function\"") else {
+        return vec!["modules/backlog_scaler/main.tf has no aws_lambda_function".into()];
+    };
+    let Some(variables) =
+        braced_after(function, "environment").and_then(|e| braced_after(e, "variables"))
+    else {
+        return vec!["the backlog scaler function has no environment { variables = { … } }".into()];
+    };
+    let env = assignments(variables);
+    let Some(module_call) = braced_after(root_main, "module \"backlog_scaler\"") else {
+        return vec!["the root main.tf has no module \"backlog_scaler\"".into()];
+    };
+    let inputs = assignments(module_call);
+    for (name, key) in SCALER_ENVIRONMENT {
+        let Some((_, expression)) = env.iter().find(|(k, _)| k == name) else {
+            problems.push(format!("the Lambda environment does not set {name}"));
+            continue;
+        };
+        let Some(variable) = module_variable(expression) else {
+            problems.push(format!(
+                "{name} = {expression} does not come from a module variable"
+            ));
+            continue;
+        };
+        let wanted = format!("local.scaling.{key}");
+        match inputs.iter().find(|(k, _)| *k == variable) {
+            Some((_, value)) if squash(value) == wanted => {}
+            Some((_, value)) => problems.push(format!(
+                "{name} = var.{variable}, which the root sets to `{value}`, not {wanted} (scaling.json's {key})"
+            )),
+            None => problems.push(format!(
+                "{name} = var.{variable}, which the root module \"backlog_scaler\" does not set (want {wanted})"
+            )),
+        }
+    }
+    problems
+}
+
+/// The checker itself, on the wiring the spec prescribes and on three ways to break it.
+#[test]
+fn scaler_environment_drift_check_finds_what_it_must() {
+    let module = r#"
+resource "aws_lambda_function" "backlog_scaler" {
+  # checkov:skip=CKV_AWS_173:The environment holds only names and numbers.
+  function_name = "${var.name}-backlog-scaler"
+  logging_config {
+    log_format = "Text"
+  }
+  environment {
+    variables = {
+      QUEUE_URL                  = var.queue_url
+      JOB_SECONDS                = tostring(var.job_seconds)
+      ACCEPTABLE_LATENCY_SECONDS = var.acceptable_latency_seconds # seconds
+      COLD_START_SECONDS         = var.cold_start_seconds
+      TARGET_UTILIZATION         = var.target_utilization
+      MIN_TASKS                  = var.min_tasks
+      MAX_TASKS                  = var.max_tasks
+      POLL_SECONDS               = format("%d", var.poll_seconds)
+      LOAD_WINDOW_SECONDS        = var.load_window_seconds
+      SCALE_DOWN_WINDOW_SECONDS  = var.scale_down_window_seconds
+      ACTIVITY_WINDOW_SECONDS    = var.activity_window_seconds
+    }
+  }
+}
+"#;
+    let root = r#"
+module "backlog_scaler" {
+  source                     = "./modules/backlog_scaler"
+  count                      = var.scaling_mode == "backlog_scaler" ? 1 : 0
+  job_seconds                = local.scaling.job_seconds
+  acceptable_latency_seconds = local.scaling.acceptable_latency_seconds
+  cold_start_seconds         = local.scaling.cold_start_seconds
+  target_utilization         = local.scaling.target_utilization
+  min_tasks                  = local.scaling.min_tasks
+  max_tasks                  = local.scaling.max_tasks
+  poll_seconds               = local.scaling.scaler_poll_seconds
+  load_window_seconds        = local.scaling.scaler_load_window_seconds
+  scale_down_window_seconds  = local.scaling.scaler_scale_down_window_seconds
+  activity_window_seconds    = local.scaling.scaler_activity_window_seconds
+}
+"#;
+    assert_eq!(scaler_environment_drift(module, root), Vec::<String>::new());
+    let unset = module.replace("      MAX_TASKS                  = var.max_tasks\n", "");
+    let problems = scaler_environment_drift(&unset, root);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("MAX_TASKS"), "{problems:?}");
+    let literal = module.replace("var.cold_start_seconds", "\"120\"");
+    assert!(scaler_environment_drift(&literal, root)[0].contains("COLD_START_SECONDS"));
+    let wrong_key = root.replace(
+        "local.scaling.scaler_poll_seconds",
+        "local.scaling.scaler_load_window_seconds",
+    );
+    let problems = scaler_environment_drift(module, &wrong_key);
+    assert!(
+        problems.len() == 1 && problems[0].contains("POLL_SECONDS"),
+        "{problems:?}"
+    );
+}
+
+/// The deployed Lambda's environment carries exactly scaling.json's values. Needs
+/// terraform/modules/backlog_scaler (the Terraform half of the backlog scaler).
+#[test]
+fn backlog_scaler_lambda_environment_comes_from_scaling_json() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../terraform/modules/backlog_scaler/main.tf");
+    let module = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: the backlog scaler's Terraform module is missing, so nothing holds its Lambda \
+             environment to terraform/scaling.json",
+            path.display()
+        )
+    });
+    // Exactly the variables the crate reads (its config.rs `VARIABLES`), no more, no fewer.
+    let config = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../backlog-scaler/src/config.rs"),
+    )
+    .expect("crates/backlog-scaler/src/config.rs");
+    let list_at = config
+        .find("pub const VARIABLES")
+        .expect("config.rs lists its VARIABLES");
+    let list = &config[list_at..];
+    let list = &list[list.find('=').unwrap()..list.find("];").unwrap()];
+    let read: BTreeSet<&str> = list.split('"').skip(1).step_by(2).collect();
+    let function = braced_after(&module, "resource \"aws_lambda_function\"").unwrap();
+    let variables = braced_after(function, "environment")
+        .and_then(|e| braced_after(e, "variables"))
+        .expect("the function has an environment");
+    let set = assignments(variables);
+    let set: BTreeSet<&str> = set.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        set, read,
+        "modules/backlog_scaler's environment vs crates/backlog-scaler/src/config.rs"
+    );
+    let problems = scaler_environment_drift(&module, &terraform("main.tf"));
+    assert!(
+        problems.is_empty(),
+        "the backlog scaler's Terraform no longer passes scaling.json's values to the Lambda \
+         the simulator judges:\n- {}",
+        problems.join("\n- ")
+    );
+}
+
+/// terraform/locals.tf reads the scaler's keys from scaling.json, and the simulator maps
+/// them to the rule's parameters as the Lambda's environment does.
+#[test]
+fn scaler_keys_are_read_by_terraform_and_the_simulator() {
+    let locals = terraform("locals.tf");
+    for (_, key) in SCALER_ENVIRONMENT {
+        let from_json = format!("local.scaling_defaults.{key}");
+        let lookup = format!("lookup(local.scaling_defaults, \"{key}\"");
+        let line = locals
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("terraform/locals.tf's local.scaling has no {key}"));
+        assert!(
+            line.contains(&from_json) || line.contains(&lookup),
+            "local.scaling.{key} is not read from scaling.json: {line}"
+        );
+    }
+    let p = ScalingParams::from_json_str(include_str!("../../../terraform/scaling.json")).unwrap();
+    let c = p.policy_config(Default::default());
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("../../../terraform/scaling.json")).unwrap();
+    let num = |k: &str| {
+        json[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("scaling.json has no {k}"))
+    };
+    assert_eq!(c.job_seconds, num("job_seconds"));
+    assert_eq!(
+        c.acceptable_latency_seconds,
+        num("acceptable_latency_seconds")
+    );
+    assert_eq!(c.cold_start_seconds as f64, num("cold_start_seconds"));
+    assert_eq!(c.target_utilization, num("target_utilization"));
+    assert_eq!(c.min_tasks as f64, num("min_tasks"));
+    assert_eq!(c.max_tasks as f64, num("max_tasks"));
+    assert_eq!(
+        c.load_window_seconds as f64,
+        num("scaler_load_window_seconds")
+    );
+    assert_eq!(
+        c.scale_down_window_seconds as f64,
+        num("scaler_scale_down_window_seconds")
+    );
+    assert_eq!(
+        c.activity_window_seconds as f64,
+        num("scaler_activity_window_seconds")
+    );
+    assert_eq!(p.scaler_poll_seconds as f64, num("scaler_poll_seconds"));
+}
+
+/// The AWS actions `source` calls through its SDK clients (`self.ecs.list_tasks()` →
+/// `ecs:ListTasks`), comments dropped, however the call chain is broken over lines.
+fn sdk_actions(source: &str) -> BTreeSet<String> {
+    let code: String = source
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<String>()
+        .split_whitespace()
+        .collect();
+    let mut out = BTreeSet::new();
+    for client in ["sqs", "ecs", "autoscaling", "ssm"] {
+        let head = format!(".{client}.");
+        for (at, _) in code.match_indices(&head) {
+            let rest = &code[at + head.len()..];
+            let call: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if call.is_empty() || !rest[call.len()..].starts_with("()") {
+                continue;
+            }
+            let pascal: String = call
+                .split('_')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect();
+            out.insert(format!("{client}:{pascal}"));
+        }
+    }
+    out
+}
+
+/// The actions (other than logs) a policy document block grants.
+fn granted_actions(block: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in block
+        .lines()
+        .filter(|l| l.trim_start().starts_with("actions"))
+    {
+        for quoted in line.split('"').skip(1).step_by(2) {
+            if !quoted.starts_with("logs:") {
+                out.insert(quoted.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The backlog scaler's role grants exactly the SDK calls crates/backlog-scaler makes (and
+/// its logs): no permission it does not use, no call that would be denied.
+#[test]
+fn backlog_scaler_role_grants_exactly_the_crates_sdk_calls() {
+    let source = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../backlog-scaler/src/aws.rs"),
+    )
+    .expect("crates/backlog-scaler/src/aws.rs");
+    let calls = sdk_actions(&source);
+    let want: BTreeSet<String> = [
+        "sqs:GetQueueAttributes",
+        "ecs:DescribeServices",
+        "ecs:UpdateService",
+        "ecs:ListTasks",
+        "ecs:GetTaskProtection",
+        "ecs:ListContainerInstances",
+        "ecs:DescribeContainerInstances",
+        "ecs:UpdateContainerInstancesState",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(calls, want, "the scaler's calls are the spec's list");
+    let iam = terraform("modules/iam/main.tf");
+    let block = braced_after(&iam, "data \"aws_iam_policy_document\" \"backlog_scaler\"")
+        .expect("modules/iam has the backlog_scaler policy document");
+    assert_eq!(granted_actions(block), calls);
+    // The scanner sees a call broken over lines, and not one in a comment.
+    let sample =
+        "let a = self\n    .ecs\n    .list_tasks()\n    .send();\n// self.ssm.delete_parameter()\n";
+    assert_eq!(
+        sdk_actions(sample),
+        BTreeSet::from(["ecs:ListTasks".to_string()])
     );
 }

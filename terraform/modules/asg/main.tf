@@ -94,8 +94,11 @@ resource "aws_autoscaling_group" "this" {
   health_check_type         = "EC2"
   health_check_grace_period = 300
 
-  # ECS managed termination protection requires it: the capacity provider decides which
-  # instances are empty and lifts protection from those alone.
+  # Alarms mode: ECS managed termination protection requires it (the capacity provider
+  # decides which instances are empty and lifts protection from those alone). Backlog
+  # scaler mode: protection is never lifted, so the group itself never picks an instance
+  # to terminate; the scaler names the empty one (TerminateInstanceInAutoScalingGroup,
+  # which scale-in protection does not block).
   protect_from_scale_in = true
 
   # Launch a replacement as soon as EC2 flags an instance at elevated interruption risk.
@@ -149,7 +152,7 @@ resource "aws_autoscaling_group" "this" {
   }
 
   lifecycle {
-    # The capacity provider owns the instance count.
+    # The capacity provider (alarms mode) or the backlog scaler owns the instance count.
     ignore_changes = [desired_capacity]
   }
 }

@@ -20,8 +20,8 @@ locals {
 resource "aws_ecs_cluster" "this" {
   name = var.cluster_name
 
-  # Container Insights publishes RunningTaskCount, which the backlog-per-task metric
-  # divides by (see modules/scaling).
+  # Container Insights publishes DesiredTaskCount, which the alarms mode's policies read
+  # (modules/scaling); in either mode it gives operators the service's task metrics.
   setting {
     name  = "containerInsights"
     value = "enabled"
@@ -40,8 +40,12 @@ resource "aws_ecs_capacity_provider" "this" {
   auto_scaling_group_provider {
     auto_scaling_group_arn = var.asg_arn
 
+    # Managed scaling sizes the group from CapacityProviderReservation (alarms mode).
+    # With the backlog scaler it is off: the scaler sets the group's capacity itself, and
+    # two writers of one desired capacity would undo each other (docs/design.md, "Scaling
+    # modes"). The plan's values stay in place either way; ECS ignores them while off.
     managed_scaling {
-      status                    = "ENABLED"
+      status                    = var.managed_scaling ? "ENABLED" : "DISABLED"
       target_capacity           = var.capacity_target_percent
       minimum_scaling_step_size = var.minimum_scaling_step_size
       maximum_scaling_step_size = var.maximum_scaling_step_size
@@ -50,8 +54,11 @@ resource "aws_ecs_capacity_provider" "this" {
 
     # Deviation from the plan (DISABLED): with it disabled the ASG may terminate an
     # instance that still runs a worker mid-job. ENABLED requires protect_from_scale_in
-    # on the ASG; ECS lifts protection only from instances without tasks.
-    managed_termination_protection = "ENABLED"
+    # on the ASG and managed scaling; ECS lifts protection only from instances without
+    # tasks. Without managed scaling (backlog scaler) it must be DISABLED; the group's
+    # scale-in protection then stays on for good, and the scaler terminates only
+    # instances it has seen empty (drained, re-read) by TerminateInstanceInAutoScalingGroup.
+    managed_termination_protection = var.managed_scaling ? "ENABLED" : "DISABLED"
 
     # ECS drains tasks off instances the ASG terminates (scale-in, rebalancing) instead of
     # killing them, so their jobs are finished or released.
@@ -125,7 +132,7 @@ resource "aws_ecs_service" "worker" {
   name            = var.service_name
   cluster         = aws_ecs_cluster.this.id
   task_definition = aws_ecs_task_definition.worker.arn
-  desired_count   = 0 # initial value only; Application Auto Scaling owns it (ignore_changes)
+  desired_count   = 0 # initial value only; the backlog scaler or Application Auto Scaling owns it (ignore_changes)
 
   # Never a launch type: a service with a launch type ignores capacity providers, so the
   # ASG would never scale for it.

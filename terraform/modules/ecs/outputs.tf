@@ -42,3 +42,12 @@ output "log_group_arn" {
   description = "ARN of the worker log group."
   value       = aws_cloudwatch_log_group.worker.arn
 }
+
+output "capacity_provider_management" {
+  description = "What ECS manages for the capacity provider's group: managed scaling, managed termination protection, managed draining (ENABLED/DISABLED each)."
+  value = {
+    managed_scaling                = one(aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_scaling).status
+    managed_termination_protection = aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_termination_protection
+    managed_draining               = aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_draining
+  }
+}

@@ -18,6 +18,12 @@ variable "asg_arn" {
   type        = string
 }
 
+variable "managed_scaling" {
+  description = "ECS managed scaling (and with it managed termination protection) of the capacity provider: true in the alarms scaling mode, false when the backlog scaler sets the group's capacity."
+  type        = bool
+  default     = true
+}
+
 variable "capacity_target_percent" {
   description = "Managed scaling target capacity."
   type        = number

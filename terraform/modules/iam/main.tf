@@ -1,4 +1,5 @@
-# The plan's four roles (task execution, task, instance, Spot handler), least privilege.
+# The plan's four roles (task execution, task, instance, Spot handler), and the backlog
+# scaler's two (its function, its schedule), least privilege.
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
@@ -27,6 +28,15 @@ locals {
   spot_handler_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${coalesce(var.spot_handler_function_name, "none")}"
   spot_handler_queue_arns = [for q in [var.spot_events_queue_name, var.lifecycle_events_queue_name] :
   "arn:${local.partition}:sqs:${local.region}:${local.account}:${coalesce(q, "none")}"]
+
+  container_instances_arn = "arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${var.cluster_name}/*"
+  asg_arn                 = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"
+
+  backlog_scaler_function_arn  = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${coalesce(var.backlog_scaler_function_name, "none")}"
+  backlog_scaler_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${coalesce(var.backlog_scaler_function_name, "none")}"
+  # A parameter's ARN names it without its leading slash.
+  backlog_scaler_state_arn = "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(coalesce(var.backlog_scaler_state_parameter_name, "none"), "/")}"
+  service_arn              = "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${var.cluster_name}/${var.service_name}"
 }
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
@@ -239,7 +249,7 @@ data "aws_iam_policy_document" "spot_handler" {
     # DescribeContainerInstances also reports the running task count the handler waits on.
     sid       = "DrainOwnClusterInstances"
     actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]
-    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${var.cluster_name}/*"]
+    resources = [local.container_instances_arn]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
@@ -252,12 +262,12 @@ data "aws_iam_policy_document" "spot_handler" {
     # condition key; the resource ARN already names our cluster.
     sid       = "MarkOwnClusterInstances"
     actions   = ["ecs:PutAttributes"]
-    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${var.cluster_name}/*"]
+    resources = [local.container_instances_arn]
   }
   statement {
     sid       = "CompleteTerminationHook"
     actions   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
-    resources = ["arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"]
+    resources = [local.asg_arn]
   }
   statement {
     # What the event source mappings call, with the function's role.
@@ -293,4 +303,139 @@ resource "aws_iam_role_policy" "spot_handler" {
   name   = "spot-handler"
   role   = aws_iam_role.spot_handler[0].id
   policy = data.aws_iam_policy_document.spot_handler[0].json
+}
+
+# ---------------------------------------------------------------------------
+# Backlog scaler role (scaling_mode = "backlog_scaler"): exactly the calls of
+# crates/backlog-scaler, on our queue, service, cluster, group and state parameter.
+# ---------------------------------------------------------------------------
+resource "aws_iam_role" "backlog_scaler" {
+  count              = var.enable_backlog_scaler ? 1 : 0
+  name               = "${var.name}-backlog-scaler-role"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "backlog_scaler" {
+  count = var.enable_backlog_scaler ? 1 : 0
+
+  statement {
+    # ApproximateNumberOfMessages (visible) and ...NotVisible (in flight).
+    sid       = "ReadQueueDepth"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.jobs_queue_arn]
+  }
+  statement {
+    sid       = "SetServiceDesiredCount"
+    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    resources = [local.service_arn]
+  }
+  statement {
+    # ListTasks is authorised on container instances (Service Authorization Reference),
+    # scoped to our cluster by ecs:cluster.
+    sid       = "ListServiceTasks"
+    actions   = ["ecs:ListTasks"]
+    resources = [local.container_instances_arn]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+  statement {
+    # Busy tasks: the worker holds task scale-in protection exactly while it has jobs.
+    sid       = "ReadTaskProtection"
+    actions   = ["ecs:GetTaskProtection"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task/${var.cluster_name}/*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+  statement {
+    sid       = "FindContainerInstances"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = [local.cluster_arn]
+  }
+  statement {
+    # Drain an empty instance before terminating it, and re-read that it is still empty.
+    sid       = "DrainEmptyInstances"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]
+    resources = [local.container_instances_arn]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+  statement {
+    # DescribeAutoScalingGroups has no resource-level permissions.
+    sid       = "ReadGroup"
+    actions   = ["autoscaling:DescribeAutoScalingGroups"]
+    resources = ["*"]
+  }
+  statement {
+    # Raise the group's capacity; terminate an empty instance, decrementing it. Instance
+    # scale-in protection does not block TerminateInstanceInAutoScalingGroup.
+    sid       = "SizeGroup"
+    actions   = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    resources = [local.asg_arn]
+  }
+  statement {
+    sid       = "State"
+    actions   = ["ssm:GetParameter", "ssm:PutParameter"]
+    resources = [local.backlog_scaler_state_arn]
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.backlog_scaler_log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "backlog_scaler" {
+  count  = var.enable_backlog_scaler ? 1 : 0
+  name   = "backlog-scaler"
+  role   = aws_iam_role.backlog_scaler[0].id
+  policy = data.aws_iam_policy_document.backlog_scaler[0].json
+}
+
+# The schedule's execution role: EventBridge Scheduler assumes it to invoke the function.
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    # Confused-deputy guard: only schedules of this account may assume the role.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_iam_role" "backlog_scaler_schedule" {
+  count              = var.enable_backlog_scaler ? 1 : 0
+  name               = "${var.name}-backlog-scaler-schedule-role"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+}
+
+data "aws_iam_policy_document" "backlog_scaler_schedule" {
+  count = var.enable_backlog_scaler ? 1 : 0
+
+  statement {
+    sid       = "InvokeScaler"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.backlog_scaler_function_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "backlog_scaler_schedule" {
+  count  = var.enable_backlog_scaler ? 1 : 0
+  name   = "invoke-backlog-scaler"
+  role   = aws_iam_role.backlog_scaler_schedule[0].id
+  policy = data.aws_iam_policy_document.backlog_scaler_schedule[0].json
 }

@@ -33,3 +33,15 @@ output "spot_handler_role_arn" {
   value       = var.enable_spot_handler ? aws_iam_role.spot_handler[0].arn : null
   depends_on  = [aws_iam_role_policy.spot_handler]
 }
+
+output "backlog_scaler_role_arn" {
+  description = "ARN of the backlog scaler Lambda role, or null. Available only once its policy is attached, so the function's first run has its permissions."
+  value       = var.enable_backlog_scaler ? aws_iam_role.backlog_scaler[0].arn : null
+  depends_on  = [aws_iam_role_policy.backlog_scaler]
+}
+
+output "backlog_scaler_schedule_role_arn" {
+  description = "ARN of the role EventBridge Scheduler invokes the backlog scaler with, or null. Available only once its policy is attached."
+  value       = var.enable_backlog_scaler ? aws_iam_role.backlog_scaler_schedule[0].arn : null
+  depends_on  = [aws_iam_role_policy.backlog_scaler_schedule]
+}

@@ -9,7 +9,12 @@ variable "cluster_name" {
 }
 
 variable "asg_name" {
-  description = "Auto Scaling group whose lifecycle actions the Spot handler completes."
+  description = "Auto Scaling group whose lifecycle actions the Spot handler completes and whose capacity the backlog scaler sets."
+  type        = string
+}
+
+variable "service_name" {
+  description = "Worker service whose desired count the backlog scaler sets."
   type        = string
 }
 
@@ -78,6 +83,24 @@ variable "spot_events_queue_name" {
 
 variable "lifecycle_events_queue_name" {
   description = "Name of the queue the Spot handler consumes termination lifecycle actions from."
+  type        = string
+  default     = null
+}
+
+variable "enable_backlog_scaler" {
+  description = "Create the backlog scaler's roles (its function's and its schedule's)."
+  type        = bool
+  default     = true
+}
+
+variable "backlog_scaler_function_name" {
+  description = "Name of the backlog scaler Lambda (its log group is /aws/lambda/NAME)."
+  type        = string
+  default     = null
+}
+
+variable "backlog_scaler_state_parameter_name" {
+  description = "Name of the SSM parameter holding the backlog scaler's state."
   type        = string
   default     = null
 }

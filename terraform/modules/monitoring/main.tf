@@ -1,6 +1,7 @@
 # Alarms: the plan's service CPU alarm, plus the ones that say jobs are in trouble:
-# something reached a dead-letter queue, the oldest job waits too long, or the Spot
-# handler hit an error it will not retry.
+# something reached a dead-letter queue, the oldest job waits too long, the Spot
+# handler hit an error it will not retry, or the backlog scaler fails or stopped running
+# (with it down nothing scales: no other part of the stack sets the task count).
 
 resource "aws_sns_topic" "alarms" {
   # checkov:skip=CKV_AWS_26:Encrypted only with a customer key (kms_key_arn): CloudWatch cannot publish to a topic under the AWS-managed alias/aws/sns key, whose key policy cannot grant it kms:GenerateDataKey*/Decrypt. Alarm notifications carry alarm names and states only.
@@ -90,4 +91,48 @@ resource "aws_cloudwatch_metric_alarm" "spot_handler_permanent_errors" {
   alarm_actions      = local.actions
   ok_actions         = local.actions
   dimensions         = { Transient = "false" }
+}
+
+# The backlog scaler returns an error when every poll of an invocation failed (a poll
+# that fails alone is skipped and retried by the next). Three failed minutes in a row
+# mean it cannot see or act: permissions, a deleted resource, AWS trouble.
+resource "aws_cloudwatch_metric_alarm" "backlog_scaler_errors" {
+  count               = var.backlog_scaler_function_name == null ? 0 : 1
+  alarm_name          = "${var.name}-backlog-scaler-errors"
+  alarm_description   = "The backlog scaler failed every poll for 3 minutes in a row: the fleet is not being scaled. See its log group (/aws/lambda/${coalesce(var.backlog_scaler_function_name, "none")})."
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  metric_name         = "Errors"
+  namespace           = "AWS/Lambda"
+  period              = 60
+  statistic           = "Sum"
+  threshold           = 1
+  # No invocation publishes no Errors: the not-running alarm covers that.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.actions
+  ok_actions         = local.actions
+  dimensions         = { FunctionName = coalesce(var.backlog_scaler_function_name, "none") }
+}
+
+# Runs that never start raise no Errors: a disabled schedule, a schedule role that may not
+# invoke, reserved concurrency 0 (paused), a throttled account. The schedule starts one
+# invocation a minute; three minutes without any is never normal.
+resource "aws_cloudwatch_metric_alarm" "backlog_scaler_not_running" {
+  count               = var.backlog_scaler_function_name == null ? 0 : 1
+  alarm_name          = "${var.name}-backlog-scaler-not-running"
+  alarm_description   = "The backlog scaler has not run for 3 minutes: the fleet is not being scaled (schedule disabled or unable to invoke, reserved concurrency 0, throttling)."
+  comparison_operator = "LessThanThreshold"
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  metric_name         = "Invocations"
+  namespace           = "AWS/Lambda"
+  period              = 60
+  statistic           = "Sum"
+  threshold           = 1
+  # Lambda publishes nothing for a function that does not run.
+  treat_missing_data = "breaching"
+  alarm_actions      = local.actions
+  ok_actions         = local.actions
+  dimensions         = { FunctionName = coalesce(var.backlog_scaler_function_name, "none") }
 }

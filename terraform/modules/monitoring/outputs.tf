@@ -12,5 +12,7 @@ output "alarm_arns" {
     },
     { for k, a in aws_cloudwatch_metric_alarm.dlq_not_empty : "dlq_not_empty:${k}" => a.arn },
     { for a in aws_cloudwatch_metric_alarm.spot_handler_permanent_errors : "spot_handler_permanent_errors" => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.backlog_scaler_errors : "backlog_scaler_errors" => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.backlog_scaler_not_running : "backlog_scaler_not_running" => a.arn },
   )
 }

@@ -56,6 +56,12 @@ variable "spot_handler_metrics_namespace" {
   default     = null
 }
 
+variable "backlog_scaler_function_name" {
+  description = "The backlog scaler Lambda; null: no scaler (alarms mode), no alarm on it."
+  type        = string
+  default     = null
+}
+
 variable "topic_arn" {
   description = "Existing SNS topic for the alarms, or null."
   type        = string

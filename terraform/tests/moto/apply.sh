@@ -7,6 +7,7 @@
 # Also checks that every resource type the plan asks for was really created in moto, and
 # (tests/moto/check_wiring.py) that the wiring works as applied: events put on the bus
 # land where they should, and what the tests assert on the configuration holds in the API.
+# The stack is applied in the default scaling mode (backlog_scaler).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 # shellcheck source=../../../scripts/lib/terraform-env.sh
@@ -37,7 +38,7 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 export AWS_MAX_ATTEMPTS=2
 unset AWS_PROFILE
 
-# A fixture Lambda package (the real one is built by scripts/build-spot-handler.sh).
+# A fixture Lambda package for both functions (the real ones: scripts/build-lambda.sh).
 mkdir -p "$work/pkg"
 printf '#!/bin/sh\necho fixture\n' >"$work/pkg/bootstrap"
 chmod +x "$work/pkg/bootstrap"
@@ -79,19 +80,26 @@ python3 - "$work/state.txt" <<'PY'
 import re, sys
 state = open(sys.argv[1]).read().split()
 types = {re.sub(r"\[.*?\]", "", s).split(".")[-2] for s in state if ".data." not in s and not s.startswith("data.")}
-# Every resource group of the plan (and of docs/design.md) must exist after apply.
+# Every resource group of the plan (and of docs/design.md) must exist after apply, in
+# the default scaling mode (backlog_scaler): the scaler's resources instead of the alarms
+# mode's Application Auto Scaling ones (those are planned in tests/fleet.tftest.hcl).
 required = """aws_ecs_cluster aws_ecs_capacity_provider aws_ecs_cluster_capacity_providers
 aws_ecs_task_definition aws_ecs_service aws_launch_template aws_autoscaling_group
-aws_appautoscaling_target aws_appautoscaling_policy aws_cloudwatch_metric_alarm
+aws_cloudwatch_metric_alarm
 aws_sqs_queue aws_sqs_queue_policy aws_sqs_queue_redrive_allow_policy aws_iam_role
 aws_iam_role_policy aws_iam_role_policy_attachment aws_iam_instance_profile
 aws_cloudwatch_log_group aws_lambda_function aws_lambda_event_source_mapping
 aws_cloudwatch_event_rule aws_cloudwatch_event_target aws_autoscaling_lifecycle_hook
-aws_sns_topic""".split()
+aws_sns_topic aws_scheduler_schedule aws_ssm_parameter
+aws_lambda_function_event_invoke_config""".split()
+absent = "aws_appautoscaling_target aws_appautoscaling_policy".split()
 missing = [t for t in required if t not in types]
+present = [t for t in absent if t in types]
 print(f"    {len(state)} objects in state, {len(types)} resource types")
 if missing:
     sys.exit(f"missing resource types after apply: {missing}")
+if present:
+    sys.exit(f"resource types of the alarms mode in the backlog scaler mode: {present}")
 PY
 
 echo "--- terraform destroy"

@@ -8,7 +8,11 @@ function's LIFECYCLE_HOOK_NAME is the group's hook, the mappings' concurrency fi
 reserved concurrency, failed events reach the DLQ before they expire, every rule
 target dead-letters, the ASG has room for a deployment at full scale, launched
 instances and volumes get the default tags, and the jobs queue denies sending to
-anyone but the named producers.
+anyone but the named producers. In the backlog scaler mode (the default): the scaler's
+environment names the applied queue, service, group and state parameter, its
+schedule, retries and concurrency are as designed, its roles grant what the design
+lists, ECS managed scaling is off and Application Auto Scaling has no target on the
+service, and its two alarms watch the function.
 
 Usage: check_wiring.py ENDPOINT_URL OUTPUTS_JSON TFVARS_JSON
   OUTPUTS_JSON: `terraform output -json`; TFVARS_JSON: the tfvars the stack was applied with.
@@ -139,10 +143,123 @@ def main() -> int:
           and deny[0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"] in (tfvars["producer_principal_arns"][0], tfvars["producer_principal_arns"]),
           "the jobs queue denies sqs:SendMessage to everyone but the named producers")
 
+    if out["scaling_mode"] == "backlog_scaler":
+        check_backlog_scaler(endpoint, out, check)
+
     if failures:
         print(f"wiring: {len(failures)} check(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+# What crates/backlog-scaler calls (the shared design), resource by resource.
+BACKLOG_SCALER_ACTIONS = {
+    "sqs:GetQueueAttributes", "ecs:DescribeServices", "ecs:UpdateService", "ecs:ListTasks",
+    "ecs:GetTaskProtection", "ecs:ListContainerInstances", "ecs:DescribeContainerInstances",
+    "ecs:UpdateContainerInstancesState", "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
+    "ssm:GetParameter", "ssm:PutParameter", "logs:CreateLogStream", "logs:PutLogEvents",
+}
+
+
+def inline_policy(iam, role_arn: str) -> tuple[dict, list[dict]]:
+    """The role's trust policy and the statements of its one inline policy."""
+    name = role_arn.rsplit("/", 1)[-1]
+    role = iam.get_role(RoleName=name)["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    doc = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    return trust, doc["Statement"]
+
+
+def as_list(v) -> list:
+    return v if isinstance(v, list) else [v]
+
+
+def check_backlog_scaler(endpoint: str, out: dict, check) -> None:
+    kw = dict(endpoint_url=endpoint, region_name=out["aws_region"])
+    lam = boto3.client("lambda", **kw)
+    scheduler = boto3.client("scheduler", **kw)
+    ssm = boto3.client("ssm", **kw)
+    ecs = boto3.client("ecs", **kw)
+    aas = boto3.client("application-autoscaling", **kw)
+    iam = boto3.client("iam", **kw)
+    cloudwatch = boto3.client("cloudwatch", **kw)
+    fn_name = out["backlog_scaler_function_name"]
+
+    # --- The function: configured for what was applied ---------------------------------
+    fn = lam.get_function_configuration(FunctionName=fn_name)
+    env = fn["Environment"]["Variables"]
+    scaling = out["scaling"]
+    want = {
+        "QUEUE_URL": out["jobs_queue_url"], "CLUSTER_NAME": out["cluster_name"],
+        "SERVICE_NAME": out["service_name"], "AUTOSCALING_GROUP_NAME": out["asg_name"],
+        "STATE_PARAMETER": out["backlog_scaler_state_parameter_name"],
+        "POLL_SECONDS": str(scaling["scaler_poll_seconds"]),
+        "RUN_SECONDS": str(60 - scaling["scaler_poll_seconds"]),
+        "JOB_SECONDS": str(scaling["job_seconds"]),
+        "ACCEPTABLE_LATENCY_SECONDS": str(scaling["acceptable_latency_seconds"]),
+        "COLD_START_SECONDS": str(scaling["cold_start_seconds"]),
+        "TARGET_UTILIZATION": f"{scaling['target_utilization']:g}",
+        "MIN_TASKS": str(scaling["min_tasks"]), "MAX_TASKS": str(scaling["max_tasks"]),
+        "LOAD_WINDOW_SECONDS": str(scaling["scaler_load_window_seconds"]),
+        "SCALE_DOWN_WINDOW_SECONDS": str(scaling["scaler_scale_down_window_seconds"]),
+        "ACTIVITY_WINDOW_SECONDS": str(scaling["scaler_activity_window_seconds"]),
+        "METRICS_NAMESPACE": "facerec-fleet/BacklogScaler",
+    }
+    diff = {k: (env.get(k), want.get(k)) for k in set(env) | set(want) if env.get(k) != want.get(k)}
+    check(not diff, f"the scaler's environment is the applied queue, service, group, parameter and scaling.json (got, wanted: {diff})")
+    check(fn["Runtime"] == "provided.al2023" and fn["Timeout"] == 60 and fn["MemorySize"] == 128 and fn["Role"] == out["backlog_scaler_role_arn"],
+          f"the scaler runs provided.al2023, 60 s, 128 MB, with its own role (got {fn['Runtime']}, {fn['Timeout']} s, {fn['MemorySize']} MB)")
+    reserved = lam.get_function_concurrency(FunctionName=fn_name).get("ReservedConcurrentExecutions")
+    check(reserved == 1, f"one scaler at a time (reserved concurrency {reserved})")
+    invoke = lam.get_function_event_invoke_config(FunctionName=fn_name)
+    check(invoke.get("MaximumRetryAttempts") == 0 and invoke.get("MaximumEventAgeInSeconds") == 60,
+          f"no asynchronous retries, events older than a minute dropped (got {invoke.get('MaximumRetryAttempts')}, {invoke.get('MaximumEventAgeInSeconds')} s)")
+
+    # --- Its state parameter starts empty --------------------------------------------------
+    param = ssm.get_parameter(Name=env["STATE_PARAMETER"])["Parameter"]
+    check(param["Type"] == "String" and param["Value"] == "{}", f"the state parameter exists, a String holding {{}} (got {param['Type']} {param['Value']!r})")
+
+    # --- Its schedule: every minute on the minute, invoking it with the schedule role ----
+    sched = scheduler.get_schedule(Name=out["backlog_scaler_schedule_name"])
+    target = sched["Target"]
+    check(sched["ScheduleExpression"] == "rate(1 minute)" and sched["FlexibleTimeWindow"]["Mode"] == "OFF" and sched.get("State") == "ENABLED",
+          f"the schedule is rate(1 minute), no flexible window, enabled (got {sched['ScheduleExpression']}, {sched['FlexibleTimeWindow']}, {sched.get('State')})")
+    check(target["Arn"] == fn["FunctionArn"] and target.get("RetryPolicy") == {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
+          f"the schedule invokes the scaler, without retries (got {target['Arn']}, {target.get('RetryPolicy')})")
+    trust, statements = inline_policy(iam, target["RoleArn"])
+    principals = [s["Principal"].get("Service") for s in trust["Statement"]]
+    check(principals == ["scheduler.amazonaws.com"]
+          and [(a, r) for s in statements for a in as_list(s["Action"]) for r in as_list(s["Resource"])] == [("lambda:InvokeFunction", fn["FunctionArn"])],
+          f"the schedule role: assumed by EventBridge Scheduler, may invoke the scaler only ({principals}, {statements})")
+
+    # --- The scaler's role: exactly the design's calls ---------------------------------------
+    trust, statements = inline_policy(iam, out["backlog_scaler_role_arn"])
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    check([s["Principal"].get("Service") for s in trust["Statement"]] == ["lambda.amazonaws.com"] and actions == BACKLOG_SCALER_ACTIONS,
+          f"the scaler role: assumed by Lambda, allows exactly the scaler's calls (extra {sorted(actions - BACKLOG_SCALER_ACTIONS)}, missing {sorted(BACKLOG_SCALER_ACTIONS - actions)})")
+    by_action = {a: as_list(s["Resource"]) for s in statements for a in as_list(s["Action"])}
+    service_arn = ecs.describe_services(cluster=out["cluster_name"], services=[out["service_name"]])["services"][0]["serviceArn"]
+    check(by_action["ecs:UpdateService"] == [service_arn] and by_action["sqs:GetQueueAttributes"] == [out["jobs_queue_arn"]]
+          and by_action["autoscaling:SetDesiredCapacity"] == [out["asg_arn"].split(":autoScalingGroup:")[0] + ":autoScalingGroup:*:autoScalingGroupName/" + out["asg_name"]],
+          f"the scaler may set the applied service's count ({by_action['ecs:UpdateService']} vs {service_arn}), read the applied queue, size the applied group")
+
+    # --- Nobody else scales: no managed scaling, no Application Auto Scaling target -------
+    cp = ecs.describe_capacity_providers(capacityProviders=[out["capacity_provider_name"]])["capacityProviders"][0]["autoScalingGroupProvider"]
+    check(cp["managedScaling"]["status"] == "DISABLED" and cp["managedTerminationProtection"] == "DISABLED" and cp["managedDraining"] == "ENABLED",
+          f"capacity provider: managed scaling and termination protection DISABLED, managed draining ENABLED (got {cp['managedScaling']['status']}, {cp['managedTerminationProtection']}, {cp.get('managedDraining')})")
+    targets = aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    check(not [t for t in targets if t["ResourceId"] == f"service/{out['cluster_name']}/{out['service_name']}"],
+          f"Application Auto Scaling has no scalable target on the service ({len(targets)} ECS targets in all)")
+
+    # --- Its alarms watch it -------------------------------------------------------------------
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=[n.split(":alarm:")[-1] for k, n in out["alarm_arns"].items() if k.startswith("backlog_scaler_")])["MetricAlarms"]}
+    check(len(alarms) == 2 and all(a["Namespace"] == "AWS/Lambda" and a["Dimensions"] == [{"Name": "FunctionName", "Value": fn_name}] for a in alarms.values())
+          and sorted(a["MetricName"] for a in alarms.values()) == ["Errors", "Invocations"],
+          f"the scaler's Errors and Invocations alarms watch the function ({sorted(alarms)})")
 
 
 if __name__ == "__main__":

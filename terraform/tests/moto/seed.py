@@ -6,6 +6,7 @@ holding the worker image. This seeds exactly those, then writes a tfvars JSON fi
 `terraform apply`.
 
 Usage: seed.py ENDPOINT_URL TFVARS_OUT LAMBDA_ZIP
+  LAMBDA_ZIP stands in for both functions' packages (Spot handler, backlog scaler).
 """
 import hashlib
 import json
@@ -48,6 +49,7 @@ def main() -> None:
         "private_subnet_ids": subnets,
         "security_group_ids": [sg],
         "spot_handler_package_path": lambda_zip,
+        "backlog_scaler_package_path": lambda_zip,
         "producer_principal_arns": ["arn:aws:iam::123456789012:role/facerec-producer"],
         "input_s3_prefixes": ["s3://facerec-inputs/images/"],
         "result_s3_prefix": "s3://facerec-results/v1/",

@@ -1,0 +1,58 @@
+//! The Lambda `bootstrap` executable for the `provided.al2023` runtime.
+//!
+//! Reads the configuration once per cold start, builds the SDK clients, then runs one
+//! [`BacklogScaler::invoke`] per invocation (the schedule's event carries nothing the
+//! scaler needs). The response is the invocation's report; an error fails the invocation,
+//! which is what the function's Errors alarm counts.
+
+use facerec_backlog_scaler::{
+    AwsFleet, BacklogScaler, InvocationReport, ScalerConfig, SsmStateStore, StdoutMetrics,
+    TokioClock,
+};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // JSON logs on stdout; CloudWatch Logs indexes their fields. No ANSI, no timestamp:
+    // Lambda stamps each line itself.
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
+
+    // A bad setting stops the cold start with a readable message (Init error in Lambda).
+    let config = ScalerConfig::from_env().map_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+        Error::from(e.to_string())
+    })?;
+    tracing::info!(
+        cluster = %config.cluster_name,
+        service = %config.service_name,
+        group = %config.autoscaling_group_name,
+        poll_s = config.poll_interval.as_secs(),
+        run_s = config.run_for.as_secs(),
+        min_tasks = config.policy.min_tasks,
+        max_tasks = config.policy.max_tasks,
+        cold_start_s = config.policy.cold_start_seconds,
+        "backlog scaler starting"
+    );
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let fleet = AwsFleet::new(&sdk, &config);
+    let store = SsmStateStore::new(&sdk, config.state_parameter.clone());
+    let scaler = BacklogScaler::new(config, fleet, store, StdoutMetrics);
+    let scaler = &scaler;
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
+        // A fresh clock per invocation: the environment may have been frozen since the last.
+        let report: InvocationReport = scaler.invoke(&TokioClock::new()).await?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}

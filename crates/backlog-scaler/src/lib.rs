@@ -1,0 +1,35 @@
+//! Backlog scaler of facerec-fleet: a Lambda function, invoked every minute, that polls
+//! the jobs queue and the workers' task scale-in protection every `POLL_SECONDS` and sets
+//! the ECS service's desired count and the Auto Scaling group's capacity itself
+//! (`scaling_mode = "backlog_scaler"`, the default; capacity-provider managed scaling is
+//! off). The rule is `facerec-backlog-policy`'s, the code the fleet simulator judges.
+//!
+//! Layout, in the order an invocation flows through it:
+//! - [`config`]: [`ScalerConfig`] from the function's environment;
+//! - [`handler`]: [`BacklogScaler::invoke`], the plain async function: state in, polls,
+//!   actions, state out;
+//! - [`fleet`]: the traits it acts through ([`FleetApi`], [`StateStore`]);
+//! - [`aws`]: those traits over the AWS SDK (SQS, ECS, Auto Scaling, SSM clients);
+//! - [`clock`]: monotonic and wall time ([`TokioClock`]), pausable in tests;
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines.
+//!
+//! `src/bin/bootstrap.rs` wires them to `lambda_runtime` for the `provided.al2023` runtime.
+
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod fleet;
+pub mod handler;
+pub mod metrics;
+
+pub use aws::{AwsFleet, SsmStateStore};
+pub use clock::{Clock, TokioClock};
+pub use config::{ConfigError, ScalerConfig};
+pub use fleet::{
+    AwsError, ContainerInstance, FleetApi, GroupInstance, GroupState, QueueDepth, ServiceCounts,
+    StateStore,
+};
+pub use handler::{
+    state_json, BacklogScaler, InvocationReport, PollReport, ScalerError, STATE_LIMIT_BYTES,
+};
+pub use metrics::{MetricsSink, RecordedMetrics, StdoutMetrics};

@@ -1,0 +1,779 @@
+//! The handler over an in-memory fleet, in paused tokio time: what each invocation asks
+//! of AWS, in which order, and what it refuses to do.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use facerec_backlog_policy::{BacklogPolicy, LoadEstimate, Observation, PolicyConfig, PolicyState};
+use facerec_backlog_scaler::{
+    state_json, AwsError, BacklogScaler, ContainerInstance, FleetApi, GroupInstance, GroupState,
+    QueueDepth, RecordedMetrics, ScalerConfig, ScalerError, ServiceCounts, StateStore, TokioClock,
+    STATE_LIMIT_BYTES,
+};
+
+const T0_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+fn config() -> ScalerConfig {
+    ScalerConfig {
+        queue_url: "https://sqs.example/123456789012/jobs".into(),
+        cluster_name: "facerec-cluster".into(),
+        service_name: "facerec-service".into(),
+        autoscaling_group_name: "facerec-asg".into(),
+        state_parameter: "/facerec/backlog-scaler/state".into(),
+        poll_interval: Duration::from_secs(10),
+        run_for: Duration::from_secs(50),
+        policy: PolicyConfig {
+            job_seconds: 6.0,
+            acceptable_latency_seconds: 300.0,
+            cold_start_seconds: 165,
+            target_utilization: 1.0,
+            min_tasks: 0,
+            max_tasks: 5,
+            load_window_seconds: 60,
+            scale_down_window_seconds: 60,
+            activity_window_seconds: 900,
+            load_estimate: LoadEstimate::BusyMean,
+        },
+        metrics_namespace: "test/scaler".into(),
+    }
+}
+
+/// A fleet in memory. Every call is logged; `fail` makes the named operation fail.
+#[derive(Default)]
+struct World {
+    depth: QueueDepth,
+    service_desired: u32,
+    busy: u32,
+    group_desired: u32,
+    max_size: u32,
+    /// (instance id, lifecycle state)
+    group: Vec<(String, String)>,
+    container_instances: Vec<ContainerInstance>,
+    /// A task appears on this container instance right after it is set DRAINING.
+    task_lands_on: Option<String>,
+    fail: Vec<&'static str>,
+    /// Operations that fail once, the first time they are called.
+    fail_once: Vec<&'static str>,
+    calls: Vec<String>,
+    /// Unix seconds of each GetQueueAttributes.
+    polled_at: Vec<u64>,
+}
+
+struct FakeFleet {
+    world: Mutex<World>,
+    clock: TokioClock,
+}
+
+impl FakeFleet {
+    fn new(world: World) -> Self {
+        FakeFleet {
+            world: Mutex::new(world),
+            clock: TokioClock::anchored_at(T0_MS),
+        }
+    }
+
+    fn call(
+        &self,
+        op: &'static str,
+        detail: String,
+    ) -> Result<std::sync::MutexGuard<'_, World>, AwsError> {
+        let mut w = self.world.lock().unwrap();
+        w.calls.push(if detail.is_empty() {
+            op.to_string()
+        } else {
+            format!("{op} {detail}")
+        });
+        if w.fail.contains(&op) {
+            return Err(AwsError::new(op, "injected failure"));
+        }
+        if let Some(i) = w.fail_once.iter().position(|o| *o == op) {
+            w.fail_once.remove(i);
+            return Err(AwsError::new(op, "injected failure"));
+        }
+        Ok(w)
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.world.lock().unwrap().calls.clone()
+    }
+}
+
+impl FleetApi for FakeFleet {
+    async fn queue_depth(&self) -> Result<QueueDepth, AwsError> {
+        use facerec_backlog_scaler::Clock;
+        let now = self.clock.unix_seconds();
+        let mut w = self.call("GetQueueAttributes", String::new())?;
+        w.polled_at.push(now);
+        Ok(w.depth)
+    }
+
+    async fn service(&self) -> Result<ServiceCounts, AwsError> {
+        let w = self.call("DescribeServices", String::new())?;
+        Ok(ServiceCounts {
+            desired: w.service_desired,
+            running: w.service_desired,
+            pending: 0,
+        })
+    }
+
+    async fn busy_tasks(&self) -> Result<u32, AwsError> {
+        Ok(self.call("GetTaskProtection", String::new())?.busy)
+    }
+
+    async fn set_desired_count(&self, count: u32) -> Result<(), AwsError> {
+        self.call("UpdateService", count.to_string())?
+            .service_desired = count;
+        Ok(())
+    }
+
+    async fn group(&self) -> Result<GroupState, AwsError> {
+        let w = self.call("DescribeAutoScalingGroups", String::new())?;
+        Ok(GroupState {
+            desired_capacity: w.group_desired,
+            max_size: w.max_size,
+            instances: w
+                .group
+                .iter()
+                .map(|(id, state)| GroupInstance {
+                    instance_id: id.clone(),
+                    lifecycle_state: state.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn set_desired_capacity(&self, capacity: u32) -> Result<(), AwsError> {
+        self.call("SetDesiredCapacity", capacity.to_string())?
+            .group_desired = capacity;
+        Ok(())
+    }
+
+    async fn active_container_instances(&self) -> Result<Vec<ContainerInstance>, AwsError> {
+        let w = self.call("ListContainerInstances", String::new())?;
+        Ok(w.container_instances
+            .iter()
+            .filter(|ci| ci.status == "ACTIVE")
+            .cloned()
+            .collect())
+    }
+
+    async fn container_instance(&self, arn: &str) -> Result<Option<ContainerInstance>, AwsError> {
+        let w = self.call("DescribeContainerInstances", arn.to_string())?;
+        Ok(w.container_instances
+            .iter()
+            .find(|ci| ci.arn == arn)
+            .cloned())
+    }
+
+    async fn set_container_instance_draining(
+        &self,
+        arn: &str,
+        draining: bool,
+    ) -> Result<(), AwsError> {
+        let status = if draining { "DRAINING" } else { "ACTIVE" };
+        let mut w = self.call("UpdateContainerInstancesState", format!("{arn} {status}"))?;
+        let lands = draining && w.task_lands_on.as_deref() == Some(arn);
+        let ci = w
+            .container_instances
+            .iter_mut()
+            .find(|ci| ci.arn == arn)
+            .expect("known container instance");
+        ci.status = status.into();
+        if lands {
+            ci.pending_tasks = 1;
+        }
+        Ok(())
+    }
+
+    async fn terminate_instance(&self, instance_id: &str) -> Result<(), AwsError> {
+        let mut w = self.call(
+            "TerminateInstanceInAutoScalingGroup",
+            instance_id.to_string(),
+        )?;
+        w.group.retain(|(id, _)| id != instance_id);
+        w.container_instances
+            .retain(|ci| ci.ec2_instance_id != instance_id);
+        w.group_desired -= 1;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct MemoryStore {
+    value: Mutex<Option<String>>,
+    fail_load: bool,
+    fail_save: bool,
+    saves: Mutex<VecDeque<String>>,
+}
+
+impl StateStore for MemoryStore {
+    async fn load(&self) -> Result<Option<String>, AwsError> {
+        if self.fail_load {
+            return Err(AwsError::new("ssm:GetParameter", "AccessDenied"));
+        }
+        Ok(self.value.lock().unwrap().clone())
+    }
+
+    async fn save(&self, value: &str) -> Result<(), AwsError> {
+        if self.fail_save {
+            return Err(AwsError::new("ssm:PutParameter", "AccessDenied"));
+        }
+        *self.value.lock().unwrap() = Some(value.to_string());
+        self.saves.lock().unwrap().push_back(value.to_string());
+        Ok(())
+    }
+}
+
+fn ci(n: usize, running: i32) -> ContainerInstance {
+    ContainerInstance {
+        arn: format!(
+            "arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-cluster/ci-{n}"
+        ),
+        ec2_instance_id: format!("i-{n}"),
+        status: "ACTIVE".into(),
+        running_tasks: running,
+        pending_tasks: 0,
+        registered_at: 1_767_220_000 + n as i64,
+    }
+}
+
+fn in_service(ids: &[usize]) -> Vec<(String, String)> {
+    ids.iter()
+        .map(|n| (format!("i-{n}"), "InService".to_string()))
+        .collect()
+}
+
+fn scaler(
+    world: World,
+    store: MemoryStore,
+) -> BacklogScaler<FakeFleet, MemoryStore, RecordedMetrics> {
+    BacklogScaler::new(
+        config(),
+        FakeFleet::new(world),
+        store,
+        RecordedMetrics::default(),
+    )
+}
+
+fn count(calls: &[String], prefix: &str) -> usize {
+    calls.iter().filter(|c| c.starts_with(prefix)).count()
+}
+
+/// One invocation polls at 0, 10 … 50 s of (paused) time, and the rule's samples carry
+/// those times into the saved state.
+#[tokio::test(start_paused = true)]
+async fn an_invocation_polls_every_10_seconds_for_50_seconds() {
+    let s = scaler(
+        World {
+            max_size: 10,
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let started = tokio::time::Instant::now();
+    let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(50));
+    let t0 = (T0_MS / 1000) as u64;
+    let at: Vec<u64> = s.fleet().world.lock().unwrap().polled_at.clone();
+    assert_eq!(at, (0..6).map(|k| t0 + 10 * k).collect::<Vec<_>>());
+    assert_eq!(report.polls.len(), 6);
+    assert!(report.failed_polls.is_empty());
+    assert_eq!(
+        report.fresh_state.as_deref(),
+        Some("state parameter does not exist")
+    );
+    let saved: PolicyState =
+        serde_json::from_str(s.store().value.lock().unwrap().as_deref().unwrap()).unwrap();
+    assert_eq!(saved.samples.iter().map(|p| p.t).collect::<Vec<_>>(), at);
+    // Nothing to do in an empty, idle system: no write call at all.
+    let calls = s.fleet().calls();
+    for op in [
+        "UpdateService",
+        "SetDesiredCapacity",
+        "UpdateContainerInstancesState",
+        "Terminate",
+    ] {
+        assert_eq!(count(&calls, op), 0, "{op}: {calls:?}");
+    }
+}
+
+/// 40 visible jobs from zero: ceil(40 × 6 / (300 − 165)) = 2 tasks, and the group raised
+/// to 2 at the first poll; the later polls see the new desired count and change nothing.
+#[tokio::test(start_paused = true)]
+async fn a_backlog_raises_the_service_and_the_group_once() {
+    let s = scaler(
+        World {
+            depth: QueueDepth {
+                visible: 40,
+                in_flight: 0,
+            },
+            max_size: 10,
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    assert_eq!(report.polls[0].want, 2);
+    assert_eq!(report.polls[0].desired_tasks, 2);
+    let calls = s.fleet().calls();
+    assert_eq!(count(&calls, "UpdateService"), 1, "{calls:?}");
+    assert!(calls.contains(&"UpdateService 2".to_string()));
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("SetDesiredCapacity"))
+            .collect::<Vec<_>>(),
+        ["SetDesiredCapacity 2"]
+    );
+    let metrics = s.metrics().records_with("DesiredTasks");
+    assert_eq!(metrics.len(), 6);
+    assert_eq!(metrics[0]["Visible"], 40.0);
+    assert_eq!(metrics[0]["WantTasks"], 2.0);
+    assert_eq!(metrics[0]["DesiredTasks"], 2.0);
+    assert_eq!(metrics[0]["ServiceName"], "facerec-service");
+    assert_eq!(s.metrics().records_with("PollErrors")[0]["PollErrors"], 0.0);
+}
+
+/// The group's desired capacity is only ever raised: with 5 wanted by the group and 2 by
+/// the rule, no SetDesiredCapacity call; the raise is capped at the group's max_size.
+#[tokio::test(start_paused = true)]
+async fn the_group_is_never_lowered_with_set_desired_capacity() {
+    let s = scaler(
+        World {
+            depth: QueueDepth {
+                visible: 40,
+                in_flight: 0,
+            },
+            service_desired: 2,
+            group_desired: 5,
+            max_size: 10,
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    assert_eq!(count(&s.fleet().calls(), "SetDesiredCapacity"), 0);
+
+    let s = scaler(
+        World {
+            depth: QueueDepth {
+                visible: 1000,
+                in_flight: 0,
+            },
+            max_size: 3,
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    assert_eq!(report.polls[0].desired_tasks, 5);
+    let calls = s.fleet().calls();
+    assert!(
+        calls.contains(&"SetDesiredCapacity 3".to_string()),
+        "{calls:?}"
+    );
+    assert_eq!(count(&calls, "SetDesiredCapacity"), 1);
+}
+
+/// An empty system with three instances: the two without a task are drained, re-read and
+/// terminated (decrementing the group), in that order; the one running a task and the one
+/// still booting (no container instance yet) are left alone.
+#[tokio::test(start_paused = true)]
+async fn scale_in_drains_then_terminates_only_empty_instances() {
+    let mut group = in_service(&[1, 2, 3]);
+    group.push(("i-4".into(), "Pending".into()));
+    let s = scaler(
+        World {
+            service_desired: 3,
+            group_desired: 4,
+            max_size: 10,
+            group,
+            container_instances: vec![ci(1, 0), ci(2, 1), ci(3, 0)],
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    // Nothing visible, in flight or busy, arrivals rare: 0 at the first poll.
+    assert_eq!(report.polls[0].desired_tasks, 0);
+    assert_eq!(report.polls[0].terminated, ["i-3", "i-1"]);
+    let calls = s.fleet().calls();
+    let writes: Vec<&String> = calls
+        .iter()
+        .filter(|c| {
+            [
+                "UpdateService",
+                "UpdateContainer",
+                "DescribeContainer",
+                "Terminate",
+                "SetDesired",
+            ]
+            .iter()
+            .any(|p| c.starts_with(p))
+        })
+        .collect();
+    let arn = |n: usize| ci(n, 0).arn;
+    assert_eq!(
+        writes,
+        [
+            "UpdateService 0".to_string(),
+            format!("UpdateContainerInstancesState {} DRAINING", arn(3)),
+            format!("DescribeContainerInstances {}", arn(3)),
+            "TerminateInstanceInAutoScalingGroup i-3".to_string(),
+            format!("UpdateContainerInstancesState {} DRAINING", arn(1)),
+            format!("DescribeContainerInstances {}", arn(1)),
+            "TerminateInstanceInAutoScalingGroup i-1".to_string(),
+        ]
+        .iter()
+        .collect::<Vec<_>>()
+    );
+    let w = s.fleet().world.lock().unwrap();
+    assert_eq!(w.group_desired, 2, "each termination decremented the group");
+    assert_eq!(
+        w.group
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        ["i-2", "i-4"]
+    );
+    assert_eq!(w.container_instances[0].status, "ACTIVE", "i-2 runs a task");
+    let terminated = s.metrics().records_with("InstancesTerminated");
+    assert_eq!(terminated[0]["InstancesTerminated"], 2.0);
+}
+
+/// Never more instances than (instances − desired): with 2 busy tasks the rule keeps 2,
+/// so of three empty-looking instances in a group of four only two go.
+#[tokio::test(start_paused = true)]
+async fn never_removes_more_than_the_excess_nor_goes_below_the_busy_tasks() {
+    let s = scaler(
+        World {
+            depth: QueueDepth {
+                visible: 0,
+                in_flight: 2,
+            },
+            busy: 2,
+            service_desired: 4,
+            group_desired: 4,
+            max_size: 10,
+            group: in_service(&[1, 2, 3, 4]),
+            container_instances: vec![ci(1, 0), ci(2, 0), ci(3, 0), ci(4, 1)],
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    for poll in &report.polls {
+        assert!(poll.desired_tasks >= 2, "{poll:?}");
+    }
+    let terminated: Vec<&String> = report.polls.iter().flat_map(|p| &p.terminated).collect();
+    assert_eq!(
+        terminated.len(),
+        0,
+        "the desired count stays 4 for the 60-s window"
+    );
+    // A fresh window later: the busy mean is 2, so 2 tasks; 4 instances − 2 = 2 go.
+    let again = s
+        .invoke(&TokioClock::anchored_at(T0_MS + 60_000))
+        .await
+        .unwrap();
+    let terminated: Vec<&String> = again.polls.iter().flat_map(|p| &p.terminated).collect();
+    assert_eq!(terminated.len(), 2, "{again:?}");
+    assert!(again.polls.iter().all(|p| p.desired_tasks >= 2));
+    assert_eq!(again.polls.last().unwrap().desired_tasks, 2);
+}
+
+/// A task placed between the listing and the drain: the re-read sees it, the instance is
+/// set ACTIVE again and not terminated.
+#[tokio::test(start_paused = true)]
+async fn an_instance_that_gains_a_task_while_draining_is_kept() {
+    let s = scaler(
+        World {
+            service_desired: 1,
+            group_desired: 1,
+            max_size: 10,
+            group: in_service(&[1]),
+            container_instances: vec![ci(1, 0)],
+            task_lands_on: Some(ci(1, 0).arn),
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    assert!(report.polls.iter().all(|p| p.terminated.is_empty()));
+    let calls = s.fleet().calls();
+    assert_eq!(count(&calls, "TerminateInstanceInAutoScalingGroup"), 0);
+    assert!(calls.contains(&format!(
+        "UpdateContainerInstancesState {} ACTIVE",
+        ci(1, 0).arn
+    )));
+    assert_eq!(
+        s.fleet().world.lock().unwrap().container_instances[0].status,
+        "ACTIVE"
+    );
+}
+
+/// A failed termination sets the drained instance ACTIVE again and skips the poll.
+#[tokio::test(start_paused = true)]
+async fn a_failed_termination_undoes_the_drain() {
+    let s = scaler(
+        World {
+            group_desired: 1,
+            max_size: 10,
+            group: in_service(&[1]),
+            container_instances: vec![ci(1, 0)],
+            fail: vec!["TerminateInstanceInAutoScalingGroup"],
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    // Every poll tries, fails and undoes: the invocation is an error naming the call.
+    match s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap_err() {
+        ScalerError::AllPollsFailed { polls, last } => {
+            assert_eq!(polls, 6);
+            assert_eq!(last.operation, "TerminateInstanceInAutoScalingGroup");
+        }
+        other => panic!("{other:?}"),
+    }
+    let calls = s.fleet().calls();
+    assert_eq!(count(&calls, "TerminateInstanceInAutoScalingGroup"), 6);
+    assert!(calls.contains(&format!(
+        "UpdateContainerInstancesState {} ACTIVE",
+        ci(1, 0).arn
+    )));
+    assert_eq!(
+        s.fleet().world.lock().unwrap().container_instances[0].status,
+        "ACTIVE"
+    );
+}
+
+/// Some polls failing is logged and survived; every poll failing is an error (the Errors
+/// alarm), and the state is still saved.
+#[tokio::test(start_paused = true)]
+async fn every_poll_failing_is_an_invocation_error() {
+    let s = scaler(
+        World {
+            max_size: 10,
+            fail: vec!["GetTaskProtection"],
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let err = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap_err();
+    match &err {
+        ScalerError::AllPollsFailed { polls, last } => {
+            assert_eq!(*polls, 6);
+            assert_eq!(last.operation, "GetTaskProtection");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string().contains("every one of the 6 polls failed"),
+        "{err}"
+    );
+    assert_eq!(s.metrics().records_with("PollErrors")[0]["PollErrors"], 6.0);
+    // Nothing was decided on missing observations.
+    assert_eq!(count(&s.fleet().calls(), "UpdateService"), 0);
+
+    // One poll of six failing: the invocation succeeds, and the next poll acts on what
+    // the failed one could not (here: raising the service for a backlog).
+    let s = scaler(
+        World {
+            depth: QueueDepth {
+                visible: 40,
+                in_flight: 0,
+            },
+            max_size: 10,
+            fail_once: vec!["UpdateService"],
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    assert_eq!(report.failed_polls.len(), 1, "{report:?}");
+    assert!(report.failed_polls[0].contains("UpdateService"));
+    assert_eq!(report.polls.len(), 5);
+    assert_eq!(s.fleet().world.lock().unwrap().service_desired, 2);
+    assert_eq!(s.metrics().records_with("PollErrors")[0]["PollErrors"], 1.0);
+}
+
+/// The state written by one invocation is the next one's history (the scale-down window
+/// spans invocations); a garbled or unreadable state starts fresh and says why; a state
+/// that cannot be saved fails the invocation.
+#[tokio::test(start_paused = true)]
+async fn state_round_trips_between_invocations() {
+    let world = World {
+        depth: QueueDepth {
+            visible: 0,
+            in_flight: 3,
+        },
+        busy: 3,
+        service_desired: 3,
+        group_desired: 3,
+        max_size: 10,
+        group: in_service(&[1, 2, 3]),
+        container_instances: vec![ci(1, 1), ci(2, 1), ci(3, 1)],
+        ..World::default()
+    };
+    let s = scaler(world, MemoryStore::default());
+    s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+    let first: PolicyState =
+        serde_json::from_str(s.store().value.lock().unwrap().as_deref().unwrap()).unwrap();
+    assert_eq!(first.samples.len(), 6);
+    // The load falls to 1 busy task, and an invocation runs 2 minutes after the first:
+    // its first poll wants 1, and the remembered polls reach back past its 60-s window,
+    // so it goes down at once. One invocation alone spans 50 s: without the history no
+    // poll could ever see a whole window of lower wants.
+    let lower = |w: &mut World| {
+        w.busy = 1;
+        w.depth.in_flight = 1;
+    };
+    lower(&mut s.fleet().world.lock().unwrap());
+    let second = s
+        .invoke(&TokioClock::anchored_at(T0_MS + 120_000))
+        .await
+        .unwrap();
+    assert_eq!(second.fresh_state, None);
+    assert_eq!(second.polls[0].desired_tasks, 1, "{second:?}");
+    let saved: PolicyState =
+        serde_json::from_str(s.store().value.lock().unwrap().as_deref().unwrap()).unwrap();
+    assert_eq!(saved.samples.len(), 12);
+    assert_eq!(saved.samples[0], first.samples[0]);
+    let mut world = World {
+        depth: QueueDepth {
+            visible: 0,
+            in_flight: 3,
+        },
+        busy: 3,
+        service_desired: 3,
+        group_desired: 3,
+        max_size: 10,
+        group: in_service(&[1, 2, 3]),
+        container_instances: vec![ci(1, 1), ci(2, 1), ci(3, 1)],
+        ..World::default()
+    };
+    lower(&mut world);
+    let amnesiac = scaler(world, MemoryStore::default());
+    let report = amnesiac
+        .invoke(&TokioClock::anchored_at(T0_MS + 120_000))
+        .await
+        .unwrap();
+    assert!(
+        report.polls.iter().all(|p| p.desired_tasks == 3),
+        "{report:?}"
+    );
+
+    for (store, why) in [
+        (
+            MemoryStore {
+                value: Mutex::new(Some("{\"samples\": 12}".into())),
+                ..MemoryStore::default()
+            },
+            "not valid JSON state",
+        ),
+        (
+            MemoryStore {
+                fail_load: true,
+                ..MemoryStore::default()
+            },
+            "state not read",
+        ),
+    ] {
+        let s = scaler(
+            World {
+                max_size: 10,
+                ..World::default()
+            },
+            store,
+        );
+        let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
+        assert!(
+            report
+                .fresh_state
+                .as_deref()
+                .is_some_and(|f| f.contains(why)),
+            "{report:?}"
+        );
+        assert_eq!(report.polls.len(), 6);
+    }
+
+    let s = scaler(
+        World {
+            max_size: 10,
+            ..World::default()
+        },
+        MemoryStore {
+            fail_save: true,
+            ..MemoryStore::default()
+        },
+    );
+    match s.invoke(&TokioClock::anchored_at(T0_MS)).await {
+        Err(ScalerError::StateNotSaved(e)) => assert_eq!(e.operation, "ssm:PutParameter"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The saved state fits an SSM Standard parameter (4 KB) at the largest configuration the
+/// function accepts: MAX_TASKS = 1000 and the longest window that passes the config check
+/// (110 polls), with 10⁷ jobs queued at every poll; absurd depths drop the oldest samples
+/// instead of failing the save.
+#[test]
+fn the_state_fits_the_ssm_parameter_at_max_tasks_and_the_longest_window() {
+    let env = |name: &str| -> Option<String> {
+        let v = match name {
+            "QUEUE_URL" => "https://sqs.example/123456789012/jobs",
+            "CLUSTER_NAME" | "SERVICE_NAME" | "AUTOSCALING_GROUP_NAME" => "facerec",
+            "STATE_PARAMETER" => "/facerec/backlog-scaler/state",
+            "JOB_SECONDS" => "6",
+            "ACCEPTABLE_LATENCY_SECONDS" => "300",
+            "TARGET_UTILIZATION" => "1",
+            "MIN_TASKS" => "0",
+            "MAX_TASKS" => "1000",
+            "ACTIVITY_WINDOW_SECONDS" => "1090",
+            _ => return None,
+        };
+        Some(v.to_string())
+    };
+    let c = ScalerConfig::from_lookup(env).unwrap();
+    // One more second of window would keep 111 polls: refused.
+    assert!(
+        ScalerConfig::from_lookup(|n| if n == "ACTIVITY_WINDOW_SECONDS" {
+            Some("1100".into())
+        } else {
+            env(n)
+        })
+        .is_err()
+    );
+
+    let run = |visible: u64| {
+        let mut p = BacklogPolicy::new(c.policy.clone());
+        for k in 0..300u64 {
+            p.poll(&Observation {
+                t: 1_767_225_600 + 10 * k,
+                visible,
+                in_flight: 120_000, // SQS's in-flight limit for a standard queue
+                busy_tasks: 1000,
+                desired_tasks: 1000,
+            });
+        }
+        p.into_state()
+    };
+    let state = run(9_880_000);
+    assert_eq!(state.samples.len(), 110);
+    assert!(state
+        .samples
+        .iter()
+        .all(|s| s.want == 1000 && s.busy == 1000));
+    let (json, dropped) = state_json(state.clone());
+    assert_eq!(dropped, 0);
+    assert!(json.len() < STATE_LIMIT_BYTES, "{} bytes", json.len());
+    assert_eq!(serde_json::from_str::<PolicyState>(&json).unwrap(), state);
+
+    let state = run(u64::MAX / 2);
+    let (json, dropped) = state_json(state.clone());
+    assert!(dropped > 0);
+    assert!(json.len() <= STATE_LIMIT_BYTES, "{} bytes", json.len());
+    let kept: PolicyState = serde_json::from_str(&json).unwrap();
+    assert_eq!(kept.samples.len() + dropped, state.samples.len());
+    assert_eq!(kept.samples.back(), state.samples.back());
+}

@@ -1,0 +1,403 @@
+//! Test infrastructure: the fleet in moto (queue, cluster, service, Auto Scaling group,
+//! registered container instances, state parameter) and a loopback HTTP stub for the
+//! Lambda Runtime API.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecs::config::Credentials;
+use aws_sdk_ecs::types::ContainerDefinition;
+use facerec_backlog_policy::{LoadEstimate, PolicyConfig, PolicyState};
+use facerec_backlog_scaler::{
+    AwsFleet, BacklogScaler, RecordedMetrics, ScalerConfig, SsmStateStore,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub const CLUSTER: &str = "facerec-cluster";
+pub const SERVICE: &str = "facerec-service";
+pub const GROUP: &str = "facerec-asg";
+pub const PARAMETER: &str = "/facerec/backlog-scaler/state";
+
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    for (k, v) in [
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ] {
+        std::env::set_var(k, v);
+    }
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(endpoint)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
+/// The fleet in moto: queue, cluster, service, group of `instances` (each registered as a
+/// container instance), the state parameter as Terraform creates it ("{}").
+pub struct Fleet {
+    pub moto: facerec_moto_server::MotoServer,
+    pub sdk: SdkConfig,
+    pub ecs: aws_sdk_ecs::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub queue_url: String,
+    /// (EC2 instance id, container instance ARN)
+    pub instances: Vec<(String, String)>,
+}
+
+pub async fn fleet(messages: usize, service_desired: i32, instances: i32) -> Fleet {
+    let moto = facerec_moto_server::MotoServer::start();
+    let sdk = sdk_config(moto.endpoint()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("facerec-jobs")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    for k in 0..messages {
+        sqs.send_message()
+            .queue_url(&queue_url)
+            .message_body(format!("{{\"job\":{k}}}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    ecs.create_cluster()
+        .cluster_name(CLUSTER)
+        .send()
+        .await
+        .unwrap();
+    ecs.register_task_definition()
+        .family("facerec-worker")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("worker")
+                .image("facerec-worker:test")
+                .memory(512)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster(CLUSTER)
+        .service_name(SERVICE)
+        .task_definition("facerec-worker")
+        .desired_count(service_desired)
+        .send()
+        .await
+        .unwrap();
+    autoscaling
+        .create_launch_configuration()
+        .launch_configuration_name("facerec-workers")
+        .image_id("ami-12c6146b")
+        .instance_type("c6i.large")
+        .send()
+        .await
+        .unwrap();
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(GROUP)
+        .launch_configuration_name("facerec-workers")
+        .min_size(0)
+        .max_size(10)
+        .desired_capacity(instances)
+        .new_instances_protected_from_scale_in(true)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    let members = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(GROUP)
+        .send()
+        .await
+        .unwrap();
+    let mut registered = Vec::new();
+    for member in members.auto_scaling_groups()[0].instances() {
+        let id = member.instance_id().unwrap().to_string();
+        let document = serde_json::json!({ "instanceId": id, "region": "us-east-1" }).to_string();
+        let arn = ecs
+            .register_container_instance()
+            .cluster(CLUSTER)
+            .instance_identity_document(document)
+            .send()
+            .await
+            .unwrap()
+            .container_instance()
+            .and_then(|ci| ci.container_instance_arn())
+            .unwrap()
+            .to_string();
+        registered.push((id, arn));
+    }
+    assert_eq!(registered.len(), instances as usize);
+    ssm.put_parameter()
+        .name(PARAMETER)
+        .value("{}")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    Fleet {
+        moto,
+        sdk,
+        ecs,
+        autoscaling,
+        ssm,
+        queue_url,
+        instances: registered,
+    }
+}
+
+impl Fleet {
+    pub fn config(&self) -> ScalerConfig {
+        ScalerConfig {
+            queue_url: self.queue_url.clone(),
+            cluster_name: CLUSTER.into(),
+            service_name: SERVICE.into(),
+            autoscaling_group_name: GROUP.into(),
+            state_parameter: PARAMETER.into(),
+            poll_interval: Duration::from_secs(10),
+            run_for: Duration::from_secs(50),
+            policy: PolicyConfig {
+                job_seconds: 6.0,
+                acceptable_latency_seconds: 300.0,
+                cold_start_seconds: 165,
+                target_utilization: 1.0,
+                min_tasks: 0,
+                max_tasks: 5,
+                load_window_seconds: 60,
+                scale_down_window_seconds: 60,
+                activity_window_seconds: 900,
+                load_estimate: LoadEstimate::BusyMean,
+            },
+            metrics_namespace: "test/scaler".into(),
+        }
+    }
+
+    pub fn scaler(&self) -> BacklogScaler<AwsFleet, SsmStateStore, RecordedMetrics> {
+        let config = self.config();
+        BacklogScaler::new(
+            config.clone(),
+            AwsFleet::new(&self.sdk, &config),
+            SsmStateStore::new(&self.sdk, PARAMETER),
+            RecordedMetrics::default(),
+        )
+    }
+
+    /// Starts a task of the service on the container instance (as the service scheduler
+    /// would: group `service:NAME`), with scale-in protection if `busy`.
+    pub async fn start_task(&self, container_instance_arn: &str, busy: bool) -> String {
+        let task = self
+            .ecs
+            .start_task()
+            .cluster(CLUSTER)
+            .task_definition("facerec-worker")
+            .group(format!("service:{SERVICE}"))
+            .container_instances(container_instance_arn)
+            .send()
+            .await
+            .unwrap()
+            .tasks()[0]
+            .task_arn()
+            .unwrap()
+            .to_string();
+        if busy {
+            // What the worker does through the ECS agent's endpoint while it holds messages.
+            let out = self
+                .ecs
+                .update_task_protection()
+                .cluster(CLUSTER)
+                .tasks(&task)
+                .protection_enabled(true)
+                .expires_in_minutes(60)
+                .send()
+                .await
+                .unwrap();
+            assert!(out.protected_tasks()[0].protection_enabled());
+        }
+        task
+    }
+
+    pub async fn service_desired(&self) -> i32 {
+        self.ecs
+            .describe_services()
+            .cluster(CLUSTER)
+            .services(SERVICE)
+            .send()
+            .await
+            .unwrap()
+            .services()[0]
+            .desired_count()
+    }
+
+    /// (desired capacity, instance ids)
+    pub async fn group(&self) -> (i32, Vec<String>) {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(GROUP)
+            .send()
+            .await
+            .unwrap();
+        let g = &out.auto_scaling_groups()[0];
+        let mut ids: Vec<String> = g
+            .instances()
+            .iter()
+            .map(|i| i.instance_id().unwrap().to_string())
+            .collect();
+        ids.sort();
+        (g.desired_capacity().unwrap(), ids)
+    }
+
+    pub async fn status(&self, arn: &str) -> String {
+        self.ecs
+            .describe_container_instances()
+            .cluster(CLUSTER)
+            .container_instances(arn)
+            .send()
+            .await
+            .unwrap()
+            .container_instances()[0]
+            .status()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn state(&self) -> PolicyState {
+        let text = self
+            .ssm
+            .get_parameter()
+            .name(PARAMETER)
+            .send()
+            .await
+            .unwrap()
+            .parameter()
+            .unwrap()
+            .value()
+            .unwrap()
+            .to_string();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// One request the stub received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub headers: String,
+    pub body: String,
+}
+
+/// What the stub answers: status code, extra headers, body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// A loopback HTTP server that records every request and answers with `reply`.
+pub struct Stub {
+    pub endpoint: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Stub {
+    pub async fn start(reply: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let reply = Arc::new(reply);
+        let log = requests.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = log.clone();
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let Some(request) = read_request(&mut stream, &mut buf).await else {
+                            return;
+                        };
+                        let answer = reply(&request);
+                        log.lock().unwrap().push(request);
+                        let mut out = format!(
+                            "HTTP/1.1 {} Stub\r\nContent-Length: {}\r\n",
+                            answer.status,
+                            answer.body.len()
+                        );
+                        for (k, v) in &answer.headers {
+                            out.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        out.push_str("\r\n");
+                        out.push_str(&answer.body);
+                        if stream.write_all(out.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Stub {
+            endpoint,
+            requests,
+            task,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+async fn read_request(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<Recorded> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let headers = String::from_utf8_lossy(&buf[..end]).to_string();
+            let length = headers
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string();
+                buf.drain(..end + 4 + length);
+                return Some(Recorded { headers, body });
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}

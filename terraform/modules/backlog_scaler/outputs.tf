@@ -1,0 +1,34 @@
+output "function_name" {
+  description = "Name of the backlog scaler function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the backlog scaler function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "log_group_name" {
+  description = "Log group of the function."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "state_parameter_name" {
+  description = "SSM parameter holding the scaler's state."
+  value       = aws_ssm_parameter.state.name
+}
+
+output "schedule_name" {
+  description = "EventBridge Scheduler schedule invoking the function."
+  value       = aws_scheduler_schedule.this.name
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the function's EMF metrics."
+  value       = var.metrics_namespace
+}
+
+output "environment" {
+  description = "Environment of the function (what crates/backlog-scaler is configured with)."
+  value       = aws_lambda_function.this.environment[0].variables
+}

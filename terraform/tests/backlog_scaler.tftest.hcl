@@ -1,0 +1,210 @@
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+# modules/backlog_scaler: the Lambda, its schedule, its state parameter, its log group.
+
+variables {
+  function_name              = "facerec-worker-backlog-scaler"
+  schedule_name              = "facerec-worker-backlog-scaler"
+  state_parameter_name       = "/facerec-worker/backlog-scaler/state"
+  role_arn                   = "arn:aws:iam::123456789012:role/backlog-scaler"
+  schedule_role_arn          = "arn:aws:iam::123456789012:role/backlog-scaler-schedule"
+  package_path               = "tests/fixtures/backlog-scaler.zip"
+  architecture               = "x86_64"
+  log_retention_days         = 30
+  queue_url                  = "https://sqs.us-east-1.amazonaws.com/123456789012/facerec-worker-jobs"
+  cluster_name               = "facerec-worker-cluster"
+  service_name               = "facerec-worker-service"
+  asg_name                   = "facerec-worker-asg"
+  job_seconds                = 6
+  acceptable_latency_seconds = 300
+  cold_start_seconds         = 165
+  target_utilization         = 1
+  min_tasks                  = 0
+  max_tasks                  = 5
+  poll_seconds               = 10
+  load_window_seconds        = 60
+  scale_down_window_seconds  = 60
+  activity_window_seconds    = 900
+}
+
+run "function_environment_is_what_the_crate_reads" {
+  command = apply
+  module {
+    source = "./modules/backlog_scaler"
+  }
+
+  assert {
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      QUEUE_URL                  = "https://sqs.us-east-1.amazonaws.com/123456789012/facerec-worker-jobs"
+      CLUSTER_NAME               = "facerec-worker-cluster"
+      SERVICE_NAME               = "facerec-worker-service"
+      AUTOSCALING_GROUP_NAME     = "facerec-worker-asg"
+      STATE_PARAMETER            = "/facerec-worker/backlog-scaler/state"
+      POLL_SECONDS               = "10"
+      RUN_SECONDS                = "50"
+      JOB_SECONDS                = "6"
+      ACCEPTABLE_LATENCY_SECONDS = "300"
+      COLD_START_SECONDS         = "165"
+      TARGET_UTILIZATION         = "1"
+      MIN_TASKS                  = "0"
+      MAX_TASKS                  = "5"
+      LOAD_WINDOW_SECONDS        = "60"
+      SCALE_DOWN_WINDOW_SECONDS  = "60"
+      ACTIVITY_WINDOW_SECONDS    = "900"
+      METRICS_NAMESPACE          = "facerec-fleet/BacklogScaler"
+    })
+    error_message = "The function must get exactly the configuration crates/backlog-scaler reads (polls at 0, 10 ... 50 s of each minute)."
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.STATE_PARAMETER == aws_ssm_parameter.state.name
+    error_message = "The function must be pointed at its own state parameter."
+  }
+  assert {
+    condition = (
+      aws_lambda_function.this.runtime == "provided.al2023" && aws_lambda_function.this.handler == "bootstrap" &&
+      aws_lambda_function.this.architectures == tolist(["x86_64"]) && aws_lambda_function.this.memory_size == 128 &&
+      aws_lambda_function.this.timeout == 60 && aws_lambda_function.this.role == var.role_arn
+    )
+    error_message = "provided.al2023, bootstrap, x86_64, 128 MB, 60 s (one schedule period), its own role."
+  }
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].log_format == "Text" && aws_lambda_function.this.logging_config[0].log_group == aws_cloudwatch_log_group.this.name
+    error_message = "Text logs (EMF lines must reach CloudWatch unwrapped) to its own log group."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/facerec-worker-backlog-scaler" && aws_cloudwatch_log_group.this.retention_in_days == 30
+    error_message = "The log group is Lambda's default name for the function (the role's Logs statement is built from it), with a retention."
+  }
+  assert {
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == 1
+    error_message = "Default: one scaler at a time."
+  }
+  assert {
+    condition     = aws_lambda_function.this.timeouts.create == "10m" && aws_lambda_function.this.timeouts.update == "10m"
+    error_message = "The function has timeouts, as every resource whose provider supports them."
+  }
+}
+
+run "scheduled_every_minute_on_the_minute_without_retries" {
+  command = apply
+  module {
+    source = "./modules/backlog_scaler"
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.this.schedule_expression == "rate(1 minute)" && aws_scheduler_schedule.this.state == "ENABLED" && aws_scheduler_schedule.this.name == "facerec-worker-backlog-scaler"
+    error_message = "One invocation a minute (the smallest rate EventBridge Scheduler has)."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.this.flexible_time_window[0].mode == "OFF"
+    error_message = "No flexible time window: the polls are the scaler's clock."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.this.target[0].arn == aws_lambda_function.this.arn && aws_scheduler_schedule.this.target[0].role_arn == var.schedule_role_arn
+    error_message = "The schedule invokes the function, with its own role."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.this.target[0].retry_policy[0].maximum_retry_attempts == 0 && aws_scheduler_schedule.this.target[0].retry_policy[0].maximum_event_age_in_seconds == 60
+    error_message = "A missed tick is not retried: the next one a minute later has fresh counts."
+  }
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.this.function_name == aws_lambda_function.this.function_name && aws_lambda_function_event_invoke_config.this.maximum_retry_attempts == 0 && aws_lambda_function_event_invoke_config.this.maximum_event_age_in_seconds == 60
+    error_message = "Lambda's asynchronous retries are off and events older than a minute are dropped (a stale run would act on old counts after the next one)."
+  }
+}
+
+run "state_parameter_starts_empty_and_belongs_to_the_function" {
+  command = apply
+  module {
+    source = "./modules/backlog_scaler"
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.state.name == "/facerec-worker/backlog-scaler/state" && aws_ssm_parameter.state.type == "String" && aws_ssm_parameter.state.tier == "Standard" && aws_ssm_parameter.state.value == "{}"
+    error_message = "A Standard String parameter, created as {} (the scaler starts fresh)."
+  }
+  assert {
+    condition     = output.state_parameter_name == aws_ssm_parameter.state.name && output.schedule_name == aws_scheduler_schedule.this.name && output.function_arn == aws_lambda_function.this.arn
+    error_message = "The outputs name the module's resources."
+  }
+}
+
+run "one_poll_a_minute" {
+  command = apply
+  module {
+    source = "./modules/backlog_scaler"
+  }
+  variables {
+    poll_seconds = 60
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.POLL_SECONDS == "60" && aws_lambda_function.this.environment[0].variables.RUN_SECONDS == "0"
+    error_message = "A 60 s poll is one poll per invocation (RUN_SECONDS = 60 - POLL_SECONDS)."
+  }
+}
+
+run "paused" {
+  command = apply
+  module {
+    source = "./modules/backlog_scaler"
+  }
+  variables {
+    reserved_concurrency = 0
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == 0
+    error_message = "0 reserves no concurrency at all: every invocation is throttled, the scaler is paused."
+  }
+}
+
+run "no_reserved_concurrency" {
+  command = apply
+  module {
+    source = "./modules/backlog_scaler"
+  }
+  variables {
+    reserved_concurrency = null
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == -1
+    error_message = "null reserves nothing (-1, the provider's unreserved)."
+  }
+}
+
+run "two_scalers_at_once_are_refused" {
+  command = plan
+  module {
+    source = "./modules/backlog_scaler"
+  }
+  variables {
+    reserved_concurrency = 2
+  }
+  expect_failures = [var.reserved_concurrency]
+}
+
+run "poll_of_zero_seconds_is_refused" {
+  command = plan
+  module {
+    source = "./modules/backlog_scaler"
+  }
+  variables {
+    poll_seconds = 0
+  }
+  expect_failures = [var.poll_seconds]
+}
+
+run "poll_longer_than_a_minute_is_refused" {
+  command = plan
+  module {
+    source = "./modules/backlog_scaler"
+  }
+  variables {
+    poll_seconds = 90
+  }
+  expect_failures = [var.poll_seconds]
+}
