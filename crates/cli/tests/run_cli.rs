@@ -180,6 +180,29 @@ fn run_processes_a_folder_once_and_a_rerun_adds_nothing() {
     );
 }
 
+#[test]
+fn run_with_the_accurate_detector_names_the_same_people() {
+    let boxes = |s: &Setup| -> BTreeMap<String, Vec<Value>> {
+        s.lines()
+            .iter()
+            .map(|l| {
+                let image = l["image"].as_str().unwrap().rsplit('/').next().unwrap();
+                let b = l["faces"].as_array().unwrap().iter();
+                (image.to_string(), b.map(|f| f["box"].clone()).collect())
+            })
+            .collect()
+    };
+    let hog = setup(1);
+    let o = hog.command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cnn = setup(1);
+    let o = cnn.command("2").args(["--model", "cnn"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    cnn.assert_complete(1);
+    // Same people, but another detector's boxes: the option reached the worker.
+    assert_ne!(boxes(&hog), boxes(&cnn));
+}
+
 /// Start a run, wait until `min_lines` results are written, then send `signal`.
 fn interrupt_after(s: &Setup, min_lines: usize, signal: &str) -> std::process::Output {
     let child = s

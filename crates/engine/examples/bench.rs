@@ -2,7 +2,7 @@
 //! Prints one JSON object: model load time, detection and embedding speed, end-to-end
 //! images/s on all threads of rayon's pool (RAYON_NUM_THREADS), peak RSS.
 //!
-//! Usage: bench [--upsample N] [--repeat N] [--e2e-only] PHOTO_DIR_OR_FILE...
+//! Usage: bench [--upsample N | --retinaface] [--repeat N] [--e2e-only] PHOTO_DIR_OR_FILE...
 
 use facerec_engine::{load_image, Detector, Engine, LoadOptions, ModelPaths};
 use rayon::prelude::*;
@@ -55,11 +55,13 @@ fn cpu_seconds() -> f64 {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut upsample, mut repeat, mut inputs, mut e2e_only) = (1u32, 1usize, Vec::new(), false);
+    let mut retinaface = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--upsample" => upsample = args.next().unwrap().parse().unwrap(),
             "--repeat" => repeat = args.next().unwrap().parse().unwrap(),
             "--e2e-only" => e2e_only = true,
+            "--retinaface" => retinaface = true,
             _ => collect(Path::new(&a), &mut inputs),
         }
     }
@@ -70,11 +72,20 @@ fn main() {
         apply_exif_orientation: false,
         ..LoadOptions::default()
     };
-    let det = Detector::Hog { upsample };
+    let det = if retinaface {
+        Detector::RetinaFace
+    } else {
+        Detector::Hog { upsample }
+    };
+    let t = Instant::now();
+    engine.prepare(det).expect("detector model");
+    let detector_load_s = t.elapsed().as_secs_f64();
     let mut out = serde_json::json!({
         "images": inputs.len(),
         "threads": rayon::current_num_threads(),
+        "detector": format!("{det:?}"),
         "model_load_s": load_s,
+        "detector_load_s": detector_load_s,
     });
     if !e2e_only {
         let (detect, embed_1t, embed_pool) = component_timings(&engine, &inputs, &opts, det);

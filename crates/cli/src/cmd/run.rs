@@ -20,7 +20,7 @@ use crate::progress::ProgressLine;
 use crate::results_file::{LineSummary, ResultsFile};
 use crate::{exit, gallery_file, inputs};
 use anyhow::Context;
-use facerec_engine::{Engine, ModelPaths};
+use facerec_engine::{Detector, Engine, ModelPaths};
 use facerec_worker::recognition::{Limits, RecognitionHandler};
 use facerec_worker_runtime::queue::embedded::EmbeddedQueue;
 use facerec_worker_runtime::queue::{ATTR_DETAIL, ATTR_REASON};
@@ -58,9 +58,12 @@ pub struct Args {
     /// A face matches a gallery entry when their distance is at most this.
     #[arg(long, default_value_t = 0.6)]
     pub tolerance: f32,
-    /// Times to upsample before detecting (finds smaller faces, costs time).
+    /// Times to upsample before detecting (finds smaller faces, costs time; HOG only).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=4))]
     pub upsample: u32,
+    /// Face detector.
+    #[arg(long, value_enum, default_value = "hog")]
+    pub model: super::Model,
     /// Folder holding the model files (default: $FACEREC_MODELS, ./models, beside the binary).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
@@ -158,7 +161,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(dir) => ModelPaths::in_dir(dir),
         None => ModelPaths::discover()?,
     };
-    let engine = Arc::new(Engine::load(&paths).context("loading models")?);
+    let engine = Engine::load(&paths).context("loading models")?;
+    let (detector, job_detector) = match args.model {
+        super::Model::Hog => (
+            Detector::Hog {
+                upsample: args.upsample,
+            },
+            "hog",
+        ),
+        super::Model::Retinaface => (Detector::RetinaFace, "retinaface"),
+    };
+    // A missing RetinaFace network is one clear error before any job is queued.
+    engine.prepare(detector)?;
+    let engine = Arc::new(engine);
 
     let mut files = Vec::new();
     walk(&args.dir, &mut files).with_context(|| format!("{}: cannot list", args.dir.display()))?;
@@ -183,7 +198,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut input_errors = 0usize;
     let mut not_photos = 0usize;
     let mut images = Vec::new();
-    let options = json!({"tolerance": args.tolerance, "upsample": args.upsample});
+    let options = json!({"tolerance": args.tolerance, "upsample": args.upsample,
+                         "detector": job_detector});
     for path in files {
         // Other files beside the photos (notes, sidecars, videos) are not inputs that
         // failed: a warning each, and the exit code stays 0, as face_recognition ignores
