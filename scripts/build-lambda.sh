@@ -27,7 +27,8 @@
 #   2. plain `cargo build --release` with the host toolchain. On a host with a newer
 #      glibc this may produce a binary AL2023 cannot load; the check below catches it.
 # Users with internet access can equally run `cargo lambda build --release -p
-# facerec-FUNCTION --bin bootstrap --output-format zip` (cargo-lambda also uses zig).
+# facerec-FUNCTION --bin facerec-FUNCTION --output-format zip` (cargo-lambda also uses zig
+# and, like this script, names the file `bootstrap` inside the zip).
 #
 # Either way the script then refuses a binary that needs a glibc symbol newer than 2.34
 # (or is not x86-64), runs the packaged-binary tests on it, and writes the zip with
@@ -133,15 +134,17 @@ if [[ "$builder" == "zig" ]] && ensure_zig_tools; then
     log "cargo zigbuild --target $triple.$max_glibc"
     # cargo-zigbuild finds zig through the `ziglang` module of the python on PATH.
     PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$target_dir" \
-        cargo-zigbuild zigbuild --release -p "$package" --bin bootstrap \
+        cargo-zigbuild zigbuild --release -p "$package" --bin "$package" \
         --target "$triple.$max_glibc"
-    binary="$target_dir/$triple/release/bootstrap"
+    binary="$target_dir/$triple/release/$package"
 else
     log "zig tools unavailable or disabled; building with the host toolchain"
-    CARGO_TARGET_DIR="$target_dir" cargo build --release -p "$package" --bin bootstrap
-    binary="$target_dir/release/bootstrap"
+    CARGO_TARGET_DIR="$target_dir" cargo build --release -p "$package" --bin "$package"
+    binary="$target_dir/release/$package"
 fi
 
+# Each crate's binary has its own name (two `bootstrap` bins in one workspace would
+# overwrite each other in the target dir); Lambda's provided runtime wants `bootstrap`.
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 # The release profile keeps line tables (for the engine's profiling); Lambda does not

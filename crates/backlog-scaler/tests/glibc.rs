@@ -28,7 +28,7 @@ fn assert_passes(binary: &Path) {
 
 #[test]
 fn the_test_build_of_bootstrap_needs_no_glibc_newer_than_al2023s() {
-    assert_passes(Path::new(env!("CARGO_BIN_EXE_bootstrap")));
+    assert_passes(Path::new(env!("CARGO_BIN_EXE_facerec-backlog-scaler")));
 }
 
 /// Run by `scripts/build-lambda.sh backlog-scaler` on the binary it is about to zip.

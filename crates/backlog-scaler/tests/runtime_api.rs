@@ -14,7 +14,7 @@ use support::{fleet, Reply, Stub, CLUSTER, GROUP, PARAMETER, SERVICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
-    serve_one_invocation(env!("CARGO_BIN_EXE_bootstrap")).await;
+    serve_one_invocation(env!("CARGO_BIN_EXE_facerec-backlog-scaler")).await;
 }
 
 /// The binary that goes into the zip. `scripts/build-lambda.sh backlog-scaler` runs this
@@ -30,7 +30,7 @@ async fn packaged_bootstrap_serves_one_invocation() {
 /// A missing variable fails the cold start with its name, before any event is taken.
 #[test]
 fn bootstrap_refuses_a_missing_variable() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+    let out = Command::new(env!("CARGO_BIN_EXE_facerec-backlog-scaler"))
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
         .env("AWS_EC2_METADATA_DISABLED", "true")

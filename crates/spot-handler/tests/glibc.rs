@@ -44,7 +44,10 @@ fn assert_fails(binary: &Path, max: &str, mentioning: &str) {
 
 #[test]
 fn the_test_build_of_bootstrap_needs_no_glibc_newer_than_al2023s() {
-    assert_passes(Path::new(env!("CARGO_BIN_EXE_bootstrap")), "2.34");
+    assert_passes(
+        Path::new(env!("CARGO_BIN_EXE_facerec-spot-handler")),
+        "2.34",
+    );
 }
 
 /// Run by `scripts/build-spot-handler.sh` on the binary it is about to zip.
@@ -61,7 +64,7 @@ fn the_check_rejects_a_too_new_release_version() {
     // Any dynamically linked glibc binary needs more than GLIBC_2.2.4, the version
     // before the oldest x86-64 symbol set: the check must say so, or it checks nothing.
     assert_fails(
-        Path::new(env!("CARGO_BIN_EXE_bootstrap")),
+        Path::new(env!("CARGO_BIN_EXE_facerec-spot-handler")),
         "2.2.4",
         "GLIBC_2.",
     );

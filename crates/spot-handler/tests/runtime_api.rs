@@ -14,7 +14,7 @@ use support::{sdk_config, Moto, Reply, Stub};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
-    serve_one_invocation(env!("CARGO_BIN_EXE_bootstrap")).await;
+    serve_one_invocation(env!("CARGO_BIN_EXE_facerec-spot-handler")).await;
 }
 
 /// The binary that goes into the zip (cargo-zigbuild's, or the host release build).
@@ -32,7 +32,7 @@ async fn packaged_bootstrap_serves_one_invocation() {
 /// fails with a message naming the missing variable, before any event is taken.
 #[test]
 fn bootstrap_refuses_a_group_without_a_hook_name() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+    let out = Command::new(env!("CARGO_BIN_EXE_facerec-spot-handler"))
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
         .env("AWS_EC2_METADATA_DISABLED", "true")
