@@ -5,12 +5,10 @@
 
 mod support;
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{sdk_config, Moto, Reply, Stub};
+use support::{answer_to_first_invocation, sdk_config, Moto, Reply, Stub};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
@@ -150,39 +148,7 @@ async fn serve_one_invocation(binary: &str) {
         .spawn()
         .unwrap();
 
-    let started = Instant::now();
-    let response = loop {
-        let posted = runtime_api.requests().into_iter().find(|r| {
-            r.headers
-                .starts_with("POST /2018-06-01/runtime/invocation/req-1/")
-        });
-        if let Some(r) = posted {
-            break r;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no response posted"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    // Give the runtime a moment to ask for the next event, then stop it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (response, stdout, stderr) = answer_to_first_invocation(&runtime_api, &mut child).await;
 
     assert!(
         response.headers.contains("/invocation/req-1/response"),

@@ -4,7 +4,6 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -12,7 +11,6 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::config::Credentials;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// The environment common.md requires of anything touching the SDK: no IMDS, fixed
 /// region, dummy credentials.
@@ -143,111 +141,9 @@ async fn http_post(
     response
 }
 
-/// One request the stub received.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub headers: String,
-    pub body: String,
-}
-
-/// What the stub answers: status line code, extra headers, body.
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-/// A loopback HTTP server that records every request and answers with `reply`.
-pub struct Stub {
-    pub endpoint: String,
-    pub requests: Arc<Mutex<Vec<Recorded>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Stub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Stub {
-    pub async fn start(reply: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let reply = Arc::new(reply);
-        let log = requests.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let log = log.clone();
-                let reply = reply.clone();
-                tokio::spawn(async move {
-                    // Keep-alive: serve requests on this connection until it closes.
-                    let mut buf = Vec::new();
-                    loop {
-                        let Some(request) = read_request(&mut stream, &mut buf).await else {
-                            return;
-                        };
-                        let answer = reply(&request);
-                        log.lock().unwrap().push(request);
-                        let mut out = format!(
-                            "HTTP/1.1 {} Stub\r\nContent-Length: {}\r\n",
-                            answer.status,
-                            answer.body.len()
-                        );
-                        for (k, v) in &answer.headers {
-                            out.push_str(&format!("{k}: {v}\r\n"));
-                        }
-                        out.push_str("\r\n");
-                        out.push_str(&answer.body);
-                        if stream.write_all(out.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Stub {
-            endpoint,
-            requests,
-            task,
-        }
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-async fn read_request(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<Recorded> {
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let headers = String::from_utf8_lossy(&buf[..end]).to_string();
-            let length = headers
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + length {
-                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string();
-                buf.drain(..end + 4 + length);
-                return Some(Recorded { headers, body });
-            }
-        }
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
+mod http_stub;
+#[allow(unused_imports)] // not every test binary uses the stub
+pub use http_stub::*;
 
 /// An awsQuery error body.
 pub fn autoscaling_error(status: u16, code: &str, message: &str) -> Reply {

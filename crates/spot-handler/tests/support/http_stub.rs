@@ -1,0 +1,161 @@
+//! A loopback HTTP stub that records every request and answers with a canned reply: the
+//! Lambda Runtime API for the packaged binaries, and responses moto cannot give
+//! (throttling, canned errors). Shared by the Spot handler's and the backlog scaler's tests
+//! (the scaler's support module includes this file by path).
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::Read;
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// One request the stub received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub headers: String,
+    pub body: String,
+}
+
+/// What the stub answers: status line code, extra headers, body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// A loopback HTTP server that records every request and answers with `reply`.
+pub struct Stub {
+    pub endpoint: String,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Stub {
+    pub async fn start(reply: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let reply = Arc::new(reply);
+        let log = requests.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = log.clone();
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    // Keep-alive: serve requests on this connection until it closes.
+                    let mut buf = Vec::new();
+                    loop {
+                        let Some(request) = read_request(&mut stream, &mut buf).await else {
+                            return;
+                        };
+                        let answer = reply(&request);
+                        log.lock().unwrap().push(request);
+                        let mut out = format!(
+                            "HTTP/1.1 {} Stub\r\nContent-Length: {}\r\n",
+                            answer.status,
+                            answer.body.len()
+                        );
+                        for (k, v) in &answer.headers {
+                            out.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        out.push_str("\r\n");
+                        out.push_str(&answer.body);
+                        if stream.write_all(out.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Stub {
+            endpoint,
+            requests,
+            task,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+async fn read_request(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<Recorded> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let headers = String::from_utf8_lossy(&buf[..end]).to_string();
+            let length = headers
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string();
+                buf.drain(..end + 4 + length);
+                return Some(Recorded { headers, body });
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Waits (at most 30 s) until `child`, a Lambda bootstrap pointed at `runtime_api`, posts
+/// its answer to invocation `req-1`; then gives it a moment to ask for the next event,
+/// stops it, and returns that answer with the child's stdout and stderr.
+pub async fn answer_to_first_invocation(
+    runtime_api: &Stub,
+    child: &mut Child,
+) -> (Recorded, String, String) {
+    let started = Instant::now();
+    let response = loop {
+        let posted = runtime_api.requests().into_iter().find(|r| {
+            r.headers
+                .starts_with("POST /2018-06-01/runtime/invocation/req-1/")
+        });
+        if let Some(r) = posted {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no response posted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (response, stdout, stderr)
+}
