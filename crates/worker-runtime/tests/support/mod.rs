@@ -349,6 +349,18 @@ impl Backend {
         }
     }
 
+    /// Brings `so_far` up to everything dead-lettered since the test began, for polling
+    /// loops: `dead_letters` drains SQS (each message comes once) but only reads the
+    /// embedded queue (each call returns them all again), so appending its result would
+    /// count an embedded dead letter once per poll.
+    pub async fn collect_dead_letters(&self, so_far: &mut Vec<DeadLetter>) {
+        let now = self.dead_letters().await;
+        match self {
+            Backend::Sqs { .. } => so_far.extend(now),
+            Backend::Embedded { .. } => *so_far = now,
+        }
+    }
+
     /// Everything in the dead-letter queue (drains it on SQS).
     pub async fn dead_letters(&self) -> Vec<DeadLetter> {
         match self {
