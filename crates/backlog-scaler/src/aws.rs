@@ -21,6 +21,18 @@ use crate::fleet::{
     StateStore,
 };
 
+/// The `app/<name>` the SDK puts in every request's user agent: CloudTrail shows which
+/// component made a call, and the IAM proof (tools/iam/prove.py) attributes the calls
+/// it records in the test suite by it.
+pub const APP_NAME: &str = "facerec-backlog-scaler";
+
+/// `sdk` with [`APP_NAME`] as its application name.
+fn with_app_name(sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+    sdk.to_builder()
+        .app_name(aws_config::AppName::new(APP_NAME).expect("a valid app name"))
+        .build()
+}
+
 /// The scaler's AWS side: the jobs queue, the ECS service and cluster, the group.
 #[derive(Clone, Debug)]
 pub struct AwsFleet {
@@ -36,6 +48,7 @@ pub struct AwsFleet {
 impl AwsFleet {
     /// Clients built from one shared SDK configuration (region, credentials, endpoint).
     pub fn new(sdk: &aws_config::SdkConfig, config: &ScalerConfig) -> Self {
+        let sdk = &with_app_name(sdk);
         AwsFleet {
             sqs: aws_sdk_sqs::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),
@@ -342,7 +355,7 @@ pub struct SsmStateStore {
 impl SsmStateStore {
     pub fn new(sdk: &aws_config::SdkConfig, name: impl Into<String>) -> Self {
         SsmStateStore {
-            ssm: aws_sdk_ssm::Client::new(sdk),
+            ssm: aws_sdk_ssm::Client::new(&with_app_name(sdk)),
             name: name.into(),
         }
     }

@@ -10,8 +10,14 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
 }
 
+/// The `app/<name>` in the user agent of the fleet commands' requests: CloudTrail shows
+/// them as the CLI's, and the IAM proof (tools/iam/prove.py) checks them against the
+/// producer policy.
+pub const APP_NAME: &str = "facerec-cli";
+
 pub async fn clients(endpoint_url: Option<&str>) -> Clients {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .app_name(aws_config::AppName::new(APP_NAME).expect("a valid app name"));
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }

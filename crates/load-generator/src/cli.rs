@@ -171,7 +171,11 @@ impl LoadArgs {
     /// The SQS client, configured the way the SDK defines (environment, profiles), with
     /// the flags on top.
     pub async fn client(&self) -> Result<aws_sdk_sqs::Client, LoadError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // `app/facerec-load` in the user agent: the IAM proof (tools/iam/prove.py) checks
+        // these calls against the producer policy.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).app_name(
+            aws_config::AppName::new("facerec-load").expect("a valid app name"),
+        );
         if let Some(region) = &self.region {
             loader = loader.region(Region::new(region.clone()));
         }

@@ -11,6 +11,11 @@ use aws_sdk_ecs::types::{Attribute, ContainerInstanceStatus};
 use crate::event::LifecycleAction;
 use crate::fleet::{marks, ClusterControl, ContainerInstance, FleetError, LifecycleHooks};
 
+/// The `app/<name>` the SDK puts in every request's user agent: CloudTrail shows which
+/// component made a call, and the IAM proof (tools/iam/prove.py) attributes the calls
+/// it records in the test suite by it.
+pub const APP_NAME: &str = "facerec-spot-handler";
+
 /// The handler's AWS side: one ECS cluster and the Auto Scaling API.
 #[derive(Clone, Debug)]
 pub struct AwsFleet {
@@ -22,9 +27,13 @@ pub struct AwsFleet {
 impl AwsFleet {
     /// Clients built from one shared SDK configuration (region, credentials, endpoint).
     pub fn new(sdk: &aws_config::SdkConfig, cluster: impl Into<String>) -> Self {
+        let sdk = sdk
+            .to_builder()
+            .app_name(aws_config::AppName::new(APP_NAME).expect("a valid app name"))
+            .build();
         Self::from_clients(
-            aws_sdk_ecs::Client::new(sdk),
-            aws_sdk_autoscaling::Client::new(sdk),
+            aws_sdk_ecs::Client::new(&sdk),
+            aws_sdk_autoscaling::Client::new(&sdk),
             cluster,
         )
     }

@@ -11,9 +11,17 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-/// Load the shared SDK configuration from the environment and profile files.
+/// The `app/<name>` the SDK puts in every request's user agent: CloudTrail shows which
+/// component made a call, and the IAM proof (tools/iam/prove.py) attributes the calls
+/// it records in the test suite by it.
+pub const WORKER_APP_NAME: &str = "facerec-worker";
+
+/// Load the worker's SDK configuration from the environment and profile files.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .app_name(aws_config::AppName::new(WORKER_APP_NAME).expect("a valid app name"))
+        .load()
+        .await
 }
 
 fn timeouts(long_poll: Duration) -> TimeoutConfig {
