@@ -10,6 +10,10 @@ launcher prints one line, `MOTO_READY http://127.0.0.1:PORT`, and writes PORT to
 
 Each patch in tools/moto/patches.py restores a behaviour of real AWS that moto (pinned in
 tools/moto/requirements.txt) lacks and that Terraform or our Rust code depends on.
+
+With FACEREC_AWS_CALL_LOG=DIR in the environment, every request is also appended to
+DIR/<pid>.jsonl (tools/moto/recorder.py): the IAM proof (tools/iam/prove.py) replays what
+each component really called against the policies Terraform renders.
 """
 import argparse
 import os
@@ -39,6 +43,10 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     app = DomainDispatcherApplication(create_backend_app)
+    if os.environ.get("FACEREC_AWS_CALL_LOG"):
+        import recorder  # noqa: E402
+
+        app = recorder.Recorder(app, os.environ["FACEREC_AWS_CALL_LOG"])
     server = make_server(
         "127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler
     )
