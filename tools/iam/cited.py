@@ -1,0 +1,80 @@
+"""Calls made with our roles that the test suite cannot record, each with its source.
+
+AWS services and the ECS agent call AWS with some of our roles on our behalf: Lambda
+writes a function's logs and polls its event source queues with the function's role,
+the ECS agent pulls images and ships logs with the task execution role and sets task
+protection with the task role, EventBridge Scheduler invokes the scaler with the
+schedule's role, and the agent itself runs with the instance role. None of these runs
+in the suite, so each is listed here with the documentation or agent source that says
+it happens; tools/iam/prove.py checks each is allowed and counts it as a need.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, List
+
+from authorization import Deployment
+
+ECS_GUIDE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+LAMBDA_GUIDE = "https://docs.aws.amazon.com/lambda/latest/dg/"
+
+
+@dataclass
+class Cited:
+    action: str
+    resource: Callable[[Deployment], str]
+    caller: str
+    source: str
+    with_cluster_key: bool = False
+
+    def context(self, d: Deployment) -> Dict[str, object]:
+        ctx = {"aws:SecureTransport": True, "aws:RequestedRegion": d.region}
+        if self.with_cluster_key:
+            ctx["ecs:cluster"] = d.cluster_arn
+        return ctx
+
+
+def log_stream(group: Callable[[Deployment], str]) -> Callable[[Deployment], str]:
+    # CreateLogStream and PutLogEvents are authorised on the log stream's ARN.
+    return lambda d: d.arn("logs", f"log-group:{group(d)}:log-stream:any-stream")
+
+
+def lambda_logs(function_key: str, caller: str) -> List[Cited]:
+    group = lambda d: f"/aws/lambda/{d.extra[function_key]}"  # noqa: E731
+    src = LAMBDA_GUIDE + "monitoring-cloudwatchlogs.html (the function's execution role writes its logs)"
+    return [Cited("logs:CreateLogStream", log_stream(group), caller, src),
+            Cited("logs:PutLogEvents", log_stream(group), caller, src)]
+
+
+CITED: Dict[str, List[Cited]] = {
+    "task": [
+        # The worker PUTs $ECS_AGENT_URI/task-protection/v1/state; the agent calls
+        # UpdateTaskProtection with the task role's credentials.
+        Cited("ecs:UpdateTaskProtection", lambda d: d.ecs_child_arn("task", "any-task"),
+              "the ECS agent's task scale-in protection endpoint",
+              ECS_GUIDE + "task-scale-in-protection-endpoint.html (\"the task IAM role must have "
+              "ecs:UpdateTaskProtection\")", with_cluster_key=True),
+    ],
+    "task_execution": [
+        Cited("logs:CreateLogStream", log_stream(lambda d: d.extra["worker_log_group_name"]),
+              "the ECS agent's awslogs driver", ECS_GUIDE + "task_execution_IAM_role.html"),
+        Cited("logs:PutLogEvents", log_stream(lambda d: d.extra["worker_log_group_name"]),
+              "the ECS agent's awslogs driver", ECS_GUIDE + "task_execution_IAM_role.html"),
+    ],
+    "spot_handler": lambda_logs("spot_handler_function_name", "Lambda (function logs)") + [
+        Cited(a, lambda d, q=q: d.extra[q], "Lambda's SQS event source mapping",
+              LAMBDA_GUIDE + "with-sqs.html (execution role needs ReceiveMessage, DeleteMessage, "
+              "GetQueueAttributes)")
+        for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+        for q in ("spot_events_queue_arn", "lifecycle_events_queue_arn")
+    ] + [
+        Cited(a, lambda d: "*", "Lambda active tracing",
+              LAMBDA_GUIDE + "services-xray.html (PutTraceSegments and PutTelemetryRecords, no "
+              "resource-level permissions)")
+        for a in ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+    ],
+    "backlog_scaler": lambda_logs("backlog_scaler_function_name", "Lambda (function logs)"),
+    "backlog_scaler_schedule": [
+        Cited("lambda:InvokeFunction", lambda d: d.arn("lambda", f"function:{d.extra['backlog_scaler_function_name']}"),
+              "EventBridge Scheduler",
+              "https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role"),
+    ],
+}
