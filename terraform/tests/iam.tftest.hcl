@@ -30,6 +30,40 @@ run "task_role_is_least_privilege" {
     source = "./modules/iam"
   }
 
+  # Exactly the worker's SDK calls (ReceiveMessage, DeleteMessage[Batch],
+  # ChangeMessageVisibilityBatch, SendMessage[Batch], GetObject, HeadObject, PutObject) and
+  # the agent's UpdateTaskProtection for its PUT to the task protection endpoint.
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.task.statement : s.sid => { actions = s.actions, resources = s.resources }
+      if !contains(s.actions, "s3:ListBucket")
+      } == {
+      ConsumeJobs                 = { actions = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"]) }
+      DeadLetterMalformedJobs     = { actions = toset(["sqs:SendMessage"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs-dlq"]) }
+      PublishResults              = { actions = toset(["sqs:SendMessage"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-results"]) }
+      ScaleInProtectionOfOwnTasks = { actions = toset(["ecs:UpdateTaskProtection"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:task/facerec-worker-cluster/*"]) }
+      ReadInputs                  = { actions = toset(["s3:GetObject"]), resources = toset(["arn:aws:s3:::facerec-inputs/images/*", "arn:aws:s3:::facerec-inputs/galleries/*", "arn:aws:s3:::facerec-models/*"]) }
+      WriteResults                = { actions = toset(["s3:PutObject", "s3:GetObject"]), resources = toset(["arn:aws:s3:::facerec-results/v1/*"]) }
+    }
+    error_message = "The task role must grant exactly the worker's calls: no sqs:GetQueueAttributes, sqs:GetQueueUrl or ecs:GetTaskProtection (the worker never calls them)."
+  }
+  # Every SQS/S3 action of the role is an SDK call of the worker (batch calls are
+  # authorised by their single action), and every call the worker makes is granted.
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.task.statement : [for a in s.actions : a if startswith(a, "sqs:") || a == "s3:PutObject" || a == "s3:GetObject"]])) == toset([
+      for m in regexall("\\.(receive_message|delete_message|change_message_visibility|send_message|get_object|head_object|put_object)(?:_batch)?\\(\\)", join("\n", [for f in ["../crates/worker-runtime/src/queue/sqs.rs", "../crates/worker-runtime/src/results.rs", "../crates/worker/src/recognition.rs"] : file(f)])) :
+      lookup({ head_object = "s3:GetObject", get_object = "s3:GetObject", put_object = "s3:PutObject" }, m[0], "sqs:${join("", [for w in split("_", m[0]) : title(w)])}")
+    ])
+    error_message = "The task role's SQS and S3 object actions must be exactly the worker's SDK calls (crates/worker-runtime/src/queue/sqs.rs, results.rs, crates/worker/src/recognition.rs)."
+  }
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.task.statement : s.actions if s.sid == "ScaleInProtectionOfOwnTasks"]) == toset(concat(
+      strcontains(file("../crates/worker-runtime/src/task_protection.rs"), "\"PUT\"") ? ["ecs:UpdateTaskProtection"] : [],
+      strcontains(file("../crates/worker-runtime/src/task_protection.rs"), "\"GET\"") ? ["ecs:GetTaskProtection"] : [],
+    ))
+    error_message = "Task protection: UpdateTaskProtection for the worker's PUT to the agent endpoint, GetTaskProtection only if it ever GETs (crates/worker-runtime/src/task_protection.rs)."
+  }
+
   assert {
     condition     = alltrue(flatten([for s in data.aws_iam_policy_document.task.statement : [for r in s.resources : r != "*"]]))
     error_message = "The task role must not grant anything on '*'."
@@ -174,7 +208,7 @@ run "backlog_scaler_role_is_what_the_scaler_calls" {
       } == {
       ReadQueueDepth         = { actions = toset(["sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"]) }
       SetServiceDesiredCount = { actions = toset(["ecs:DescribeServices", "ecs:UpdateService"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:service/facerec-worker-cluster/facerec-worker-service"]) }
-      ListServiceTasks       = { actions = toset(["ecs:ListTasks"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
+      ListServiceTasks       = { actions = toset(["ecs:ListTasks"]), resources = toset(["*"]) }
       ReadTaskProtection     = { actions = toset(["ecs:GetTaskProtection"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:task/facerec-worker-cluster/*"]) }
       FindContainerInstances = { actions = toset(["ecs:ListContainerInstances"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"]) }
       DrainEmptyInstances    = { actions = toset(["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
@@ -183,7 +217,7 @@ run "backlog_scaler_role_is_what_the_scaler_calls" {
       State                  = { actions = toset(["ssm:GetParameter", "ssm:PutParameter"]), resources = toset(["arn:aws:ssm:us-east-1:123456789012:parameter/facerec-worker/backlog-scaler/state"]) }
       Logs                   = { actions = toset(["logs:CreateLogStream", "logs:PutLogEvents"]), resources = toset(["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/facerec-worker-backlog-scaler:*"]) }
     }
-    error_message = "The backlog scaler role must grant exactly its calls, on our queue, service, cluster, group, state parameter and log group ('*' only for DescribeAutoScalingGroups, which has no resource scope)."
+    error_message = "The backlog scaler role must grant exactly its calls, on our queue, service, cluster, group, state parameter and log group ('*' only for DescribeAutoScalingGroups, which has no resource scope, and ListTasks without a container instance, conditioned on ecs:cluster)."
   }
   assert {
     condition = {
@@ -248,5 +282,126 @@ run "alarms_mode_has_no_scaler_roles" {
   assert {
     condition     = length(aws_iam_role.backlog_scaler) == 0 && length(aws_iam_role.backlog_scaler_schedule) == 0 && output.backlog_scaler_role_arn == null && output.backlog_scaler_schedule_role_arn == null
     error_message = "Without the scaler, no scaler roles."
+  }
+}
+
+# The instance role: what the ECS agent calls for our configuration (docs/design.md, "The
+# instance role"), scoped to our cluster, repository and log group. No managed policy.
+run "instance_role_is_what_the_agent_calls_for_our_cluster" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.instance.statement : s.sid => { actions = s.actions, resources = s.resources }
+      } == {
+      RegisterAndReportToOwnCluster = { actions = toset(["ecs:RegisterContainerInstance", "ecs:SubmitTaskStateChange", "ecs:SubmitContainerStateChange", "ecs:SubmitAttachmentStateChanges"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"]) }
+      DiscoverAgentEndpoints        = { actions = toset(["ecs:DiscoverPollEndpoint"]), resources = toset(["*"]) }
+      AgentChannelsOfOwnCluster     = { actions = toset(["ecs:Poll", "ecs:StartTelemetrySession"]), resources = toset(["*"]) }
+      SpotDrainOwnInstance          = { actions = toset(["ecs:UpdateContainerInstancesState"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
+      EcrAuth                       = { actions = toset(["ecr:GetAuthorizationToken"]), resources = toset(["*"]) }
+      EcrPull                       = { actions = toset(["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]), resources = toset(["arn:aws:ecr:us-east-1:123456789012:repository/facerec-worker"]) }
+      Logs                          = { actions = toset(["logs:CreateLogStream", "logs:PutLogEvents"]), resources = toset(["arn:aws:logs:us-east-1:123456789012:log-group:/ecs/facerec-worker:*"]) }
+    }
+    error_message = "The instance role must grant exactly the agent's calls for our configuration, on our cluster, repository and log group ('*' only where no resource type exists or the container instance is not known yet)."
+  }
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.instance.statement : s.sid => "${one(s.condition).test} ${one(s.condition).variable} ${join(",", one(s.condition).values)}"
+      if length(s.condition) > 0
+      } == {
+      AgentChannelsOfOwnCluster = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
+      SpotDrainOwnInstance      = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
+    }
+    error_message = "The agent's channels and its Spot draining are limited to our cluster (ecs:cluster)."
+  }
+  # Actions our user data never makes the agent call stay out (ECS_CLUSTER set, no
+  # instance tags, no tag propagation from EC2, no container asking for tags).
+  assert {
+    condition     = length(setintersection(toset(flatten([for s in data.aws_iam_policy_document.instance.statement : tolist(s.actions)])), toset(["ecs:CreateCluster", "ec2:DescribeTags", "ecs:TagResource", "ecs:ListTagsForResource", "ecs:DeregisterContainerInstance"]))) == 0
+    error_message = "No CreateCluster, DescribeTags, TagResource, ListTagsForResource or DeregisterContainerInstance: the agent does not call them in our configuration."
+  }
+  assert {
+    condition     = aws_iam_role_policy.instance.role == aws_iam_role.instance.id && aws_iam_instance_profile.instance.role == aws_iam_role.instance.name
+    error_message = "The agent's policy is the instance profile role's inline policy."
+  }
+}
+
+run "instance_role_without_ecr_image" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+  variables {
+    ecr_repository_arn = null
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.instance.statement : s if startswith(s.sid, "Ecr")]) == 0
+    error_message = "An image outside ECR: no ECR permission on the instance role either."
+  }
+}
+
+# The producers' policy: exactly what facerec submit, results and load call.
+run "producer_policy_is_what_the_cli_calls" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.producer.statement : s.sid => { actions = s.actions, resources = s.resources }
+      } == {
+      UploadInputs       = { actions = toset(["s3:PutObject"]), resources = toset(["arn:aws:s3:::facerec-inputs/images/*"]) }
+      SendJobs           = { actions = toset(["sqs:SendMessage", "sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"]) }
+      ReadResultMessages = { actions = toset(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-results"]) }
+      ReadResultObjects  = { actions = toset(["s3:GetObject"]), resources = toset(["arn:aws:s3:::facerec-results/v1/*"]) }
+      ListResultObjects  = { actions = toset(["s3:ListBucket"]), resources = toset(["arn:aws:s3:::facerec-results"]) }
+    }
+    error_message = "Producers: PutObject under the first input prefix, SendMessage(+Batch)/GetQueueAttributes on the jobs queue, receive/delete/extend on the results queue, GetObject and ListBucket under the result prefix. Nothing else."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.producer.statement : "${one(s.condition).test} ${one(s.condition).variable} ${join(",", one(s.condition).values)}" if s.sid == "ListResultObjects"]) == "StringLike s3:prefix v1/*"
+    error_message = "Listing results is limited to the result prefix (s3:prefix)."
+  }
+  # Every action is an SDK call of the CLI's fleet commands or the load generator
+  # (SendMessageBatch is authorised as sqs:SendMessage, ListObjectsV2 as s3:ListBucket).
+  assert {
+    condition = alltrue([
+      for n in [for a in flatten([for s in data.aws_iam_policy_document.producer.statement : tolist(s.actions)]) :
+      lookup({ "s3:ListBucket" = "list_objects_v2" }, a, lower(replace(split(":", a)[1], "/([a-z])([A-Z])/", "$${1}_$2")))] :
+      strcontains(join("\n", concat([for f in fileset("../crates/cli/src", "**/*.rs") : file("../crates/cli/src/${f}")], [for f in fileset("../crates/load-generator/src", "**/*.rs") : file("../crates/load-generator/src/${f}")])), ".${n}(") || strcontains(join("\n", concat([for f in fileset("../crates/cli/src", "**/*.rs") : file("../crates/cli/src/${f}")], [for f in fileset("../crates/load-generator/src", "**/*.rs") : file("../crates/load-generator/src/${f}")])), ".${n}_batch(")
+    ])
+    error_message = "Every producer action must be an SDK call in crates/cli/src or crates/load-generator/src."
+  }
+  assert {
+    condition     = output.producer_policy_json == data.aws_iam_policy_document.producer.json
+    error_message = "The module outputs the producer policy."
+  }
+}
+
+run "producer_policy_with_a_queue_key_and_no_results_queue" {
+  command = apply
+  module {
+    source = "./modules/iam"
+  }
+  variables {
+    sqs_kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    results_queue_arn = null
+    result_s3_prefix  = null
+    input_s3_prefixes = []
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.producer.statement : s.sid => { actions = s.actions, resources = s.resources }
+      } == {
+      SendJobs    = { actions = toset(["sqs:SendMessage", "sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"]) }
+      UseQueueKey = { actions = toset(["kms:GenerateDataKey", "kms:Decrypt"]), resources = toset([var.sqs_kms_key_arn]) }
+    }
+    error_message = "Without results queue or prefixes only sending remains; a customer queue key adds GenerateDataKey (send) and Decrypt (receive)."
   }
 }

@@ -104,27 +104,39 @@ resource "aws_iam_role" "task" {
 }
 
 data "aws_iam_policy_document" "task" {
+  # Exactly the worker's SDK calls (crates/worker-runtime/src/queue/sqs.rs, results.rs):
+  # ReceiveMessage, DeleteMessage(Batch), ChangeMessageVisibilityBatch (authorised as
+  # sqs:ChangeMessageVisibility), SendMessage to the DLQ, SendMessageBatch to the results
+  # queue (authorised as sqs:SendMessage). It gets every URL from its environment: no
+  # GetQueueUrl, no GetQueueAttributes.
   statement {
     sid       = "ConsumeJobs"
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [var.jobs_queue_arn]
   }
   statement {
     sid       = "DeadLetterMalformedJobs"
-    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:SendMessage"]
     resources = [var.dlq_arn]
   }
   dynamic "statement" {
     for_each = var.results_queue_arn == null ? [] : [1]
     content {
       sid       = "PublishResults"
-      actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+      actions   = ["sqs:SendMessage"]
       resources = [var.results_queue_arn]
     }
   }
   statement {
+    # The worker sets its protection with PUT $ECS_AGENT_URI/task-protection/v1/state
+    # (crates/worker-runtime/src/task_protection.rs, PUT only); the agent calls
+    # ecs:UpdateTaskProtection with the task role's credentials, so the role needs it
+    # ("Amazon ECS task scale-in protection endpoint", ECS Developer Guide; the agent's
+    # ecs-agent/tmds/handlers/taskprotection/v1/handlers/handlers.go signs with the task's
+    # credentials). A GET would call ecs:GetTaskProtection; the worker never reads its
+    # protection back.
     sid       = "ScaleInProtectionOfOwnTasks"
-    actions   = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
+    actions   = ["ecs:UpdateTaskProtection"]
     resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task/${var.cluster_name}/*"]
     condition {
       test     = "ArnEquals"
@@ -199,11 +211,87 @@ resource "aws_iam_role" "instance" {
   assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
 }
 
-# AWS's managed policy for the ECS agent: it tracks agent features (e.g. task protection,
-# managed draining) that a hand-written copy would miss.
-resource "aws_iam_role_policy_attachment" "instance_ecs" {
-  role       = aws_iam_role.instance.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+# What the ECS agent calls with the instance role, for this cluster only, instead of the
+# managed AmazonEC2ContainerServiceforEC2Role (every cluster, every repository, every log
+# group). Read from the agent's source (aws/amazon-ecs-agent: ecs-agent/api/ecs/client,
+# the ACS and TCS clients, agent/app/agent.go) and the Service Authorization Reference;
+# the table with each action's reason and citation is in docs/design.md, "The instance
+# role". Not granted because our user data (modules/asg) never makes the agent call them:
+# ecs:CreateCluster (only when ECS_CLUSTER is empty), ec2:DescribeTags (only with
+# ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM=ec2_instance), ecs:TagResource (only when
+# registration carries tags), ecs:ListTagsForResource (only for a container asking the
+# task metadata endpoint for tags). The agent has no DeregisterContainerInstance call.
+data "aws_iam_policy_document" "instance" {
+  statement {
+    # Register this instance in our cluster; report task, container and attachment
+    # state changes. These are authorised on the cluster.
+    sid       = "RegisterAndReportToOwnCluster"
+    actions   = ["ecs:RegisterContainerInstance", "ecs:SubmitTaskStateChange", "ecs:SubmitContainerStateChange", "ecs:SubmitAttachmentStateChanges"]
+    resources = [local.cluster_arn]
+  }
+  statement {
+    # The ACS/TCS endpoints to connect to. DiscoverPollEndpoint has no resource type.
+    sid       = "DiscoverAgentEndpoints"
+    actions   = ["ecs:DiscoverPollEndpoint"]
+    resources = ["*"]
+  }
+  statement {
+    # The agent's websocket channels: ACS (tasks to run, their credentials) and TCS
+    # (metrics, health). The container instance they name does not exist before
+    # registration, so "*" with ecs:cluster, as the CDK does (aws/aws-cdk,
+    # aws-ecs/lib/cluster.ts).
+    sid       = "AgentChannelsOfOwnCluster"
+    actions   = ["ecs:Poll", "ecs:StartTelemetrySession"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+  statement {
+    # ECS_ENABLE_SPOT_INSTANCE_DRAINING=true: on a Spot notice the agent sets its own
+    # instance DRAINING (agent/app/agent.go, spotInstanceDrainingPoller).
+    sid       = "SpotDrainOwnInstance"
+    actions   = ["ecs:UpdateContainerInstancesState"]
+    resources = [local.container_instances_arn]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+  # Image pull and awslogs: the agent uses the task execution role when ECS tells it to
+  # (amazon-ecs-agent PRs #1062, #3008), but AWS documents the instance role for tasks on
+  # EC2 ("Using Amazon ECR images with Amazon ECS"). Kept, scoped to our repository and
+  # log group (docs/design.md).
+  dynamic "statement" {
+    for_each = var.ecr_repository_arn == null ? [] : [1]
+    content {
+      sid       = "EcrAuth"
+      actions   = ["ecr:GetAuthorizationToken"]
+      resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+    }
+  }
+  dynamic "statement" {
+    for_each = var.ecr_repository_arn == null ? [] : [1]
+    content {
+      sid       = "EcrPull"
+      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+      resources = [var.ecr_repository_arn]
+    }
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.worker_log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "instance" {
+  name   = "ecs-agent"
+  role   = aws_iam_role.instance.id
+  policy = data.aws_iam_policy_document.instance.json
 }
 
 resource "aws_iam_instance_profile" "instance" {
@@ -330,11 +418,14 @@ data "aws_iam_policy_document" "backlog_scaler" {
     resources = [local.service_arn]
   }
   statement {
-    # ListTasks is authorised on container instances (Service Authorization Reference),
-    # scoped to our cluster by ecs:cluster.
+    # The Service Authorization Reference lists ListTasks on container-instance, but a
+    # call that names no container instance (ours: cluster + serviceName) is authorised
+    # against "*": a container-instance resource denies it (cdklabs/construct-hub#1207,
+    # awsdocs/amazon-ecs-developer-guide#211; the CDK grants ListTasks on "*" with
+    # ecs:cluster, aws/aws-cdk#3199). ecs:cluster keeps it to our cluster.
     sid       = "ListServiceTasks"
     actions   = ["ecs:ListTasks"]
-    resources = [local.container_instances_arn]
+    resources = ["*"]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
@@ -438,4 +529,71 @@ resource "aws_iam_role_policy" "backlog_scaler_schedule" {
   name   = "invoke-backlog-scaler"
   role   = aws_iam_role.backlog_scaler_schedule[0].id
   policy = data.aws_iam_policy_document.backlog_scaler_schedule[0].json
+}
+
+# ---------------------------------------------------------------------------
+# Producer policy: not attached here (the producers are other accounts' or teams'
+# principals, producer_principal_arns); output as JSON for them to attach. Exactly the
+# SDK calls of the CLI's fleet commands (docs/operations.md, "Producers"):
+#   facerec submit  (crates/cli/src/cmd/submit.rs): PutObject under --upload-to,
+#                   SendMessageBatch (sqs:SendMessage) to the jobs queue;
+#   facerec results (crates/cli/src/cmd/results.rs): ReceiveMessage, DeleteMessage,
+#                   ChangeMessageVisibility on the results queue; ListObjectsV2
+#                   (s3:ListBucket) and GetObject under the result prefix;
+#   facerec load    (crates/load-generator/src): SendMessageBatch, and
+#                   GetQueueAttributes for the depth it records.
+# ---------------------------------------------------------------------------
+data "aws_iam_policy_document" "producer" {
+  dynamic "statement" {
+    # Uploads go under the first input prefix (the one the workers read first).
+    for_each = length(var.input_s3_prefixes) > 0 ? [1] : []
+    content {
+      sid       = "UploadInputs"
+      actions   = ["s3:PutObject"]
+      resources = [local.s3_object_arns[var.input_s3_prefixes[0]]]
+    }
+  }
+  statement {
+    sid       = "SendJobs"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = [var.jobs_queue_arn]
+  }
+  dynamic "statement" {
+    for_each = var.results_queue_arn == null ? [] : [1]
+    content {
+      sid       = "ReadResultMessages"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+      resources = [var.results_queue_arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.result_object_arn == null ? [] : [1]
+    content {
+      sid       = "ReadResultObjects"
+      actions   = ["s3:GetObject"]
+      resources = [local.result_object_arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.result_s3_prefix == null ? [] : [1]
+    content {
+      sid       = "ListResultObjects"
+      actions   = ["s3:ListBucket"]
+      resources = ["arn:${local.partition}:s3:::${local.s3_locations[var.result_s3_prefix].bucket}"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = [local.s3_locations[var.result_s3_prefix].folder == "" ? "*" : "${local.s3_locations[var.result_s3_prefix].folder}/*"]
+      }
+    }
+  }
+  dynamic "statement" {
+    # Sending to and receiving from queues under a customer key.
+    for_each = var.sqs_kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "UseQueueKey"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [var.sqs_kms_key_arn]
+    }
+  }
 }

@@ -24,8 +24,9 @@ output "instance_profile_name" {
 }
 
 output "instance_profile_arn" {
-  description = "ARN of the ECS instance profile."
+  description = "ARN of the ECS instance profile. Available only once the agent's policy is attached, so no instance launches without it."
   value       = aws_iam_instance_profile.instance.arn
+  depends_on  = [aws_iam_role_policy.instance]
 }
 
 output "spot_handler_role_arn" {
@@ -44,4 +45,9 @@ output "backlog_scaler_schedule_role_arn" {
   description = "ARN of the role EventBridge Scheduler invokes the backlog scaler with, or null. Available only once its policy is attached."
   value       = var.enable_backlog_scaler ? aws_iam_role.backlog_scaler_schedule[0].arn : null
   depends_on  = [aws_iam_role_policy.backlog_scaler_schedule]
+}
+
+output "producer_policy_json" {
+  description = "Identity policy for the job producers (producer_principal_arns): exactly what facerec submit, facerec results and facerec load call, on this deployment's queues, prefixes and key."
+  value       = data.aws_iam_policy_document.producer.json
 }
