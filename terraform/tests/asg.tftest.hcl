@@ -41,7 +41,18 @@ run "launch_template_is_valid_in_a_mixed_instances_policy" {
   }
   assert {
     condition     = aws_launch_template.this.metadata_options[0].http_tokens == "required" && aws_launch_template.this.metadata_options[0].http_put_response_hop_limit == 2
-    error_message = "IMDSv2 must be required with hop limit 2 (bridge-mode containers)."
+    error_message = "IMDSv2 must be required, with hop limit 2 by default (container_imds_access: bridge-mode containers read the Spot notice)."
+  }
+  # The instance role (modules/iam) grants only what the agent calls with this user
+  # data: it names the cluster (no CreateCluster) and asks for no instance tags (no
+  # TagResource, no ec2:DescribeTags).
+  assert {
+    condition = (
+      strcontains(base64decode(aws_launch_template.this.user_data), "ECS_CLUSTER=facerec-worker-cluster\n") &&
+      !strcontains(base64decode(aws_launch_template.this.user_data), "ECS_CONTAINER_INSTANCE_TAGS") &&
+      !strcontains(base64decode(aws_launch_template.this.user_data), "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM")
+    )
+    error_message = "User data must name the cluster and set no instance tags or tag propagation (the instance role has no CreateCluster, TagResource or ec2:DescribeTags)."
   }
   assert {
     condition     = aws_launch_template.this.block_device_mappings[0].ebs[0].encrypted == "true" && aws_launch_template.this.block_device_mappings[0].ebs[0].volume_type == "gp3"
@@ -86,6 +97,40 @@ run "asg_is_all_spot_with_rebalancing" {
   assert {
     condition     = contains([for t in aws_autoscaling_group.this.tag : "${t.key}=${t.value}" if t.propagate_at_launch], "AmazonECSManaged=true")
     error_message = "The ASG needs the AmazonECSManaged tag for the capacity provider."
+  }
+  assert {
+    condition     = length(aws_autoscaling_group.this.suspended_processes) == 0
+    error_message = "By default (alarms mode's group) no process is suspended."
+  }
+}
+
+run "imds_for_the_host_alone" {
+  command = apply
+  module {
+    source = "./modules/asg"
+  }
+  variables {
+    container_imds_access = false
+  }
+
+  assert {
+    condition     = aws_launch_template.this.metadata_options[0].http_put_response_hop_limit == 1 && aws_launch_template.this.metadata_options[0].http_tokens == "required" && aws_launch_template.this.metadata_options[0].http_endpoint == "enabled"
+    error_message = "container_imds_access = false: IMDSv2 with hop limit 1 (the host's agent keeps IMDS, bridge-mode containers do not)."
+  }
+}
+
+run "scaler_mode_suspends_az_rebalance" {
+  command = apply
+  module {
+    source = "./modules/asg"
+  }
+  variables {
+    suspend_az_rebalance = true
+  }
+
+  assert {
+    condition     = aws_autoscaling_group.this.suspended_processes == toset(["AZRebalance"])
+    error_message = "With the backlog scaler terminating specific instances, AZRebalance (and nothing else) is suspended."
   }
 }
 

@@ -20,7 +20,7 @@ locals {
 }
 
 resource "aws_launch_template" "this" {
-  # checkov:skip=CKV_AWS_341:Hop limit 2 is required for bridge-mode containers to reach IMDSv2; the worker reads the Spot instance-action notice from it (docs/design.md).
+  # checkov:skip=CKV_AWS_341:Hop limit 2 (container_imds_access, default) lets bridge-mode containers reach IMDSv2; the worker reads the Spot instance-action notice from it. Trade-off in docs/design.md.
   name_prefix            = "${var.name}-spot-"
   image_id               = nonsensitive(data.aws_ssm_parameter.ecs_ami.value)
   update_default_version = true
@@ -46,12 +46,14 @@ resource "aws_launch_template" "this" {
     delete_on_termination       = true
   }
 
-  # IMDSv2 only. Hop limit 2: bridge-mode containers sit one hop behind the host, and the
-  # worker reads spot/instance-action from IMDS to start its shutdown before the SIGTERM.
+  # IMDSv2 only. Hop limit 2 (container_imds_access): bridge-mode containers sit one hop
+  # behind the host, and the worker reads spot/instance-action from IMDS to start its
+  # shutdown before the SIGTERM. 1 keeps IMDSv2 to the host (the agent), and the worker
+  # learns of an interruption only from the drain's SIGTERM (docs/design.md).
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = var.container_imds_access ? 2 : 1
     instance_metadata_tags      = "disabled"
   }
 
@@ -103,6 +105,13 @@ resource "aws_autoscaling_group" "this" {
 
   # Launch a replacement as soon as EC2 flags an instance at elevated interruption risk.
   capacity_rebalance = var.capacity_rebalance
+
+  # Backlog scaler mode: the scaler removes the instances it has drained with
+  # TerminateInstanceInAutoScalingGroup, which can leave the group unbalanced across
+  # Availability Zones, and AZRebalance would then launch instances nobody asked for and
+  # terminate others ("Rebalancing activities", EC2 Auto Scaling User Guide). Suspended;
+  # Spot placement across zones still comes from the allocation strategy at launch.
+  suspended_processes = var.suspend_az_rebalance ? ["AZRebalance"] : []
 
   mixed_instances_policy {
     instances_distribution {

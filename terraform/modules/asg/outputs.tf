@@ -27,3 +27,13 @@ output "max_size" {
   description = "Largest size of the Auto Scaling group."
   value       = aws_autoscaling_group.this.max_size
 }
+
+output "suspended_processes" {
+  description = "Auto Scaling processes suspended on the group (AZRebalance with the backlog scaler)."
+  value       = aws_autoscaling_group.this.suspended_processes
+}
+
+output "metadata_hop_limit" {
+  description = "IMDSv2 PUT response hop limit of the launch template: 2 lets bridge-mode containers reach IMDS, 1 keeps it to the host."
+  value       = aws_launch_template.this.metadata_options[0].http_put_response_hop_limit
+}

@@ -68,3 +68,15 @@ variable "container_stop_timeout_seconds" {
   description = "ECS agent's default container stop timeout (the task definition's stopTimeout wins where set)."
   type        = number
 }
+
+variable "container_imds_access" {
+  description = "IMDSv2 hop limit 2 (true), so bridge-mode containers reach IMDS (the worker's Spot notice), or 1 (false): IMDS for the host alone."
+  type        = bool
+  default     = true
+}
+
+variable "suspend_az_rebalance" {
+  description = "Suspend the group's AZRebalance process (backlog scaler mode: the scaler terminates specific instances)."
+  type        = bool
+  default     = false
+}
