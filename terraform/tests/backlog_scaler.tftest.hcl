@@ -78,8 +78,8 @@ run "function_environment_is_what_the_crate_reads" {
     error_message = "The log group is Lambda's default name for the function (the role's Logs statement is built from it), with a retention."
   }
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == 1
-    error_message = "Default: one scaler at a time."
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == -1
+    error_message = "Default: nothing reserved (-1, the provider's unreserved), so the function applies on an account with no concurrency to spare."
   }
   assert {
     condition     = aws_lambda_function.this.timeouts.create == "10m" && aws_lambda_function.this.timeouts.update == "10m"
@@ -161,18 +161,18 @@ run "paused" {
   }
 }
 
-run "no_reserved_concurrency" {
+run "one_scaler_at_a_time_where_the_quota_allows" {
   command = apply
   module {
     source = "./modules/backlog_scaler"
   }
   variables {
-    reserved_concurrency = null
+    reserved_concurrency = 1
   }
 
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == -1
-    error_message = "null reserves nothing (-1, the provider's unreserved)."
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == 1
+    error_message = "1 reserves one execution: never two scalers at once."
   }
 }
 

@@ -167,6 +167,9 @@ run "each_queue_has_its_own_share_of_the_reserved_concurrency" {
   module {
     source = "./modules/spot_handler"
   }
+  variables {
+    reserved_concurrency = 5
+  }
 
   assert {
     condition     = aws_lambda_event_source_mapping.events.event_source_arn == aws_sqs_queue.events.arn && aws_lambda_event_source_mapping.lifecycle_events.event_source_arn == aws_sqs_queue.lifecycle_events.arn
@@ -178,7 +181,7 @@ run "each_queue_has_its_own_share_of_the_reserved_concurrency" {
   }
   assert {
     condition     = aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency == 2 && aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency == 3
-    error_message = "Default split of 5: 2 for Spot notices, 3 for lifecycle actions."
+    error_message = "A reservation of 5 splits 2 for Spot notices, 3 for lifecycle actions."
   }
   assert {
     condition     = aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency + aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency <= aws_lambda_function.this.reserved_concurrent_executions
@@ -201,18 +204,15 @@ run "reserved_concurrency_can_grow_or_be_dropped" {
   }
 }
 
-run "no_reserved_concurrency" {
+run "no_reserved_concurrency_by_default" {
   command = apply
   module {
     source = "./modules/spot_handler"
   }
-  variables {
-    reserved_concurrency = null
-  }
 
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == -1 && aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency == 3
-    error_message = "null reserves nothing (-1) and keeps the mappings' own bounds."
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == -1 && aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency == 2 && aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency == 3
+    error_message = "Default: nothing reserved (-1; a new account has nothing to reserve), and the mappings' maximum concurrency (2 + 3) bounds the handler."
   }
 }
 

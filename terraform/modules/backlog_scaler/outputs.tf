@@ -32,3 +32,8 @@ output "environment" {
   description = "Environment of the function (what crates/backlog-scaler is configured with)."
   value       = aws_lambda_function.this.environment[0].variables
 }
+
+output "reserved_concurrency" {
+  description = "Concurrency reserved for the function, or null (unreserved)."
+  value       = var.reserved_concurrency
+}

@@ -34,9 +34,9 @@ variable "architecture" {
 }
 
 variable "reserved_concurrency" {
-  description = "Concurrency reserved for the function: 1 (never two at once), 0 (paused) or null (none reserved)."
+  description = "Concurrency reserved for the function: null (default, none reserved: applies on any account), 1 (never two at once) or 0 (paused)."
   type        = number
-  default     = 1
+  default     = null
 
   validation {
     condition     = var.reserved_concurrency == null || contains([0, 1], coalesce(var.reserved_concurrency, 1))

@@ -52,3 +52,8 @@ output "metrics_namespace" {
   description = "CloudWatch namespace of the handler's EMF metrics."
   value       = local.metrics_namespace
 }
+
+output "reserved_concurrency" {
+  description = "Concurrency reserved for the handler, or null (unreserved; the mappings' maximum concurrency bounds it)."
+  value       = var.reserved_concurrency
+}

@@ -65,9 +65,9 @@ variable "lifecycle_max_wait_seconds" {
 }
 
 variable "reserved_concurrency" {
-  description = "Concurrency reserved for the function: 2 for the Spot notice mapping, the rest for the lifecycle mapping. null: none reserved (accounts whose concurrency quota leaves nothing to reserve); the mappings then take 2 and 3."
+  description = "Concurrency reserved for the function: 2 for the Spot notice mapping, the rest for the lifecycle mapping. null (default): none reserved (a new account's quota leaves nothing to reserve); the mappings then take 2 and 3, which bounds the function to 5."
   type        = number
-  default     = 5
+  default     = null
 
   validation {
     condition     = var.reserved_concurrency == null || (coalesce(var.reserved_concurrency, 4) >= 4 && coalesce(var.reserved_concurrency, 4) <= 1000)
