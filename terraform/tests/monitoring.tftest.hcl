@@ -217,3 +217,34 @@ run "no_backlog_scaler_no_scaler_alarms" {
     error_message = "Alarms mode (no scaler function): no scaler alarms."
   }
 }
+
+run "alarm_email_subscribes_to_the_topic" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    create_topic = true
+    alarm_email  = "oncall@example.com"
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.email[0].topic_arn == aws_sns_topic.alarms[0].arn && aws_sns_topic_subscription.email[0].protocol == "email" && aws_sns_topic_subscription.email[0].endpoint == "oncall@example.com"
+    error_message = "alarm_email subscribes the address to the alarm topic by email."
+  }
+}
+
+run "alarm_email_without_a_topic_subscribes_nothing" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    alarm_email = "oncall@example.com"
+  }
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.email) == 0 && output.email_subscription_arn == null
+    error_message = "No topic (create_topic false, no topic_arn): nothing to subscribe to."
+  }
+}

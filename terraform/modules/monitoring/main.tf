@@ -12,6 +12,15 @@ resource "aws_sns_topic" "alarms" {
   kms_master_key_id = var.kms_key_arn
 }
 
+# Someone to tell: an email subscription (SNS mails a confirmation link first and
+# delivers nothing until it is followed).
+resource "aws_sns_topic_subscription" "email" {
+  count     = var.alarm_email != null && (var.topic_arn != null || var.create_topic) ? 1 : 0
+  topic_arn = local.topic_arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
 locals {
   topic_arn = var.topic_arn != null ? var.topic_arn : (var.create_topic ? aws_sns_topic.alarms[0].arn : null)
   actions   = local.topic_arn == null ? [] : [local.topic_arn]

@@ -44,6 +44,12 @@ variable "create_topic" {
   type        = bool
 }
 
+variable "alarm_email" {
+  description = "Email address to subscribe to the alarm topic, or null."
+  type        = string
+  default     = null
+}
+
 variable "kms_key_arn" {
   description = "Customer-managed KMS key encrypting the created topic, or null for none. Its key policy must let cloudwatch.amazonaws.com use it; the AWS-managed alias/aws/sns key cannot."
   type        = string
