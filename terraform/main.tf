@@ -132,6 +132,9 @@ module "asg" {
   root_volume_size_gb            = var.root_volume_size_gb
   ebs_kms_key_arn                = var.ebs_kms_key_arn
   container_stop_timeout_seconds = local.scaling.stop_timeout_seconds
+  container_imds_access          = var.container_imds_access
+  # The backlog scaler terminates the instances it drained; AZRebalance would undo it.
+  suspend_az_rebalance = local.backlog_scaler
 }
 
 module "ecs" {
@@ -273,6 +276,7 @@ module "monitoring" {
   cpu_threshold_percent            = var.cpu_alarm_threshold_percent
   oldest_message_threshold_seconds = coalesce(var.oldest_message_alarm_seconds, 2 * local.scaling.acceptable_latency_seconds)
   create_topic                     = var.create_alarm_topic
+  alarm_email                      = var.alarm_email
   topic_arn                        = var.alarm_topic_arn
   kms_key_arn                      = var.alarm_topic_kms_key_arn
   spot_handler_metrics_namespace   = var.enable_spot_handler ? module.spot_handler[0].metrics_namespace : null

@@ -232,3 +232,8 @@ output "alarm_topic_arn" {
   description = "SNS topic of the alarms, or null."
   value       = module.monitoring.alarm_topic_arn
 }
+
+output "producer_policy_json" {
+  description = "IAM policy (JSON) for the job producers: exactly what facerec submit, facerec results and facerec load call on this deployment (jobs and results queues, the first input prefix, the result prefix, the queue key). Attach it to each principal of producer_principal_arns (docs/operations.md, \"Producers\")."
+  value       = module.iam.producer_policy_json
+}

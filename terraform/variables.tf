@@ -105,6 +105,17 @@ variable "capacity_rebalance" {
   default     = true
 }
 
+variable "container_imds_access" {
+  description = "Let the worker container reach IMDSv2 (launch template hop limit 2), so it sees the 2-minute Spot notice itself and stops receiving at once. false: hop limit 1, IMDS for the host alone; the container can no longer read the instance role's credentials, and the worker learns of an interruption only from the drain's SIGTERM (docs/design.md, \"IMDS and the worker container\")."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.container_imds_access != null
+    error_message = "container_imds_access must be true or false."
+  }
+}
+
 variable "ami_ssm_parameter_name" {
   description = "SSM public parameter holding the ECS-optimized AMI ID."
   type        = string
@@ -123,7 +134,7 @@ variable "root_volume_size_gb" {
 }
 
 variable "ebs_kms_key_arn" {
-  description = "KMS key for the root volumes; null uses the account's default EBS key."
+  description = "Customer-managed KMS key for the root volumes; null uses the account's default EBS key. Its key policy must let the Auto Scaling service-linked role (AWSServiceRoleForAutoScaling) use it (kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey*, kms:DescribeKey, and kms:CreateGrant with kms:GrantIsForAWSResource), or every launch fails with Client.InternalError; the statements are in docs/operations.md, \"Customer key for the root volumes\"."
   type        = string
   default     = null
 
@@ -370,9 +381,9 @@ variable "backlog_scaler_architecture" {
 }
 
 variable "backlog_scaler_reserved_concurrency" {
-  description = "Concurrency reserved for the backlog scaler. 1 (default): never two invocations at once, so two scalers never act on the same counts or overwrite each other's state. 0 pauses scaling (every invocation is throttled; the counts stay where they are). null: none reserved, for accounts whose concurrency quota leaves nothing to reserve; then a late invocation may overlap the next one."
+  description = "Concurrency reserved for the backlog scaler: null (default) reserves none, so the stack applies on an account whose concurrency quota leaves nothing to reserve (Lambda keeps at least 100 unreserved, all of a new account's 10). 1: never two invocations at once, where the quota allows it. 0 pauses scaling (every invocation is throttled; the counts stay where they are). Without a reservation two invocations overlap only when one is delivered more than ~10 s late; what that costs is in docs/design.md (\"One at a time\")."
   type        = number
-  default     = 1
+  default     = null
 
   validation {
     condition     = var.backlog_scaler_reserved_concurrency == null || contains([0, 1], coalesce(var.backlog_scaler_reserved_concurrency, 1))
@@ -558,9 +569,9 @@ variable "spot_handler_architecture" {
 }
 
 variable "spot_handler_reserved_concurrency" {
-  description = "Concurrency reserved for the Spot handler, so an interruption storm neither starves the account's other functions nor is starved by them: 2 for the Spot notice queue, the rest for termination lifecycle actions. null: none reserved, for accounts whose concurrency quota leaves nothing to reserve (new accounts may have 10)."
+  description = "Concurrency reserved for the Spot handler, so an interruption storm is not starved by the account's other functions: 2 for the Spot notice queue, the rest for termination lifecycle actions. null (default): none reserved, so the stack applies on an account whose concurrency quota leaves nothing to reserve (Lambda keeps at least 100 unreserved, all of a new account's 10); the two event source mappings' maximum concurrency (2 + 3) still bounds the handler to 5."
   type        = number
-  default     = 5
+  default     = null
 
   validation {
     condition     = var.spot_handler_reserved_concurrency == null || (coalesce(var.spot_handler_reserved_concurrency, 4) >= 4 && coalesce(var.spot_handler_reserved_concurrency, 4) <= 1000)
@@ -583,9 +594,20 @@ variable "lifecycle_hook_timeout_seconds" {
 # Monitoring
 # ---------------------------------------------------------------------------
 variable "create_alarm_topic" {
-  description = "Create an SNS topic for the alarms. Ignored when alarm_topic_arn is set."
+  description = "Create an SNS topic for the alarms (default), so a failing scaler or a dead letter reaches someone once the topic has a subscriber (alarm_email, or your own). Ignored when alarm_topic_arn is set; false leaves the alarms without actions."
   type        = bool
-  default     = false
+  default     = true
+}
+
+variable "alarm_email" {
+  description = "Email address subscribed to the alarm topic (the topic create_alarm_topic creates, or alarm_topic_arn). SNS sends a confirmation mail first; nothing is delivered until it is confirmed. null: no subscription."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.alarm_email, "x@y.z")))
+    error_message = "alarm_email must be an email address."
+  }
 }
 
 variable "alarm_topic_arn" {

@@ -249,6 +249,34 @@ run "default_mode_is_the_backlog_scaler" {
     condition     = contains(keys(output.alarm_arns), "backlog_scaler_errors") && contains(keys(output.alarm_arns), "backlog_scaler_not_running") && contains(keys(output.alarm_arns), "oldest_job_age")
     error_message = "The scaler's errors and silence are alarmed, and so is the oldest job's age."
   }
+  # The scaler terminates specific instances (TerminateInstanceInAutoScalingGroup), which
+  # can unbalance the zones; AZRebalance would then launch and terminate behind its back.
+  assert {
+    condition     = module.asg.suspended_processes == toset(["AZRebalance"])
+    error_message = "With the backlog scaler, the group's AZRebalance process is suspended."
+  }
+  # Defaults that apply on a new account (concurrency quota 10: nothing can be reserved).
+  assert {
+    condition     = module.backlog_scaler[0].reserved_concurrency == null && module.spot_handler[0].reserved_concurrency == null
+    error_message = "By default neither function reserves concurrency (a new account's quota leaves nothing to reserve)."
+  }
+  # Alarms tell someone by default: a topic is created and every alarm notifies it.
+  assert {
+    condition     = output.alarm_topic_arn != null && alltrue([for k, a in module.monitoring.alarm_actions : a == toset([output.alarm_topic_arn])])
+    error_message = "By default the alarm topic exists and every alarm's action is the topic."
+  }
+  assert {
+    condition     = module.monitoring.email_subscription_arn == null
+    error_message = "No email subscription unless alarm_email is set."
+  }
+  assert {
+    condition     = jsondecode(output.producer_policy_json) == jsondecode(module.iam.producer_policy_json)
+    error_message = "The root outputs the producers' policy."
+  }
+  assert {
+    condition     = module.asg.metadata_hop_limit == 2
+    error_message = "By default the worker container reaches IMDS (hop limit 2) for the Spot notice."
+  }
 }
 
 run "variables_reach_the_scaler" {
@@ -292,5 +320,41 @@ run "alarms_mode_is_application_auto_scaling_over_managed_scaling" {
       !contains(keys(output.alarm_arns), "backlog_scaler_errors") && !contains(keys(output.alarm_arns), "backlog_scaler_not_running")
     )
     error_message = "No scaler function, role or alarms in alarms mode."
+  }
+  # Managed scaling scales in through the group's own choice of instance, which keeps
+  # the zones balanced; nothing to suspend.
+  assert {
+    condition     = length(module.asg.suspended_processes) == 0
+    error_message = "alarms mode suspends no Auto Scaling process."
+  }
+}
+
+run "alarm_email_and_hop_limit_1" {
+  command = apply
+  variables {
+    alarm_email           = "oncall@example.com"
+    container_imds_access = false
+  }
+
+  assert {
+    condition     = module.monitoring.email_subscription_arn != null
+    error_message = "alarm_email subscribes the address to the alarm topic."
+  }
+  assert {
+    condition     = module.asg.metadata_hop_limit == 1
+    error_message = "container_imds_access = false sets the hop limit to 1."
+  }
+}
+
+run "reserved_concurrency_where_the_quota_allows" {
+  command = apply
+  variables {
+    backlog_scaler_reserved_concurrency = 1
+    spot_handler_reserved_concurrency   = 5
+  }
+
+  assert {
+    condition     = module.backlog_scaler[0].reserved_concurrency == 1 && module.spot_handler[0].reserved_concurrency == 5
+    error_message = "The reservations are still available where the account's quota allows them."
   }
 }

@@ -299,3 +299,19 @@ run "unknown_scaler_architecture" {
   }
   expect_failures = [var.backlog_scaler_architecture]
 }
+
+run "alarm_email_not_an_address" {
+  command = plan
+  variables {
+    alarm_email = "oncall"
+  }
+  expect_failures = [var.alarm_email]
+}
+
+run "container_imds_access_null" {
+  command = plan
+  variables {
+    container_imds_access = null
+  }
+  expect_failures = [var.container_imds_access]
+}

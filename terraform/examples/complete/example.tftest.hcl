@@ -11,7 +11,7 @@ run "complete_example_plans" {
   command = plan
 
   assert {
-    condition     = var.max_tasks == 10 && var.create_alarm_topic && length(module.spot_handler) == 1 && length(module.backlog_scaler) == 1 && length(module.scaling) == 0
+    condition     = var.max_tasks == 10 && var.create_alarm_topic && var.alarm_email == "oncall@example.com" && length(module.spot_handler) == 1 && length(module.backlog_scaler) == 1 && length(module.scaling) == 0
     error_message = "The example's own settings must be the ones planned (terraform.tfvars read): the Spot handler and the backlog scaler."
   }
   assert {
