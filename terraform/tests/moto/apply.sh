@@ -62,6 +62,12 @@ echo "--- wiring as the APIs hold it (events routed, hook, concurrency, timings,
 tf output -json >"$work/outputs.json"
 "$repo/.venv/bin/python" "$repo/terraform/tests/moto/check_wiring.py" "$MOTO_ENDPOINT" "$work/outputs.json" "$work/moto.tfvars.json"
 
+echo "--- IAM policies as rendered (for the IAM proof): .tmp/iam/rendered-policies.json"
+mkdir -p "$repo/.tmp/iam"
+tf show -json >"$work/show.json"
+"$repo/.venv/bin/python" "$repo/terraform/tests/moto/export_policies.py" "$work/show.json" "$work/moto.tfvars.json" \
+  "$repo/.tmp/iam/rendered-policies.json"
+
 echo "--- terraform plan (must show no changes)"
 set +e
 tf plan -detailed-exitcode -input=false -var-file="$work/moto.tfvars.json" >"$work/plan.log" 2>&1
@@ -87,19 +93,20 @@ required = """aws_ecs_cluster aws_ecs_capacity_provider aws_ecs_cluster_capacity
 aws_ecs_task_definition aws_ecs_service aws_launch_template aws_autoscaling_group
 aws_cloudwatch_metric_alarm
 aws_sqs_queue aws_sqs_queue_policy aws_sqs_queue_redrive_allow_policy aws_iam_role
-aws_iam_role_policy aws_iam_role_policy_attachment aws_iam_instance_profile
+aws_iam_role_policy aws_iam_instance_profile
 aws_cloudwatch_log_group aws_lambda_function aws_lambda_event_source_mapping
 aws_cloudwatch_event_rule aws_cloudwatch_event_target aws_autoscaling_lifecycle_hook
 aws_sns_topic aws_scheduler_schedule aws_ssm_parameter
 aws_lambda_function_event_invoke_config""".split()
-absent = "aws_appautoscaling_target aws_appautoscaling_policy".split()
+# No managed policy attachment: every role's policy is inline and scoped (modules/iam).
+absent = "aws_appautoscaling_target aws_appautoscaling_policy aws_iam_role_policy_attachment".split()
 missing = [t for t in required if t not in types]
 present = [t for t in absent if t in types]
 print(f"    {len(state)} objects in state, {len(types)} resource types")
 if missing:
     sys.exit(f"missing resource types after apply: {missing}")
 if present:
-    sys.exit(f"resource types of the alarms mode in the backlog scaler mode: {present}")
+    sys.exit(f"resource types that must not exist in the default mode: {present}")
 PY
 
 echo "--- terraform destroy"

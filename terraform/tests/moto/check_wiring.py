@@ -11,8 +11,11 @@ instances and volumes get the default tags, and the jobs queue denies sending to
 anyone but the named producers. In the backlog scaler mode (the default): the scaler's
 environment names the applied queue, service, group and state parameter, its
 schedule, retries and concurrency are as designed, its roles grant what the design
-lists, ECS managed scaling is off and Application Auto Scaling has no target on the
-service, and its two alarms watch the function.
+lists (ListTasks on "*" with ecs:cluster), the group's AZRebalance is suspended, ECS
+managed scaling is off and Application Auto Scaling has no target on the service, and
+its two alarms watch the function. In every mode: the alarm topic exists and every alarm
+notifies it, and the task and instance roles are inline, exactly their actions, with no
+managed policy attached.
 
 Usage: check_wiring.py ENDPOINT_URL OUTPUTS_JSON TFVARS_JSON
   OUTPUTS_JSON: `terraform output -json`; TFVARS_JSON: the tfvars the stack was applied with.
@@ -124,8 +127,10 @@ def main() -> int:
     reserved = lam.get_function_concurrency(FunctionName=out["spot_handler_function_name"]).get("ReservedConcurrentExecutions")
     mappings = lam.list_event_source_mappings(FunctionName=out["spot_handler_function_arn"])["EventSourceMappings"]
     shares = sorted(m.get("ScalingConfig", {}).get("MaximumConcurrency", 0) for m in mappings)
-    check(len(mappings) == 2 and min(shares) >= 2 and reserved is not None and sum(shares) <= reserved,
-          f"two mappings, maximum concurrency {shares}, sum within the reserved concurrency {reserved}")
+    # Default: nothing reserved (a new account's quota leaves nothing to reserve); the
+    # mappings' maximum concurrency bounds the handler. With a reservation, they fit in it.
+    check(len(mappings) == 2 and min(shares) >= 2 and (sum(shares) <= reserved if reserved is not None else shares == [2, 3]),
+          f"two mappings, maximum concurrency {shares}, within the reserved concurrency {reserved} (None: unreserved, 2 + 3)")
 
     # --- ASG size and the tags its instances launch with ------------------------------------
     g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
@@ -142,6 +147,26 @@ def main() -> int:
     check(len(deny) == 1 and deny[0]["Effect"] == "Deny" and deny[0]["Action"] in ("sqs:SendMessage", ["sqs:SendMessage"])
           and deny[0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"] in (tfvars["producer_principal_arns"][0], tfvars["producer_principal_arns"]),
           "the jobs queue denies sqs:SendMessage to everyone but the named producers")
+
+    # --- Alarms tell someone: the topic exists and every alarm notifies it ------------------
+    sns = boto3.client("sns", **kw)
+    cloudwatch = boto3.client("cloudwatch", **kw)
+    topic = out["alarm_topic_arn"]
+    topic_ok = False
+    if topic:
+        try:
+            sns.get_topic_attributes(TopicArn=topic)
+            topic_ok = True
+        except sns.exceptions.NotFoundException:
+            pass
+    check(topic_ok, f"the alarm topic exists by default ({topic})")
+    names = [a.split(":alarm:")[-1] for a in out["alarm_arns"].values()]
+    alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    wrong = {a["AlarmName"]: a["AlarmActions"] for a in alarms if a["AlarmActions"] != [topic]}
+    check(len(alarms) == len(names) and not wrong, f"all {len(names)} alarms notify the topic on alarm (wrong: {wrong})")
+
+    # --- The roles as IAM holds them: inline, scoped, no managed policy ---------------------
+    check_roles(endpoint, out, check)
 
     if out["scaling_mode"] == "backlog_scaler":
         check_backlog_scaler(endpoint, out, check)
@@ -176,6 +201,36 @@ def inline_policy(iam, role_arn: str) -> tuple[dict, list[dict]]:
 
 def as_list(v) -> list:
     return v if isinstance(v, list) else [v]
+
+
+TASK_ACTIONS = {
+    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
+    "ecs:UpdateTaskProtection", "s3:GetObject", "s3:PutObject", "s3:ListBucket",
+}
+INSTANCE_ACTIONS = {
+    "ecs:RegisterContainerInstance", "ecs:SubmitTaskStateChange", "ecs:SubmitContainerStateChange",
+    "ecs:SubmitAttachmentStateChanges", "ecs:DiscoverPollEndpoint", "ecs:Poll", "ecs:StartTelemetrySession",
+    "ecs:UpdateContainerInstancesState", "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage", "logs:CreateLogStream", "logs:PutLogEvents",
+}
+
+
+def check_roles(endpoint: str, out: dict, check) -> None:
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name=out["aws_region"])
+    cluster = out["cluster_arn"]
+    for what, arn, want in (("task", out["task_role_arn"], TASK_ACTIONS), ("instance", out["instance_role_arn"], INSTANCE_ACTIONS)):
+        name = arn.rsplit("/", 1)[-1]
+        managed = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
+        _, statements = inline_policy(iam, arn)
+        actions = {a for s in statements for a in as_list(s["Action"])}
+        check(not managed and actions == want,
+              f"{what} role: no managed policy ({managed}), exactly its inline actions (extra {sorted(actions - want)}, missing {sorted(want - actions)})")
+    _, statements = inline_policy(iam, out["instance_role_arn"])
+    by_action = {a: s for s in statements for a in as_list(s["Action"])}
+    on_cluster = all(as_list(by_action[a]["Resource"]) == [cluster] for a in ("ecs:RegisterContainerInstance", "ecs:SubmitTaskStateChange"))
+    conditioned = all(by_action[a].get("Condition", {}).get("ArnEquals", {}).get("ecs:cluster") in (cluster, [cluster])
+                      for a in ("ecs:Poll", "ecs:StartTelemetrySession", "ecs:UpdateContainerInstancesState"))
+    check(on_cluster and conditioned, "instance role: registration and state changes on the applied cluster, agent channels and Spot draining conditioned on it")
 
 
 def check_backlog_scaler(endpoint: str, out: dict, check) -> None:
@@ -214,7 +269,7 @@ def check_backlog_scaler(endpoint: str, out: dict, check) -> None:
     check(fn["Runtime"] == "provided.al2023" and fn["Timeout"] == 60 and fn["MemorySize"] == 128 and fn["Role"] == out["backlog_scaler_role_arn"],
           f"the scaler runs provided.al2023, 60 s, 128 MB, with its own role (got {fn['Runtime']}, {fn['Timeout']} s, {fn['MemorySize']} MB)")
     reserved = lam.get_function_concurrency(FunctionName=fn_name).get("ReservedConcurrentExecutions")
-    check(reserved == 1, f"one scaler at a time (reserved concurrency {reserved})")
+    check(reserved is None, f"by default the scaler reserves no concurrency, so it applies on a new account (reserved concurrency {reserved})")
     invoke = lam.get_function_event_invoke_config(FunctionName=fn_name)
     check(invoke.get("MaximumRetryAttempts") == 0 and invoke.get("MaximumEventAgeInSeconds") == 60,
           f"no asynchronous retries, events older than a minute dropped (got {invoke.get('MaximumRetryAttempts')}, {invoke.get('MaximumEventAgeInSeconds')} s)")
@@ -243,9 +298,18 @@ def check_backlog_scaler(endpoint: str, out: dict, check) -> None:
           f"the scaler role: assumed by Lambda, allows exactly the scaler's calls (extra {sorted(actions - BACKLOG_SCALER_ACTIONS)}, missing {sorted(BACKLOG_SCALER_ACTIONS - actions)})")
     by_action = {a: as_list(s["Resource"]) for s in statements for a in as_list(s["Action"])}
     service_arn = ecs.describe_services(cluster=out["cluster_name"], services=[out["service_name"]])["services"][0]["serviceArn"]
+    list_tasks = next(s for s in statements if "ecs:ListTasks" in as_list(s["Action"]))
+    check(as_list(list_tasks["Resource"]) == ["*"] and list_tasks.get("Condition", {}).get("ArnEquals", {}).get("ecs:cluster") in (out["cluster_arn"], [out["cluster_arn"]]),
+          f"ListTasks (no container instance named) on '*', conditioned on the applied cluster ({list_tasks})")
     check(by_action["ecs:UpdateService"] == [service_arn] and by_action["sqs:GetQueueAttributes"] == [out["jobs_queue_arn"]]
           and by_action["autoscaling:SetDesiredCapacity"] == [out["asg_arn"].split(":autoScalingGroup:")[0] + ":autoScalingGroup:*:autoScalingGroupName/" + out["asg_name"]],
           f"the scaler may set the applied service's count ({by_action['ecs:UpdateService']} vs {service_arn}), read the applied queue, size the applied group")
+
+    # --- The scaler terminates specific instances: AZRebalance must not undo it -------------
+    autoscaling = boto3.client("autoscaling", **kw)
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[out["asg_name"]])["AutoScalingGroups"][0]
+    suspended = sorted(p["ProcessName"] for p in group.get("SuspendedProcesses", []))
+    check(suspended == ["AZRebalance"], f"the group's AZRebalance process is suspended, nothing else (got {suspended})")
 
     # --- Nobody else scales: no managed scaling, no Application Auto Scaling target -------
     cp = ecs.describe_capacity_providers(capacityProviders=[out["capacity_provider_name"]])["capacityProviders"][0]["autoScalingGroupProvider"]
