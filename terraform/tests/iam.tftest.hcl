@@ -299,7 +299,7 @@ run "instance_role_is_what_the_agent_calls_for_our_cluster" {
       } == {
       RegisterAndReportToOwnCluster = { actions = toset(["ecs:RegisterContainerInstance", "ecs:SubmitTaskStateChange", "ecs:SubmitContainerStateChange", "ecs:SubmitAttachmentStateChanges"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"]) }
       DiscoverAgentEndpoints        = { actions = toset(["ecs:DiscoverPollEndpoint"]), resources = toset(["*"]) }
-      AgentChannelsOfOwnCluster     = { actions = toset(["ecs:Poll", "ecs:StartTelemetrySession"]), resources = toset(["*"]) }
+      AgentChannelsOfOwnCluster     = { actions = toset(["ecs:Poll", "ecs:StartTelemetrySession"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
       SpotDrainOwnInstance          = { actions = toset(["ecs:UpdateContainerInstancesState"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
       EcrAuth                       = { actions = toset(["ecr:GetAuthorizationToken"]), resources = toset(["*"]) }
       EcrPull                       = { actions = toset(["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]), resources = toset(["arn:aws:ecr:us-east-1:123456789012:repository/facerec-worker"]) }

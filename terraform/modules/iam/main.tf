@@ -237,12 +237,14 @@ data "aws_iam_policy_document" "instance" {
   }
   statement {
     # The agent's websocket channels: ACS (tasks to run, their credentials) and TCS
-    # (metrics, health). The container instance they name does not exist before
-    # registration, so "*" with ecs:cluster, as the CDK does (aws/aws-cdk,
-    # aws-ecs/lib/cluster.ts).
+    # (metrics, health), authorised on the container instance they name (SAR:
+    # container-instance, ecs:cluster). A pattern needs no instance to exist yet: AWS's
+    # own AmazonECSInstanceRolePolicyForManagedInstances grants both on
+    # container-instance/* (udondan/iam-floyd#1574 shows the policy), as does widdix's
+    # cfn-modules ECS cluster; the CDK's "*" is wider than needed.
     sid       = "AgentChannelsOfOwnCluster"
     actions   = ["ecs:Poll", "ecs:StartTelemetrySession"]
-    resources = ["*"]
+    resources = [local.container_instances_arn]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
