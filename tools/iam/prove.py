@@ -134,6 +134,8 @@ def prove(calls_dir: str, rendered: dict, out=sys.stdout) -> list:
             continue
         for c in entries:
             resource = c.resource(d)
+            if resource is None:
+                continue
             needed[role][c.action.lower()].add(resource)
             decision = policy_eval.evaluate(roles[role]["policies"], c.action, resource, c.context(d))
             if decision.effect != "Allow":

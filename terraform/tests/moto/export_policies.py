@@ -74,6 +74,11 @@ def main() -> int:
     partition = one("module.iam.data.aws_partition.current")
     service = one("module.ecs.aws_ecs_service.worker")
 
+    # The Spot handler's event source queues (Lambda polls them with its role) and the
+    # worker's repository (the agent pulls from it), for tools/iam/cited.py.
+    queue_arn_by_url = {q["url"]: q["arn"] for q in of_type("aws_sqs_queue")}
+    repositories = [r["values"]["arn"] for r in by_address.values() if r["type"] == "aws_ecr_repository"]
+
     export = {
         "account": identity["account_id"],
         "region": region["name"],
@@ -97,6 +102,9 @@ def main() -> int:
             "spot_handler_function_name": outputs.get("spot_handler_function_name"),
             "backlog_scaler_function_name": outputs.get("backlog_scaler_function_name"),
             "sqs_kms_key_arn": tfvars.get("sqs_kms_key_arn"),
+            "spot_events_queue_arn": queue_arn_by_url.get(outputs.get("spot_events_queue_url")),
+            "lifecycle_events_queue_arn": queue_arn_by_url.get(outputs.get("lifecycle_events_queue_url")),
+            "ecr_repository_arn": repositories[0] if repositories else None,
         },
     }
     with open(out_path, "w") as f:
