@@ -26,7 +26,7 @@ export FACEREC_MOTO_PYTHON := $(CURDIR)/.venv/bin/python
 .PHONY: help
 help:
 	@echo "make demo        run the main job on this machine (embedded queue, no AWS)"
-	@echo "make test        the whole test suite (Rust, Terraform, moto, checkov)"
+	@echo "make test        the whole test suite (Rust, Terraform, moto, checkov, the IAM proof)"
 	@echo "make lint        cargo fmt --check, clippy -D warnings, terraform fmt -check"
 	@echo "make scaling-docs  regenerate docs/scaling.md and its plots"
 	@echo "make spot-drill  Spot interruption drill: workers on moto, one gets a notice (docs/operations.md)"
@@ -47,13 +47,22 @@ demo: models
 	scripts/demo.sh
 
 .PHONY: test
-test: venv models test-rust test-terraform
+test: venv models test-rust test-terraform test-iam
 	@echo "make test: all suites passed"
+
+# Every AWS request moto serves during the Rust suite is recorded here for the IAM proof.
+AWS_CALL_LOG := $(CURDIR)/.tmp/aws-calls
 
 .PHONY: test-rust
 test-rust: venv models
 	cargo fmt --all -- --check
-	cargo test --workspace --locked
+	rm -rf $(AWS_CALL_LOG)
+	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) cargo test --workspace --locked
+
+# Needs test-rust's recorded calls and test-terraform's rendered policies.
+.PHONY: test-iam
+test-iam: venv
+	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) scripts/test-iam.sh
 
 .PHONY: lint
 lint:
