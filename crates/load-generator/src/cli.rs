@@ -173,9 +173,8 @@ impl LoadArgs {
     pub async fn client(&self) -> Result<aws_sdk_sqs::Client, LoadError> {
         // `app/facerec-load` in the user agent: the IAM proof (tools/iam/prove.py) checks
         // these calls against the producer policy.
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).app_name(
-            aws_config::AppName::new("facerec-load").expect("a valid app name"),
-        );
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .app_name(aws_config::AppName::new("facerec-load").expect("a valid app name"));
         if let Some(region) = &self.region {
             loader = loader.region(Region::new(region.clone()));
         }
