@@ -1,6 +1,6 @@
 # facerec-fleet: SQS jobs -> ECS service of Rust workers on Spot EC2, one task per
 # instance, scaled 0..N on queue backlog. See docs/design.md for every deviation from
-# the original plan and why.
+# the original plan (docs/plan.md) and why.
 
 # --- Image: pinned by digest --------------------------------------------------------
 # The plan deployed ":latest". ECS resolves a tag to a digest when it starts a

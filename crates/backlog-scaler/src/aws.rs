@@ -14,6 +14,7 @@ use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_ssm::types::ParameterType;
+use facerec_aws_support::ecs::{self, InstanceQuery};
 
 use crate::config::ScalerConfig;
 use crate::fleet::{
@@ -28,9 +29,7 @@ pub const APP_NAME: &str = "facerec-backlog-scaler";
 
 /// `sdk` with [`APP_NAME`] as its application name.
 fn with_app_name(sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
-    sdk.to_builder()
-        .app_name(aws_config::AppName::new(APP_NAME).expect("a valid app name"))
-        .build()
+    facerec_aws_support::sdk::with_app_name(sdk, APP_NAME)
 }
 
 /// The scaler's AWS side: the jobs queue, the ECS service and cluster, the group.
@@ -62,31 +61,20 @@ impl AwsFleet {
 
     async fn describe(&self, arns: Vec<String>) -> Result<Vec<ContainerInstance>, AwsError> {
         const OP: &str = "ecs:DescribeContainerInstances";
-        let mut found = Vec::with_capacity(arns.len());
-        // At most 100 instances per call.
-        for chunk in arns.chunks(100) {
-            let out = self
-                .ecs
-                .describe_container_instances()
-                .cluster(&self.cluster)
-                .set_container_instances(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| sdk_error(OP, e))?;
-            found.extend(
-                out.container_instances()
-                    .iter()
-                    .map(|ci| ContainerInstance {
-                        arn: ci.container_instance_arn().unwrap_or_default().to_string(),
-                        ec2_instance_id: ci.ec2_instance_id().unwrap_or_default().to_string(),
-                        status: ci.status().unwrap_or_default().to_string(),
-                        running_tasks: ci.running_tasks_count(),
-                        pending_tasks: ci.pending_tasks_count(),
-                        registered_at: ci.registered_at().map_or(0, |d| d.secs()),
-                    }),
-            );
-        }
-        Ok(found)
+        let found = ecs::describe_container_instances(&self.ecs, &self.cluster, &arns)
+            .await
+            .map_err(|e| sdk_error(OP, e))?;
+        Ok(found
+            .iter()
+            .map(|ci| ContainerInstance {
+                arn: ci.container_instance_arn().unwrap_or_default().to_string(),
+                ec2_instance_id: ci.ec2_instance_id().unwrap_or_default().to_string(),
+                status: ci.status().unwrap_or_default().to_string(),
+                running_tasks: ci.running_tasks_count(),
+                pending_tasks: ci.pending_tasks_count(),
+                registered_at: ci.registered_at().map_or(0, |d| d.secs()),
+            })
+            .collect())
     }
 }
 
@@ -267,24 +255,13 @@ impl FleetApi for AwsFleet {
 
     async fn active_container_instances(&self) -> Result<Vec<ContainerInstance>, AwsError> {
         const OP: &str = "ecs:ListContainerInstances";
-        let mut arns = Vec::new();
-        let mut next_token = None;
-        loop {
-            let out = self
-                .ecs
-                .list_container_instances()
-                .cluster(&self.cluster)
-                .status(ContainerInstanceStatus::Active)
-                .set_next_token(next_token)
-                .send()
-                .await
-                .map_err(|e| sdk_error(OP, e))?;
-            arns.extend(out.container_instance_arns().iter().cloned());
-            next_token = out.next_token().map(str::to_string);
-            if next_token.is_none() {
-                break;
-            }
-        }
+        let query = InstanceQuery {
+            filter: None,
+            status: Some(ContainerInstanceStatus::Active),
+        };
+        let arns = ecs::list_container_instance_arns(&self.ecs, &self.cluster, query)
+            .await
+            .map_err(|e| sdk_error(OP, e))?;
         if arns.is_empty() {
             return Ok(Vec::new());
         }

@@ -1,4 +1,5 @@
-//! CloudWatch metrics as Embedded Metric Format (EMF) log lines.
+//! The scaler's CloudWatch metrics, as Embedded Metric Format (EMF) log lines written by
+//! `facerec-aws-support`'s `EmfLine`.
 //!
 //! Lambda ships stdout to CloudWatch Logs, which turns any JSON line carrying an `_aws`
 //! member into metrics: no PutMetricData call, no IAM permission. Spec:
@@ -15,51 +16,10 @@
 //!
 //! And one line per invocation: `PollErrors` (Count), the polls skipped for a failed call.
 
-use std::sync::Mutex;
+use serde_json::{Map, Value};
 
-use serde_json::{json, Map, Value};
-
-/// Where EMF lines go: stdout in Lambda, a buffer in tests.
-pub trait MetricsSink: Send + Sync {
-    fn emit(&self, line: String);
-}
-
-/// Writes each line to stdout, where the Lambda log agent picks it up.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StdoutMetrics;
-
-impl MetricsSink for StdoutMetrics {
-    fn emit(&self, line: String) {
-        println!("{line}");
-    }
-}
-
-/// Keeps every emitted line; for tests.
-#[derive(Debug, Default)]
-pub struct RecordedMetrics {
-    lines: Mutex<Vec<String>>,
-}
-
-impl RecordedMetrics {
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().expect("metrics lock").clone()
-    }
-
-    /// The parsed records that carry metric `name`.
-    pub fn records_with(&self, name: &str) -> Vec<Value> {
-        self.lines()
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v.get(name).is_some())
-            .collect()
-    }
-}
-
-impl MetricsSink for RecordedMetrics {
-    fn emit(&self, line: String) {
-        self.lines.lock().expect("metrics lock").push(line);
-    }
-}
+use facerec_aws_support::emf::{EmfLine, Unit};
+pub use facerec_aws_support::emf::{MetricsSink, RecordedMetrics, StdoutMetrics};
 
 /// One EMF line with several Count metrics under the `ServiceName` dimension.
 pub fn emf_line(
@@ -69,31 +29,22 @@ pub fn emf_line(
     properties: Map<String, Value>,
     unix_millis: i64,
 ) -> String {
-    let mut root = properties;
-    root.insert("ServiceName".into(), json!(service_name));
-    root.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": unix_millis,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["ServiceName"]],
-                "Metrics": metrics
-                    .iter()
-                    .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-                    .collect::<Vec<_>>(),
-            }],
-        }),
-    );
-    for (name, value) in metrics {
-        root.insert((*name).into(), json!(value));
-    }
-    Value::Object(root).to_string()
+    let line = EmfLine::new(namespace)
+        .dimensions(&["ServiceName"])
+        .properties(properties)
+        .property("ServiceName", service_name);
+    metrics
+        .iter()
+        .fold(line, |line, (name, value)| {
+            line.metric(name, Unit::Count, *value)
+        })
+        .to_line(unix_millis)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn line_follows_the_emf_structure() {

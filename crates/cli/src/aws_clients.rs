@@ -2,7 +2,6 @@
 //! `AWS_ENDPOINT_URL`…) plus an optional `--endpoint-url` (LocalStack, moto), with
 //! path-style S3 addressing whenever an endpoint is overridden.
 
-use aws_config::BehaviorVersion;
 use std::time::Duration;
 
 pub struct Clients {
@@ -16,8 +15,7 @@ pub struct Clients {
 pub const APP_NAME: &str = "facerec-cli";
 
 pub async fn clients(endpoint_url: Option<&str>) -> Clients {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .app_name(aws_config::AppName::new(APP_NAME).expect("a valid app name"));
+    let mut loader = facerec_aws_support::sdk::defaults(APP_NAME);
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -29,13 +27,4 @@ pub async fn clients(endpoint_url: Option<&str>) -> Clients {
 }
 
 /// An SDK error with its sources, on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
+pub use facerec_aws_support::chain;

@@ -5,6 +5,7 @@
 mod support;
 
 use facerec_engine::{Engine, ModelPaths};
+use facerec_test_support::Moto;
 use facerec_worker::recognition::{Limits, RecognitionHandler};
 use facerec_worker_runtime::queue::sqs::SqsQueue;
 use facerec_worker_runtime::results::{ResultSinks, S3Prefix};
@@ -13,23 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
 use tokio_util::sync::CancellationToken;
-
-/// moto on a free loopback port, killed on drop.
-struct Moto {
-    _server: facerec_moto_server::MotoServer, // kept alive: dropping it stops moto
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let server = facerec_moto_server::MotoServer::start();
-        let endpoint = server.endpoint().to_string();
-        Moto {
-            _server: server,
-            endpoint,
-        }
-    }
-}
 
 const AWS_ENV: [(&str, &str); 4] = [
     ("AWS_EC2_METADATA_DISABLED", "true"),

@@ -17,8 +17,8 @@
 //! - Step scaling: ChangeInCapacity / ExactCapacity by metric intervals relative to the
 //!   alarm threshold (lower bound inclusive, upper bound exclusive):
 //!   <https://docs.aws.amazon.com/autoscaling/application/userguide/step-scaling-policy-overview.html>
-//! - The plan's predefined metric `SQSQueueMessagesVisiblePerTask` is not one of the
-//!   predefined metric types (for ECS only ECSServiceAverageCPUUtilization,
+//! - The plan's (docs/plan.md) predefined metric `SQSQueueMessagesVisiblePerTask` is not
+//!   one of the predefined metric types (for ECS only ECSServiceAverageCPUUtilization,
 //!   ECSServiceAverageMemoryUtilization and ALBRequestCountPerTarget exist), so
 //!   PutScalingPolicy rejects it and no policy exists at all:
 //!   <https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PredefinedMetricSpecification.html>

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use clap::{ArgGroup, Parser};
 use facerec_fleet_sim::params::{Environment, ScalingParams};
 
@@ -15,6 +14,11 @@ use crate::arrivals::{self, Pacing, Schedule};
 use crate::error::LoadError;
 use crate::job::{default_run_id, JobFactory};
 use crate::load::{execute, LoadPlan, LoadSummary};
+
+/// The `app/<name>` in the user agent of the load generator's requests: CloudTrail shows
+/// them as its own, and the IAM proof (tools/iam/prove.py) checks them against the
+/// producer policy.
+pub const APP_NAME: &str = "facerec-load";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -173,8 +177,7 @@ impl LoadArgs {
     pub async fn client(&self) -> Result<aws_sdk_sqs::Client, LoadError> {
         // `app/facerec-load` in the user agent: the IAM proof (tools/iam/prove.py) checks
         // these calls against the producer policy.
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .app_name(aws_config::AppName::new("facerec-load").expect("a valid app name"));
+        let mut loader = facerec_aws_support::sdk::defaults(APP_NAME);
         if let Some(region) = &self.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -186,12 +189,9 @@ impl LoadArgs {
             return Err(LoadError::NoRegion);
         }
         let conf = aws_sdk_sqs::config::Builder::from(&config)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(3))
-                    .operation_attempt_timeout(Duration::from_secs(15))
-                    .build(),
-            )
+            .timeout_config(facerec_aws_support::sdk::attempt_timeouts(
+                Duration::from_secs(15),
+            ))
             .build();
         Ok(aws_sdk_sqs::Client::from_conf(conf))
     }

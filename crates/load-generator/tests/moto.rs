@@ -2,7 +2,6 @@
 //! loopback port, killed on drop), plus its input errors.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -12,49 +11,18 @@ use facerec_load_generator::arrivals::{Pacing, Schedule};
 use facerec_load_generator::job::JobFactory;
 use facerec_load_generator::load::{execute, LoadPlan};
 use facerec_load_generator::sampler::parse_csv;
+use facerec_test_support::{repo_root, sdk_config, Moto};
 use facerec_worker_runtime::contract::{GallerySpec, ImageRef, JobV1};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    _server: facerec_moto_server::MotoServer, // kept alive: dropping it stops moto
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let server = facerec_moto_server::MotoServer::start();
-        let endpoint = server.endpoint().to_string();
-        Moto {
-            _server: server,
-            endpoint,
-        }
+/// A client of `moto`'s SQS and a new queue `name` in it (FIFO if the name says so).
+async fn queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {
+    let client = aws_sdk_sqs::Client::new(&sdk_config(&moto.endpoint).await);
+    let mut create = client.create_queue().queue_name(name);
+    if name.ends_with(".fifo") {
+        create = create.attributes(QueueAttributeName::FifoQueue, "true");
     }
-
-    async fn client(&self) -> aws_sdk_sqs::Client {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .load()
-            .await;
-        aws_sdk_sqs::Client::new(&config)
-    }
-
-    async fn queue(&self, name: &str) -> (aws_sdk_sqs::Client, String) {
-        let client = self.client().await;
-        let mut create = client.create_queue().queue_name(name);
-        if name.ends_with(".fifo") {
-            create = create.attributes(QueueAttributeName::FifoQueue, "true");
-        }
-        let url = create.send().await.unwrap().queue_url.unwrap();
-        (client, url)
-    }
+    let url = create.send().await.unwrap().queue_url.unwrap();
+    (client, url)
 }
 
 /// The binary with the AWS environment common.md prescribes (endpoint added per test).
@@ -132,7 +100,7 @@ fn s3_key(job: &JobV1) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spike_trace_sends_every_job_and_records_depth() {
     let moto = Moto::start();
-    let (client, url) = moto.queue("jobs").await;
+    let (client, url) = queue(&moto, "jobs").await;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("depth.csv");
 
@@ -227,7 +195,7 @@ async fn spike_trace_sends_every_job_and_records_depth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arrivals_file_to_a_fifo_queue_via_aws_endpoint_url() {
     let moto = Moto::start();
-    let (client, url) = moto.queue("jobs.fifo").await;
+    let (client, url) = queue(&moto, "jobs.fifo").await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("arrivals.csv");
     std::fs::write(&file, "offset_seconds\n0\n0.5\n0.5\n1.0\n2.5\n").unwrap();
@@ -279,7 +247,7 @@ async fn arrivals_file_to_a_fifo_queue_via_aws_endpoint_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_ends_sending_early_and_still_summarises() {
     let moto = Moto::start();
-    let (client, url) = moto.queue("stop").await;
+    let (client, url) = queue(&moto, "stop").await;
     // Five jobs at once, then one an hour later: stopping after 0.5 s sends five.
     let pacing = Pacing::new(1.0, None, false).unwrap();
     let schedule = Schedule::new(vec![0.0, 0.0, 0.0, 0.0, 0.0, 3600.0], pacing).unwrap();
@@ -311,7 +279,7 @@ async fn stop_ends_sending_early_and_still_summarises() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_include_messages_already_queued() {
     let moto = Moto::start();
-    let (client, url) = moto.queue("busy").await;
+    let (client, url) = queue(&moto, "busy").await;
     let entries = (0..3)
         .map(|i| {
             SendMessageBatchRequestEntry::builder()

@@ -1,4 +1,5 @@
-//! Test support shared by every crate whose tests talk to an AWS API.
+//! moto for tests (through `facerec-test-support`) and for the Spot drill, which runs it
+//! at run time.
 //!
 //! [`MotoServer::start`] runs `tools/moto/launch.py` (moto plus the patches that restore
 //! real AWS behaviour, see that file) on a free port of 127.0.0.1 and waits for its
@@ -116,6 +117,22 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The environment a process talking to a moto at `endpoint` gets: the loopback endpoint,
+/// dummy credentials, a fixed region, and no instance metadata lookups for credentials or
+/// region.
+pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 #[cfg(test)]

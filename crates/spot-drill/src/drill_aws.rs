@@ -37,18 +37,7 @@ pub struct DrillAws {
 
 /// The SDK environment every drill process gets: loopback endpoint, fake credentials,
 /// and no instance metadata lookups for credentials or region.
-pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
-    [
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_ENDPOINT_URL", endpoint),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
+pub use facerec_moto_server::aws_env;
 
 impl DrillAws {
     /// Create the queue, DLQ and bucket in the moto at `endpoint`.

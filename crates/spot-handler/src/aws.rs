@@ -7,6 +7,7 @@
 
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{Attribute, ContainerInstanceStatus};
+use facerec_aws_support::ecs::{self, InstanceQuery};
 
 use crate::event::LifecycleAction;
 use crate::fleet::{marks, ClusterControl, ContainerInstance, FleetError, LifecycleHooks};
@@ -27,10 +28,7 @@ pub struct AwsFleet {
 impl AwsFleet {
     /// Clients built from one shared SDK configuration (region, credentials, endpoint).
     pub fn new(sdk: &aws_config::SdkConfig, cluster: impl Into<String>) -> Self {
-        let sdk = sdk
-            .to_builder()
-            .app_name(aws_config::AppName::new(APP_NAME).expect("a valid app name"))
-            .build();
+        let sdk = facerec_aws_support::sdk::with_app_name(sdk, APP_NAME);
         Self::from_clients(
             aws_sdk_ecs::Client::new(&sdk),
             aws_sdk_autoscaling::Client::new(&sdk),
@@ -53,20 +51,10 @@ impl AwsFleet {
 
     async fn describe_many(&self, arns: Vec<String>) -> Result<Vec<ContainerInstance>, FleetError> {
         const OP: &str = "ecs:DescribeContainerInstances";
-        let mut found = Vec::with_capacity(arns.len());
-        // The API takes at most 100 instances per call.
-        for chunk in arns.chunks(100) {
-            let out = self
-                .ecs
-                .describe_container_instances()
-                .cluster(&self.cluster)
-                .set_container_instances(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| classify(OP, e))?;
-            found.extend(out.container_instances().iter().map(to_container_instance));
-        }
-        Ok(found)
+        let found = ecs::describe_container_instances(&self.ecs, &self.cluster, &arns)
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(found.iter().map(to_container_instance).collect())
     }
 }
 
@@ -105,24 +93,13 @@ impl ClusterControl for AwsFleet {
         const OP: &str = "ecs:ListContainerInstances";
         // The filter narrows the list to one ARN on real ECS; emulators that ignore it
         // return the whole cluster, which the exact match below still handles.
-        let mut arns = Vec::new();
-        let mut next_token = None;
-        loop {
-            let out = self
-                .ecs
-                .list_container_instances()
-                .cluster(&self.cluster)
-                .filter(format!("ec2InstanceId == {ec2_instance_id}"))
-                .set_next_token(next_token)
-                .send()
-                .await
-                .map_err(|e| classify(OP, e))?;
-            arns.extend(out.container_instance_arns().iter().cloned());
-            next_token = out.next_token().map(str::to_string);
-            if next_token.is_none() {
-                break;
-            }
-        }
+        let query = InstanceQuery {
+            filter: Some(format!("ec2InstanceId == {ec2_instance_id}")),
+            status: None,
+        };
+        let arns = ecs::list_container_instance_arns(&self.ecs, &self.cluster, query)
+            .await
+            .map_err(|e| classify(OP, e))?;
         if arns.is_empty() {
             return Ok(None);
         }

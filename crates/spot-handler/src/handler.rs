@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::config::HandlerConfig;
 use crate::event::{parse_body, Interruption, LifecycleAction, Notice, ParsedEvent};
 use crate::fleet::{marks, ClusterControl, ContainerInstance, FleetError, LifecycleHooks};
-use crate::metrics::{EmfRecord, MetricsSink, Unit};
+use crate::metrics::{EmfLine, MetricsSink, Unit};
 
 /// Why a record was dropped without acting on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -334,20 +334,16 @@ where
                 .await;
             self.count_interruption(notice, &instance);
             if let Some(ms) = millis_since(notice) {
-                EmfRecord::new(
-                    &self.config.metrics_namespace,
-                    "DrainLatency",
-                    Unit::Milliseconds,
-                    ms,
-                )
-                .dimensions(&["EventType"])
-                .field("EventType", notice.interruption.kind())
-                .field("InstanceId", instance_id)
-                .field("EventId", notice.id.as_str())
-                // Already DRAINING before the handler first saw it: ECS managed draining
-                // (or the agent's own Spot draining) got there first.
-                .field("DrainedBy", if was_draining { "ecs" } else { "handler" })
-                .emit(&self.metrics);
+                EmfLine::new(&self.config.metrics_namespace)
+                    .metric("DrainLatency", Unit::Milliseconds, ms)
+                    .dimensions(&["EventType"])
+                    .property("EventType", notice.interruption.kind())
+                    .property("InstanceId", instance_id)
+                    .property("EventId", notice.id.as_str())
+                    // Already DRAINING before the handler first saw it: ECS managed draining
+                    // (or the agent's own Spot draining) got there first.
+                    .property("DrainedBy", if was_draining { "ecs" } else { "handler" })
+                    .emit(&self.metrics);
             }
         }
         Ok(Some(Drain {
@@ -431,17 +427,13 @@ where
         // Only the delivery whose CONTINUE was accepted reports the stop latency, so a
         // redelivery of a finished action adds no second sample.
         if let (true, Some(ms)) = (continued, stop_latency) {
-            EmfRecord::new(
-                &self.config.metrics_namespace,
-                "TaskStopLatency",
-                Unit::Milliseconds,
-                ms,
-            )
-            .dimensions(&["EventType"])
-            .field("EventType", notice.interruption.kind())
-            .field("InstanceId", action.instance_id.as_str())
-            .field("EventId", notice.id.as_str())
-            .emit(&self.metrics);
+            EmfLine::new(&self.config.metrics_namespace)
+                .metric("TaskStopLatency", Unit::Milliseconds, ms)
+                .dimensions(&["EventType"])
+                .property("EventType", notice.interruption.kind())
+                .property("InstanceId", action.instance_id.as_str())
+                .property("EventId", notice.id.as_str())
+                .emit(&self.metrics);
         }
         RecordOutcome::LifecycleDone {
             container_instance_arn,
@@ -511,40 +503,32 @@ where
 
     fn count_interruption(&self, notice: &Notice, instance: &ContainerInstance) {
         let az = instance.availability_zone.as_deref().unwrap_or("unknown");
-        EmfRecord::new(
-            &self.config.metrics_namespace,
-            "Interruptions",
-            Unit::Count,
-            1.0,
-        )
-        .dimensions(&["EventType", "AvailabilityZone"])
-        .dimensions(&["EventType"])
-        .field("EventType", notice.interruption.kind())
-        .field("AvailabilityZone", az)
-        .field("InstanceId", instance.ec2_instance_id.as_str())
-        .field("EventId", notice.id.as_str())
-        .emit(&self.metrics);
+        EmfLine::new(&self.config.metrics_namespace)
+            .metric("Interruptions", Unit::Count, 1.0)
+            .dimensions(&["EventType", "AvailabilityZone"])
+            .dimensions(&["EventType"])
+            .property("EventType", notice.interruption.kind())
+            .property("AvailabilityZone", az)
+            .property("InstanceId", instance.ec2_instance_id.as_str())
+            .property("EventId", notice.id.as_str())
+            .emit(&self.metrics);
     }
 
     /// `HandlerErrors`, by whether SQS redelivers the record. `Transient=false` means a
     /// permission or configuration error: the operations doc alarms on it.
     fn count_error(&self, error: &FleetError) {
-        EmfRecord::new(
-            &self.config.metrics_namespace,
-            "HandlerErrors",
-            Unit::Count,
-            1.0,
-        )
-        .dimensions(&["Transient"])
-        .field(
-            "Transient",
-            if error.is_transient() {
-                "true"
-            } else {
-                "false"
-            },
-        )
-        .emit(&self.metrics);
+        EmfLine::new(&self.config.metrics_namespace)
+            .metric("HandlerErrors", Unit::Count, 1.0)
+            .dimensions(&["Transient"])
+            .property(
+                "Transient",
+                if error.is_transient() {
+                    "true"
+                } else {
+                    "false"
+                },
+            )
+            .emit(&self.metrics);
     }
 
     /// One JSON log line per record, plus skip and error counters.
@@ -553,15 +537,11 @@ where
         match &result.outcome {
             RecordOutcome::Skipped(reason) => {
                 tracing::info!(message_id = %result.message_id, event_id, reason = reason.label(), detail = ?reason, "event skipped");
-                EmfRecord::new(
-                    &self.config.metrics_namespace,
-                    "EventsSkipped",
-                    Unit::Count,
-                    1.0,
-                )
-                .dimensions(&["Reason"])
-                .field("Reason", reason.label())
-                .emit(&self.metrics);
+                EmfLine::new(&self.config.metrics_namespace)
+                    .metric("EventsSkipped", Unit::Count, 1.0)
+                    .dimensions(&["Reason"])
+                    .property("Reason", reason.label())
+                    .emit(&self.metrics);
             }
             RecordOutcome::Failed(error) => {
                 tracing::error!(

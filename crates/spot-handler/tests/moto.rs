@@ -19,7 +19,7 @@ use facerec_spot_handler::{
     SpotHandler, WaitEnd,
 };
 use serde_json::{json, Value};
-use support::{autoscaling_error, ecs_error, sdk_config, Moto, Reply, Stub};
+use support::{autoscaling_error, ecs_error, sdk_config, start_moto, Moto, Reply, Stub};
 
 const CLUSTER: &str = "facerec";
 const SAMPLE_INSTANCE: &str = "i-1234567890abcdef0";
@@ -135,7 +135,7 @@ async fn cluster(moto: &Moto) -> Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spot_warning_drains_only_the_interrupted_instance() {
-    let moto = Moto::start();
+    let moto = start_moto();
     let c = cluster(&moto).await;
     let (victim, victim_arn) = &c.instances[1];
     let (bystander, bystander_arn) = &c.instances[0];
@@ -204,7 +204,7 @@ async fn spot_warning_drains_only_the_interrupted_instance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebalance_recommendation_follows_capacity_rebalance() {
-    let moto = Moto::start();
+    let moto = start_moto();
     let c = cluster(&moto).await;
     let (first, first_arn) = &c.instances[0];
     let (second, second_arn) = &c.instances[1];
@@ -462,7 +462,7 @@ fn hook_of(record: &aws_lambda_events::event::sqs::SqsMessage) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_completes_our_hook_with_continue_once_the_task_stops() {
-    let moto = Moto::start();
+    let moto = start_moto();
     // Our hook times out after 3 s without a heartbeat; the task runs 4 s. Only the
     // handler's heartbeats (every 0.5 s) keep the action open until the task stops.
     let g = group(&moto, 3).await;
@@ -578,7 +578,7 @@ async fn lifecycle_completes_our_hook_with_continue_once_the_task_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_completed_by_someone_else_ends_the_wait() {
-    let moto = Moto::start();
+    let moto = start_moto();
     let g = group(&moto, 300).await;
     let (victim, victim_arn) = &g.instances[0];
     g.start_task(victim_arn).await; // never stops

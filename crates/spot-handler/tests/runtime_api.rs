@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use support::{answer_to_first_invocation, sdk_config, Moto, Reply, Stub};
+use support::{answer_to_first_invocation, sdk_config, start_moto, Reply, Stub};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
@@ -49,7 +49,7 @@ fn bootstrap_refuses_a_group_without_a_hook_name() {
 }
 
 async fn serve_one_invocation(binary: &str) {
-    let moto = Moto::start();
+    let moto = start_moto();
     let sdk = sdk_config(&moto.endpoint).await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     ecs.create_cluster()

@@ -8,9 +8,6 @@
 //! empties. Run with `cargo bench -p facerec-worker-runtime --bench sqs_requests`
 //! (scripts/bench-worker.sh does).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -18,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sqs::config::{ConfigBag, Intercept, RuntimeComponents};
+use facerec_test_support::sdk_config;
+use facerec_test_support::worker_runtime::{job, Backend, TestHandler};
 use facerec_worker_runtime::queue::sqs::SqsQueue;
 use facerec_worker_runtime::results::{ResultSinks, S3Prefix};
 use facerec_worker_runtime::{Runtime, RuntimeConfig};
-use support::*;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Default, Clone)]

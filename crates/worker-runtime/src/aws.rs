@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
+use facerec_aws_support::sdk;
 
 /// The `app/<name>` the SDK puts in every request's user agent: CloudTrail shows which
 /// component made a call, and the IAM proof (tools/iam/prove.py) attributes the calls
@@ -18,17 +19,11 @@ pub const WORKER_APP_NAME: &str = "facerec-worker";
 
 /// Load the worker's SDK configuration from the environment and profile files.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .app_name(aws_config::AppName::new(WORKER_APP_NAME).expect("a valid app name"))
-        .load()
-        .await
+    sdk::defaults(WORKER_APP_NAME).load().await
 }
 
 fn timeouts(long_poll: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(long_poll + Duration::from_secs(10))
-        .build()
+    sdk::attempt_timeouts(long_poll + Duration::from_secs(10))
 }
 
 /// An SQS client whose attempts may outlast a `long_poll` receive.

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use serde_json::json;
+use facerec_aws_support::emf::{EmfLine, Unit};
 
 /// Where metric lines go (stdout in production, a buffer in tests).
 pub struct EmfEmitter {
@@ -56,43 +56,43 @@ impl EmfEmitter {
     pub fn render(&self, m: &JobMetrics) -> String {
         let ts = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
+            .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let mut metrics = vec![
-            json!({"Name": "JobsSucceeded", "Unit": "Count"}),
-            json!({"Name": "JobsFailed", "Unit": "Count"}),
-            json!({"Name": "JobsAlreadyStored", "Unit": "Count"}),
-        ];
-        let mut doc = json!({
-            "_aws": {
-                "Timestamp": ts,
-                "CloudWatchMetrics": [{
-                    "Namespace": self.namespace,
-                    "Dimensions": [["Service"]],
-                    "Metrics": [],
-                }],
-            },
-            "Service": self.service,
-            "JobsSucceeded": u64::from(m.succeeded && !m.already_stored),
-            "JobsFailed": u64::from(!m.succeeded && !m.already_stored),
-            "JobsAlreadyStored": u64::from(m.already_stored),
-        });
+        let mut line = EmfLine::new(&self.namespace)
+            .dimensions(&["Service"])
+            .property("Service", self.service.as_str())
+            .metric(
+                "JobsSucceeded",
+                Unit::Count,
+                u64::from(m.succeeded && !m.already_stored),
+            )
+            .metric(
+                "JobsFailed",
+                Unit::Count,
+                u64::from(!m.succeeded && !m.already_stored),
+            )
+            .metric(
+                "JobsAlreadyStored",
+                Unit::Count,
+                u64::from(m.already_stored),
+            );
         if !m.already_stored {
-            metrics.push(json!({"Name": "JobDuration", "Unit": "Milliseconds"}));
-            metrics.push(json!({"Name": "FacesFound", "Unit": "Count"}));
-            doc["JobDuration"] = json!(m.duration.as_secs_f64() * 1000.0);
-            doc["FacesFound"] = json!(m.faces_found);
+            line = line
+                .metric(
+                    "JobDuration",
+                    Unit::Milliseconds,
+                    m.duration.as_secs_f64() * 1000.0,
+                )
+                .metric("FacesFound", Unit::Count, m.faces_found);
         }
         if let Some(w) = m.queue_wait {
-            metrics.push(json!({"Name": "QueueWait", "Unit": "Milliseconds"}));
-            doc["QueueWait"] = json!(w.as_secs_f64() * 1000.0);
+            line = line.metric("QueueWait", Unit::Milliseconds, w.as_secs_f64() * 1000.0);
         }
         if let Some(code) = &m.error_code {
             // A property, not a dimension: searchable in Logs Insights, no metric cardinality.
-            doc["ErrorCode"] = json!(code);
+            line = line.property("ErrorCode", code.as_str());
         }
-        doc["_aws"]["CloudWatchMetrics"][0]["Metrics"] = json!(metrics);
-        doc.to_string()
+        line.to_line(ts)
     }
 
     pub fn emit(&self, m: &JobMetrics) {
@@ -103,6 +103,7 @@ impl EmfEmitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn renders_valid_emf() {

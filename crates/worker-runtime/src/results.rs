@@ -17,6 +17,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use facerec_aws_support::chain;
 
 use crate::queue::embedded::EmbeddedQueue;
 
@@ -135,17 +136,6 @@ where
         permanent: code.as_deref().is_some_and(is_permanent_code),
         message,
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 impl ResultSinks {

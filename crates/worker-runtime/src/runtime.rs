@@ -51,7 +51,7 @@ use crate::task_protection::TaskProtection;
 /// the durations.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    /// Messages per receive (1..=10); the plan's `SQS_BATCH_SIZE`.
+    /// Messages per receive (1..=10); the plan's (docs/plan.md) `SQS_BATCH_SIZE`.
     pub batch_size: u32,
     /// Jobs run at once.
     pub parallelism: usize,

@@ -31,7 +31,7 @@ fn spawn(
     name: &str,
 ) -> WorkerProcess {
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    WorkerProcess::spawn(&backend.worker_env(), &extra, dir, name)
+    spawn_test_worker(&backend.worker_env(), &extra, dir, name)
 }
 
 macro_rules! both_backends {
@@ -289,7 +289,7 @@ async fn spot_watcher_on_ecs_keeps_trying_until_imds_answers() {
     env.push(("FACEREC_SPOT_POLL_INTERVAL", "0.2".into()));
     backend.send(&[job("interrupted", 60_000)]).await;
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut w = WorkerProcess::spawn(&base, &extra, dir.path(), "w");
+    let mut w = spawn_test_worker(&base, &extra, dir.path(), "w");
     assert!(
         w.wait_log("job started", Duration::from_secs(20)).await,
         "{}",
@@ -356,7 +356,7 @@ async fn a_bad_setting_exits_2_with_one_line_naming_it() {
         if let Some(v) = value {
             env.push((var.to_string(), v.to_string()));
         }
-        let mut w = WorkerProcess::spawn(&env, &[], dir.path(), &format!("bad-{i}"));
+        let mut w = spawn_test_worker(&env, &[], dir.path(), &format!("bad-{i}"));
         let (status, _) = w
             .wait_exit(Duration::from_secs(10))
             .await

@@ -180,7 +180,7 @@ async fn main() {
     });
 
     // ---- start-to-ready: SQS on moto ----
-    let moto = facerec_moto_server::MotoServer::start();
+    let moto = facerec_test_support::MotoServer::start();
     let endpoint = moto.endpoint().to_string();
     let cfg = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))

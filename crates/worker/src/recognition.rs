@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use facerec_aws_support::chain;
 use facerec_engine::{
     decode_image, face_distance, Detector, Embedding, Engine, ImageError, LoadOptions, ModelPaths,
 };
@@ -57,14 +58,7 @@ fn s3_get_error(uri: &str, e: SdkError<GetObjectError>) -> JobError {
             return JobError::transient("s3_access_denied", format!("{uri}: {code}"));
         }
     }
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    JobError::transient("s3_unavailable", format!("{uri}: {msg}"))
+    JobError::transient("s3_unavailable", format!("{uri}: {}", chain(&e)))
 }
 
 impl RecognitionHandler {

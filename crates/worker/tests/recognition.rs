@@ -2,17 +2,15 @@
 //! (testdata/faces, models/ from scripts/fetch-models.sh): the embedded queue with local
 //! paths, and SQS + S3 on moto with results in both a result queue and an S3 prefix.
 
-#[path = "../../worker-runtime/tests/support/mod.rs"]
-mod support;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use facerec_engine::{load_image, Detector, Engine, LoadOptions, ModelPaths};
+use facerec_test_support::worker_runtime::Backend;
+use facerec_test_support::{repo_root, WorkerProcess};
 use serde_json::{json, Value};
-use support::*;
 
 fn faces() -> PathBuf {
     repo_root().join("testdata/faces/fr/examples")

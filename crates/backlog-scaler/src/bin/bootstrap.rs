@@ -5,6 +5,7 @@
 //! scaler needs). The response is the invocation's report; an error fails the invocation,
 //! which is what the function's Errors alarm counts.
 
+use facerec_aws_support::lambda;
 use facerec_backlog_scaler::{
     AwsFleet, BacklogScaler, InvocationReport, ScalerConfig, SsmStateStore, StdoutMetrics,
     TokioClock,
@@ -14,25 +15,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // JSON logs on stdout; CloudWatch Logs indexes their fields. No ANSI, no timestamp:
-    // Lambda stamps each line itself.
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
-
+    lambda::init_logging();
     // A bad setting stops the cold start with a readable message (Init error in Lambda).
-    let config = ScalerConfig::from_env().map_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-        Error::from(e.to_string())
-    })?;
+    let config = lambda::config(ScalerConfig::from_env())?;
     tracing::info!(
         cluster = %config.cluster_name,
         service = %config.service_name,
@@ -44,7 +29,7 @@ async fn main() -> Result<(), Error> {
         cold_start_s = config.policy.cold_start_seconds,
         "backlog scaler starting"
     );
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = lambda::sdk_config().await;
     let fleet = AwsFleet::new(&sdk, &config);
     let store = SsmStateStore::new(&sdk, config.state_parameter.clone());
     let scaler = BacklogScaler::new(config, fleet, store, StdoutMetrics);

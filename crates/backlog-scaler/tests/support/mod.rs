@@ -6,32 +6,23 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ecs::config::Credentials;
+use aws_config::SdkConfig;
 use aws_sdk_ecs::types::ContainerDefinition;
 use facerec_backlog_policy::{LoadEstimate, PolicyConfig, PolicyState};
 use facerec_backlog_scaler::{
     AwsFleet, BacklogScaler, RecordedMetrics, ScalerConfig, SsmStateStore,
 };
+use facerec_test_support::MotoServer;
 
 pub const CLUSTER: &str = "facerec-cluster";
 pub const SERVICE: &str = "facerec-service";
 pub const GROUP: &str = "facerec-asg";
 pub const PARAMETER: &str = "/facerec/backlog-scaler/state";
 
+/// SDK configuration for a loopback endpoint, in the test environment; retries off.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    for (k, v) in [
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ] {
-        std::env::set_var(k, v);
-    }
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(endpoint)
+    facerec_test_support::set_test_env();
+    facerec_test_support::loopback_loader(endpoint)
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .load()
         .await
@@ -40,7 +31,7 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 /// The fleet in moto: queue, cluster, service, group of `instances` (each registered as a
 /// container instance), the state parameter as Terraform creates it ("{}").
 pub struct Fleet {
-    pub moto: facerec_moto_server::MotoServer,
+    pub moto: MotoServer,
     pub sdk: SdkConfig,
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
@@ -51,7 +42,7 @@ pub struct Fleet {
 }
 
 pub async fn fleet(messages: usize, service_desired: i32, instances: i32) -> Fleet {
-    let moto = facerec_moto_server::MotoServer::start();
+    let moto = MotoServer::start();
     let sdk = sdk_config(moto.endpoint()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let ecs = aws_sdk_ecs::Client::new(&sdk);
@@ -294,8 +285,6 @@ impl Fleet {
     }
 }
 
-// The loopback stub (Lambda Runtime API stand-in) is the Spot handler tests' own.
-#[path = "../../../spot-handler/tests/support/http_stub.rs"]
-mod http_stub;
+// The loopback stub (Lambda Runtime API stand-in), shared with the Spot handler's tests.
 #[allow(unused_imports)] // not every test binary uses the stub
-pub use http_stub::*;
+pub use facerec_test_support::{answer_to_first_invocation, Recorded, Reply, Stub};

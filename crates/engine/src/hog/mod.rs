@@ -12,7 +12,9 @@ use crate::geometry::Rect;
 use crate::pyramid::{pyramid_down6_planes, pyramid_up2_planes, Planes};
 use image::RgbImage;
 
+#[allow(unsafe_code)] // SIMD intrinsics behind runtime feature checks
 mod fhog;
+#[allow(unsafe_code)] // SIMD intrinsics behind runtime feature checks
 mod filter;
 #[cfg(test)]
 mod reference;

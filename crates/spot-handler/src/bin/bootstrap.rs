@@ -3,6 +3,7 @@
 //! Reads the configuration once per cold start, builds the SDK clients, then hands each
 //! SQS batch to [`SpotHandler::handle`].
 
+use facerec_aws_support::lambda;
 use facerec_spot_handler::{AwsFleet, HandlerConfig, SpotHandler, StdoutMetrics};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -10,25 +11,9 @@ use aws_lambda_events::event::sqs::SqsEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // JSON logs on stdout; CloudWatch Logs indexes their fields. No ANSI, no timestamp:
-    // Lambda stamps each line itself.
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
-
+    lambda::init_logging();
     // A bad setting stops the cold start with a readable message (Init error in Lambda).
-    let config = HandlerConfig::from_env().map_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-        Error::from(e.to_string())
-    })?;
+    let config = lambda::config(HandlerConfig::from_env())?;
     tracing::info!(
         cluster = %config.cluster_name,
         capacity_rebalance = config.capacity_rebalance,
@@ -42,7 +27,7 @@ async fn main() -> Result<(), Error> {
             "LIFECYCLE_HOOK_NAME unset: every termination lifecycle action is skipped (other-hook)"
         );
     }
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = lambda::sdk_config().await;
     let fleet = AwsFleet::new(&sdk, config.cluster_name.clone());
     let handler = SpotHandler::new(config, fleet, StdoutMetrics);
     let handler = &handler;

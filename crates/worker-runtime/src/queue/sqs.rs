@@ -32,14 +32,7 @@ pub struct SqsQueue {
 
 fn service_error<E: std::error::Error>(op: &str, e: E) -> QueueError {
     // The SDK's Display is terse ("service error"); the source chain says what happened.
-    let mut msg = format!("{op}: {e}");
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    QueueError::Service(msg)
+    QueueError::Service(format!("{op}: {}", facerec_aws_support::chain(&e)))
 }
 
 fn string_attr(v: impl Into<String>) -> MessageAttributeValue {

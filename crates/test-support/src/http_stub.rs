@@ -1,8 +1,6 @@
 //! A loopback HTTP stub that records every request and answers with a canned reply: the
 //! Lambda Runtime API for the packaged binaries, and responses moto cannot give
-//! (throttling, canned errors). Shared by the Spot handler's and the backlog scaler's tests
-//! (the scaler's support module includes this file by path).
-#![allow(dead_code)] // each test binary uses a different subset
+//! (throttling, canned errors). Used by the Spot handler's and the backlog scaler's tests.
 
 use std::io::Read;
 use std::process::Child;

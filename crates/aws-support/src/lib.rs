@@ -1,0 +1,26 @@
+//! AWS plumbing shared by the fleet's components (the worker, the two Lambdas, the CLI's
+//! fleet commands, the load generator), so each is written once.
+//!
+//! Modules, in reading order:
+//! - [`error`]: an error and its sources on one line (the SDK's own `Display` is terse);
+//! - [`sdk`]: SDK configuration named for its component (`app/<name>` in the user agent)
+//!   and attempt timeouts;
+//! - [`emf`]: CloudWatch Embedded Metric Format lines and where they go;
+//! - [`lambda`] (feature `lambda`): the Lambdas' start-up (JSON logs, configuration,
+//!   SDK configuration);
+//! - [`ecs`] (feature `ecs`): listing and describing a cluster's container instances.
+//!
+//! The base crate needs only `aws-config` and `serde_json`, which every component using it
+//! already links; what only the Lambdas need is behind features.
+
+pub mod emf;
+pub mod error;
+pub mod sdk;
+
+#[cfg(feature = "ecs")]
+pub mod ecs;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+
+pub use emf::{EmfLine, MetricsSink, RecordedMetrics, StdoutMetrics, Unit};
+pub use error::chain;
