@@ -82,13 +82,14 @@ class Deployment:
         return self.jobs_queue_arn
 
     def object_arn(self, key: str) -> str:
-        """An object in the slot the key plays: results are JSON documents, anything else
-        is an input image."""
-        bucket, folder = self._slot(key)
+        """An object in the slot the test's key plays, by its folder: a folder named for
+        results is the result prefix, anything else (photos, galleries) an input prefix."""
+        bucket, folder = self.s3_slot(key)
         return f"arn:{self.partition}:s3:::{bucket}/{folder}{key.rsplit('/', 1)[-1]}"
 
-    def _slot(self, key: str) -> Tuple[str, str]:
-        if key.endswith(".json"):
+    def s3_slot(self, key_or_prefix: str) -> Tuple[str, str]:
+        """(bucket, folder/) of the deployed prefix in the same slot."""
+        if "result" in key_or_prefix.rsplit("/", 1)[0].lower():
             if not self.result_prefix:
                 raise LookupError("the deployment has no result prefix")
             return self.result_prefix
@@ -129,9 +130,7 @@ def s3_head(p: dict, d: Deployment) -> List[Authorization]:
 
 
 def s3_list(p: dict, d: Deployment) -> List[Authorization]:
-    if not d.result_prefix:
-        raise LookupError("the deployment has no result prefix")
-    bucket, folder = d.result_prefix
+    bucket, folder = d.s3_slot(p.get("Prefix") or "")
     return [Authorization("s3:ListBucket", f"arn:{d.partition}:s3:::{bucket}",
                           _ctx(d, **{"s3:prefix": folder}), SAR_S3)]
 

@@ -6,7 +6,8 @@ the ECS agent pulls images and ships logs with the task execution role and sets 
 protection with the task role, EventBridge Scheduler invokes the scaler with the
 schedule's role, and the agent itself runs with the instance role. None of these runs
 in the suite, so each is listed here with the documentation or agent source that says
-it happens; tools/iam/prove.py checks each is allowed and counts it as a need.
+it happens; tools/iam/prove.py checks each is allowed and counts it as a need. One more
+kind: a call on a code path no test can reach (a guard), named with its code.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
@@ -111,6 +112,14 @@ CITED: Dict[str, List[Cited]] = {
               LAMBDA_GUIDE + "services-xray.html (PutTraceSegments and PutTelemetryRecords, no "
               "resource-level permissions)")
         for a in ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+    ],
+    "producer": [
+        # A guard no test can reach: results asks SQS for at most the messages it may still
+        # print, and SQS never returns more than MaxNumberOfMessages.
+        Cited("sqs:ChangeMessageVisibility", lambda d: d.results_queue_arn, "facerec results handing back "
+              "messages over --max (crates/cli/src/cmd/results.rs, from_queue)",
+              "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html "
+              "(MaxNumberOfMessages: never more are returned)"),
     ],
     "backlog_scaler": lambda_logs("backlog_scaler_function_name", "Lambda (function logs)"),
     "backlog_scaler_schedule": [
