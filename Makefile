@@ -26,6 +26,7 @@ export FACEREC_MOTO_PYTHON := $(CURDIR)/.venv/bin/python
 .PHONY: help
 help:
 	@echo "make demo        run the main job on this machine (embedded queue, no AWS)"
+	@echo "make install     an optimised facerec in ~/.cargo/bin (PREFIX=...), models beside it"
 	@echo "make test        the whole test suite (Rust, Terraform, moto, checkov, the IAM proof)"
 	@echo "make lint        cargo fmt --check, clippy -D warnings, terraform fmt -check"
 	@echo "make scaling-docs  regenerate docs/scaling.md and its plots"
@@ -45,6 +46,17 @@ models:
 .PHONY: demo
 demo: models
 	scripts/demo.sh
+
+# An optimised `facerec` on the PATH: the binary in $(PREFIX)/bin (cargo's own bin folder
+# by default, already on the PATH of a rustup install), the models beside it in
+# $(PREFIX)/share/facerec/models, where the binary looks for them.
+PREFIX ?= $(HOME)/.cargo
+.PHONY: install
+install: models
+	cargo install --locked --path crates/cli --root $(PREFIX)
+	install -d $(PREFIX)/share/facerec/models
+	install -m 0644 models/*.dat models/*.svm models/*.onnx $(PREFIX)/share/facerec/models/
+	@echo "installed $(PREFIX)/bin/facerec; models in $(PREFIX)/share/facerec/models"
 
 .PHONY: test
 test: venv models test-rust test-terraform test-iam

@@ -38,6 +38,7 @@ echo "== the same photos in face_recognition's format: facerec identify --galler
 
 echo
 echo "results: $out/results.jsonl   state (resume/inspect): $out/run.sqlite"
+echo "the demo's facerec: $facerec (a development build; \`make install\` puts an optimised one on your PATH)"
 
 # `photo,name` per face, sorted, from each command's output.
 expected="$(grep -v '^#' examples/demo/expected.csv | LC_ALL=C sort)"

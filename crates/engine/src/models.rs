@@ -1,5 +1,6 @@
 //! Finding the model files: `$FACEREC_MODELS`, else `./models`, else beside the binary
-//! (the binary's folder and its `models/` subfolder). Models are fetched by
+//! (the binary's folder and its `models/` subfolder), else `<prefix>/share/facerec/models`
+//! for a binary in `<prefix>/bin` (where `make install` puts them). Models are fetched by
 //! `scripts/fetch-models.sh`, never at run time.
 
 use crate::error::ModelError;
@@ -49,6 +50,9 @@ impl ModelPaths {
             .and_then(|p| p.parent().map(Path::to_path_buf))
         {
             dirs.push(exe_dir.join("models"));
+            if let Some(prefix) = exe_dir.parent() {
+                dirs.push(prefix.join("share/facerec/models"));
+            }
             dirs.push(exe_dir);
         }
         dirs
@@ -104,4 +108,27 @@ pub(crate) fn read_model(path: &Path, file: &'static str) -> Result<Vec<u8>, Mod
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelPaths;
+
+    #[test]
+    fn an_installed_binary_finds_the_models_make_install_put_under_its_prefix() {
+        // `make install` puts the binary in <prefix>/bin and the models in
+        // <prefix>/share/facerec/models.
+        let exe = std::env::current_exe().unwrap();
+        let prefix = exe.parent().unwrap().parent().unwrap();
+        let dirs = ModelPaths::search_dirs();
+        let share = dirs
+            .iter()
+            .position(|d| d == &prefix.join("share/facerec/models"))
+            .expect("the install prefix's share folder is searched");
+        let local = dirs
+            .iter()
+            .position(|d| d.as_os_str() == "models")
+            .unwrap();
+        assert!(local < share, "./models comes first: {dirs:?}");
+    }
 }
