@@ -125,10 +125,7 @@ mod tests {
             .iter()
             .position(|d| d == &prefix.join("share/facerec/models"))
             .expect("the install prefix's share folder is searched");
-        let local = dirs
-            .iter()
-            .position(|d| d.as_os_str() == "models")
-            .unwrap();
+        let local = dirs.iter().position(|d| d.as_os_str() == "models").unwrap();
         assert!(local < share, "./models comes first: {dirs:?}");
     }
 }
