@@ -159,11 +159,16 @@ run "spot_handler_role_is_what_the_handler_calls" {
     error_message = "The Spot handler role must grant exactly its calls, on our cluster, group, queues and log group (X-Ray has no resource scope)."
   }
   assert {
-    condition = toset(flatten([for s in data.aws_iam_policy_document.spot_handler[0].statement : [for a in s.actions : a if startswith(a, "ecs:") || startswith(a, "autoscaling:")]])) == toset([
+    # The handler's own calls, plus the container-instance listing it shares with the
+    # scaler (crates/aws-support/src/ecs.rs).
+    condition = toset(flatten([for s in data.aws_iam_policy_document.spot_handler[0].statement : [for a in s.actions : a if startswith(a, "ecs:") || startswith(a, "autoscaling:")]])) == toset(concat([
       for m in regexall("self\\s*\\.(ecs|autoscaling)\\s*\\.([a-z_]+)\\(\\)", file("../crates/spot-handler/src/aws.rs")) :
       "${m[0]}:${join("", [for w in split("_", m[1]) : title(w)])}"
-    ])
-    error_message = "The role's ECS and Auto Scaling actions must be the SDK calls in crates/spot-handler/src/aws.rs, no more, no fewer."
+      ], [
+      for m in regexall("(ecs)\\s*\\.([a-z_]+)\\(\\)", file("../crates/aws-support/src/ecs.rs")) :
+      "${m[0]}:${join("", [for w in split("_", m[1]) : title(w)])}"
+    ]))
+    error_message = "The role's ECS and Auto Scaling actions must be the SDK calls in crates/spot-handler/src/aws.rs and crates/aws-support/src/ecs.rs, no more, no fewer."
   }
   assert {
     condition     = toset(one(one([for s in data.aws_iam_policy_document.spot_handler[0].statement : s.condition if s.sid == "DrainOwnClusterInstances"])).values) == toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"])
@@ -232,11 +237,12 @@ run "backlog_scaler_role_is_what_the_scaler_calls" {
   }
   # Once crates/backlog-scaler exists (it is built beside this Terraform), every ECS, Auto
   # Scaling, SQS and SSM action of the role must be an SDK call in its sources
-  # (ListTasks -> .list_tasks()): no permission the code does not use.
+  # (ListTasks -> .list_tasks()), or of the container-instance listing it shares with the
+  # Spot handler (crates/aws-support/src/ecs.rs): no permission the code does not use.
   assert {
     condition = length(fileset("../crates/backlog-scaler", "src/**/*.rs")) == 0 || alltrue([
       for a in flatten([for s in data.aws_iam_policy_document.backlog_scaler[0].statement : tolist(s.actions) if s.sid != "Logs"]) :
-      strcontains(join("\n", [for f in fileset("../crates/backlog-scaler", "src/**/*.rs") : file("../crates/backlog-scaler/${f}")]),
+      strcontains(join("\n", concat([for f in fileset("../crates/backlog-scaler", "src/**/*.rs") : file("../crates/backlog-scaler/${f}")], [file("../crates/aws-support/src/ecs.rs")])),
       ".${lower(replace(split(":", a)[1], "/([a-z])([A-Z])/", "$${1}_$2"))}(")
     ])
     error_message = "Every action of the backlog scaler role must be called by crates/backlog-scaler (an SDK call .snake_case_name( in src/)."
