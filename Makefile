@@ -69,7 +69,7 @@ AWS_CALL_LOG := $(CURDIR)/.tmp/aws-calls
 test-rust: venv models
 	cargo fmt --all -- --check
 	rm -rf $(AWS_CALL_LOG)
-	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) cargo test --workspace --locked
+	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) cargo test --workspace --locked --no-fail-fast
 
 # Needs test-rust's recorded calls and test-terraform's rendered policies.
 .PHONY: test-iam
