@@ -52,7 +52,9 @@ enum Command {
     Submit(cmd::submit::Args),
     /// Read the fleet's results from its result queue or S3 prefix.
     Results(cmd::results::Args),
-    /// Detect faces and print their 128-d encodings.
+    /// Detect faces and print their 128-d encodings: face_recognition's
+    /// `face_encodings(img)` (landmarks on the detector's unclipped rectangles);
+    /// `--known-locations` for `face_encodings(img, face_locations(img))`.
     Encode(cmd::encode::Args),
     /// Simulate the fleet's autoscaling on arrival traces (see docs/scaling.md).
     #[command(disable_help_flag = true)]

@@ -97,3 +97,64 @@ fn missing_models_say_how_to_fetch_them() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("scripts/fetch-models.sh"));
 }
+
+/// face_recognition's two conventions, on a face crossing the left edge
+/// (testdata/references/photos.json: `encodings_default` is `face_encodings(img)`,
+/// `encodings` is `face_encodings(img, face_locations(img))`): the default reproduces the
+/// first, `--known-locations` the second; the box is the clipped one either way.
+#[test]
+fn encode_follows_either_face_recognition_convention_on_a_border_face() {
+    let photo = "fr/tests/test_images/obama_partial_face.jpg";
+    let refs: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("testdata/references/photos.json")).unwrap(),
+    )
+    .unwrap();
+    let want = &refs["items"][photo];
+    let floats = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let l2 = |a: &[f64], b: &[f64]| -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let encode = |extra: &[&str]| -> (serde_json::Value, Vec<f64>) {
+        let path = format!("testdata/faces/{photo}");
+        let mut args = vec!["encode", "--json", "--no-exif"];
+        args.extend_from_slice(extra);
+        args.push(&path);
+        let out = facerec().args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let faces = line["faces"].as_array().unwrap();
+        assert_eq!(faces.len(), 1, "{line}");
+        (faces[0]["box"].clone(), floats(&faces[0]["encoding"]))
+    };
+    let (default_box, default_enc) = encode(&[]);
+    let (known_box, known_enc) = encode(&["--known-locations"]);
+    assert_eq!(default_box, want["boxes_upsample1"][0]);
+    assert_eq!(known_box, want["boxes_upsample1"][0]);
+    let d_default = l2(&default_enc, &floats(&want["encodings_default"][0]));
+    let d_known = l2(&known_enc, &floats(&want["encodings"][0]));
+    assert!(
+        d_default <= 0.01,
+        "default vs face_encodings(img): {d_default}"
+    );
+    assert!(
+        d_known <= 0.01,
+        "--known-locations vs face_encodings(img, face_locations(img)): {d_known}"
+    );
+    // And the photo does tell the two apart.
+    let apart = l2(&default_enc, &known_enc);
+    assert!(apart > 0.05, "the two conventions agree here ({apart})");
+}

@@ -1,6 +1,12 @@
 //! `facerec encode`: one output line per image with each face's box and encoding.
 //! JSON lines: `{"path": …, "faces": [{"box": [top, right, bottom, left], "encoding": [128 floats]}]}`;
 //! a failed image gives `{"path": …, "error": …}` and the exit status becomes 1.
+//!
+//! By default the encodings are face_recognition's `face_encodings(img)` (what its own
+//! command line computes): landmarks on the detector's unclipped rectangles.
+//! `--known-locations` gives `face_encodings(img, known_face_locations=face_locations(img))`
+//! instead (what the fleet's worker computes): landmarks on the boxes clipped to the image.
+//! The two differ only for a face crossing the image's border.
 
 use super::ImageOpts;
 use facerec_engine::{load_image, Engine, Rect};
@@ -18,6 +24,13 @@ pub struct Args {
     /// Treat each input as an already aligned 150x150 face chip.
     #[arg(long)]
     pub aligned: bool,
+    /// Place the landmarks on the boxes clipped to the image, as face_recognition's
+    /// `face_encodings(img, known_face_locations=face_locations(img))` and the fleet's
+    /// worker do. Default: face_recognition's `face_encodings(img)` (its command line's
+    /// convention), landmarks on the detector's unclipped rectangles. Only a face crossing
+    /// the image's border gets a different encoding; its box is the same clipped box.
+    #[arg(long, conflicts_with = "aligned")]
+    pub known_locations: bool,
     #[command(flatten)]
     pub image: ImageOpts,
     /// Images (JPEG or PNG).
@@ -58,9 +71,16 @@ fn encode_one(
             encoding: e.to_vec(),
         }]);
     }
-    Ok(engine
-        .encode_image(&img, args.image.detector())
-        .map_err(|e| e.to_string())?
+    let detector = args.image.detector();
+    let faces = if args.known_locations {
+        let boxes = engine.detect(&img, detector).map_err(|e| e.to_string())?;
+        engine.encode_faces(&img, &boxes)
+    } else {
+        engine
+            .encode_image(&img, detector)
+            .map_err(|e| e.to_string())?
+    };
+    Ok(faces
         .into_iter()
         .map(|f| FaceOut {
             css: f.rect.css(),
