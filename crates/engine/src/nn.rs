@@ -1,24 +1,34 @@
-//! The few tensor operations dlib's face ResNet needs, on one sample at a time in dlib's
-//! layout (channels × rows × columns, row-major). Convolution is im2col + SGEMM (the `gemm`
-//! crate, whose AVX2/AVX-512 kernels are chosen at run time).
+//! The few tensor operations dlib's face ResNet needs, on a batch of samples in a
+//! channel-major layout: channel, then sample, then rows × columns (row-major). Each
+//! sample's plane is dlib's; putting a channel's planes of all samples side by side makes
+//! a convolution over the whole batch one GEMM whose columns are every sample's pixels, so
+//! the small late stages (9×9, 5×5, 3×3 pixels) still give the GEMM enough columns. The
+//! GEMMs are the `gemm` crate's (AVX2/AVX-512 kernels chosen at run time).
 
-/// One sample's activations: `k` planes of `nr × nc`.
+/// A batch's activations: `k` channels × `b` samples × `nr × nc`.
 #[derive(Debug, Clone)]
 pub(crate) struct Planes {
     pub k: usize,
+    pub b: usize,
     pub nr: usize,
     pub nc: usize,
     pub data: Vec<f32>,
 }
 
 impl Planes {
-    pub fn zeros(k: usize, nr: usize, nc: usize) -> Self {
+    pub fn zeros(k: usize, b: usize, nr: usize, nc: usize) -> Self {
         Planes {
             k,
+            b,
             nr,
             nc,
-            data: vec![0.0; k * nr * nc],
+            data: vec![0.0; k * b * nr * nc],
         }
+    }
+
+    /// Elements of one channel (all samples).
+    fn channel_len(&self) -> usize {
+        self.b * self.nr * self.nc
     }
 }
 
@@ -39,191 +49,270 @@ fn out_dim(input: usize, pad: usize, window: usize, stride: usize) -> usize {
     (input + 2 * pad).saturating_sub(window) / stride + 1
 }
 
-impl Conv {
-    pub fn forward(&self, x: &Planes, col: &mut Vec<f32>) -> Planes {
-        assert_eq!(x.k, self.in_k, "conv input channels");
-        if self.stride == 1 {
-            return self.forward_shifted(x, col);
+/// `dst[m × n] (+)= lhs[m × k] · rhs[k × n]`, row-major with the given row strides
+/// (`lhs` also with a column stride).
+///
+/// # Safety
+/// Every element addressed by the shapes and strides must be inside its allocation;
+/// with `accumulate == false`, `dst` may be uninitialised (it is only written).
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: *const f32,
+    lhs_cs: usize,
+    lhs_rs: usize,
+    rhs: *const f32,
+    rhs_rs: usize,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        accumulate,
+        lhs,
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs,
+        1,
+        rhs_rs as isize,
+        1.0f32,
+        1.0f32,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
+}
+
+/// An output buffer of `len` elements holding each channel's bias (repeated `per_channel`
+/// times), or uninitialised when there is no bias (the first GEMM writes every element).
+fn output_buffer(bias: &[f32], out_k: usize, per_channel: usize) -> Vec<f32> {
+    let mut data = Vec::with_capacity(out_k * per_channel);
+    if bias.is_empty() {
+        // SAFETY: f32 has no invalid bit patterns, and the callers' first GEMM overwrites
+        // all out_k × per_channel elements (accumulate = false) before anything reads them.
+        unsafe { data.set_len(out_k * per_channel) };
+    } else {
+        for b in bias {
+            data.resize(data.len() + per_channel, *b);
         }
+    }
+    data
+}
+
+/// Where a stride-1 convolution runs as one GEMM per tap over the padded input (no
+/// im2col copy) rather than im2col + one GEMM. On the small planes the shifted GEMMs waste
+/// 22–64 % of their columns on padding and are 20 % slower over the whole network
+/// (`examples/embed_profile`); on the 36×36 stage both cost the same and the shifted form
+/// needs no 9× im2col buffer.
+const SHIFTED_MIN_PIXELS: usize = 30 * 30;
+
+impl Conv {
+    pub fn forward(&self, x: &Planes, scratch: &mut Vec<f32>) -> Planes {
+        assert_eq!(x.k, self.in_k, "conv input channels");
+        if self.stride == 1 && x.nr * x.nc >= SHIFTED_MIN_PIXELS {
+            return self.forward_shifted(x, scratch);
+        }
+        self.forward_im2col(x, scratch)
+    }
+
+    /// im2col over the whole batch, then one GEMM: `out[o, (s, p)] = Σ_(c,i,j)
+    /// filters[o, (c, i, j)] · col[(c, i, j), (s, p)]`.
+    fn forward_im2col(&self, x: &Planes, col: &mut Vec<f32>) -> Planes {
         let onr = out_dim(x.nr, self.pad, self.kh, self.stride);
         let onc = out_dim(x.nc, self.pad, self.kw, self.stride);
-        let n = onr * onc;
+        let per_sample = onr * onc;
+        let n = x.b * per_sample;
         let kdim = self.in_k * self.kh * self.kw;
         // Every element is written below, so the buffer is only grown, never cleared.
         if col.len() < kdim * n {
             col.resize(kdim * n, 0.0);
         }
-        // im2col: row (c, i, j) holds input(c, r*s + i - pad, q*s + j - pad) for each output (r, q).
+        let in_plane = x.nr * x.nc;
+        // With stride 2, each plane is first split into its even and odd columns, so that
+        // every row of im2col is a plain copy of a run of one of them.
+        let half = x.nc.div_ceil(2);
+        let mut phases = if self.stride == 2 {
+            vec![0f32; 2 * x.nr * half]
+        } else {
+            Vec::new()
+        };
+        // Row (c, i, j), sample s holds input(c, s, r*st + i - pad, q*st + j - pad) for
+        // each output (r, q).
         for c in 0..self.in_k {
-            let plane = &x.data[c * x.nr * x.nc..(c + 1) * x.nr * x.nc];
-            for i in 0..self.kh {
-                for j in 0..self.kw {
-                    let row = &mut col[((c * self.kh + i) * self.kw + j) * n..][..n];
-                    for r in 0..onr {
-                        let y = (r * self.stride + i) as isize - self.pad as isize;
-                        let dst = &mut row[r * onc..(r + 1) * onc];
-                        if y < 0 || y >= x.nr as isize {
-                            dst.fill(0.0);
-                            continue;
-                        }
-                        let src = &plane[y as usize * x.nc..(y as usize + 1) * x.nc];
-                        if self.stride == 1 {
-                            // Output column q reads input column q + j - pad: one copy of
-                            // the part inside the image, zeros either side.
-                            let off = j as isize - self.pad as isize;
-                            let q0 = (-off).clamp(0, onc as isize) as usize;
-                            let q1 =
-                                (x.nc as isize - off).clamp(q0 as isize, onc as isize) as usize;
-                            dst[..q0].fill(0.0);
-                            let s0 = (q0 as isize + off) as usize;
-                            dst[q0..q1].copy_from_slice(&src[s0..s0 + (q1 - q0)]);
-                            dst[q1..].fill(0.0);
-                        } else {
-                            // Input column q·stride + j - pad: zeros outside the image.
-                            let (st, off) = (self.stride as isize, j as isize - self.pad as isize);
-                            let q0 =
-                                ((-off + st - 1).div_euclid(st)).clamp(0, onc as isize) as usize;
-                            let q1 = ((x.nc as isize - off + st - 1).div_euclid(st))
-                                .clamp(q0 as isize, onc as isize)
-                                as usize;
-                            dst[..q0].fill(0.0);
-                            let s0 = (q0 as isize * st + off) as usize;
-                            let (len, st) = (q1 - q0, self.stride);
-                            if len > 0 {
-                                // Indexing a slice cut to the last element read lets the
-                                // loop run without bounds checks (and vectorise).
-                                let run = &src[s0..s0 + (len - 1) * st + 1];
-                                for (k, d) in dst[q0..q1].iter_mut().enumerate() {
-                                    *d = run[k * st];
-                                }
+            for s in 0..x.b {
+                let plane = &x.data[(c * x.b + s) * in_plane..][..in_plane];
+                if self.stride == 2 {
+                    let (even, odd) = phases.split_at_mut(x.nr * half);
+                    for ((src, e), o) in plane
+                        .chunks_exact(x.nc)
+                        .zip(even.chunks_exact_mut(half))
+                        .zip(odd.chunks_exact_mut(half))
+                    {
+                        for (t, pair) in src.chunks(2).enumerate() {
+                            e[t] = pair[0];
+                            if let Some(v) = pair.get(1) {
+                                o[t] = *v;
                             }
-                            dst[q1..].fill(0.0);
                         }
+                    }
+                }
+                for i in 0..self.kh {
+                    for j in 0..self.kw {
+                        let row = ((c * self.kh + i) * self.kw + j) * n + s * per_sample;
+                        let dst_sample = &mut col[row..row + per_sample];
+                        let (src, src_nc) = if self.stride == 2 {
+                            let ph = (j as isize - self.pad as isize).rem_euclid(2) as usize;
+                            (&phases[ph * x.nr * half..][..x.nr * half], half)
+                        } else {
+                            (plane, x.nc)
+                        };
+                        self.im2col_rows(src, src_nc, x.nr, x.nc, i, j, onr, onc, dst_sample);
                     }
                 }
             }
         }
-        // With a bias, the GEMM adds to it; without (folded into the next affine), the GEMM
-        // writes every element itself.
-        let has_bias = !self.bias.is_empty();
-        let mut data = Vec::with_capacity(self.out_k * n);
-        if has_bias {
-            for b in &self.bias {
-                data.resize(data.len() + n, *b);
-            }
-        } else {
-            // SAFETY: f32 has no invalid bit patterns, and gemm overwrites all out_k × n
-            // elements below (read_dst = false) before anything reads them.
-            unsafe { data.set_len(self.out_k * n) };
-        }
-        let mut out = Planes {
-            k: self.out_k,
-            nr: onr,
-            nc: onc,
-            data,
-        };
-        // out[o, p] += sum_k filters[o, k] * col[k, p]
-        // SAFETY: slices are sized m×k, k×n and m×n with the row-major strides given.
+        let mut data = output_buffer(&self.bias, self.out_k, n);
+        // SAFETY: dst is out_k × n, filters out_k × kdim, col kdim × n (sized above).
         unsafe {
-            gemm::gemm(
+            sgemm(
                 self.out_k,
                 n,
                 kdim,
-                out.data.as_mut_ptr(),
-                1,
-                n as isize,
-                has_bias,
+                data.as_mut_ptr(),
+                n,
+                !self.bias.is_empty(),
                 self.filters.as_ptr(),
                 1,
-                kdim as isize,
+                kdim,
                 col.as_ptr(),
-                1,
-                n as isize,
-                1.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+                n,
             );
         }
-        out
+        Planes {
+            k: self.out_k,
+            b: x.b,
+            nr: onr,
+            nc: onc,
+            data,
+        }
+    }
+
+    /// One sample's part of im2col row (i, j): `dst[r·onc + q]` = input(r·st + i - pad,
+    /// q·st + j - pad), zero outside the image. `src` is the input plane (`src_nc` = `nc`
+    /// columns) for stride 1, and for stride 2 the phase (even or odd columns, `src_nc` =
+    /// ⌈nc/2⌉ of them) that column j reads.
+    #[allow(clippy::too_many_arguments)]
+    fn im2col_rows(
+        &self,
+        src: &[f32],
+        src_nc: usize,
+        nr: usize,
+        nc: usize,
+        i: usize,
+        j: usize,
+        onr: usize,
+        onc: usize,
+        dst_sample: &mut [f32],
+    ) {
+        assert!(
+            self.stride <= 2,
+            "strides above 2 are not used by the network"
+        );
+        let st = self.stride as isize;
+        let off = j as isize - self.pad as isize;
+        // Output columns q0..q1 read inside the image, from src column q + shift.
+        let q0 = ((-off + st - 1).div_euclid(st)).clamp(0, onc as isize) as usize;
+        let q1 =
+            ((nc as isize - off + st - 1).div_euclid(st)).clamp(q0 as isize, onc as isize) as usize;
+        let shift = if st == 2 { off.div_euclid(2) } else { off };
+        for r in 0..onr {
+            let y = (r * self.stride + i) as isize - self.pad as isize;
+            let dst = &mut dst_sample[r * onc..(r + 1) * onc];
+            if y < 0 || y >= nr as isize {
+                dst.fill(0.0);
+                continue;
+            }
+            let row = &src[y as usize * src_nc..(y as usize + 1) * src_nc];
+            dst[..q0].fill(0.0);
+            let s0 = (q0 as isize + shift) as usize;
+            dst[q0..q1].copy_from_slice(&row[s0..s0 + (q1 - q0)]);
+            dst[q1..].fill(0.0);
+        }
     }
 
     /// A stride-1 convolution without im2col: one GEMM per kernel tap over a zero-padded
     /// copy of the input. With the padded width `w`, tap (i, j) of output (r, q) reads
     /// padded element (r + i)·w + q + j, so each tap's input is the padded planes shifted
-    /// by i·w + j: a plain strided matrix. Outputs are computed `w` wide and the extra
-    /// columns dropped at the end.
+    /// by i·w + j: a plain strided matrix. A channel's padded planes of all samples are
+    /// contiguous, so one GEMM covers the batch; outputs are computed `w` wide (and over
+    /// the padding rows between samples) and the extra elements dropped at the end.
     fn forward_shifted(&self, x: &Planes, padded: &mut Vec<f32>) -> Planes {
         let (p, kh, kw) = (self.pad, self.kh, self.kw);
         let (w, h) = (x.nc + 2 * p, x.nr + 2 * p);
         let onr = out_dim(x.nr, p, kh, 1);
         let onc = out_dim(x.nc, p, kw, 1);
         let plane = w * h;
+        let chan = x.b * plane;
         // The last tap's reads pass the last plane by up to kw - 1 elements (garbage
         // columns only): keep that much zero padding after it.
-        let len = self.in_k * plane + kw;
+        let len = self.in_k * chan + kw;
         padded.clear();
         padded.resize(len, 0.0);
-        for c in 0..self.in_k {
-            let src = &x.data[c * x.nr * x.nc..(c + 1) * x.nr * x.nc];
+        for (cs, src) in x.data.chunks_exact(x.nr * x.nc).enumerate() {
             for (r, row) in src.chunks_exact(x.nc).enumerate() {
-                let at = c * plane + (r + p) * w + p;
+                let at = cs * plane + (r + p) * w + p;
                 padded[at..at + x.nc].copy_from_slice(row);
             }
         }
-        let n = onr * w;
-        let mut wide = Vec::with_capacity(self.out_k * n);
-        let has_bias = !self.bias.is_empty();
-        if has_bias {
-            for b in &self.bias {
-                wide.resize(wide.len() + n, *b);
-            }
-        } else {
-            // SAFETY: f32 has no invalid bit patterns; the first tap's GEMM writes all
-            // out_k × n elements (read_dst = false) before anything reads them.
-            unsafe { wide.set_len(self.out_k * n) };
-        }
+        // Wide outputs: sample s, row r, column q at s·plane + r·w + q.
+        let n = (x.b - 1) * plane + onr * w;
+        let mut wide = output_buffer(&self.bias, self.out_k, n);
         for i in 0..kh {
             for j in 0..kw {
                 let first = i == 0 && j == 0;
                 // wide[o, q] (+)= Σ_c filters[o, c, i, j] · padded[c, i·w + j + q]
                 // SAFETY: dst is out_k × n (row stride n); lhs element (o, c) is at
                 // o·in_k·kh·kw + c·kh·kw + i·kw + j < filters.len(); rhs element (c, q) at
-                // c·plane + i·w + j + q ≤ (in_k - 1)·plane + (kh - 1)·w + kw - 1 + onr·w - 1
-                // < len, as sized above.
+                // c·chan + i·w + j + q ≤ (in_k - 1)·chan + (kh - 1)·w + kw - 1
+                // + (b - 1)·plane + onr·w - 1 < in_k·chan + kw = len, as sized above.
                 unsafe {
-                    gemm::gemm(
+                    sgemm(
                         self.out_k,
                         n,
                         self.in_k,
                         wide.as_mut_ptr(),
-                        1,
-                        n as isize,
-                        has_bias || !first,
+                        n,
+                        !self.bias.is_empty() || !first,
                         self.filters.as_ptr().add(i * kw + j),
-                        (kh * kw) as isize,
-                        (self.in_k * kh * kw) as isize,
+                        kh * kw,
+                        self.in_k * kh * kw,
                         padded.as_ptr().add(i * w + j),
-                        1,
-                        plane as isize,
-                        1.0f32,
-                        1.0f32,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        chan,
                     );
                 }
             }
         }
-        let mut data = Vec::with_capacity(self.out_k * onr * onc);
-        for row in wide.chunks_exact(w) {
-            data.extend_from_slice(&row[..onc]);
+        let mut data = Vec::with_capacity(self.out_k * x.b * onr * onc);
+        for o in 0..self.out_k {
+            for s in 0..x.b {
+                let sample = &wide[o * n + s * plane..];
+                for r in 0..onr {
+                    data.extend_from_slice(&sample[r * w..r * w + onc]);
+                }
+            }
         }
         Planes {
             k: self.out_k,
+            b: x.b,
             nr: onr,
             nc: onc,
             data,
@@ -233,7 +322,7 @@ impl Conv {
 
 /// Per-channel scale and shift (dlib's `affine_`, also batch norm frozen at inference).
 pub(crate) fn affine(x: &mut Planes, gamma: &[f32], beta: &[f32]) {
-    let n = x.nr * x.nc;
+    let n = x.channel_len();
     for (c, plane) in x.data.chunks_mut(n).enumerate() {
         let (g, b) = (gamma[c], beta[c]);
         for v in plane {
@@ -244,7 +333,7 @@ pub(crate) fn affine(x: &mut Planes, gamma: &[f32], beta: &[f32]) {
 
 /// [`affine`] then [`relu`], in one pass.
 pub(crate) fn affine_relu(x: &mut Planes, gamma: &[f32], beta: &[f32]) {
-    let n = x.nr * x.nc;
+    let n = x.channel_len();
     for (c, plane) in x.data.chunks_mut(n).enumerate() {
         let (g, b) = (gamma[c], beta[c]);
         for v in plane {
@@ -270,41 +359,61 @@ pub(crate) fn pool(
     pad: usize,
     max: bool,
 ) -> Planes {
+    if max {
+        pool_impl::<true>(x, win_h, win_w, stride, pad)
+    } else {
+        pool_impl::<false>(x, win_h, win_w, stride, pad)
+    }
+}
+
+fn pool_impl<const MAX: bool>(
+    x: &Planes,
+    win_h: usize,
+    win_w: usize,
+    stride: usize,
+    pad: usize,
+) -> Planes {
     let wh = if win_h == 0 { x.nr } else { win_h };
     let ww = if win_w == 0 { x.nc } else { win_w };
     let onr = out_dim(x.nr, pad, wh, stride);
     let onc = out_dim(x.nc, pad, ww, stride);
-    let mut out = Planes::zeros(x.k, onr, onc);
-    let (yoff, xoff) = (
-        (wh / 2) as isize - pad as isize,
-        (ww / 2) as isize - pad as isize,
-    );
-    for c in 0..x.k {
-        let plane = &x.data[c * x.nr * x.nc..(c + 1) * x.nr * x.nc];
-        for r in 0..onr {
-            let cy = (r * stride) as isize + yoff;
-            let top = (cy - (wh / 2) as isize).max(0);
-            let bottom = (cy - (wh / 2) as isize + wh as isize - 1).min(x.nr as isize - 1);
-            for q in 0..onc {
-                let cx = (q * stride) as isize + xoff;
-                let left = (cx - (ww / 2) as isize).max(0);
-                let right = (cx - (ww / 2) as isize + ww as isize - 1).min(x.nc as isize - 1);
-                let mut acc = if max { f32::NEG_INFINITY } else { 0.0 };
-                let mut count = 0usize;
-                for y in top..=bottom {
-                    for xx in left..=right {
-                        let v = plane[y as usize * x.nc + xx as usize];
-                        if max {
-                            acc = acc.max(v);
+    // Each output's window, clipped to the plane: [first, last) rows and columns.
+    let span = |out: usize, win: usize, len: usize| -> Vec<(usize, usize)> {
+        (0..out)
+            .map(|o| {
+                let first = (o * stride) as isize - pad as isize;
+                let last = (first + win as isize).min(len as isize);
+                (first.clamp(0, len as isize) as usize, last.max(0) as usize)
+            })
+            .collect()
+    };
+    let (rows, cols) = (span(onr, wh, x.nr), span(onc, ww, x.nc));
+    let mut out = Planes::zeros(x.k, x.b, onr, onc);
+    // Every (channel, sample) plane is pooled on its own.
+    for (plane, dst) in x
+        .data
+        .chunks_exact(x.nr * x.nc)
+        .zip(out.data.chunks_exact_mut(onr * onc))
+    {
+        for (&(top, bottom), drow) in rows.iter().zip(dst.chunks_exact_mut(onc)) {
+            for (&(left, right), d) in cols.iter().zip(drow.iter_mut()) {
+                let mut acc = if MAX { f32::NEG_INFINITY } else { 0.0 };
+                for y in top..bottom {
+                    for &v in &plane[y * x.nc + left..y * x.nc + right] {
+                        // (No NaNs here: a plain comparison, cheaper than f32::max.)
+                        acc = if !MAX {
+                            acc + v
+                        } else if v > acc {
+                            v
                         } else {
-                            acc += v;
-                        }
-                        count += 1;
+                            acc
+                        };
                     }
                 }
-                out.data[(c * onr + r) * onc + q] = if count == 0 {
+                let count = (bottom - top) * (right - left);
+                *d = if count == 0 {
                     0.0
-                } else if max {
+                } else if MAX {
                     acc
                 } else {
                     acc / count as f32
@@ -317,24 +426,23 @@ pub(crate) fn pool(
 
 /// dlib's `add_prev`: element-wise sum over the larger of the two shapes, where a value
 /// outside a tensor's own shape counts as zero (this is how a residual-down block adds a
-/// pooled 32-channel input to a 64-channel output).
-pub(crate) fn add_padded(a: &Planes, b: &Planes) -> Planes {
+/// pooled 32-channel input to a 64-channel output). Both hold the same samples.
+pub(crate) fn add_padded(mut a: Planes, b: &Planes) -> Planes {
+    assert_eq!(a.b, b.b, "add_prev over different batches");
     if (a.k, a.nr, a.nc) == (b.k, b.nr, b.nc) {
-        let data = a.data.iter().zip(&b.data).map(|(x, y)| x + y).collect();
-        return Planes {
-            k: a.k,
-            nr: a.nr,
-            nc: a.nc,
-            data,
-        };
+        for (x, y) in a.data.iter_mut().zip(&b.data) {
+            *x += y;
+        }
+        return a;
     }
+    let a = &a;
     let (k, nr, nc) = (a.k.max(b.k), a.nr.max(b.nr), a.nc.max(b.nc));
-    let mut out = Planes::zeros(k, nr, nc);
+    let mut out = Planes::zeros(k, a.b, nr, nc);
     for t in [a, b] {
-        for c in 0..t.k {
+        for cs in 0..t.k * t.b {
             for r in 0..t.nr {
                 for q in 0..t.nc {
-                    out.data[(c * nr + r) * nc + q] += t.data[(c * t.nr + r) * t.nc + q];
+                    out.data[(cs * nr + r) * nc + q] += t.data[(cs * t.nr + r) * t.nc + q];
                 }
             }
         }
@@ -351,6 +459,7 @@ mod tests {
         // 2 in-channels 5x4, 3 out-channels 3x3, stride 2 pad 1, against a naive loop.
         let x = Planes {
             k: 2,
+            b: 1,
             nr: 5,
             nc: 4,
             data: (0..40).map(|i| (i as f32 * 0.37).sin()).collect(),
@@ -413,6 +522,7 @@ mod tests {
     fn stride_one_convs_match_direct_sum() {
         let x = Planes {
             k: 3,
+            b: 1,
             nr: 6,
             nc: 7,
             data: (0..126).map(|i| (i as f32 * 0.37).sin()).collect(),
@@ -455,18 +565,20 @@ mod tests {
     fn add_padded_zero_fills_missing_channels() {
         let a = Planes {
             k: 1,
+            b: 1,
             nr: 1,
             nc: 2,
             data: vec![1.0, 2.0],
         };
         let b = Planes {
             k: 2,
+            b: 1,
             nr: 1,
             nc: 1,
             data: vec![10.0, 20.0],
         };
-        let s = add_padded(&a, &b);
-        assert_eq!((s.k, s.nr, s.nc), (2, 1, 2));
+        let s = add_padded(a, &b);
+        assert_eq!((s.k, s.b, s.nr, s.nc), (2, 1, 1, 2));
         assert_eq!(s.data, vec![11.0, 2.0, 20.0, 0.0]);
     }
 
@@ -474,11 +586,65 @@ mod tests {
     fn avg_pool_everything_is_plane_mean() {
         let x = Planes {
             k: 1,
+            b: 1,
             nr: 2,
             nc: 2,
             data: vec![1.0, 2.0, 3.0, 6.0],
         };
         let p = pool(&x, 0, 0, 1, 0, false);
         assert_eq!(p.data, vec![3.0]);
+    }
+
+    /// A batch gives each sample exactly what it gets alone, on both convolution paths
+    /// (small planes: im2col; large: shifted GEMMs) and through pooling.
+    #[test]
+    fn a_batch_is_its_samples_side_by_side() {
+        for (side, stride) in [(7usize, 1usize), (32, 1), (9, 2)] {
+            let (k, b) = (3usize, 3usize);
+            let samples: Vec<Planes> = (0..b)
+                .map(|s| Planes {
+                    k,
+                    b: 1,
+                    nr: side,
+                    nc: side,
+                    data: (0..k * side * side)
+                        .map(|i| ((i * (s + 2)) as f32 * 0.37).sin())
+                        .collect(),
+                })
+                .collect();
+            let mut batch = Planes::zeros(k, b, side, side);
+            for c in 0..k {
+                for (s, x) in samples.iter().enumerate() {
+                    let n = side * side;
+                    batch.data[(c * b + s) * n..][..n].copy_from_slice(&x.data[c * n..][..n]);
+                }
+            }
+            let conv = Conv {
+                filters: (0..4 * k * 9).map(|i| (i as f32 * 0.11).cos()).collect(),
+                bias: Vec::new(),
+                out_k: 4,
+                in_k: k,
+                kh: 3,
+                kw: 3,
+                stride,
+                pad: 1,
+            };
+            let yb = conv.forward(&batch, &mut Vec::new());
+            let pb = pool(&yb, 3, 3, 2, 1, true);
+            for (s, x) in samples.iter().enumerate() {
+                let y = conv.forward(x, &mut Vec::new());
+                let p = pool(&y, 3, 3, 2, 1, true);
+                for (one, all) in [(&y, &yb), (&p, &pb)] {
+                    let n = one.nr * one.nc;
+                    for c in 0..one.k {
+                        let want = &one.data[c * n..][..n];
+                        let got = &all.data[(c * b + s) * n..][..n];
+                        for (g, w) in got.iter().zip(want) {
+                            assert!((g - w).abs() < 1e-4, "side {side} sample {s}: {g} vs {w}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

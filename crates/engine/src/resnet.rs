@@ -14,6 +14,9 @@ use crate::nn::{add_padded, affine, affine_relu, pool, relu, Conv, Planes};
 pub const CHIP_SIZE: usize = 150;
 /// Length of a face descriptor.
 pub const DESCRIPTOR_LEN: usize = 128;
+/// Chips per batch beyond which [`FaceResNet::descriptors`] gains nothing more: the
+/// late stages' GEMMs have enough columns, and larger batches only need more memory.
+pub const MAX_BATCH: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum LayerKind {
@@ -431,23 +434,50 @@ impl FaceResNet {
 
     /// The 128-d descriptor of one aligned 150×150 RGB chip (row-major, 3 bytes a pixel).
     pub fn descriptor(&self, chip_rgb: &[u8]) -> [f32; DESCRIPTOR_LEN] {
-        assert_eq!(
-            chip_rgb.len(),
-            CHIP_SIZE * CHIP_SIZE * 3,
-            "chip must be 150x150 RGB"
-        );
+        self.descriptors(&[chip_rgb])[0]
+    }
+
+    /// The descriptors of several chips, run through the network together: each
+    /// convolution is one GEMM over all of them, which keeps the late stages' GEMMs
+    /// (9×9 down to 3×3 pixels a chip) efficient. Each chip's answer is the one it gets
+    /// alone, up to float rounding. Batches of [`MAX_BATCH`] or fewer chips do best.
+    pub fn descriptors(&self, chips_rgb: &[&[u8]]) -> Vec<[f32; DESCRIPTOR_LEN]> {
+        let b = chips_rgb.len();
+        if b == 0 {
+            return Vec::new();
+        }
         let n = CHIP_SIZE * CHIP_SIZE;
-        let mut x = Planes::zeros(3, CHIP_SIZE, CHIP_SIZE);
-        for (i, px) in chip_rgb.chunks_exact(3).enumerate() {
-            for (c, v) in px.iter().enumerate() {
-                x.data[c * n + i] = (*v as f32 - self.mean_rgb[c]) / 256.0;
+        let mut x = Planes::zeros(3, b, CHIP_SIZE, CHIP_SIZE);
+        for (s, chip_rgb) in chips_rgb.iter().enumerate() {
+            assert_eq!(
+                chip_rgb.len(),
+                CHIP_SIZE * CHIP_SIZE * 3,
+                "chip must be 150x150 RGB"
+            );
+            for (i, px) in chip_rgb.chunks_exact(3).enumerate() {
+                for (c, v) in px.iter().enumerate() {
+                    x.data[(c * b + s) * n + i] = (*v as f32 - self.mean_rgb[c]) / 256.0;
+                }
             }
         }
-        let mut col = Vec::new();
+        let mut scratch = Vec::new();
         let mut tags: [Option<Planes>; 4] = Default::default();
+        // A tag takes the activations instead of copying them; until the next convolution
+        // replaces them, `x` is read from the tag (`x_in`), which nothing else modifies.
+        let mut x_in: Option<usize> = None;
         for op in &self.ops {
+            if x_in.is_some() && !matches!(op, Op::Conv(_) | Op::Tag(_) | Op::Skip(_)) {
+                // An in-place step on tagged activations: it needs its own copy after all.
+                x = tags[x_in.take().unwrap()].clone().expect("tagged");
+            }
             match op {
-                Op::Conv(c) => x = c.forward(&x, &mut col),
+                Op::Conv(c) => {
+                    let input = match x_in.take() {
+                        Some(t) => tags[t].as_ref().expect("tagged"),
+                        None => &x,
+                    };
+                    x = c.forward(input, &mut scratch);
+                }
                 Op::Affine { gamma, beta } => affine(&mut x, gamma, beta),
                 Op::AffineRelu { gamma, beta } => affine_relu(&mut x, gamma, beta),
                 Op::Relu => relu(&mut x),
@@ -457,11 +487,24 @@ impl FaceResNet {
                 Op::AvgPool { size, stride, pad } => {
                     x = pool(&x, *size, *size, *stride, *pad, false)
                 }
-                Op::Tag(t) => tags[*t as usize] = Some(x.clone()),
-                Op::Skip(t) => x = tags[*t as usize].clone().expect("skip before its tag"),
+                Op::Tag(t) => {
+                    let t = *t as usize;
+                    match x_in {
+                        // Tagged twice in a row: both tags hold the same activations.
+                        Some(from) => tags[t] = tags[from].clone(),
+                        None => {
+                            tags[t] = Some(std::mem::replace(&mut x, Planes::zeros(0, 0, 0, 0)))
+                        }
+                    }
+                    x_in = Some(t);
+                }
+                Op::Skip(t) => {
+                    x_in = None;
+                    x = tags[*t as usize].take().expect("skip before its tag");
+                }
                 Op::AddPrev(t) => {
                     x = add_padded(
-                        &x,
+                        std::mem::replace(&mut x, Planes::zeros(0, 0, 0, 0)),
                         tags[*t as usize].as_ref().expect("add_prev before its tag"),
                     )
                 }
@@ -470,15 +513,22 @@ impl FaceResNet {
                     inputs,
                     outputs,
                 } => {
-                    debug_assert_eq!(x.data.len(), *inputs);
-                    let mut y = vec![0.0f32; *outputs];
-                    for (xi, row) in x.data.iter().zip(weights.chunks_exact(*outputs)) {
-                        for (yo, w) in y.iter_mut().zip(row) {
-                            *yo += xi * w;
+                    // After avg_pool_everything: x[c, s] (planes of 1×1).
+                    debug_assert_eq!(x.data.len(), *inputs * b);
+                    let mut y = vec![0.0f32; *outputs * b];
+                    for s in 0..b {
+                        let ys = &mut y[s * outputs..(s + 1) * outputs];
+                        for (c, row) in weights.chunks_exact(*outputs).enumerate() {
+                            let xi = x.data[c * b + s];
+                            for (yo, w) in ys.iter_mut().zip(row) {
+                                *yo += xi * w;
+                            }
                         }
                     }
+                    // Sample-major from here on (only the descriptors are left).
                     x = Planes {
                         k: *outputs,
+                        b,
                         nr: 1,
                         nc: 1,
                         data: y,
@@ -486,9 +536,14 @@ impl FaceResNet {
                 }
             }
         }
-        let mut out = [0.0f32; DESCRIPTOR_LEN];
-        out.copy_from_slice(&x.data);
-        out
+        x.data
+            .chunks_exact(DESCRIPTOR_LEN)
+            .map(|d| {
+                let mut out = [0.0f32; DESCRIPTOR_LEN];
+                out.copy_from_slice(d);
+                out
+            })
+            .collect()
     }
 }
 
