@@ -501,7 +501,7 @@ where
         settings: settings.clone(),
     };
     let handler = make_handler(ctx).await?;
-    let emf = EmfEmitter::stdout(settings.metrics_namespace.clone(), "facerec-worker");
+    let emf = EmfEmitter::stdout(settings.metrics_namespace.clone(), crate::emf::SERVICE);
     let health = HealthFile::new(&settings.health_file);
 
     macro_rules! run_with {
