@@ -35,6 +35,7 @@ locals {
   )
 
   worker_log_group_name       = "/ecs/${local.name}"
+  worker_metrics_namespace    = "FaceRec" # the worker's FACEREC_METRICS_NAMESPACE
   spot_handler_function_name  = "${local.name}-spot-handler"
   spot_events_queue_name      = "${local.name}-spot-events"
   lifecycle_events_queue_name = "${local.name}-lifecycle-events"
@@ -182,6 +183,8 @@ locals {
       # Poll IMDS for the Spot notice every second (a loopback request), not the default
       # 5 s: unstarted jobs go back to the queue that much sooner.
       FACEREC_SPOT_POLL_INTERVAL = "1"
+      # The namespace of its EMF metrics, which the dashboard and alarms name.
+      FACEREC_METRICS_NAMESPACE = local.worker_metrics_namespace
     },
     var.create_result_queue ? { RESULT_QUEUE_URL = module.sqs.results_queue_url } : {},
     var.result_s3_prefix == null ? {} : { RESULT_PREFIX = var.result_s3_prefix },
@@ -281,6 +284,13 @@ module "monitoring" {
   kms_key_arn                      = var.alarm_topic_kms_key_arn
   spot_handler_metrics_namespace   = var.enable_spot_handler ? module.spot_handler[0].metrics_namespace : null
   backlog_scaler_function_name     = local.backlog_scaler ? module.backlog_scaler[0].function_name : null
+  backlog_scaler_metrics_namespace = local.backlog_scaler ? module.backlog_scaler[0].metrics_namespace : null
+  create_dashboard                 = var.create_dashboard
+  region                           = var.aws_region
+  asg_name                         = module.asg.asg_name
+  worker_metrics_namespace         = local.worker_metrics_namespace
+  worker_log_group_name            = local.worker_log_group_name
+  instance_hour_price              = local.scaling_defaults.spot_price_per_hour
 }
 
 # Cross-variable rules that no single validation block can express (they need

@@ -653,3 +653,9 @@ variable "oldest_message_alarm_seconds" {
     error_message = "oldest_message_alarm_seconds must be between 60 and 1209600 (SQS's longest retention)."
   }
 }
+
+variable "create_dashboard" {
+  description = "Create the fleet's CloudWatch dashboard (queue, workers, instances, scaler, Spot, failures, cost proxy; docs/operations.md, \"Dashboard\"). One dashboard is $3 a month beyond the account's 3 free ones."
+  type        = bool
+  default     = true
+}

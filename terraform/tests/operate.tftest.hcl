@@ -1,0 +1,52 @@
+# Issue 15, "Operate it and know what it costs", on the root module: the dashboard is
+# deployed and wired to this stack's resources.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  vpc_id                      = "vpc-0123456789abcdef0"
+  private_subnet_ids          = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  security_group_ids          = ["sg-0123456789abcdef0"]
+  spot_handler_package_path   = "tests/fixtures/spot-handler.zip"
+  backlog_scaler_package_path = "tests/fixtures/backlog-scaler.zip"
+}
+
+run "dashboard_of_this_stack" {
+  command = apply
+
+  assert {
+    condition     = output.dashboard_url == "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/facerec-worker-fleet"
+    error_message = "The dashboard is created by default and its URL is an output."
+  }
+  assert {
+    condition = alltrue([for s in [
+      "\"AutoScalingGroupName\",\"facerec-worker-asg\"", "\"QueueName\",\"facerec-worker-jobs\"",
+      "\"facerec-fleet/BacklogScaler\"", "\"facerec-fleet/SpotHandler\"", "SOURCE '/ecs/facerec-worker'",
+      "\"FaceRec\",\"JobDuration\",\"Service\",\"facerec-worker\"",
+    ] : strcontains(module.monitoring.dashboard_body, s)])
+    error_message = "The dashboard names this stack's group, queue, namespaces and log group."
+  }
+  # The worker publishes its EMF metrics under the namespace the dashboard and alarms name.
+  assert {
+    condition     = output.worker_environment.FACEREC_METRICS_NAMESPACE == "FaceRec"
+    error_message = "The worker's metrics namespace is set explicitly."
+  }
+  # The dashboard's instance widgets need the group's metrics.
+  assert {
+    condition     = toset(module.asg.enabled_metrics) == toset(["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances"])
+    error_message = "Group metrics must be enabled, or AWS publishes none."
+  }
+}
+
+run "no_dashboard" {
+  command = apply
+  variables {
+    create_dashboard = false
+  }
+  assert {
+    condition     = output.dashboard_url == null
+    error_message = "create_dashboard = false: no dashboard."
+  }
+}
