@@ -34,6 +34,15 @@ locals {
     local.worker_image_ecr[1], local.worker_image_ecr[0], local.worker_image_ecr[3])
   )
 
+  # Instance types and task memory (docs/design.md, "Task size"): measured by default,
+  # the plan's with sizing = "plan".
+  sizing_defaults = {
+    measured = { instance_types = ["c5.large", "c6i.large", "m5.large"], task_memory = 3072 }
+    plan     = { instance_types = ["c5.2xlarge", "m5.2xlarge"], task_memory = 13312 }
+  }
+  instance_types = var.instance_types != null ? var.instance_types : local.sizing_defaults[var.sizing].instance_types
+  task_memory    = var.task_memory != null ? var.task_memory : local.sizing_defaults[var.sizing].task_memory
+
   worker_log_group_name       = "/ecs/${local.name}"
   worker_metrics_namespace    = "FaceRec" # the worker's FACEREC_METRICS_NAMESPACE
   spot_handler_function_name  = "${local.name}-spot-handler"
@@ -121,7 +130,7 @@ module "asg" {
   subnet_ids               = var.private_subnet_ids
   security_group_ids       = var.security_group_ids
   instance_profile_arn     = module.iam.instance_profile_arn
-  instance_types           = var.instance_types
+  instance_types           = local.instance_types
   spot_allocation_strategy = var.spot_allocation_strategy
   capacity_rebalance       = var.capacity_rebalance
   # Room for a deployment at full scale: 100/200 starts max_tasks new tasks, each on a
@@ -154,7 +163,7 @@ module "ecs" {
   task_role_arn             = module.iam.task_role_arn
   image                     = local.worker_image
   task_cpu                  = var.task_cpu
-  task_memory               = var.task_memory
+  task_memory               = local.task_memory
   shared_memory_size        = var.shared_memory_size
   stop_timeout_seconds      = local.scaling.stop_timeout_seconds
   log_group_name            = local.worker_log_group_name

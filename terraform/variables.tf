@@ -77,13 +77,24 @@ variable "security_group_ids" {
 # ---------------------------------------------------------------------------
 # Instances
 # ---------------------------------------------------------------------------
-variable "instance_types" {
-  description = "Spot instance types, in priority order. The plan's c5.2xlarge with m5.2xlarge as fallback; more types of the same size widen the Spot pools."
-  type        = list(string)
-  default     = ["c5.2xlarge", "m5.2xlarge"]
+variable "sizing" {
+  description = "Default instance types and task memory: \"measured\" (c5.large, c6i.large, m5.large: 2-vCPU instances whose task gets both vCPUs, 3072 MiB from the measured peak RSS; docs/design.md, \"Task size\") or \"plan\" (the plan's c5.2xlarge / m5.2xlarge with a 2-vCPU, 13312 MiB task, 6 of 8 vCPUs paid and idle). instance_types and task_memory override either."
+  type        = string
+  default     = "measured"
 
   validation {
-    condition     = length(var.instance_types) > 0
+    condition     = contains(["measured", "plan"], var.sizing)
+    error_message = "sizing must be \"measured\" or \"plan\"."
+  }
+}
+
+variable "instance_types" {
+  description = "Spot instance types, in priority order; null: those of `sizing`. Types of the same vCPU count widen the Spot pools; the task gets task_cpu of them."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.instance_types == null || length(coalesce(var.instance_types, ["x"])) > 0
     error_message = "instance_types must name at least one instance type."
   }
 }
@@ -171,34 +182,34 @@ variable "worker_image" {
 }
 
 variable "task_cpu" {
-  description = "CPU units for the task (1024 = 1 vCPU). The plan's 2048; see docs/design.md on sizing it to the instance."
+  description = "CPU units for the task (1024 = 1 vCPU). 2048: both vCPUs of the default 2-vCPU instances (the plan's value; on its 8-vCPU c5.2xlarge it left 6 idle). On EC2 it is a hard limit, and the worker runs as many jobs at once as it allows (docs/design.md, \"Task size\")."
   type        = number
   default     = 2048
 
   validation {
     condition     = var.task_cpu >= 256 && var.task_cpu <= 8192
-    error_message = "task_cpu must be between 256 and 8192 (c5/m5.2xlarge have 8192)."
+    error_message = "task_cpu must be between 256 and 8192."
   }
 }
 
 variable "task_memory" {
-  description = "Hard memory limit of the task in MiB. 13312 fits a c5.2xlarge (16 GiB) after the ECS agent and OS reservation."
+  description = "Hard memory limit of the task in MiB; null: that of `sizing` (3072 on the 4 GiB c5.large, from the measured 240 MiB peak RSS of 2 jobs with room for large photos; the plan's 13312 on a c5.2xlarge)."
   type        = number
-  default     = 13312
+  default     = null
 
   validation {
-    condition     = var.task_memory >= 512 && var.task_memory <= 15000
-    error_message = "task_memory must be between 512 and 15000 MiB so a task still fits on a 16 GiB c5.2xlarge."
+    condition     = var.task_memory == null || (coalesce(var.task_memory, 512) >= 512 && coalesce(var.task_memory, 512) <= 15000)
+    error_message = "task_memory must be between 512 and 15000 MiB."
   }
 }
 
 variable "shared_memory_size" {
-  description = "/dev/shm size for the container in MiB. It counts against the task's memory."
+  description = "/dev/shm size for the container in MiB. It counts against the task's memory (nothing in the worker writes to it; the plan sized it for Ray)."
   type        = number
-  default     = 2048
+  default     = 1024
 
   validation {
-    condition     = var.shared_memory_size >= 1 && var.shared_memory_size < var.task_memory
+    condition     = var.shared_memory_size >= 1 && var.shared_memory_size < coalesce(var.task_memory, 3072)
     error_message = "shared_memory_size must be at least 1 MiB and less than task_memory (/dev/shm is part of the container's memory)."
   }
 }

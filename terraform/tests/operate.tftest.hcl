@@ -1,5 +1,6 @@
 # Issue 15, "Operate it and know what it costs", on the root module: the dashboard is
-# deployed and wired to this stack's resources.
+# deployed and wired to this stack's resources, and the default sizing is the measured
+# one (the plan's one variable away).
 
 mock_provider "aws" {
   source = "./tests/mocks"
@@ -48,5 +49,29 @@ run "no_dashboard" {
   assert {
     condition     = output.dashboard_url == null
     error_message = "create_dashboard = false: no dashboard."
+  }
+}
+
+run "measured_sizing_by_default" {
+  command = apply
+
+  assert {
+    condition     = module.asg.instance_types == ["c5.large", "c6i.large", "m5.large"]
+    error_message = "Default instances: 2-vCPU types (docs/design.md, \"Task size\")."
+  }
+  assert {
+    condition     = module.ecs.task_cpu == "2048" && module.ecs.task_memory == "3072"
+    error_message = "Default task: both vCPUs of the instance, 3072 MiB."
+  }
+}
+
+run "plan_sizing_is_one_variable_away" {
+  command = apply
+  variables {
+    sizing = "plan"
+  }
+  assert {
+    condition     = module.asg.instance_types == ["c5.2xlarge", "m5.2xlarge"] && module.ecs.task_cpu == "2048" && module.ecs.task_memory == "13312"
+    error_message = "sizing = \"plan\" restores the plan's c5.2xlarge / m5.2xlarge and 2048 / 13312 task."
   }
 }
