@@ -87,6 +87,7 @@ module "sqs" {
   name                       = local.name
   visibility_timeout_seconds = local.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
+  result_retention_seconds   = var.result_queue_retention_seconds
   # The worker dead-letters a job itself after max_receive_count deliveries, with the
   # reason as message attributes; SQS's redrive is the backstop one delivery later (for
   # a worker that dies on the job every time), so it never pre-empts the reasoned move.
@@ -328,6 +329,48 @@ resource "terraform_data" "preconditions" {
     precondition {
       condition     = local.scaling.cold_start_seconds >= 0 && alltrue([for k in ["scaler_load_window_seconds", "scaler_scale_down_window_seconds", "scaler_activity_window_seconds"] : local.scaling[k] > 0])
       error_message = "cold_start_seconds must be 0 or more and the scaler's windows (scaler_*_window_seconds, scaling.json) positive."
+    }
+  }
+}
+
+# Result retention (docs/operations.md, "Data protection"). Results name people; they are
+# kept only as long as consumers need to collect them.
+locals {
+  result_bucket = var.result_s3_prefix == null ? null : regex("^s3://([^/]+)", var.result_s3_prefix)[0]
+  result_key_prefix = var.result_s3_prefix == null ? null : (
+    length(regexall("^s3://[^/]+/(.*)$", var.result_s3_prefix)) > 0 ? regex("^s3://[^/]+/(.*)$", var.result_s3_prefix)[0] : ""
+  )
+  result_lifecycle_rule = var.result_s3_prefix == null ? null : {
+    ID         = "${local.name}-results-expire"
+    Status     = "Enabled"
+    Filter     = { Prefix = local.result_key_prefix }
+    Expiration = { Days = var.result_expiration_days }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "results" {
+  count  = var.manage_result_lifecycle && var.result_s3_prefix != null ? 1 : 0
+  bucket = local.result_bucket
+
+  rule {
+    id     = local.result_lifecycle_rule.ID
+    status = "Enabled"
+    filter {
+      prefix = local.result_key_prefix
+    }
+    expiration {
+      days = var.result_expiration_days
+    }
+  }
+
+  # Multipart uploads never completed hold parts (result bytes) too; the bucket is
+  # dedicated to results when the stack owns its lifecycle.
+  rule {
+    id     = "${local.name}-abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
     }
   }
 }

@@ -242,3 +242,8 @@ output "dashboard_url" {
   description = "Console URL of the fleet's CloudWatch dashboard (null with create_dashboard = false)."
   value       = module.monitoring.dashboard_url
 }
+
+output "result_lifecycle_rule" {
+  description = "The S3 lifecycle rule that expires results after result_expiration_days, in the API's JSON form, for a bucket whose lifecycle you manage yourself (null without result_s3_prefix)."
+  value       = local.result_lifecycle_rule == null ? null : jsonencode(local.result_lifecycle_rule)
+}

@@ -670,3 +670,31 @@ variable "create_dashboard" {
   type        = bool
   default     = true
 }
+
+variable "result_queue_retention_seconds" {
+  description = "How long the results queue keeps an uncollected result (faces, names: biometric data) before SQS deletes it. Default 4 days (SQS's own default), at most 14 days."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.result_queue_retention_seconds >= 60 && var.result_queue_retention_seconds <= 1209600
+    error_message = "result_queue_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+}
+
+variable "result_expiration_days" {
+  description = "Days after which result documents under result_s3_prefix expire (S3 lifecycle). Applied only with manage_result_lifecycle = true; otherwise output result_lifecycle_rule is the rule to add to the bucket's own lifecycle configuration."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.result_expiration_days >= 1 && floor(var.result_expiration_days) == var.result_expiration_days
+    error_message = "result_expiration_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "manage_result_lifecycle" {
+  description = "Own the result bucket's lifecycle configuration: one rule expiring result_s3_prefix after result_expiration_days. A bucket has ONE lifecycle configuration, so this replaces any other rules on it: set it only for a bucket dedicated to results (docs/operations.md, \"Data protection\")."
+  type        = bool
+  default     = false
+}

@@ -82,7 +82,7 @@ d = [r for r in rs(json.load(open(sys.argv[1]))["values"]["root_module"]) if r["
 open(sys.argv[2], "w").write(json.dumps(json.loads(d[0]["values"]["dashboard_body"]), indent=1))
 PY
 
-echo "--- the dashboard as the API holds it"
+echo "--- the dashboard and the result lifecycle as the APIs hold them"
 "$repo/.venv/bin/python" - "$MOTO_ENDPOINT" "$work/outputs.json" "$repo/.tmp/dashboard-body.json" <<'PY'
 import json, sys
 import boto3
@@ -92,6 +92,10 @@ name = json.load(open(outputs))["dashboard_url"]["value"].rsplit("/", 1)[1]
 got = json.loads(boto3.client("cloudwatch", **kw).get_dashboard(DashboardName=name)["DashboardBody"])
 assert got == json.load(open(body_file)), "GetDashboard returns another body than Terraform rendered"
 print(f"    ok   GetDashboard {name}: {len(got['widgets'])} widgets, the body Terraform rendered")
+rules = boto3.client("s3", **kw).get_bucket_lifecycle_configuration(Bucket="facerec-results")["Rules"]
+expire = [r for r in rules if r.get("Expiration")]
+assert len(expire) == 1 and expire[0]["Expiration"]["Days"] == 30 and expire[0]["Filter"] == {"Prefix": "v1/"}, rules
+print(f"    ok   results under v1/ expire after {expire[0]['Expiration']['Days']} days ({len(rules)} lifecycle rules)")
 PY
 
 echo "--- terraform plan (must show no changes)"
@@ -123,7 +127,7 @@ aws_iam_role_policy aws_iam_instance_profile
 aws_cloudwatch_log_group aws_lambda_function aws_lambda_event_source_mapping
 aws_cloudwatch_event_rule aws_cloudwatch_event_target aws_autoscaling_lifecycle_hook
 aws_sns_topic aws_scheduler_schedule aws_ssm_parameter
-aws_lambda_function_event_invoke_config aws_cloudwatch_dashboard""".split()
+aws_lambda_function_event_invoke_config aws_cloudwatch_dashboard aws_s3_bucket_lifecycle_configuration""".split()
 # No managed policy attachment: every role's policy is inline and scoped (modules/iam).
 absent = "aws_appautoscaling_target aws_appautoscaling_policy aws_iam_role_policy_attachment".split()
 missing = [t for t in required if t not in types]
