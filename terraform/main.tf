@@ -34,7 +34,17 @@ locals {
     local.worker_image_ecr[1], local.worker_image_ecr[0], local.worker_image_ecr[3])
   )
 
+  # Instance types and task memory (docs/design.md, "Task size"): measured by default,
+  # the plan's with sizing = "plan".
+  sizing_defaults = {
+    measured = { instance_types = ["c5.large", "c6i.large", "m5.large"], task_memory = 3072 }
+    plan     = { instance_types = ["c5.2xlarge", "m5.2xlarge"], task_memory = 13312 }
+  }
+  instance_types = var.instance_types != null ? var.instance_types : local.sizing_defaults[var.sizing].instance_types
+  task_memory    = var.task_memory != null ? var.task_memory : local.sizing_defaults[var.sizing].task_memory
+
   worker_log_group_name       = "/ecs/${local.name}"
+  worker_metrics_namespace    = "FaceRec" # the worker's FACEREC_METRICS_NAMESPACE
   spot_handler_function_name  = "${local.name}-spot-handler"
   spot_events_queue_name      = "${local.name}-spot-events"
   lifecycle_events_queue_name = "${local.name}-lifecycle-events"
@@ -77,6 +87,7 @@ module "sqs" {
   name                       = local.name
   visibility_timeout_seconds = local.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
+  result_retention_seconds   = var.result_queue_retention_seconds
   # The worker dead-letters a job itself after max_receive_count deliveries, with the
   # reason as message attributes; SQS's redrive is the backstop one delivery later (for
   # a worker that dies on the job every time), so it never pre-empts the reasoned move.
@@ -120,7 +131,7 @@ module "asg" {
   subnet_ids               = var.private_subnet_ids
   security_group_ids       = var.security_group_ids
   instance_profile_arn     = module.iam.instance_profile_arn
-  instance_types           = var.instance_types
+  instance_types           = local.instance_types
   spot_allocation_strategy = var.spot_allocation_strategy
   capacity_rebalance       = var.capacity_rebalance
   # Room for a deployment at full scale: 100/200 starts max_tasks new tasks, each on a
@@ -153,7 +164,7 @@ module "ecs" {
   task_role_arn             = module.iam.task_role_arn
   image                     = local.worker_image
   task_cpu                  = var.task_cpu
-  task_memory               = var.task_memory
+  task_memory               = local.task_memory
   shared_memory_size        = var.shared_memory_size
   stop_timeout_seconds      = local.scaling.stop_timeout_seconds
   log_group_name            = local.worker_log_group_name
@@ -182,6 +193,8 @@ locals {
       # Poll IMDS for the Spot notice every second (a loopback request), not the default
       # 5 s: unstarted jobs go back to the queue that much sooner.
       FACEREC_SPOT_POLL_INTERVAL = "1"
+      # The namespace of its EMF metrics, which the dashboard and alarms name.
+      FACEREC_METRICS_NAMESPACE = local.worker_metrics_namespace
     },
     var.create_result_queue ? { RESULT_QUEUE_URL = module.sqs.results_queue_url } : {},
     var.result_s3_prefix == null ? {} : { RESULT_PREFIX = var.result_s3_prefix },
@@ -281,6 +294,13 @@ module "monitoring" {
   kms_key_arn                      = var.alarm_topic_kms_key_arn
   spot_handler_metrics_namespace   = var.enable_spot_handler ? module.spot_handler[0].metrics_namespace : null
   backlog_scaler_function_name     = local.backlog_scaler ? module.backlog_scaler[0].function_name : null
+  backlog_scaler_metrics_namespace = local.backlog_scaler ? module.backlog_scaler[0].metrics_namespace : null
+  create_dashboard                 = var.create_dashboard
+  region                           = var.aws_region
+  asg_name                         = module.asg.asg_name
+  worker_metrics_namespace         = local.worker_metrics_namespace
+  worker_log_group_name            = local.worker_log_group_name
+  instance_hour_price              = local.scaling_defaults.spot_price_per_hour
 }
 
 # Cross-variable rules that no single validation block can express (they need
@@ -309,6 +329,48 @@ resource "terraform_data" "preconditions" {
     precondition {
       condition     = local.scaling.cold_start_seconds >= 0 && alltrue([for k in ["scaler_load_window_seconds", "scaler_scale_down_window_seconds", "scaler_activity_window_seconds"] : local.scaling[k] > 0])
       error_message = "cold_start_seconds must be 0 or more and the scaler's windows (scaler_*_window_seconds, scaling.json) positive."
+    }
+  }
+}
+
+# Result retention (docs/operations.md, "Data protection"). Results name people; they are
+# kept only as long as consumers need to collect them.
+locals {
+  result_bucket = var.result_s3_prefix == null ? null : regex("^s3://([^/]+)", var.result_s3_prefix)[0]
+  result_key_prefix = var.result_s3_prefix == null ? null : (
+    length(regexall("^s3://[^/]+/(.*)$", var.result_s3_prefix)) > 0 ? regex("^s3://[^/]+/(.*)$", var.result_s3_prefix)[0] : ""
+  )
+  result_lifecycle_rule = var.result_s3_prefix == null ? null : {
+    ID         = "${local.name}-results-expire"
+    Status     = "Enabled"
+    Filter     = { Prefix = local.result_key_prefix }
+    Expiration = { Days = var.result_expiration_days }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "results" {
+  count  = var.manage_result_lifecycle && var.result_s3_prefix != null ? 1 : 0
+  bucket = local.result_bucket
+
+  rule {
+    id     = local.result_lifecycle_rule.ID
+    status = "Enabled"
+    filter {
+      prefix = local.result_key_prefix
+    }
+    expiration {
+      days = var.result_expiration_days
+    }
+  }
+
+  # Multipart uploads never completed hold parts (result bytes) too; the bucket is
+  # dedicated to results when the stack owns its lifecycle.
+  rule {
+    id     = "${local.name}-abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
     }
   }
 }

@@ -237,3 +237,13 @@ output "producer_policy_json" {
   description = "IAM policy (JSON) for the job producers: exactly what facerec submit, facerec results and facerec load call on this deployment (jobs and results queues, the first input prefix, the result prefix, the queue key). Attach it to each principal of producer_principal_arns (docs/operations.md, \"Producers\")."
   value       = module.iam.producer_policy_json
 }
+
+output "dashboard_url" {
+  description = "Console URL of the fleet's CloudWatch dashboard (null with create_dashboard = false)."
+  value       = module.monitoring.dashboard_url
+}
+
+output "result_lifecycle_rule" {
+  description = "The S3 lifecycle rule that expires results after result_expiration_days, in the API's JSON form, for a bucket whose lifecycle you manage yourself (null without result_s3_prefix)."
+  value       = local.result_lifecycle_rule == null ? null : jsonencode(local.result_lifecycle_rule)
+}

@@ -77,13 +77,24 @@ variable "security_group_ids" {
 # ---------------------------------------------------------------------------
 # Instances
 # ---------------------------------------------------------------------------
-variable "instance_types" {
-  description = "Spot instance types, in priority order. The plan's c5.2xlarge with m5.2xlarge as fallback; more types of the same size widen the Spot pools."
-  type        = list(string)
-  default     = ["c5.2xlarge", "m5.2xlarge"]
+variable "sizing" {
+  description = "Default instance types and task memory: \"measured\" (c5.large, c6i.large, m5.large: 2-vCPU instances whose task gets both vCPUs, 3072 MiB from the measured peak RSS; docs/design.md, \"Task size\") or \"plan\" (the plan's c5.2xlarge / m5.2xlarge with a 2-vCPU, 13312 MiB task, 6 of 8 vCPUs paid and idle). instance_types and task_memory override either."
+  type        = string
+  default     = "measured"
 
   validation {
-    condition     = length(var.instance_types) > 0
+    condition     = contains(["measured", "plan"], var.sizing)
+    error_message = "sizing must be \"measured\" or \"plan\"."
+  }
+}
+
+variable "instance_types" {
+  description = "Spot instance types, in priority order; null: those of `sizing`. Types of the same vCPU count widen the Spot pools; the task gets task_cpu of them."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.instance_types == null || length(coalesce(var.instance_types, ["x"])) > 0
     error_message = "instance_types must name at least one instance type."
   }
 }
@@ -171,34 +182,34 @@ variable "worker_image" {
 }
 
 variable "task_cpu" {
-  description = "CPU units for the task (1024 = 1 vCPU). The plan's 2048; see docs/design.md on sizing it to the instance."
+  description = "CPU units for the task (1024 = 1 vCPU). 2048: both vCPUs of the default 2-vCPU instances (the plan's value; on its 8-vCPU c5.2xlarge it left 6 idle). On EC2 it is a hard limit, and the worker runs as many jobs at once as it allows (docs/design.md, \"Task size\")."
   type        = number
   default     = 2048
 
   validation {
     condition     = var.task_cpu >= 256 && var.task_cpu <= 8192
-    error_message = "task_cpu must be between 256 and 8192 (c5/m5.2xlarge have 8192)."
+    error_message = "task_cpu must be between 256 and 8192."
   }
 }
 
 variable "task_memory" {
-  description = "Hard memory limit of the task in MiB. 13312 fits a c5.2xlarge (16 GiB) after the ECS agent and OS reservation."
+  description = "Hard memory limit of the task in MiB; null: that of `sizing` (3072 on the 4 GiB c5.large, from the measured 240 MiB peak RSS of 2 jobs with room for large photos; the plan's 13312 on a c5.2xlarge)."
   type        = number
-  default     = 13312
+  default     = null
 
   validation {
-    condition     = var.task_memory >= 512 && var.task_memory <= 15000
-    error_message = "task_memory must be between 512 and 15000 MiB so a task still fits on a 16 GiB c5.2xlarge."
+    condition     = var.task_memory == null || (coalesce(var.task_memory, 512) >= 512 && coalesce(var.task_memory, 512) <= 15000)
+    error_message = "task_memory must be between 512 and 15000 MiB."
   }
 }
 
 variable "shared_memory_size" {
-  description = "/dev/shm size for the container in MiB. It counts against the task's memory."
+  description = "/dev/shm size for the container in MiB. It counts against the task's memory (nothing in the worker writes to it; the plan sized it for Ray)."
   type        = number
-  default     = 2048
+  default     = 1024
 
   validation {
-    condition     = var.shared_memory_size >= 1 && var.shared_memory_size < var.task_memory
+    condition     = var.shared_memory_size >= 1 && var.shared_memory_size < coalesce(var.task_memory, 3072)
     error_message = "shared_memory_size must be at least 1 MiB and less than task_memory (/dev/shm is part of the container's memory)."
   }
 }
@@ -652,4 +663,38 @@ variable "oldest_message_alarm_seconds" {
     condition     = coalesce(var.oldest_message_alarm_seconds, 60) >= 60 && coalesce(var.oldest_message_alarm_seconds, 60) <= 1209600
     error_message = "oldest_message_alarm_seconds must be between 60 and 1209600 (SQS's longest retention)."
   }
+}
+
+variable "create_dashboard" {
+  description = "Create the fleet's CloudWatch dashboard (queue, workers, instances, scaler, Spot, failures, cost proxy; docs/operations.md, \"Dashboard\"). One dashboard is $3 a month beyond the account's 3 free ones."
+  type        = bool
+  default     = true
+}
+
+variable "result_queue_retention_seconds" {
+  description = "How long the results queue keeps an uncollected result (faces, names: biometric data) before SQS deletes it. Default 4 days (SQS's own default), at most 14 days."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.result_queue_retention_seconds >= 60 && var.result_queue_retention_seconds <= 1209600
+    error_message = "result_queue_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+}
+
+variable "result_expiration_days" {
+  description = "Days after which result documents under result_s3_prefix expire (S3 lifecycle). Applied only with manage_result_lifecycle = true; otherwise output result_lifecycle_rule is the rule to add to the bucket's own lifecycle configuration."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.result_expiration_days >= 1 && floor(var.result_expiration_days) == var.result_expiration_days
+    error_message = "result_expiration_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "manage_result_lifecycle" {
+  description = "Own the result bucket's lifecycle configuration: one rule expiring result_s3_prefix after result_expiration_days. A bucket has ONE lifecycle configuration, so this replaces any other rules on it: set it only for a bucket dedicated to results (docs/operations.md, \"Data protection\")."
+  type        = bool
+  default     = false
 }

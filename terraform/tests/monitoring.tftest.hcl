@@ -17,6 +17,9 @@ variables {
   oldest_message_threshold_seconds = 600
   create_topic                     = false
   spot_handler_metrics_namespace   = "facerec-fleet/SpotHandler"
+  region                           = "eu-west-1"
+  asg_name                         = "facerec-worker-asg"
+  worker_log_group_name            = "/ecs/facerec-worker"
 }
 
 run "alarms_watch_the_right_metrics" {
@@ -246,5 +249,72 @@ run "alarm_email_without_a_topic_subscribes_nothing" {
   assert {
     condition     = length(aws_sns_topic_subscription.email) == 0 && output.email_subscription_arn == null
     error_message = "No topic (create_topic false, no topic_arn): nothing to subscribe to."
+  }
+}
+
+# The dashboard: created by default, one variable turns it off, its URL is an output.
+run "dashboard_by_default" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    backlog_scaler_function_name     = "facerec-worker-backlog-scaler"
+    backlog_scaler_metrics_namespace = "facerec-fleet/BacklogScaler"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.fleet) == 1 && aws_cloudwatch_dashboard.fleet[0].dashboard_name == "facerec-worker-fleet"
+    error_message = "The dashboard is created by default."
+  }
+  assert {
+    condition     = output.dashboard_url == "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/facerec-worker-fleet"
+    error_message = "The dashboard's console URL is an output."
+  }
+  # Every part of the issue's list has its widget (what each names is checked against
+  # the code by terraform/tests/metrics/check_metrics.py on the moto apply).
+  assert {
+    condition = alltrue([for t in [
+      "Backlog", "oldest job", "Dead-letter", "Throughput", "Job duration", "Tasks:", "Instances:",
+      "Cost proxy", "Failures by reason", "Backlog scaler: what", "Backlog scaler: invocations",
+      "Spot: interruptions", "Spot handler: errors",
+    ] : anytrue([for w in jsondecode(aws_cloudwatch_dashboard.fleet[0].dashboard_body).widgets : strcontains(w.properties.title, t)])])
+    error_message = "A widget of the issue's list is missing."
+  }
+  # No widget overlaps another on the 24-column grid.
+  assert {
+    condition = alltrue(flatten([for i, a in jsondecode(aws_cloudwatch_dashboard.fleet[0].dashboard_body).widgets : [
+      for j, b in jsondecode(aws_cloudwatch_dashboard.fleet[0].dashboard_body).widgets :
+      i >= j || a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y
+    ]]))
+    error_message = "Dashboard widgets overlap."
+  }
+}
+
+run "dashboard_without_scaler_or_handler_names_neither" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    spot_handler_metrics_namespace = null
+  }
+  assert {
+    condition     = !strcontains(aws_cloudwatch_dashboard.fleet[0].dashboard_body, "SpotHandler") && !strcontains(aws_cloudwatch_dashboard.fleet[0].dashboard_body, "BacklogScaler") && !strcontains(aws_cloudwatch_dashboard.fleet[0].dashboard_body, "AWS/Lambda")
+    error_message = "Widgets of parts that are not deployed would never show data."
+  }
+}
+
+run "dashboard_off" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    create_dashboard = false
+  }
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.fleet) == 0 && output.dashboard_url == null
+    error_message = "create_dashboard = false creates no dashboard and no URL."
   }
 }

@@ -11,6 +11,7 @@
 //! Which metrics, dimensions and properties a component writes is its own interface
 //! (`docs/operations.md`, `docs/jobs.md` and the Terraform alarms name them).
 
+use std::marker::PhantomData;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -131,13 +132,73 @@ impl MetricsSink for StdoutMetrics {
     }
 }
 
-/// Keeps every emitted line; for tests and for the local drill.
-#[derive(Debug, Default)]
-pub struct RecordedMetrics {
-    lines: Mutex<Vec<String>>,
+/// One metric a component emits: its name, unit and dimension sets. Each component
+/// keeps the exact list of its own (`pub const EMITTED`), and
+/// `terraform/tests/metrics/check_metrics.py` reads those lists from the source: a
+/// dashboard widget or an alarm may name only a listed metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmittedMetric {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub dimensions: &'static [&'static [&'static str]],
 }
 
-impl RecordedMetrics {
+/// The metrics a [`RecordedMetrics`] accepts: a component's `EMITTED` list, or any.
+pub trait Listing: Send + Sync + 'static {
+    /// `None`: every line is accepted.
+    const LISTED: Option<&'static [EmittedMetric]>;
+}
+
+/// Accepts every line (tests of the writer itself, the local drill).
+#[derive(Debug, Default)]
+pub struct AnyMetric;
+
+impl Listing for AnyMetric {
+    const LISTED: Option<&'static [EmittedMetric]> = None;
+}
+
+/// Panics unless every metric `line` declares is in `listed` with the same unit and
+/// dimension sets.
+pub fn assert_listed(listed: &[EmittedMetric], line: &str) {
+    let v: Value = serde_json::from_str(line).expect("an EMF line is JSON");
+    for d in v["_aws"]["CloudWatchMetrics"]
+        .as_array()
+        .expect("a directive")
+    {
+        let dims: Vec<Vec<String>> =
+            serde_json::from_value(d["Dimensions"].clone()).expect("dimension sets");
+        for m in d["Metrics"].as_array().expect("metrics") {
+            let (name, unit) = (m["Name"].as_str().unwrap(), m["Unit"].as_str().unwrap());
+            assert!(
+                listed.iter().any(|e| e.name == name
+                    && e.unit == unit
+                    && e.dimensions.len() == dims.len()
+                    && e.dimensions.iter().zip(&dims).all(|(a, b)| a == b)),
+                "{name} ({unit}, {dims:?}) is not in the component's EMITTED list: add it there (and see terraform/tests/metrics)"
+            );
+        }
+    }
+}
+
+/// Keeps every emitted line; for tests and for the local drill. With a component's
+/// [`Listing`] it refuses (panics on) any metric not in that component's list, so every
+/// test that records metrics also checks the list the dashboard is held to.
+#[derive(Debug)]
+pub struct RecordedMetrics<L: Listing = AnyMetric> {
+    lines: Mutex<Vec<String>>,
+    listing: PhantomData<L>,
+}
+
+impl<L: Listing> Default for RecordedMetrics<L> {
+    fn default() -> Self {
+        Self {
+            lines: Mutex::default(),
+            listing: PhantomData,
+        }
+    }
+}
+
+impl<L: Listing> RecordedMetrics<L> {
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().expect("metrics lock").clone()
     }
@@ -152,8 +213,11 @@ impl RecordedMetrics {
     }
 }
 
-impl MetricsSink for RecordedMetrics {
+impl<L: Listing> MetricsSink for RecordedMetrics<L> {
     fn emit(&self, line: String) {
+        if let Some(listed) = L::LISTED {
+            assert_listed(listed, &line);
+        }
         self.lines.lock().expect("metrics lock").push(line);
     }
 }
@@ -240,11 +304,51 @@ mod tests {
 
     #[test]
     fn recorded_metrics_keep_lines_and_find_records() {
-        let sink = RecordedMetrics::default();
+        let sink: RecordedMetrics = RecordedMetrics::default();
         EmfLine::new("ns").metric("A", Unit::Count, 1.0).emit(&sink);
         sink.emit("not json".into());
         assert_eq!(sink.lines().len(), 2);
         assert_eq!(sink.records_with("A").len(), 1);
         assert!(sink.records_with("B").is_empty());
+    }
+
+    struct OnlyA;
+    impl Listing for OnlyA {
+        const LISTED: Option<&'static [EmittedMetric]> = Some(&[EmittedMetric {
+            name: "A",
+            unit: "Count",
+            dimensions: &[&["Service"]],
+        }]);
+    }
+
+    #[test]
+    fn a_listing_accepts_its_metrics() {
+        let sink = RecordedMetrics::<OnlyA>::default();
+        EmfLine::new("ns")
+            .dimensions(&["Service"])
+            .property("Service", "s")
+            .metric("A", Unit::Count, 1)
+            .emit(&sink);
+        assert_eq!(sink.lines().len(), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "B (Count, [[\"Service\"]]) is not in the component's EMITTED list")]
+    fn a_listing_refuses_an_unlisted_name() {
+        EmfLine::new("ns")
+            .dimensions(&["Service"])
+            .property("Service", "s")
+            .metric("B", Unit::Count, 1)
+            .emit(&RecordedMetrics::<OnlyA>::default());
+    }
+
+    #[test]
+    #[should_panic(expected = "is not in the component's EMITTED list")]
+    fn a_listing_refuses_other_dimensions() {
+        EmfLine::new("ns")
+            .dimensions(&["Other"])
+            .property("Other", "s")
+            .metric("A", Unit::Count, 1)
+            .emit(&RecordedMetrics::<OnlyA>::default());
     }
 }

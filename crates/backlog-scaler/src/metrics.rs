@@ -18,8 +18,61 @@
 
 use serde_json::{Map, Value};
 
-use facerec_aws_support::emf::{EmfLine, Unit};
-pub use facerec_aws_support::emf::{MetricsSink, RecordedMetrics, StdoutMetrics};
+use facerec_aws_support::emf::{EmfLine, EmittedMetric, Listing, Unit};
+pub use facerec_aws_support::emf::{MetricsSink, StdoutMetrics};
+
+/// Every metric the handler emits, exactly: [`RecordedMetrics`] refuses any other line
+/// (so every handler test checks it), and a test finds each name in the handler's
+/// source. `terraform/tests/metrics/check_metrics.py` reads this list from the source: a
+/// dashboard widget or alarm may name only these.
+pub const EMITTED: &[EmittedMetric] = &[
+    EmittedMetric {
+        name: "Visible",
+        unit: "Count",
+        dimensions: &[&["ServiceName"]],
+    },
+    EmittedMetric {
+        name: "InFlight",
+        unit: "Count",
+        dimensions: &[&["ServiceName"]],
+    },
+    EmittedMetric {
+        name: "BusyTasks",
+        unit: "Count",
+        dimensions: &[&["ServiceName"]],
+    },
+    EmittedMetric {
+        name: "WantTasks",
+        unit: "Count",
+        dimensions: &[&["ServiceName"]],
+    },
+    EmittedMetric {
+        name: "DesiredTasks",
+        unit: "Count",
+        dimensions: &[&["ServiceName"]],
+    },
+    EmittedMetric {
+        name: "InstancesTerminated",
+        unit: "Count",
+        dimensions: &[&["ServiceName"]],
+    },
+    EmittedMetric {
+        name: "PollErrors",
+        unit: "Count",
+        dimensions: &[&["ServiceName"]],
+    },
+];
+
+/// The scaler's [`Listing`]: its [`EMITTED`] metrics.
+#[derive(Debug, Default)]
+pub struct ScalerMetrics;
+
+impl Listing for ScalerMetrics {
+    const LISTED: Option<&'static [EmittedMetric]> = Some(EMITTED);
+}
+
+/// Keeps every line the scaler emits and refuses a metric not in [`EMITTED`]; for tests.
+pub type RecordedMetrics = facerec_aws_support::emf::RecordedMetrics<ScalerMetrics>;
 
 /// One EMF line with several Count metrics under the `ServiceName` dimension.
 pub fn emf_line(
@@ -45,6 +98,24 @@ pub fn emf_line(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_listed_metric_is_emitted_by_the_handler() {
+        let handler = include_str!("handler.rs");
+        for m in EMITTED {
+            assert!(
+                handler.contains(&format!("(\"{}\", ", m.name)),
+                "{} is listed but handler.rs never emits it",
+                m.name
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "is not in the component's EMITTED list")]
+    fn an_unlisted_metric_is_refused() {
+        RecordedMetrics::default().emit(emf_line("ns", "svc", &[("Invented", 1.0)], Map::new(), 0));
+    }
 
     #[test]
     fn line_follows_the_emf_structure() {

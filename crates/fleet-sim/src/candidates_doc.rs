@@ -531,7 +531,7 @@ pub fn render(
     let deployed = lambda_cost_at(p.scaler_poll_seconds, LAMBDA_X86_GB_SECOND);
     let _ = writeln!(
         w,
-        "\nFor scale: one Spot instance-hour is ${:.2} here, so the deployed variant ({} s polls, x86_64) costs about {:.0} \
+        "\nFor scale: one Spot instance-hour is ${} here, so the deployed variant ({} s polls, x86_64) costs about {:.0} \
          instance-hours a month.\n",
         p.spot_price_per_hour,
         p.scaler_poll_seconds,

@@ -1,5 +1,6 @@
 //! Command line: `fleet-sim report --out docs` regenerates `docs/scaling.md` and its
-//! plots; `fleet-sim table` prints the comparison for chosen traces. The same [`run`]
+//! plots; `fleet-sim table` prints the comparison for chosen traces; `fleet-sim cost`
+//! (`facerec simulate cost`) prints the cost per 1,000 photos (docs/cost.md). The same [`run`]
 //! will back `facerec simulate …`.
 
 use std::ffi::OsString;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
+use crate::cost::{markdown as cost_markdown, run_cost, CostInputs};
 use crate::fleet::simulate;
 use crate::params::{Environment, ScalingParams};
 use crate::policy::{PolicyKind, ALL_POLICIES};
@@ -38,6 +40,20 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Cost per 1,000 photos of the deployed design on the chosen traces (all by
+    /// default), the fixed monthly costs and the break-even against Rekognition.
+    Cost {
+        /// Trace name; repeatable. One of: steady, bursty, diurnal, lone, spike, spot-storm.
+        #[arg(long = "trace")]
+        traces: Vec<String>,
+        /// Print rows as JSON instead of markdown.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        cost: CostArgs,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the comparison table of the chosen traces (all by default).
     Table {
         /// Trace name; repeatable. One of: steady, bursty, diurnal, lone, spike, spot-storm.
@@ -53,6 +69,63 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// The cost report's measured speeds and prices (defaults: docs/cost.md).
+#[derive(Debug, Args)]
+struct CostArgs {
+    /// Photos per second per vCPU, measured end to end (docs/benchmarks.md: 3.08).
+    #[arg(long)]
+    images_per_vcpu_second: Option<f64>,
+    /// vCPUs of the task (task_cpu / 1024; the default task gets a whole c5.large: 2).
+    #[arg(long)]
+    task_vcpus: Option<f64>,
+    /// On-Demand price of one instance-hour (c5.large, us-east-1: 0.085).
+    #[arg(long)]
+    on_demand_price: Option<f64>,
+    /// Spot price of one instance-hour (default: spot_price_per_hour of the scaling file).
+    #[arg(long)]
+    spot_price: Option<f64>,
+    /// Amazon Rekognition's price per 1,000 images (first tier: 1.00).
+    #[arg(long)]
+    rekognition_per_1000: Option<f64>,
+}
+
+impl CostArgs {
+    fn inputs(&self, params: &ScalingParams) -> anyhow::Result<CostInputs> {
+        let mut c =
+            CostInputs::with_spot_price(self.spot_price.unwrap_or(params.spot_price_per_hour));
+        if let Some(v) = self.images_per_vcpu_second {
+            c.images_per_vcpu_second = v;
+        }
+        if let Some(v) = self.task_vcpus {
+            c.task_vcpus = v;
+        }
+        if let Some(v) = self.on_demand_price {
+            c.on_demand_per_hour = v;
+        }
+        if let Some(v) = self.rekognition_per_1000 {
+            c.rekognition_per_1000 = v;
+        }
+        for (what, v) in [
+            ("--images-per-vcpu-second", c.images_per_vcpu_second),
+            ("--task-vcpus", c.task_vcpus),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("{what} must be a positive number, got {v}");
+            }
+        }
+        for (what, v) in [
+            ("--on-demand-price", c.on_demand_per_hour),
+            ("--spot-price", c.spot_per_hour),
+            ("--rekognition-per-1000", c.rekognition_per_1000),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{what} must be a price ≥ 0, got {v}");
+            }
+        }
+        Ok(c)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +222,35 @@ where
             let written = scaling_doc::generate(&params, &env, &out, !no_tuning, &common.scaling)
                 .with_context(|| format!("writing the report under {}", out.display()))?;
             println!("wrote {}", written.display());
+        }
+        Command::Cost {
+            traces,
+            json,
+            cost,
+            common,
+        } => {
+            let (params, env) = common.load()?;
+            let inputs = cost.inputs(&params)?;
+            let traces: Vec<String> = if traces.is_empty() {
+                TRACE_NAMES.iter().map(|s| s.to_string()).collect()
+            } else {
+                traces
+            };
+            let mut rows = Vec::new();
+            for name in &traces {
+                let Some(trace) = trace::build(name, &params, env.seed) else {
+                    bail!("unknown trace {name:?} (one of {})", TRACE_NAMES.join(", "));
+                };
+                rows.push(run_cost(
+                    &simulate(&params, &env, &trace, PolicyKind::Ours),
+                    &inputs,
+                ));
+            }
+            if json {
+                println!("{}", serde_json::to_string(&rows)?);
+            } else {
+                println!("{}", cost_markdown(&rows, &inputs));
+            }
         }
         Command::Table {
             traces,

@@ -22,6 +22,7 @@
 //! - [`fleet`]: the world — queue, tasks, instances, capacity provider, Spot — and
 //!   [`fleet::simulate`], which runs one policy on one trace.
 //! - [`report`]: per-trace numbers and the goal check against the oracle.
+//! - [`cost`]: dollars per 1,000 photos from instance-hours and the measured speed.
 //! - [`plot`]: PNG and SVG plots of backlog, tasks and instances.
 //! - [`tuning`]: ours over several seeds, and the search for better `scaling.json` values.
 //! - [`scaling_doc`]: writes `docs/scaling.md` and its plots; [`candidates_doc`] its
@@ -32,6 +33,7 @@ pub mod candidates;
 pub mod candidates_doc;
 pub mod cli;
 pub mod cloudwatch;
+pub mod cost;
 pub mod fleet;
 pub mod params;
 pub mod plot;

@@ -209,7 +209,7 @@ pub enum ParamsError {
 /// justified in `docs/scaling.md`; every one is a command-line flag.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Environment {
-    /// EC2 launch until the ECS agent registers the instance (Spot c5.2xlarge, ECS AMI).
+    /// EC2 launch until the ECS agent registers the instance (Spot c5.large, ECS AMI).
     pub instance_boot_seconds: u64,
     /// Task placement until the worker polls: image pull + model load.
     pub task_start_seconds: u64,

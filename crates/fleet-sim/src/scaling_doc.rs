@@ -323,7 +323,7 @@ fn render(
         "Environment assumptions (command-line flags of the simulator, not Terraform variables):\n"
     );
     let _ = writeln!(w, "| assumption | value | why |\n|---|---|---|");
-    let _ = writeln!(w, "| instance boot → ECS agent registered | {} s | Spot c5.2xlarge with the ECS-optimized AMI typically registers 60–120 s after launch |", env.instance_boot_seconds);
+    let _ = writeln!(w, "| instance boot → ECS agent registered | {} s | Spot c5.large (the default instances) with the ECS-optimized AMI typically registers 60–120 s after launch |", env.instance_boot_seconds);
     let _ = writeln!(w, "| task placed → worker polling (image pull + model load) | {} s | worker image pull from ECR plus loading the detector/embedding models |", env.task_start_seconds);
     let _ = writeln!(w, "| SQS/Container Insights datapoint delay after its minute closes | {} s | see \"CloudWatch delay\" below |", env.metric_delay_seconds);
     let _ = writeln!(w, "| CapacityProviderReservation delay | {} s | ECS computes and publishes it itself each minute |", env.capacity_metric_delay_seconds);

@@ -95,3 +95,58 @@ fn bad_input_is_a_clear_error() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `fleet-sim cost` (`facerec simulate cost`): runs with the user's file and prices, and
+/// refuses nonsense speeds and prices.
+#[test]
+fn cost_report_runs_and_checks_its_inputs() {
+    let scaling = scaling_json();
+    let scaling = scaling.to_str().unwrap();
+    facerec_fleet_sim::run([
+        "fleet-sim",
+        "cost",
+        "--trace",
+        "lone",
+        "--spot-price",
+        "0.05",
+        "--images-per-vcpu-second",
+        "2.5",
+        "--scaling",
+        scaling,
+    ])
+    .unwrap();
+    facerec_fleet_sim::run([
+        "fleet-sim",
+        "cost",
+        "--trace",
+        "lone",
+        "--json",
+        "--scaling",
+        scaling,
+    ])
+    .unwrap();
+    for (flag, value) in [
+        ("--images-per-vcpu-second", "0"),
+        ("--task-vcpus", "-2"),
+        ("--spot-price", "-1"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let err = facerec_fleet_sim::run([
+            "fleet-sim",
+            "cost",
+            "--trace",
+            "lone",
+            arg.as_str(),
+            "--scaling",
+            scaling,
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+    let err =
+        facerec_fleet_sim::run(["fleet-sim", "cost", "--trace", "nope", "--scaling", scaling])
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("unknown trace"), "{err}");
+}

@@ -20,4 +20,76 @@
 //! - `HandlerErrors` (Count) by `Transient` (`true`: the record is redelivered; `false`:
 //!   a permanent error, not retried, the one to alarm on).
 
-pub use facerec_aws_support::emf::{EmfLine, MetricsSink, RecordedMetrics, StdoutMetrics, Unit};
+pub use facerec_aws_support::emf::{EmfLine, MetricsSink, StdoutMetrics, Unit};
+use facerec_aws_support::emf::{EmittedMetric, Listing};
+
+/// Every metric the handler emits, exactly: [`RecordedMetrics`] refuses any other
+/// record (so every handler test checks it), and a test finds each name in the
+/// handler's source. `terraform/tests/metrics/check_metrics.py` reads this list from the
+/// source: a dashboard widget or alarm may name only these.
+pub const EMITTED: &[EmittedMetric] = &[
+    EmittedMetric {
+        name: "Interruptions",
+        unit: "Count",
+        dimensions: &[&["EventType", "AvailabilityZone"], &["EventType"]],
+    },
+    EmittedMetric {
+        name: "DrainLatency",
+        unit: "Milliseconds",
+        dimensions: &[&["EventType"]],
+    },
+    EmittedMetric {
+        name: "TaskStopLatency",
+        unit: "Milliseconds",
+        dimensions: &[&["EventType"]],
+    },
+    EmittedMetric {
+        name: "EventsSkipped",
+        unit: "Count",
+        dimensions: &[&["Reason"]],
+    },
+    EmittedMetric {
+        name: "HandlerErrors",
+        unit: "Count",
+        dimensions: &[&["Transient"]],
+    },
+];
+
+/// The Spot handler's [`Listing`]: its [`EMITTED`] metrics.
+#[derive(Debug, Default)]
+pub struct SpotHandlerMetrics;
+
+impl Listing for SpotHandlerMetrics {
+    const LISTED: Option<&'static [EmittedMetric]> = Some(EMITTED);
+}
+
+/// Keeps every line the handler emits and refuses a metric not in [`EMITTED`]; for tests
+/// and the local drill.
+pub type RecordedMetrics = facerec_aws_support::emf::RecordedMetrics<SpotHandlerMetrics>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_metric_is_emitted_by_the_handler() {
+        let handler = include_str!("handler.rs");
+        for m in EMITTED {
+            assert!(
+                handler.contains(&format!(".metric(\"{}\", ", m.name)),
+                "{} is listed but handler.rs never emits it",
+                m.name
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "is not in the component's EMITTED list")]
+    fn an_unlisted_metric_is_refused() {
+        EmfLine::new("ns")
+            .metric("Interruptions", Unit::Count, 1.0)
+            .dimensions(&["Cluster"])
+            .property("Cluster", "c")
+            .emit(&RecordedMetrics::default());
+    }
+}

@@ -11,7 +11,47 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use facerec_aws_support::emf::{EmfLine, Unit};
+use facerec_aws_support::emf::{EmfLine, EmittedMetric, Unit};
+
+/// The `Service` dimension's value on every worker metric.
+pub const SERVICE: &str = "facerec-worker";
+
+/// Every metric [`EmfEmitter::render`] can emit, exactly (a test renders every outcome
+/// and compares). `terraform/tests/metrics/check_metrics.py` reads this list from the
+/// source: a dashboard widget or alarm may name only these. `ErrorCode` is a property of
+/// failed jobs' lines (Logs Insights), not a dimension.
+pub const EMITTED: &[EmittedMetric] = &[
+    EmittedMetric {
+        name: "JobsSucceeded",
+        unit: "Count",
+        dimensions: &[&["Service"]],
+    },
+    EmittedMetric {
+        name: "JobsFailed",
+        unit: "Count",
+        dimensions: &[&["Service"]],
+    },
+    EmittedMetric {
+        name: "JobsAlreadyStored",
+        unit: "Count",
+        dimensions: &[&["Service"]],
+    },
+    EmittedMetric {
+        name: "JobDuration",
+        unit: "Milliseconds",
+        dimensions: &[&["Service"]],
+    },
+    EmittedMetric {
+        name: "FacesFound",
+        unit: "Count",
+        dimensions: &[&["Service"]],
+    },
+    EmittedMetric {
+        name: "QueueWait",
+        unit: "Milliseconds",
+        dimensions: &[&["Service"]],
+    },
+];
 
 /// Where metric lines go (stdout in production, a buffer in tests).
 pub struct EmfEmitter {
@@ -104,6 +144,55 @@ impl EmfEmitter {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Every outcome rendered: the (name, unit, dimension sets) seen are exactly
+    /// [`EMITTED`], so the list the dashboard check reads cannot drift from the writer.
+    #[test]
+    fn emitted_list_is_exactly_what_render_declares() {
+        let e = EmfEmitter::with_sink("FaceRec", SERVICE, |_| {});
+        let outcomes = [
+            JobMetrics {
+                succeeded: true,
+                queue_wait: Some(Duration::from_secs(1)),
+                ..JobMetrics::default()
+            },
+            JobMetrics {
+                error_code: Some("invalid_job".into()),
+                ..JobMetrics::default()
+            },
+            JobMetrics {
+                already_stored: true,
+                ..JobMetrics::default()
+            },
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &outcomes {
+            let v: serde_json::Value = serde_json::from_str(&e.render(m)).unwrap();
+            let d = &v["_aws"]["CloudWatchMetrics"][0];
+            let dims: Vec<Vec<String>> = serde_json::from_value(d["Dimensions"].clone()).unwrap();
+            for m in d["Metrics"].as_array().unwrap() {
+                seen.insert((
+                    m["Name"].as_str().unwrap().to_string(),
+                    m["Unit"].as_str().unwrap().to_string(),
+                    dims.clone(),
+                ));
+            }
+        }
+        let listed: std::collections::BTreeSet<_> = EMITTED
+            .iter()
+            .map(|m| {
+                (
+                    m.name.to_string(),
+                    m.unit.to_string(),
+                    m.dimensions
+                        .iter()
+                        .map(|s| s.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        assert_eq!(seen, listed);
+    }
 
     #[test]
     fn renders_valid_emf() {

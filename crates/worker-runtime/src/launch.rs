@@ -69,7 +69,8 @@ pub struct WorkerSettings {
     /// Memory budget per job (bytes, or with KiB/MiB/GiB suffix); sizes parallelism.
     #[arg(long, env = "RAY_memory_per_process", value_name = "RAY_memory_per_process", value_parser = parse_bytes)]
     pub job_memory: Option<u64>,
-    /// Jobs run at once; default min(cores, memory limit × threshold / job memory).
+    /// Jobs run at once; default min(cores, the cgroup's CPU quota, memory limit ×
+    /// threshold / job memory).
     #[arg(long, env = "FACEREC_PARALLELISM", value_name = "FACEREC_PARALLELISM",
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: Option<u32>,
@@ -363,14 +364,30 @@ impl WorkerSettings {
         }
     }
 
-    /// Parallelism from cores and the memory budget, unless set explicitly.
+    /// Parallelism from cores, the cgroup's CPU quota (the task's `cpu` on EC2) and the
+    /// memory budget, unless set explicitly.
     pub fn effective_parallelism(&self, memory_limit: Option<u64>) -> usize {
-        if let Some(p) = self.parallelism {
-            return p as usize;
-        }
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        self.parallelism_for(
+            cores,
+            crate::cpu_quota::cgroup_cpu_limit(&self.cgroup_dir),
+            memory_limit,
+        )
+    }
+
+    /// [`Self::effective_parallelism`] with the machine's numbers given.
+    pub fn parallelism_for(
+        &self,
+        cores: usize,
+        cpu_quota: Option<usize>,
+        memory_limit: Option<u64>,
+    ) -> usize {
+        if let Some(p) = self.parallelism {
+            return p as usize;
+        }
+        let cores = cpu_quota.map_or(cores, |q| cores.min(q));
         let by_memory = match (self.job_memory, memory_limit) {
             (Some(per_job), Some(limit)) => {
                 ((limit as f64 * self.memory_threshold) / per_job as f64).floor() as usize
@@ -484,7 +501,7 @@ where
         settings: settings.clone(),
     };
     let handler = make_handler(ctx).await?;
-    let emf = EmfEmitter::stdout(settings.metrics_namespace.clone(), "facerec-worker");
+    let emf = EmfEmitter::stdout(settings.metrics_namespace.clone(), crate::emf::SERVICE);
     let health = HealthFile::new(&settings.health_file);
 
     macro_rules! run_with {
@@ -714,5 +731,44 @@ mod tests {
         // 2 GiB limit × 0.8 / 1 GiB = 1 job, whatever the core count.
         assert_eq!(s.effective_parallelism(Some(2 << 30)), 1);
         assert!(s.effective_parallelism(None) >= 1);
+    }
+
+    #[test]
+    fn parallelism_follows_the_cgroup_cpu_quota() {
+        let s = Cli::try_parse_from([
+            "w",
+            "--embedded-queue",
+            "/tmp/q.db",
+            "--job-memory",
+            "512MiB",
+        ])
+        .unwrap()
+        .s;
+        // The plan's 2-vCPU task on an 8-vCPU instance: 2 jobs, not 8.
+        assert_eq!(s.parallelism_for(8, Some(2), Some(13 << 30)), 2);
+        // The whole instance (task cpu = the instance's vCPUs, or no quota): every core.
+        assert_eq!(s.parallelism_for(8, Some(8), Some(13 << 30)), 8);
+        assert_eq!(s.parallelism_for(2, None, Some(3 << 30)), 2);
+        // Memory still caps it: 1 GiB × 0.8 / 512 MiB = 1.
+        assert_eq!(s.parallelism_for(8, Some(8), Some(1 << 30)), 1);
+
+        // Read from the cgroup directory the worker is given.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cpu.max"), "200000 100000\n").unwrap();
+        let s = Cli::try_parse_from([
+            "w",
+            "--embedded-queue",
+            "/tmp/q.db",
+            "--cgroup-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .unwrap()
+        .s;
+        assert!(s.effective_parallelism(None) <= 2);
+        // An explicit FACEREC_PARALLELISM wins.
+        let s = Cli::try_parse_from(["w", "--embedded-queue", "/tmp/q.db", "--parallelism", "5"])
+            .unwrap()
+            .s;
+        assert_eq!(s.parallelism_for(8, Some(2), None), 5);
     }
 }

@@ -15,6 +15,7 @@
 //!   by job id.
 //! * [`contract`] — job contract v1 and the result document (see docs/jobs.md).
 //! * Around the loop, each optional: [`memory_gate`] (cgroup back-pressure),
+//!   [`cpu_quota`] (default parallelism from the cgroup's CPU quota),
 //!   [`task_protection`] (ECS scale-in protection), [`spot_notice`] (IMDSv2 interruption
 //!   watcher), [`shutdown`] (signals), [`emf`] (CloudWatch metrics), [`health`] (liveness file).
 //! * [`launch`] — settings (flags over environment) and the wiring shared by the binary and
@@ -27,6 +28,7 @@
 pub mod aws;
 pub mod backoff;
 pub mod contract;
+pub mod cpu_quota;
 pub mod emf;
 pub mod handler;
 pub mod health;

@@ -113,6 +113,14 @@ resource "aws_autoscaling_group" "this" {
   # Spot placement across zones still comes from the allocation strategy at launch.
   suspended_processes = var.suspend_az_rebalance ? ["AZRebalance"] : []
 
+  # Group metrics (AWS/AutoScaling, one datapoint a minute, 1Minute being the only
+  # granularity: EnableMetricsCollection, EC2 Auto Scaling API Reference). Nothing
+  # publishes them unless they are enabled; the dashboard's instance widgets and its
+  # instance-hours cost proxy read them (terraform/tests/metrics checks that it names
+  # only enabled ones).
+  enabled_metrics     = var.group_metrics
+  metrics_granularity = "1Minute"
+
   mixed_instances_policy {
     instances_distribution {
       on_demand_base_capacity                  = 0

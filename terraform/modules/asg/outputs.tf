@@ -37,3 +37,13 @@ output "metadata_hop_limit" {
   description = "IMDSv2 PUT response hop limit of the launch template: 2 lets bridge-mode containers reach IMDS, 1 keeps it to the host."
   value       = aws_launch_template.this.metadata_options[0].http_put_response_hop_limit
 }
+
+output "enabled_metrics" {
+  description = "Group metrics published to CloudWatch."
+  value       = aws_autoscaling_group.this.enabled_metrics
+}
+
+output "instance_types" {
+  description = "Instance types of the group, in priority order."
+  value       = [for o in aws_autoscaling_group.this.mixed_instances_policy[0].launch_template[0].override : o.instance_type]
+}

@@ -80,3 +80,9 @@ variable "suspend_az_rebalance" {
   type        = bool
   default     = false
 }
+
+variable "group_metrics" {
+  description = "Auto Scaling group metrics to publish to CloudWatch (AWS/AutoScaling); the dashboard reads these."
+  type        = list(string)
+  default     = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances"]
+}

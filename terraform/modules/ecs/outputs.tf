@@ -51,3 +51,13 @@ output "capacity_provider_management" {
     managed_draining               = aws_ecs_capacity_provider.this.auto_scaling_group_provider[0].managed_draining
   }
 }
+
+output "task_cpu" {
+  description = "The task definition's CPU units."
+  value       = aws_ecs_task_definition.worker.cpu
+}
+
+output "task_memory" {
+  description = "The task definition's hard memory limit (MiB)."
+  value       = aws_ecs_task_definition.worker.memory
+}

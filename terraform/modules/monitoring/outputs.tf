@@ -35,3 +35,18 @@ output "email_subscription_arn" {
   description = "The alarm_email subscription, or null."
   value       = one(aws_sns_topic_subscription.email[*].arn)
 }
+
+output "dashboard_name" {
+  description = "The fleet's CloudWatch dashboard, or null."
+  value       = one(aws_cloudwatch_dashboard.fleet[*].dashboard_name)
+}
+
+output "dashboard_url" {
+  description = "Console URL of the fleet's dashboard, or null."
+  value       = var.create_dashboard ? "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${local.dashboard_name}" : null
+}
+
+output "dashboard_body" {
+  description = "The dashboard's JSON body, or null."
+  value       = one(aws_cloudwatch_dashboard.fleet[*].dashboard_body)
+}

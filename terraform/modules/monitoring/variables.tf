@@ -73,3 +73,48 @@ variable "topic_arn" {
   type        = string
   default     = null
 }
+
+variable "create_dashboard" {
+  description = "Create the fleet's CloudWatch dashboard (docs/operations.md, \"Dashboard\")."
+  type        = bool
+  default     = true
+}
+
+variable "region" {
+  description = "AWS Region of the stack (the dashboard's widgets and URL name it)."
+  type        = string
+}
+
+variable "asg_name" {
+  description = "The fleet's Auto Scaling group (its group metrics must be enabled)."
+  type        = string
+}
+
+variable "worker_metrics_namespace" {
+  description = "CloudWatch namespace of the worker's EMF metrics (FACEREC_METRICS_NAMESPACE)."
+  type        = string
+  default     = "FaceRec"
+}
+
+variable "worker_service_dimension" {
+  description = "Value of the Service dimension on the worker's metrics (crates/worker-runtime/src/emf.rs, SERVICE)."
+  type        = string
+  default     = "facerec-worker"
+}
+
+variable "worker_log_group_name" {
+  description = "The worker's log group (its EMF lines carry each failure's ErrorCode)."
+  type        = string
+}
+
+variable "backlog_scaler_metrics_namespace" {
+  description = "CloudWatch namespace of the backlog scaler's EMF metrics; null without the scaler."
+  type        = string
+  default     = null
+}
+
+variable "instance_hour_price" {
+  description = "Price of one instance-hour for the dashboard's cost proxy (scaling.json spot_price_per_hour)."
+  type        = number
+  default     = 0
+}

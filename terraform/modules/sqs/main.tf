@@ -50,7 +50,7 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 resource "aws_sqs_queue" "results" {
   count                             = var.create_result_queue ? 1 : 0
   name                              = "${var.name}-results"
-  message_retention_seconds         = var.message_retention_seconds
+  message_retention_seconds         = var.result_retention_seconds
   receive_wait_time_seconds         = 20
   sqs_managed_sse_enabled           = local.sse_sqs ? true : null
   kms_master_key_id                 = var.kms_key_arn

@@ -42,3 +42,8 @@ output "dead_letter_after_receives" {
   description = "Deliveries after which SQS's redrive moves a job to the DLQ."
   value       = jsondecode(aws_sqs_queue.jobs.redrive_policy).maxReceiveCount
 }
+
+output "results_queue_retention_seconds" {
+  description = "How long the results queue keeps a message, or null without it."
+  value       = var.create_result_queue ? aws_sqs_queue.results[0].message_retention_seconds : null
+}

@@ -35,3 +35,9 @@ variable "create_result_queue" {
   type        = bool
   default     = true
 }
+
+variable "result_retention_seconds" {
+  description = "Results queue retention: results (faces, boxes, names) not collected by then are deleted by SQS."
+  type        = number
+  default     = 345600
+}

@@ -68,6 +68,36 @@ tf show -json >"$work/show.json"
 "$repo/.venv/bin/python" "$repo/terraform/tests/moto/export_policies.py" "$work/show.json" "$work/moto.tfvars.json" \
   "$repo/.tmp/iam/rendered-policies.json"
 
+echo "--- every metric of the dashboard and the alarms is one the code or AWS emits"
+"$repo/.venv/bin/python" "$repo/terraform/tests/metrics/check_metrics.py" "$repo" "$work/show.json"
+"$repo/.venv/bin/python" "$repo/terraform/tests/metrics/check_metrics.py" "$repo" "$work/show.json" --mutations
+mkdir -p "$repo/.tmp"
+"$repo/.venv/bin/python" - "$work/show.json" "$repo/.tmp/dashboard-body.json" <<'PY'
+import json, sys
+def rs(m):
+    yield from m.get("resources", [])
+    for c in m.get("child_modules", []):
+        yield from rs(c)
+d = [r for r in rs(json.load(open(sys.argv[1]))["values"]["root_module"]) if r["type"] == "aws_cloudwatch_dashboard"]
+open(sys.argv[2], "w").write(json.dumps(json.loads(d[0]["values"]["dashboard_body"]), indent=1))
+PY
+
+echo "--- the dashboard and the result lifecycle as the APIs hold them"
+"$repo/.venv/bin/python" - "$MOTO_ENDPOINT" "$work/outputs.json" "$repo/.tmp/dashboard-body.json" <<'PY'
+import json, sys
+import boto3
+endpoint, outputs, body_file = sys.argv[1:4]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1")
+name = json.load(open(outputs))["dashboard_url"]["value"].rsplit("/", 1)[1]
+got = json.loads(boto3.client("cloudwatch", **kw).get_dashboard(DashboardName=name)["DashboardBody"])
+assert got == json.load(open(body_file)), "GetDashboard returns another body than Terraform rendered"
+print(f"    ok   GetDashboard {name}: {len(got['widgets'])} widgets, the body Terraform rendered")
+rules = boto3.client("s3", **kw).get_bucket_lifecycle_configuration(Bucket="facerec-results")["Rules"]
+expire = [r for r in rules if r.get("Expiration")]
+assert len(expire) == 1 and expire[0]["Expiration"]["Days"] == 30 and expire[0]["Filter"] == {"Prefix": "v1/"}, rules
+print(f"    ok   results under v1/ expire after {expire[0]['Expiration']['Days']} days ({len(rules)} lifecycle rules)")
+PY
+
 echo "--- terraform plan (must show no changes)"
 set +e
 tf plan -detailed-exitcode -input=false -var-file="$work/moto.tfvars.json" >"$work/plan.log" 2>&1
@@ -97,7 +127,7 @@ aws_iam_role_policy aws_iam_instance_profile
 aws_cloudwatch_log_group aws_lambda_function aws_lambda_event_source_mapping
 aws_cloudwatch_event_rule aws_cloudwatch_event_target aws_autoscaling_lifecycle_hook
 aws_sns_topic aws_scheduler_schedule aws_ssm_parameter
-aws_lambda_function_event_invoke_config""".split()
+aws_lambda_function_event_invoke_config aws_cloudwatch_dashboard aws_s3_bucket_lifecycle_configuration""".split()
 # No managed policy attachment: every role's policy is inline and scoped (modules/iam).
 absent = "aws_appautoscaling_target aws_appautoscaling_policy aws_iam_role_policy_attachment".split()
 missing = [t for t in required if t not in types]

@@ -20,6 +20,8 @@ def main() -> None:
     kw = dict(endpoint_url=endpoint, region_name="us-east-1")
     ec2 = boto3.client("ec2", **kw)
     ecr = boto3.client("ecr", **kw)
+    # The result bucket: the stack owns its lifecycle here (manage_result_lifecycle).
+    boto3.client("s3", **kw).create_bucket(Bucket="facerec-results")
 
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -53,6 +55,7 @@ def main() -> None:
         "producer_principal_arns": ["arn:aws:iam::123456789012:role/facerec-producer"],
         "input_s3_prefixes": ["s3://facerec-inputs/images/"],
         "result_s3_prefix": "s3://facerec-results/v1/",
+        "manage_result_lifecycle": True,
         # create_alarm_topic is left to its default (true): the check reads the topic back.
     }
     with open(tfvars_out, "w") as f:
