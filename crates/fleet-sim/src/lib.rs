@@ -17,26 +17,29 @@
 //!   draft, ours = what `terraform/modules/scaling` deploys, KEDA-like, oracle) as
 //!   controllers of the desired task count; [`policy::deployed`] is the Terraform's
 //!   metric math that `tests/terraform_drift.rs` holds the two to.
-//! - [`candidates`]: designs beyond scaling.json that are not deployed (ours + fast
-//!   paths, the backlog scaler Lambda), with the AWS rules they rely on.
+//! - [`oracle`]: the oracle's instance schedule, from every arrival known in advance.
+//! - [`backlog_scaler`]: the deployed backlog scaler Lambda as the simulator runs it
+//!   (the Lambda's own policy code at its polls), and its monthly cost.
+//! - [`candidates`]: designs beyond scaling.json that are not deployed (the alarms mode
+//!   plus fast paths), with the AWS rules they rely on.
 //! - [`fleet`]: the world — queue, tasks, instances, capacity provider, Spot — and
-//!   [`fleet::simulate`], which runs one policy on one trace.
+//!   [`fleet::simulate`], which runs one policy on one trace, one named step after
+//!   another (`fleet/simulation.rs`).
 //! - [`report`]: per-trace numbers and the goal check against the oracle.
 //! - [`cost`]: dollars per 1,000 photos from instance-hours and the measured speed.
-//! - [`plot`]: PNG and SVG plots of backlog, tasks and instances.
 //! - [`tuning`]: ours over several seeds, and the search for better `scaling.json` values.
-//! - [`scaling_doc`]: writes `docs/scaling.md` and its plots; [`candidates_doc`] its
-//!   section on the candidates.
+//! - [`scaling_doc`]: writes `docs/scaling.md` and its plots (PNG and SVG of backlog,
+//!   tasks and instances), its sections on the scaler and the candidates.
 //! - [`cli`]: the command line (`fleet-sim …`, later `facerec simulate …`): [`run`].
 
+pub mod backlog_scaler;
 pub mod candidates;
-pub mod candidates_doc;
 pub mod cli;
 pub mod cloudwatch;
 pub mod cost;
 pub mod fleet;
+pub mod oracle;
 pub mod params;
-pub mod plot;
 pub mod policy;
 pub mod report;
 pub mod scaling_doc;

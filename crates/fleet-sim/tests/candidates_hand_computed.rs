@@ -1,5 +1,6 @@
-//! The backlog scaler (deployed: `PolicyKind::Ours`, 10-s polls; and its 60-s variant)
-//! and the alarms mode's fast-path candidates (crates/fleet-sim/src/candidates.rs)
+//! The backlog scaler (deployed: `PolicyKind::Ours`, 10-s polls; and its 60-s variant;
+//! crates/fleet-sim/src/backlog_scaler.rs) and the alarms mode's fast-path candidates
+//! (crates/fleet-sim/src/candidates.rs)
 //! against cases worked out by hand from the AWS rules they rely on. Job times are
 //! constant (CV 0), parameters pinned, as in tests/hand_computed.rs.
 

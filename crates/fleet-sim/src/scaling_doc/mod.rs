@@ -1,13 +1,18 @@
 //! Writes `docs/scaling.md` and the plots under `docs/scaling/`: everything in it is
-//! computed here from the scaling parameters, so one command regenerates it.
+//! computed here from the scaling parameters, so one command regenerates it. The prose
+//! between the tables is in this folder's `*.md` files; [`candidates`] writes the
+//! sections on the backlog scaler and the candidates, [`plot`] the plots.
+
+pub mod candidates;
+pub mod plot;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::candidates_doc::{self, CandidateRuns};
+use self::candidates::{self as candidates_doc, CandidateRuns};
+use self::plot::write_plots;
 use crate::fleet::{simulate, Outcome};
 use crate::params::{Environment, ScalingParams};
-use crate::plot::write_plots;
 use crate::policy::{deployed, PolicyKind, ALL_POLICIES};
 use crate::report::{fmt_secs, judge, markdown_table, summarize, Row, COST_BOUND};
 use crate::trace::{self, Trace, TRACE_NAMES};
@@ -276,7 +281,7 @@ fn render(
          plus `--override FILE.json` with any subset of the same keys).\n",
         scaling_path.display()
     );
-    let _ = writeln!(w, "{}", include_str!("scaling_doc_intro.md"));
+    let _ = writeln!(w, "{}", include_str!("intro.md"));
 
     let _ = writeln!(w, "## Parameters used\n");
     let _ = writeln!(w, "From `{}`:\n", scaling_path.display());
@@ -418,7 +423,7 @@ fn render(
         let _ = writeln!(w, "{intro}");
         spread_table(w, seeds);
     }
-    let _ = writeln!(w, "{}", include_str!("scaling_doc_findings.md"));
+    let _ = writeln!(w, "{}", include_str!("findings.md"));
     candidates_doc::render(w, p, env, cmp, candidates);
 
     for (t, rows) in cmp.traces.iter().zip(&cmp.rows) {
@@ -440,7 +445,7 @@ fn render(
 
     if let (Some(evals), Some(seeds)) = (tuning, seeds) {
         let _ = writeln!(w, "## Tuning the alarms mode's keys of `scaling.json`\n");
-        let _ = writeln!(w, "{}", include_str!("scaling_doc_tuning.md"));
+        let _ = writeln!(w, "{}", include_str!("tuning.md"));
         {
             let _ = writeln!(
                 w,
@@ -551,6 +556,6 @@ fn render(
         );
     }
     let _ = writeln!(w);
-    let _ = writeln!(w, "{}", include_str!("scaling_doc_rules.md"));
+    let _ = writeln!(w, "{}", include_str!("rules.md"));
     s
 }

@@ -1,17 +1,16 @@
 //! The sections "The backlog scaler (deployed)" and "Candidates (not deployed)" of
 //! `docs/scaling.md`, with the multi-seed tables that compare them: every number in them
-//! is computed here (the prose around the tables is `scaling_doc_scaler.md` and
-//! `scaling_doc_candidates.md`).
+//! is computed here (the prose around the tables is `scaler.md` and
+//! `candidates.md`).
 
 use std::fmt::Write as _;
 
-use crate::candidates::{
-    lambda_cost_at, CandidateSettings, LoadEstimate, LAMBDA_ARM_GB_SECOND, LAMBDA_X86_GB_SECOND,
-};
+use super::Comparison;
+use crate::backlog_scaler::{lambda_cost_at, LAMBDA_ARM_GB_SECOND, LAMBDA_X86_GB_SECOND};
+use crate::candidates::{CandidateSettings, LoadEstimate};
 use crate::params::{Environment, ScalingParams};
 use crate::policy::{PolicyKind, CANDIDATES};
 use crate::report::{fmt_secs, Row, COST_BOUND};
-use crate::scaling_doc::Comparison;
 use crate::trace::TRACE_NAMES;
 use crate::tuning::{self, Evaluation, Scenario};
 
@@ -267,8 +266,8 @@ pub fn render(
     cmp: &Comparison,
     runs: Option<&CandidateRuns>,
 ) {
-    let _ = writeln!(w, "{}", include_str!("scaling_doc_scaler.md"));
-    let _ = writeln!(w, "{}", include_str!("scaling_doc_candidates.md"));
+    let _ = writeln!(w, "{}", include_str!("scaler.md"));
+    let _ = writeln!(w, "{}", include_str!("candidates.md"));
 
     let _ = writeln!(
         w,
