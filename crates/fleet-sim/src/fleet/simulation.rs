@@ -129,7 +129,7 @@ impl<'a> Simulation<'a> {
         self.arrive(t);
         self.return_expired_messages(t);
         self.spot(t);
-        let minute_boundary = t > 0 && t % 60 == 0;
+        let minute_boundary = t > 0 && t.is_multiple_of(60);
         if minute_boundary {
             self.publish_minute(t);
         }
@@ -162,7 +162,7 @@ impl<'a> Simulation<'a> {
         self.record(t);
     }
 
-    /// 1. Arrivals: the trace's jobs of this second become visible messages.
+    /// Step 1: Arrivals: the trace's jobs of this second become visible messages.
     fn arrive(&mut self, t: u64) {
         let arrivals = &self.trace.arrivals;
         let w = &mut self.w;
@@ -186,7 +186,7 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 2. Messages whose visibility timeout ran out are visible again.
+    /// Step 2: Messages whose visibility timeout ran out are visible again.
     fn return_expired_messages(&mut self, t: u64) {
         let w = &mut self.w;
         let mut k = 0;
@@ -201,7 +201,7 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 3. Spot: storms, background interruptions, terminations at the end of notice.
+    /// Step 3: Spot: storms, background interruptions, terminations at the end of notice.
     fn spot(&mut self, t: u64) {
         let w = &mut self.w;
         for storm in self.trace.storms.iter().filter(|s| s.at == t) {
@@ -230,7 +230,7 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 4. Minute boundary: CloudWatch gets the datapoints of the minute that just closed.
+    /// Step 4: Minute boundary: CloudWatch gets the datapoints of the minute that just closed.
     fn publish_minute(&mut self, t: u64) {
         let w = &self.w;
         let metrics = &mut self.metrics;
@@ -269,7 +269,7 @@ impl<'a> Simulation<'a> {
         })
     }
 
-    /// 5. ECS cluster auto scaling on CapacityProviderReservation.
+    /// Step 5: ECS cluster auto scaling on CapacityProviderReservation.
     fn managed_scaling(&mut self, t: u64) {
         let params = self.w.p;
         let target = params.capacity_target_percent;
@@ -316,7 +316,7 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 6. ECS service: reconcile the task count with the desired count.
+    /// Step 6: ECS service: reconcile the task count with the desired count.
     fn reconcile_service(&mut self, t: u64) {
         let protects_busy = self.kind.protects_busy_tasks();
         let w = &mut self.w;
@@ -359,7 +359,7 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 7a. The backlog scaler removes instances itself, at its polls, down to `wanted`.
+    /// Step 7a: The backlog scaler removes instances itself, at its polls, down to `wanted`.
     fn scaler_terminates_idle(&mut self, t: u64, wanted: u32) {
         let w = &mut self.w;
         let live = w.counted_instances();
@@ -384,8 +384,8 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 7. Auto Scaling group: launch or terminate to match the desired capacity (at
-    /// least `launch_to` launched when managed scaling raised it this second).
+    /// Step 7: Auto Scaling group: launch or terminate to match the desired capacity;
+    /// `launch_to`: what managed scaling raised it to this second, launched regardless.
     fn reconcile_group(&mut self, t: u64, launch_to: u32) {
         let scale_in = self.scale_in;
         let env = self.w.env;
@@ -464,7 +464,7 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 8. Placement (distinctInstance: one task per registered instance) and start-up.
+    /// Step 8: Placement (distinctInstance: one task per registered instance) and start-up.
     fn place_and_start_tasks(&mut self, t: u64) {
         let env = self.w.env;
         let w = &mut self.w;
@@ -498,7 +498,7 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 9. Workers: finish, start, receive.
+    /// Step 9: Workers: finish, start, receive.
     fn run_workers(&mut self, t: u64) {
         for k in 0..self.w.tasks.len() {
             if self.w.tasks[k].state == TaskState::Running {
@@ -507,11 +507,11 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// 10. Book-keeping: instance-seconds, and a sample each minute.
+    /// Step 10: Book-keeping: instance-seconds, and a sample each minute.
     fn record(&mut self, t: u64) {
         let w = &self.w;
         self.instance_seconds += w.live_instances().count() as u64;
-        if t % 60 == 0 {
+        if t.is_multiple_of(60) {
             self.samples.push(Sample {
                 t,
                 visible: w.visible.len(),
