@@ -1,17 +1,29 @@
 //! Which files are images, how command-line inputs (files and folders) become image
 //! paths, and the job id of an image.
 //!
-//! Folders are read like face_recognition's `image_files_in_folder`: not recursively, only
-//! names ending in .jpg/.jpeg/.png (any case), joined to the folder as given — so printed
-//! paths are the ones face_recognition prints. Unlike it, the list is sorted (its order is
-//! whatever the file system returns).
+//! Folders are read like face_recognition's `image_files_in_folder`: not recursively,
+//! joined to the folder as given — so printed paths are the ones face_recognition prints.
+//! Unlike it, the list is sorted (its order is whatever the file system returns), the
+//! names taken are every format the engine decodes (face_recognition takes .jpg, .jpeg
+//! and .png only), and every other file of the folder is reported as skipped.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// File extensions treated as images when listing a folder.
-pub const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+/// File extensions treated as images when listing a folder: the engine's formats.
+pub use facerec_engine::IMAGE_EXTENSIONS;
+
+/// The extensions as messages list them.
+pub const IMAGE_KINDS: &str = ".jpg, .jpeg, .png, .webp, .gif, .bmp, .tif, .tiff";
+
+/// The warning for a file of a folder that is not taken as an image.
+pub fn skipped_warning(path: &Path) -> String {
+    format!(
+        "WARNING: {}: skipped: not an image file ({IMAGE_KINDS})",
+        path.display()
+    )
+}
 
 pub fn has_image_extension(path: &Path) -> bool {
     path.extension()
@@ -31,11 +43,9 @@ impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InputError::Missing(p) => write!(f, "{}: no such file or directory", p.display()),
-            InputError::EmptyFolder(p) => write!(
-                f,
-                "{}: folder holds no images (.jpg, .jpeg, .png)",
-                p.display()
-            ),
+            InputError::EmptyFolder(p) => {
+                write!(f, "{}: folder holds no images ({IMAGE_KINDS})", p.display())
+            }
             InputError::Unreadable(p, e) => write!(f, "{}: cannot read: {e}", p.display()),
         }
     }
@@ -43,15 +53,24 @@ impl fmt::Display for InputError {
 
 /// The image files directly inside `dir`, sorted.
 pub fn image_files_in_folder(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+    Ok(folder_files(dir)?.0)
+}
+
+/// The files directly inside `dir`, sorted: (images, the others). Hidden files are in
+/// neither.
+pub fn folder_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), InputError> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| InputError::Unreadable(dir.to_path_buf(), e))?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().map(|t| !t.is_dir()).unwrap_or(false))
         .map(|e| e.file_name())
-        .filter(|n| has_image_extension(Path::new(n)))
+        .filter(|n| !n.to_string_lossy().starts_with('.'))
         .collect();
     names.sort();
-    Ok(names.into_iter().map(|n| dir.join(n)).collect())
+    Ok(names
+        .into_iter()
+        .map(|n| dir.join(n))
+        .partition(|p| has_image_extension(p)))
 }
 
 /// The immediate subfolders of `dir`, sorted (hidden ones skipped).
@@ -67,29 +86,61 @@ pub fn subfolders(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     Ok(dirs)
 }
 
+/// Command-line inputs as [`expand`] sorts them.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub images: Vec<PathBuf>,
+    /// Inputs that yield no image at all (an error line each).
+    pub errors: Vec<InputError>,
+    /// Files of the folders given that are not images (a warning each).
+    pub skipped: Vec<PathBuf>,
+}
+
+impl Expanded {
+    /// Reports the errors (one line each, `facerec: …`) and the skipped files (one
+    /// warning each) on stderr; whether there was an error.
+    pub fn report(&self) -> bool {
+        for e in &self.errors {
+            crate::exit::report(e);
+        }
+        for p in &self.skipped {
+            eprintln!("{}", skipped_warning(p));
+        }
+        !self.errors.is_empty()
+    }
+}
+
 /// Files and folders from the command line → image paths (a file is taken whatever its
-/// name; a folder contributes its images). Inputs yielding nothing are reported, the
-/// rest still processed.
-pub fn expand(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
+/// name; a folder contributes its images, and its other files are listed as skipped).
+/// Inputs yielding nothing are reported, the rest still processed.
+pub fn expand(inputs: &[PathBuf]) -> Expanded {
     let mut images = Vec::new();
     let mut errors = Vec::new();
+    let mut skipped = Vec::new();
     for input in inputs {
         match std::fs::metadata(input) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 errors.push(InputError::Missing(input.clone()))
             }
             Err(e) => errors.push(InputError::Unreadable(input.clone(), e)),
-            Ok(m) if m.is_dir() => match image_files_in_folder(input) {
-                Ok(found) if found.is_empty() => {
-                    errors.push(InputError::EmptyFolder(input.clone()))
+            Ok(m) if m.is_dir() => match folder_files(input) {
+                Ok((found, others)) => {
+                    if found.is_empty() {
+                        errors.push(InputError::EmptyFolder(input.clone()));
+                    }
+                    images.extend(found);
+                    skipped.extend(others);
                 }
-                Ok(found) => images.extend(found),
                 Err(e) => errors.push(e),
             },
             Ok(_) => images.push(input.clone()),
         }
     }
-    (images, errors)
+    Expanded {
+        images,
+        errors,
+        skipped,
+    }
 }
 
 /// A job id for an image: its name (for people reading results) and a hash of its path
@@ -148,6 +199,8 @@ mod tests {
     fn extensions_are_case_insensitive() {
         assert!(has_image_extension(Path::new("a/B.JPG")));
         assert!(has_image_extension(Path::new("c.png")));
+        assert!(has_image_extension(Path::new("d.WebP")));
+        assert!(has_image_extension(Path::new("e.tif")));
         assert!(!has_image_extension(Path::new("notes.txt")));
         assert!(!has_image_extension(Path::new("jpg")));
     }

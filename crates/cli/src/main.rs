@@ -9,10 +9,12 @@
 //! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line.
 //! * `aws_clients` — SDK clients for `submit` and `results`.
 //! * `pil_resize` — Pillow's Lanczos resampling, for `identify`'s shrinking of giant photos.
+//! * `csv` — RFC 4180 fields for every CSV line.
 //! * `exit` — the exit codes (docs/cli.md).
 
 mod aws_clients;
 mod cmd;
+mod csv;
 mod exit;
 mod gallery_file;
 mod inputs;

@@ -91,7 +91,7 @@ async fn submit_then_worker_then_results_names_the_faces() {
     let o = submit(&moto);
     assert_eq!(o.status.code(), Some(1), "one bad photo: {}", stderr(&o));
     assert!(
-        stderr(&o).contains("notes.jpg: not a JPEG or PNG image"),
+        stderr(&o).contains("notes.jpg: not an image facerec reads"),
         "{}",
         stderr(&o)
     );

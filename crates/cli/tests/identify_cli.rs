@@ -318,3 +318,25 @@ fn the_accurate_detector_finds_small_faces_and_names_them() {
         "HOG should miss faces this small"
     );
 }
+
+#[test]
+fn csv_lines_quote_a_path_with_a_comma_and_folders_name_what_they_skip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    copy_photos(&photos, &[("obama_small.jpg", "obama, 2008.jpg")]);
+    std::fs::write(photos.join("notes.txt"), "not a photo").unwrap();
+    let o = run(&["detect", photos.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let quoted = format!("\"{}\",", photos.join("obama, 2008.jpg").display());
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with(&quoted), "{out}");
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "WARNING: {}: skipped: not an image file",
+            photos.join("notes.txt").display()
+        )),
+        "{err}"
+    );
+}

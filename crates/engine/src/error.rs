@@ -36,7 +36,7 @@ pub enum ImageError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("unsupported image format (only JPEG and PNG are accepted)")]
+    #[error("unsupported image format (accepted: JPEG, PNG, WebP, GIF, BMP, TIFF)")]
     UnsupportedFormat,
     #[error("image is {width}x{height} = {pixels} pixels, over the limit of {limit} pixels")]
     TooLarge {

@@ -3,8 +3,18 @@
 //!
 //! JPEG goes through libjpeg-turbo (the `mozjpeg` crate) because Pillow uses libjpeg-turbo
 //! with the same default IDCT and upsampling: the pixels are bit-identical, so landmarks and
-//! embeddings match face_recognition's. PNG (grey, RGB, RGBA, 8 or 16 bit) uses the `image`
-//! crate; alpha is dropped without compositing, as Pillow's `convert('RGB')` does.
+//! embeddings match face_recognition's. That holds for progressive JPEGs and for CMYK and
+//! YCCK ones too (libjpeg gives CMYK, converted with Pillow's own formula). A JPEG whose
+//! data ends before its end-of-image marker is refused as truncated, as Pillow refuses it
+//! ("image file is truncated"); libjpeg alone would pad it with grey.
+//!
+//! PNG (grey, RGB, palette, with or without alpha, 8 or 16 bit), WebP, GIF (its first
+//! frame), BMP and TIFF use the `image` crate; alpha is dropped without compositing, as
+//! Pillow's `convert('RGB')` does, and 16-bit samples keep their high byte as Pillow's do.
+//! `testdata/formats/` holds one file of each kind with the SHA-256 of Pillow's RGB pixels:
+//! all are identical except lossy WebP (a different VP8 decoder; see docs/cli.md).
+//! Anything else (HEIC among them: no pure-Rust decoder we trust) is
+//! [`ImageError::UnsupportedFormat`].
 
 use crate::error::ImageError;
 use image::RgbImage;
@@ -38,14 +48,34 @@ pub fn load_image(path: &Path, opts: &LoadOptions) -> Result<RgbImage, ImageErro
     decode_image(&bytes, opts)
 }
 
-/// Decode an in-memory JPEG or PNG.
+/// The formats [`decode_image`] accepts, as file name extensions (lower case).
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+
+/// The format of an image [`decode_image`] accepts, from its first bytes; `None` for
+/// anything else.
+pub fn sniff_format(bytes: &[u8]) -> Option<image::ImageFormat> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Some(image::ImageFormat::Jpeg);
+    }
+    match image::guess_format(bytes) {
+        Ok(
+            f @ (image::ImageFormat::Png
+            | image::ImageFormat::WebP
+            | image::ImageFormat::Gif
+            | image::ImageFormat::Bmp
+            | image::ImageFormat::Tiff),
+        ) => Some(f),
+        _ => None,
+    }
+}
+
+/// Decode an in-memory JPEG, PNG, WebP, GIF (first frame), BMP or TIFF, by its content
+/// (the file name's extension plays no part).
 pub fn decode_image(bytes: &[u8], opts: &LoadOptions) -> Result<RgbImage, ImageError> {
-    let img = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        decode_jpeg(bytes, opts)?
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        decode_png(bytes, opts)?
-    } else {
-        return Err(ImageError::UnsupportedFormat);
+    let img = match sniff_format(bytes) {
+        Some(image::ImageFormat::Jpeg) => decode_jpeg(bytes, opts)?,
+        Some(format) => decode_other(bytes, format, opts)?,
+        None => return Err(ImageError::UnsupportedFormat),
     };
     if img.width() == 0 || img.height() == 0 {
         return Err(ImageError::Empty {
@@ -79,20 +109,140 @@ fn check_size(width: u64, height: u64, opts: &LoadOptions) -> Result<(), ImageEr
     Ok(())
 }
 
+/// What [`decode_jpeg`] needs from a JPEG's marker segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct JpegLayout {
+    /// The markers and entropy-coded segments run on to an end-of-image marker.
+    reaches_eoi: bool,
+    /// An APP14 "Adobe" segment: CMYK samples are stored inverted (Pillow reads them as
+    /// `CMYK;I` then).
+    adobe: bool,
+}
+
+/// Walks a JPEG's marker segments (by their lengths) and entropy-coded data (to the next
+/// marker that is neither a stuffed `FF 00` nor a restart `FF D0`–`D7`, ITU T.81 B.1.1.2
+/// and F.1.2.3) up to EOI.
+fn jpeg_layout(b: &[u8]) -> JpegLayout {
+    let mut layout = JpegLayout {
+        reaches_eoi: false,
+        adobe: false,
+    };
+    let n = b.len();
+    let mut i = 2; // after SOI
+    loop {
+        // The next marker: libjpeg skips stray bytes before it (with a warning), so do we.
+        match b
+            .get(i..)
+            .and_then(|rest| rest.iter().position(|&x| x == 0xFF))
+        {
+            Some(p) => i += p,
+            None => return layout,
+        }
+        while i < n && b[i] == 0xFF {
+            i += 1; // fill bytes
+        }
+        let Some(&marker) = b.get(i) else {
+            return layout;
+        };
+        i += 1;
+        match marker {
+            0xD9 => {
+                layout.reaches_eoi = true;
+                return layout;
+            }
+            0x01 | 0xD0..=0xD7 => continue, // no length
+            _ => {}
+        }
+        let Some(len) = b
+            .get(i..i + 2)
+            .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
+        else {
+            return layout;
+        };
+        if len < 2 {
+            return layout;
+        }
+        if marker == 0xEE && b.get(i + 2..i + 7) == Some(b"Adobe".as_slice()) {
+            layout.adobe = true;
+        }
+        i += len;
+        if marker == 0xDA {
+            // Entropy-coded data after the scan header.
+            loop {
+                match b
+                    .get(i..)
+                    .and_then(|rest| rest.iter().position(|&x| x == 0xFF))
+                {
+                    Some(p) => i += p,
+                    None => return layout,
+                }
+                let mut j = i;
+                while j < n && b[j] == 0xFF {
+                    j += 1;
+                }
+                match b.get(j) {
+                    None => return layout,
+                    Some(0x00) | Some(0xD0..=0xD7) => i = j + 1,
+                    Some(_) => break, // a marker: back to the outer walk at its 0xFF
+                }
+            }
+        }
+    }
+}
+
+/// Pillow's CMYK → RGB (`cmyk2rgb` in libImaging/Convert.c): each of R, G, B is
+/// `(255 − K) − C·(255 − K)/255`, with Pillow's rounded integer division by 255.
+fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
+    fn muldiv255(a: i32, b: i32) -> i32 {
+        let t = a * b + 128;
+        ((t >> 8) + t) >> 8
+    }
+    cmyk.chunks_exact(4)
+        .flat_map(|p| {
+            let v = |x: u8| if inverted { 255 - x as i32 } else { x as i32 };
+            let nk = 255 - v(p[3]);
+            let ch = |c: u8| (nk - muldiv255(v(c), nk)).clamp(0, 255) as u8;
+            [ch(p[0]), ch(p[1]), ch(p[2])]
+        })
+        .collect()
+}
+
 fn decode_jpeg(bytes: &[u8], opts: &LoadOptions) -> Result<RgbImage, ImageError> {
+    let layout = jpeg_layout(bytes);
+    if !layout.reaches_eoi {
+        // libjpeg would fake an end of image and pad with grey; Pillow raises instead.
+        return Err(ImageError::Decode(
+            "the JPEG data ends before its end-of-image marker (truncated file)".into(),
+        ));
+    }
     // libjpeg reports fatal errors through a callback that mozjpeg turns into a panic.
     let result = std::panic::catch_unwind(|| -> Result<RgbImage, ImageError> {
         let d =
             mozjpeg::Decompress::new_mem(bytes).map_err(|e| ImageError::Decode(e.to_string()))?;
         let (w, h) = (d.width() as u64, d.height() as u64);
         check_size(w, h, opts)?;
-        let mut started = d.rgb().map_err(|e| ImageError::Decode(e.to_string()))?;
-        let data: Vec<u8> = started
-            .read_scanlines()
-            .map_err(|e| ImageError::Decode(e.to_string()))?;
-        // A truncated file still yields the rows libjpeg could decode (padded grey), as
-        // Pillow's LOAD_TRUNCATED_IMAGES does for face_recognition; only then can finishing fail.
-        let _ = started.finish();
+        let cmyk = matches!(
+            d.color_space(),
+            mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK
+        );
+        let data: Vec<u8> = if cmyk {
+            // libjpeg converts YCCK to CMYK; CMYK to RGB is Pillow's formula.
+            let mut started = d
+                .to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
+                .map_err(|e| ImageError::Decode(e.to_string()))?;
+            let raw: Vec<u8> = started
+                .read_scanlines()
+                .map_err(|e| ImageError::Decode(e.to_string()))?;
+            let _ = started.finish();
+            cmyk_to_rgb(&raw, layout.adobe)
+        } else {
+            let mut started = d.rgb().map_err(|e| ImageError::Decode(e.to_string()))?;
+            let data: Vec<u8> = started
+                .read_scanlines()
+                .map_err(|e| ImageError::Decode(e.to_string()))?;
+            let _ = started.finish();
+            data
+        };
         RgbImage::from_raw(w as u32, h as u32, data)
             .ok_or_else(|| ImageError::Decode("short JPEG scanlines".into()))
     });
@@ -109,16 +259,19 @@ fn decode_jpeg(bytes: &[u8], opts: &LoadOptions) -> Result<RgbImage, ImageError>
     }
 }
 
-fn decode_png(bytes: &[u8], opts: &LoadOptions) -> Result<RgbImage, ImageError> {
-    let mut reader =
-        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
+/// PNG, WebP, GIF, BMP, TIFF through the `image` crate, size checked from the header.
+fn decode_other(
+    bytes: &[u8],
+    format: image::ImageFormat,
+    opts: &LoadOptions,
+) -> Result<RgbImage, ImageError> {
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(8).max(1 << 20));
     reader.limits(limits);
-    let (w, h) =
-        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png)
-            .into_dimensions()
-            .map_err(|e| ImageError::Decode(e.to_string()))?;
+    let (w, h) = image::ImageReader::with_format(std::io::Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| ImageError::Decode(e.to_string()))?;
     check_size(w as u64, h as u64, opts)?;
     let img = reader
         .decode()
@@ -187,10 +340,51 @@ mod tests {
 
     #[test]
     fn rejects_unknown_format() {
-        assert!(matches!(
-            decode_image(b"GIF89a....", &LoadOptions::default()),
-            Err(ImageError::UnsupportedFormat)
-        ));
+        // HEIC (an ISO BMFF `ftyp` box, brand heic) and plain text.
+        for bytes in [
+            b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".as_slice(),
+            b"text, not a photo".as_slice(),
+        ] {
+            assert!(matches!(
+                decode_image(bytes, &LoadOptions::default()),
+                Err(ImageError::UnsupportedFormat)
+            ));
+        }
+    }
+
+    #[test]
+    fn jpeg_layout_finds_eoi_past_stuffed_bytes_and_restarts() {
+        // SOI, APP14 Adobe, SOS (length 3), entropy data with FF 00 and FF D0, EOI.
+        let mut j = vec![0xFF, 0xD8, 0xFF, 0xEE, 0x00, 0x07];
+        j.extend_from_slice(b"Adobe");
+        j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x03, 0x01]);
+        j.extend_from_slice(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56]);
+        let complete = [j.as_slice(), &[0xFF, 0xD9]].concat();
+        assert_eq!(
+            jpeg_layout(&complete),
+            JpegLayout {
+                reaches_eoi: true,
+                adobe: true
+            }
+        );
+        // Cut anywhere before the EOI: not complete.
+        for cut in 2..complete.len() - 1 {
+            assert!(!jpeg_layout(&complete[..cut]).reaches_eoi, "cut at {cut}");
+        }
+        // An EOI inside a segment's payload (an EXIF thumbnail's) does not count.
+        let mut app1 = vec![0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00];
+        app1.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x03, 0x01, 0x12]);
+        assert!(!jpeg_layout(&app1).reaches_eoi);
+    }
+
+    #[test]
+    fn cmyk_conversion_is_pillows() {
+        // White, black, pure cyan (stored plain and Adobe-inverted), half grey K.
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0], false), [255, 255, 255]);
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 255], false), [0, 0, 0]);
+        assert_eq!(cmyk_to_rgb(&[255, 0, 0, 0], false), [0, 255, 255]);
+        assert_eq!(cmyk_to_rgb(&[0, 255, 255, 255], true), [0, 255, 255]);
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 128], false), [127, 127, 127]);
     }
 
     #[test]

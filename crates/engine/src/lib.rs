@@ -25,7 +25,8 @@
 //!
 //! ## Layout
 //! - [`models`]: where model files are found ([`ModelPaths::discover`]).
-//! - [`imageio`]: JPEG/PNG decoding, EXIF orientation, pixel limit.
+//! - [`imageio`]: decoding (JPEG incl. CMYK, PNG, WebP, GIF, BMP, TIFF), EXIF orientation,
+//!   pixel limit.
 //! - [`detector`]: which detector ([`Detector`]) and face_recognition's box clipping.
 //! - [`hog`]: dlib's HOG face detector (fhog features, 5/6 image pyramid, 5 filters, NMS).
 //! - [`landmarks`]: dlib's 5-point shape predictor.
@@ -62,7 +63,7 @@ pub use error::{EngineError, ImageError, ModelError};
 pub use gallery::{face_distance, match_faces, Gallery, Match, DEFAULT_TOLERANCE};
 pub use geometry::{Point, Rect};
 pub use image::RgbImage;
-pub use imageio::{decode_image, load_image, LoadOptions};
+pub use imageio::{decode_image, load_image, sniff_format, LoadOptions, IMAGE_EXTENSIONS};
 pub use models::ModelPaths;
 
 use hog::HogDetector;

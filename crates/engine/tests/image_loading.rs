@@ -150,3 +150,64 @@ fn exif_orientation_is_applied_unless_disabled() {
     .unwrap();
     assert_eq!(as_fr, plain, "face_recognition mode must ignore EXIF");
 }
+
+/// One file of each accepted kind, made by Pillow 13 from obama_small.jpg
+/// (testdata/formats/SOURCES.md), decodes to Pillow's RGB pixels exactly — except lossy
+/// WebP, where the VP8 decoders differ, which is held to a small mean difference instead.
+#[test]
+fn every_accepted_format_decodes_to_pillows_pixels() {
+    use sha2::{Digest, Sha256};
+    let dir = repo_root().join("testdata/formats");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pillow-decoded.json")).unwrap()).unwrap();
+    let expected = expected.as_object().unwrap();
+    assert!(expected.len() >= 9, "{expected:?}");
+    for (name, want) in expected {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let img =
+            decode_image(&bytes, &LoadOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            [img.width() as u64, img.height() as u64],
+            [
+                want["size"][0].as_u64().unwrap(),
+                want["size"][1].as_u64().unwrap()
+            ],
+            "{name}"
+        );
+        let sha: String = Sha256::digest(img.as_raw())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if name == "lossy.webp" {
+            // Pillow's pixels are those of the lossless file's source; a lossy decode is
+            // within a few levels of the same picture.
+            let lossless = decode_image(
+                &std::fs::read(dir.join("lossless.webp")).unwrap(),
+                &LoadOptions::default(),
+            )
+            .unwrap();
+            let mean: f64 = img
+                .as_raw()
+                .iter()
+                .zip(lossless.as_raw())
+                .map(|(a, b)| (*a as f64 - *b as f64).abs())
+                .sum::<f64>()
+                / img.as_raw().len() as f64;
+            assert!(mean < 6.0, "{name}: mean difference {mean}");
+        } else {
+            assert_eq!(sha, want["rgb_sha256"].as_str().unwrap(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_truncated_jpeg_is_refused_not_padded() {
+    let jpeg = std::fs::read(faces_dir().join("fr/examples/biden.jpg")).unwrap();
+    for cut in [jpeg.len() / 2, jpeg.len() - 2] {
+        match decode_image(&jpeg[..cut], &LoadOptions::default()) {
+            Err(ImageError::Decode(m)) => assert!(m.contains("truncated"), "{m}"),
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+    assert!(decode_image(&jpeg, &LoadOptions::default()).is_ok());
+}

@@ -186,6 +186,7 @@ impl RecognitionHandler {
 fn image_error(e: ImageError) -> JobError {
     match e {
         ImageError::TooLarge { .. } => JobError::permanent("decompression_bomb", e.to_string()),
+        ImageError::UnsupportedFormat => JobError::permanent("unsupported_format", e.to_string()),
         ImageError::Io { .. } => JobError::transient("io_error", e.to_string()),
         other => JobError::permanent("corrupt_image", other.to_string()),
     }

@@ -36,10 +36,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
     let engine = args.image.engine()?;
-    let (images, errors) = inputs::expand(&args.images);
-    for e in &errors {
-        exit::report(e);
-    }
+    let expanded = inputs::expand(&args.images);
+    let input_failed = expanded.report();
+    let images = expanded.images;
     let detector = args.image.detector_or(0);
     let found: Vec<(String, Detected)> = images
         .par_iter()
@@ -56,12 +55,13 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
             (path, boxes)
         })
         .collect();
-    let mut failed = !errors.is_empty();
+    let mut failed = input_failed;
     let mut out = std::io::stdout().lock();
     for (path, boxes) in found {
         match boxes {
             Ok(boxes) if args.json => writeln!(out, "{}", json!({"path": path, "boxes": boxes}))?,
             Ok(boxes) => {
+                let path = crate::csv::field(&path);
                 for [t, r, b, l] in boxes {
                     writeln!(out, "{path},{t},{r},{b},{l}")?;
                 }

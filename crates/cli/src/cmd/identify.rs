@@ -200,7 +200,9 @@ fn print_csv(
     faces: &[FaceMatches],
     show: bool,
 ) -> std::io::Result<()> {
+    let path = crate::csv::field(path);
     let line = |out: &mut dyn Write, name: &str, d: Option<f64>| {
+        let name = crate::csv::field(name);
         if show {
             match d {
                 Some(d) => writeln!(out, "{path},{name},{}", python_float(d)),
@@ -278,11 +280,9 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
     if known.is_empty() {
         eprintln!("WARNING: no known faces: every face will be unknown_person");
     }
-    let (images, errors) = inputs::expand(unknown_inputs);
-    for e in &errors {
-        exit::report(e);
-    }
-    failed |= !errors.is_empty();
+    let expanded = inputs::expand(unknown_inputs);
+    failed |= expanded.report();
+    let images = expanded.images;
     let results: Vec<(String, Result<Vec<FaceMatches>, String>)> = images
         .par_iter()
         .map(|p| {

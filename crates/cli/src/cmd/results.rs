@@ -117,7 +117,7 @@ impl Printer {
             writeln!(out, "{doc}")?;
             return Ok(Printed::Now);
         }
-        let image = doc["image"].as_str().unwrap_or(id);
+        let image = crate::csv::field(doc["image"].as_str().unwrap_or(id));
         let faces = doc["faces"].as_array().cloned().unwrap_or_default();
         if faces.is_empty() {
             writeln!(out, "{image},no_persons_found")?;
@@ -126,7 +126,7 @@ impl Printer {
             let name = f["best_match"]["label"]
                 .as_str()
                 .unwrap_or("unknown_person");
-            writeln!(out, "{image},{name}")?;
+            writeln!(out, "{image},{}", crate::csv::field(name))?;
         }
         Ok(Printed::Now)
     }

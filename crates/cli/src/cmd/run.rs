@@ -40,7 +40,8 @@ const MAX_RECEIVE_COUNT: u32 = 3;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Folder of photos (.jpg, .jpeg, .png; subfolders included, hidden ones skipped).
+    /// Folder of photos (.jpg, .jpeg, .png, .webp, .gif, .bmp, .tif, .tiff; subfolders
+    /// included, hidden ones skipped).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// Gallery file from `facerec enroll`; without it faces are found but not named.
@@ -205,10 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // failed: a warning each, and the exit code stays 0, as face_recognition ignores
         // them in its folders.
         if !inputs::has_image_extension(&path) {
-            eprintln!(
-                "WARNING: {}: skipped: not a .jpg, .jpeg or .png file",
-                path.display()
-            );
+            eprintln!("{}", inputs::skipped_warning(&path));
             not_photos += 1;
             continue;
         }
@@ -239,8 +237,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if images.is_empty() {
         anyhow::bail!(
-            "{}: folder holds no images (.jpg, .jpeg, .png)",
-            args.dir.display()
+            "{}: folder holds no images ({})",
+            args.dir.display(),
+            inputs::IMAGE_KINDS
         );
     }
 
@@ -516,7 +515,7 @@ fn summarise(
         println!("{input_errors} file(s) could not be read (see the lines above)");
     }
     if not_photos > 0 {
-        println!("{not_photos} file(s) skipped: not .jpg, .jpeg or .png");
+        println!("{not_photos} file(s) skipped: not image files");
     }
     println!("results: {}", out.path().display());
     if outcome.interrupted {

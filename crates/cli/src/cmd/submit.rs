@@ -80,7 +80,7 @@ async fn put(
 
 /// JPEG or PNG by magic bytes: a worker would dead-letter anything else, so refuse it here.
 fn looks_like_an_image(bytes: &[u8]) -> bool {
-    bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+    facerec_engine::sniff_format(bytes).is_some()
 }
 
 async fn submit(args: Args) -> anyhow::Result<ExitCode> {
@@ -103,11 +103,9 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
             "local photos need --upload-to s3://bucket/prefix (the fleet reads images from S3)"
         );
     }
-    let (local_images, errors) = inputs::expand(&local);
-    let mut failed = !errors.is_empty();
-    for e in &errors {
-        exit::report(e);
-    }
+    let expanded = inputs::expand(&local);
+    let mut failed = expanded.report();
+    let local_images = expanded.images;
     let aws = clients(args.endpoint_url.as_deref()).await;
 
     let gallery: Option<Value> = match &args.gallery {
@@ -156,7 +154,10 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         if !looks_like_an_image(&bytes) {
-            exit::report(format!("{}: not a JPEG or PNG image", path.display()));
+            exit::report(format!(
+                "{}: not an image facerec reads (JPEG, PNG, WebP, GIF, BMP, TIFF)",
+                path.display()
+            ));
             failed = true;
             continue;
         }
@@ -233,7 +234,11 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
         }
         for ok in &out.successful {
             let i: usize = ok.id.parse().unwrap_or(0);
-            println!("{},{}", chunk[i].0, chunk[i].1);
+            println!(
+                "{},{}",
+                crate::csv::field(&chunk[i].0),
+                crate::csv::field(&chunk[i].1)
+            );
             sent += 1;
         }
     }
