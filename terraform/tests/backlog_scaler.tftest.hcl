@@ -8,7 +8,6 @@ variables {
   function_name              = "facerec-worker-backlog-scaler"
   schedule_name              = "facerec-worker-backlog-scaler"
   state_parameter_name       = "/facerec-worker/backlog-scaler/state"
-  role_name                  = "facerec-worker-backlog-scaler-role"
   policy_json                = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
   schedule_role_arn          = "arn:aws:iam::123456789012:role/backlog-scaler-schedule"
   package_path               = "tests/fixtures/backlog-scaler.zip"

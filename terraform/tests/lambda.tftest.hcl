@@ -9,7 +9,6 @@ mock_provider "aws" {
 variables {
   function_name         = "facerec-worker-example"
   description           = "Example."
-  role_name             = "facerec-worker-example-role"
   policy_name           = "example"
   policy_json           = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
   package_path          = "tests/fixtures/backlog-scaler.zip"
@@ -28,6 +27,10 @@ run "function_role_and_log_group_belong_together" {
   assert {
     condition     = aws_lambda_function.this.role == aws_iam_role.this.arn && aws_iam_role_policy.this.role == aws_iam_role.this.id && aws_iam_role_policy.this.policy == var.policy_json
     error_message = "The function runs with the role beside it, which holds exactly policy_json."
+  }
+  assert {
+    condition     = aws_iam_role.this.name == "facerec-worker-example-role" && aws_iam_role_policy.this.name == "example"
+    error_message = "The role is NAME-role (the names the roles had before they moved beside their functions)."
   }
   assert {
     condition     = one(one(data.aws_iam_policy_document.assume.statement).principals).identifiers == toset(["lambda.amazonaws.com"])

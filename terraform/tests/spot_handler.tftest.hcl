@@ -9,7 +9,6 @@ variables {
   function_name                  = "facerec-worker-spot-handler"
   events_queue_name              = "facerec-worker-spot-events"
   lifecycle_queue_name           = "facerec-worker-lifecycle-events"
-  role_name                      = "facerec-worker-spot-handler-role"
   policy_json                    = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
   package_path                   = "tests/fixtures/spot-handler.zip"
   architecture                   = "x86_64"

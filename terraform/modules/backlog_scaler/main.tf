@@ -43,7 +43,6 @@ module "function" {
 
   function_name   = var.function_name
   description     = "Sets the worker service's task count and the worker group's instance count from the jobs queue's backlog."
-  role_name       = var.role_name
   policy_name     = "backlog-scaler"
   policy_json     = var.policy_json
   package_path    = var.package_path
@@ -78,17 +77,6 @@ module "function" {
     ACTIVITY_WINDOW_SECONDS    = tostring(var.activity_window_seconds)
     METRICS_NAMESPACE          = var.metrics_namespace
   }
-}
-
-# Existing deployments: the function and its log group were this module's own.
-moved {
-  from = aws_lambda_function.this
-  to   = module.function.aws_lambda_function.this
-}
-
-moved {
-  from = aws_cloudwatch_log_group.this
-  to   = module.function.aws_cloudwatch_log_group.this
 }
 
 # The schedule invokes the function asynchronously. Lambda's defaults for that would

@@ -42,8 +42,3 @@ output "role_arn" {
   description = "ARN of the backlog scaler's execution role."
   value       = module.function.role_arn
 }
-
-output "role_name" {
-  description = "Name of the backlog scaler's execution role."
-  value       = module.function.role_name
-}

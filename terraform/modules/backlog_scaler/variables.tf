@@ -13,11 +13,6 @@ variable "state_parameter_name" {
   type        = string
 }
 
-variable "role_name" {
-  description = "Name of the function's execution role, created beside it (modules/lambda)."
-  type        = string
-}
-
 variable "policy_json" {
   description = "Inline policy of the execution role: modules/iam's backlog_scaler_policy_json (the scaler's calls, its state parameter, its log group)."
   type        = string

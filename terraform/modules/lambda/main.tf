@@ -21,8 +21,9 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+# NAME-role: the names the two roles had in modules/iam before they moved here.
 resource "aws_iam_role" "this" {
-  name               = var.role_name
+  name               = "${var.function_name}-role"
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 

@@ -1,10 +1,10 @@
 variable "function_name" {
-  description = "Name of the Lambda function (its log group is /aws/lambda/NAME)."
+  description = "Name of the Lambda function (its log group is /aws/lambda/NAME, its execution role NAME-role)."
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.function_name))
-    error_message = "function_name must be 1 to 64 letters, digits, hyphens or underscores (Lambda's rule)."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,59}$", var.function_name))
+    error_message = "function_name must be 1 to 59 letters, digits, hyphens or underscores: Lambda's rule, and short enough that the role NAME-role fits IAM's 64."
   }
 }
 
@@ -69,16 +69,6 @@ variable "tracing" {
 variable "environment_variables" {
   description = "Environment of the function: exactly what its crate reads."
   type        = map(string)
-}
-
-variable "role_name" {
-  description = "Name of the function's execution role, created here (assumable by Lambda, for functions of this account only)."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.role_name))
-    error_message = "role_name must be 1 to 64 characters of IAM's role name set (letters, digits, +=,.@_-)."
-  }
 }
 
 variable "policy_name" {

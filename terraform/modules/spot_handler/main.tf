@@ -225,7 +225,6 @@ module "function" {
 
   function_name   = var.function_name
   description     = "Drains ECS container instances on Spot interruption, rebalance and ASG termination."
-  role_name       = var.role_name
   policy_name     = "spot-handler"
   policy_json     = var.policy_json
   package_path    = var.package_path
@@ -253,17 +252,6 @@ module "function" {
     LIFECYCLE_HEARTBEAT_SECONDS = tostring(max(10, floor(var.lifecycle_hook_timeout_seconds / 3)))
     METRICS_NAMESPACE           = local.metrics_namespace
   }
-}
-
-# Existing deployments: the function and its log group were this module's own.
-moved {
-  from = aws_lambda_function.this
-  to   = module.function.aws_lambda_function.this
-}
-
-moved {
-  from = aws_cloudwatch_log_group.this
-  to   = module.function.aws_cloudwatch_log_group.this
 }
 
 resource "aws_lambda_event_source_mapping" "events" {

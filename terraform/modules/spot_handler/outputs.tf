@@ -62,13 +62,3 @@ output "role_arn" {
   description = "ARN of the Spot handler's execution role."
   value       = module.function.role_arn
 }
-
-output "role_name" {
-  description = "Name of the Spot handler's execution role."
-  value       = module.function.role_name
-}
-
-output "log_group_name" {
-  description = "Log group of the Spot handler function."
-  value       = module.function.log_group_name
-}

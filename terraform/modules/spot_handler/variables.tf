@@ -18,11 +18,6 @@ variable "lifecycle_queue_name" {
   type        = string
 }
 
-variable "role_name" {
-  description = "Name of the function's execution role, created beside it (modules/lambda)."
-  type        = string
-}
-
 variable "policy_json" {
   description = "Inline policy of the execution role: modules/iam's spot_handler_policy_json (the handler's calls, its queues, its log group, X-Ray)."
   type        = string
