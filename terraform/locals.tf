@@ -48,6 +48,10 @@ locals {
   # ECS managed scaling.
   backlog_scaler = var.scaling_mode == "backlog_scaler"
 
+  # A KMS key ARN, the form every *_kms_key_arn variable's validation requires (IAM
+  # policies grant use of a key by its key ARN, not by an alias or a key ID).
+  kms_key_arn_pattern = "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
+
   name         = var.name
   cluster_name = "${var.name}-cluster"
   service_name = "${var.name}-service"

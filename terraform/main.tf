@@ -231,7 +231,7 @@ module "backlog_scaler" {
   function_name        = local.backlog_scaler_function_name
   schedule_name        = local.backlog_scaler_schedule_name
   state_parameter_name = local.backlog_scaler_state_parameter_name
-  role_arn             = module.iam.backlog_scaler_role_arn
+  policy_json          = module.iam.backlog_scaler_policy_json
   schedule_role_arn    = module.iam.backlog_scaler_schedule_role_arn
   package_path         = var.backlog_scaler_package_path
   architecture         = var.backlog_scaler_architecture
@@ -264,7 +264,7 @@ module "spot_handler" {
   function_name                  = local.spot_handler_function_name
   events_queue_name              = local.spot_events_queue_name
   lifecycle_queue_name           = local.lifecycle_events_queue_name
-  role_arn                       = module.iam.spot_handler_role_arn
+  policy_json                    = module.iam.spot_handler_policy_json
   package_path                   = var.spot_handler_package_path
   architecture                   = var.spot_handler_architecture
   cluster_name                   = module.ecs.cluster_name
@@ -275,6 +275,49 @@ module "spot_handler" {
   log_retention_days             = var.log_retention_days
   logs_kms_key_arn               = var.logs_kms_key_arn
   sqs_kms_key_arn                = var.sqs_kms_key_arn
+}
+
+# Existing deployments: the two Lambda functions, their log groups and their roles (which
+# were modules/iam's) are now modules/lambda's, called by each as module "function".
+# Same names, same settings, same policies: moved, not replaced.
+moved {
+  from = module.spot_handler[0].aws_lambda_function.this
+  to   = module.spot_handler[0].module.function.aws_lambda_function.this
+}
+
+moved {
+  from = module.spot_handler[0].aws_cloudwatch_log_group.this
+  to   = module.spot_handler[0].module.function.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = module.backlog_scaler[0].aws_lambda_function.this
+  to   = module.backlog_scaler[0].module.function.aws_lambda_function.this
+}
+
+moved {
+  from = module.backlog_scaler[0].aws_cloudwatch_log_group.this
+  to   = module.backlog_scaler[0].module.function.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = module.iam.aws_iam_role.spot_handler[0]
+  to   = module.spot_handler[0].module.function.aws_iam_role.this
+}
+
+moved {
+  from = module.iam.aws_iam_role_policy.spot_handler[0]
+  to   = module.spot_handler[0].module.function.aws_iam_role_policy.this
+}
+
+moved {
+  from = module.iam.aws_iam_role.backlog_scaler[0]
+  to   = module.backlog_scaler[0].module.function.aws_iam_role.this
+}
+
+moved {
+  from = module.iam.aws_iam_role_policy.backlog_scaler[0]
+  to   = module.backlog_scaler[0].module.function.aws_iam_role_policy.this
 }
 
 module "monitoring" {

@@ -127,7 +127,7 @@ output "instance_profile_name" {
 
 output "spot_handler_role_arn" {
   description = "Spot handler Lambda role, or null."
-  value       = module.iam.spot_handler_role_arn
+  value       = var.enable_spot_handler ? module.spot_handler[0].role_arn : null
 }
 
 output "spot_handler_function_name" {
@@ -216,7 +216,7 @@ output "backlog_scaler_environment" {
 
 output "backlog_scaler_role_arn" {
   description = "Backlog scaler Lambda role, or null."
-  value       = module.iam.backlog_scaler_role_arn
+  value       = local.backlog_scaler ? module.backlog_scaler[0].role_arn : null
 }
 
 output "alarm_arns" {

@@ -150,7 +150,7 @@ variable "ebs_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.ebs_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.ebs_kms_key_arn, "x")))
+    condition     = var.ebs_kms_key_arn == null || can(regex(local.kms_key_arn_pattern, coalesce(var.ebs_kms_key_arn, "x")))
     error_message = "ebs_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or key ID: IAM policies grant use of a key by its key ARN."
   }
 }
@@ -264,7 +264,7 @@ variable "logs_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.logs_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.logs_kms_key_arn, "x")))
+    condition     = var.logs_kms_key_arn == null || can(regex(local.kms_key_arn_pattern, coalesce(var.logs_kms_key_arn, "x")))
     error_message = "logs_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or key ID: IAM policies grant use of a key by its key ARN."
   }
 }
@@ -311,7 +311,7 @@ variable "sqs_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.sqs_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.sqs_kms_key_arn, "x")))
+    condition     = var.sqs_kms_key_arn == null || can(regex(local.kms_key_arn_pattern, coalesce(var.sqs_kms_key_arn, "x")))
     error_message = "sqs_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or key ID: IAM policies grant use of a key by its key ARN."
   }
 }
@@ -638,7 +638,7 @@ variable "alarm_topic_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.alarm_topic_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.alarm_topic_kms_key_arn, "x")))
+    condition     = var.alarm_topic_kms_key_arn == null || can(regex(local.kms_key_arn_pattern, coalesce(var.alarm_topic_kms_key_arn, "x")))
     error_message = "alarm_topic_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or key ID: IAM policies grant use of a key by its key ARN."
   }
 }

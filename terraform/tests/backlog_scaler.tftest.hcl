@@ -8,7 +8,7 @@ variables {
   function_name              = "facerec-worker-backlog-scaler"
   schedule_name              = "facerec-worker-backlog-scaler"
   state_parameter_name       = "/facerec-worker/backlog-scaler/state"
-  role_arn                   = "arn:aws:iam::123456789012:role/backlog-scaler"
+  policy_json                = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
   schedule_role_arn          = "arn:aws:iam::123456789012:role/backlog-scaler-schedule"
   package_path               = "tests/fixtures/backlog-scaler.zip"
   architecture               = "x86_64"
@@ -36,7 +36,7 @@ run "function_environment_is_what_the_crate_reads" {
   }
 
   assert {
-    condition = aws_lambda_function.this.environment[0].variables == tomap({
+    condition = module.function.function.environment[0].variables == tomap({
       QUEUE_URL                  = "https://sqs.us-east-1.amazonaws.com/123456789012/facerec-worker-jobs"
       CLUSTER_NAME               = "facerec-worker-cluster"
       SERVICE_NAME               = "facerec-worker-service"
@@ -58,32 +58,41 @@ run "function_environment_is_what_the_crate_reads" {
     error_message = "The function must get exactly the configuration crates/backlog-scaler reads (polls at 0, 10 ... 50 s of each minute)."
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables.STATE_PARAMETER == aws_ssm_parameter.state.name
+    condition     = module.function.function.environment[0].variables.STATE_PARAMETER == aws_ssm_parameter.state.name
     error_message = "The function must be pointed at its own state parameter."
   }
   assert {
     condition = (
-      aws_lambda_function.this.runtime == "provided.al2023" && aws_lambda_function.this.handler == "bootstrap" &&
-      aws_lambda_function.this.architectures == tolist(["x86_64"]) && aws_lambda_function.this.memory_size == 128 &&
-      aws_lambda_function.this.timeout == 60 && aws_lambda_function.this.role == var.role_arn
+      module.function.function.runtime == "provided.al2023" && module.function.function.handler == "bootstrap" &&
+      module.function.function.architectures == tolist(["x86_64"]) && module.function.function.memory_size == 128 &&
+      module.function.function.timeout == 60 && module.function.function.role == module.function.role_arn
     )
     error_message = "provided.al2023, bootstrap, x86_64, 128 MB, 60 s (one schedule period), its own role."
   }
   assert {
-    condition     = aws_lambda_function.this.logging_config[0].log_format == "Text" && aws_lambda_function.this.logging_config[0].log_group == aws_cloudwatch_log_group.this.name
+    condition     = module.function.function.logging_config[0].log_format == "Text" && module.function.function.logging_config[0].log_group == module.function.log_group.name
     error_message = "Text logs (EMF lines must reach CloudWatch unwrapped) to its own log group."
   }
   assert {
-    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/facerec-worker-backlog-scaler" && aws_cloudwatch_log_group.this.retention_in_days == 30
+    condition     = module.function.log_group.name == "/aws/lambda/facerec-worker-backlog-scaler" && module.function.log_group.retention_in_days == 30
     error_message = "The log group is Lambda's default name for the function (the role's Logs statement is built from it), with a retention."
   }
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == -1
+    condition     = module.function.function.reserved_concurrent_executions == -1
     error_message = "Default: nothing reserved (-1, the provider's unreserved), so the function applies on an account with no concurrency to spare."
   }
   assert {
-    condition     = aws_lambda_function.this.timeouts.create == "10m" && aws_lambda_function.this.timeouts.update == "10m"
+    condition     = module.function.function.timeouts.create == "10m" && module.function.function.timeouts.update == "10m"
     error_message = "The function has timeouts, as every resource whose provider supports them."
+  }
+  # Its role is beside it (modules/lambda); moved here from tests/iam.tftest.hcl.
+  assert {
+    condition     = [for c in module.function.assume_role_policy[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
+    error_message = "Only functions of this account may assume the scaler role (confused deputy)."
+  }
+  assert {
+    condition     = module.function.role_name == "facerec-worker-backlog-scaler-role" && module.function.function.role == module.function.role_arn
+    error_message = "The function runs with its own role, named as before the role moved beside it."
   }
 }
 
@@ -102,7 +111,7 @@ run "scheduled_every_minute_on_the_minute_without_retries" {
     error_message = "No flexible time window: the polls are the scaler's clock."
   }
   assert {
-    condition     = aws_scheduler_schedule.this.target[0].arn == aws_lambda_function.this.arn && aws_scheduler_schedule.this.target[0].role_arn == var.schedule_role_arn
+    condition     = aws_scheduler_schedule.this.target[0].arn == module.function.function.arn && aws_scheduler_schedule.this.target[0].role_arn == var.schedule_role_arn
     error_message = "The schedule invokes the function, with its own role."
   }
   assert {
@@ -110,7 +119,7 @@ run "scheduled_every_minute_on_the_minute_without_retries" {
     error_message = "A missed tick is not retried: the next one a minute later has fresh counts."
   }
   assert {
-    condition     = aws_lambda_function_event_invoke_config.this.function_name == aws_lambda_function.this.function_name && aws_lambda_function_event_invoke_config.this.maximum_retry_attempts == 0 && aws_lambda_function_event_invoke_config.this.maximum_event_age_in_seconds == 60
+    condition     = aws_lambda_function_event_invoke_config.this.function_name == module.function.function.function_name && aws_lambda_function_event_invoke_config.this.maximum_retry_attempts == 0 && aws_lambda_function_event_invoke_config.this.maximum_event_age_in_seconds == 60
     error_message = "Lambda's asynchronous retries are off and events older than a minute are dropped (a stale run would act on old counts after the next one)."
   }
 }
@@ -126,7 +135,7 @@ run "state_parameter_starts_empty_and_belongs_to_the_function" {
     error_message = "A Standard String parameter, created as {} (the scaler starts fresh)."
   }
   assert {
-    condition     = output.state_parameter_name == aws_ssm_parameter.state.name && output.schedule_name == aws_scheduler_schedule.this.name && output.function_arn == aws_lambda_function.this.arn
+    condition     = output.state_parameter_name == aws_ssm_parameter.state.name && output.schedule_name == aws_scheduler_schedule.this.name && output.function_arn == module.function.function.arn
     error_message = "The outputs name the module's resources."
   }
 }
@@ -141,7 +150,7 @@ run "one_poll_a_minute" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables.POLL_SECONDS == "60" && aws_lambda_function.this.environment[0].variables.RUN_SECONDS == "0"
+    condition     = module.function.function.environment[0].variables.POLL_SECONDS == "60" && module.function.function.environment[0].variables.RUN_SECONDS == "0"
     error_message = "A 60 s poll is one poll per invocation (RUN_SECONDS = 60 - POLL_SECONDS)."
   }
 }
@@ -156,7 +165,7 @@ run "paused" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == 0
+    condition     = module.function.function.reserved_concurrent_executions == 0
     error_message = "0 reserves no concurrency at all: every invocation is throttled, the scaler is paused."
   }
 }
@@ -171,7 +180,7 @@ run "one_scaler_at_a_time_where_the_quota_allows" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == 1
+    condition     = module.function.function.reserved_concurrent_executions == 1
     error_message = "1 reserves one execution: never two scalers at once."
   }
 }

@@ -2,7 +2,8 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
-# modules/iam: the four roles, least privilege.
+# modules/iam: the roles and the Lambda roles' policies, least privilege (the Lambda
+# roles themselves, and who may assume them: tests/spot_handler, tests/backlog_scaler).
 
 variables {
   name                        = "facerec-worker"
@@ -174,10 +175,6 @@ run "spot_handler_role_is_what_the_handler_calls" {
     condition     = toset(one(one([for s in data.aws_iam_policy_document.spot_handler[0].statement : s.condition if s.sid == "DrainOwnClusterInstances"])).values) == toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"])
     error_message = "Draining is limited to container instances of our cluster (ecs:cluster)."
   }
-  assert {
-    condition     = [for c in data.aws_iam_policy_document.lambda_assume.statement[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
-    error_message = "Only functions of this account may assume the handler role (confused deputy)."
-  }
 }
 
 run "customer_managed_queue_key" {
@@ -247,10 +244,6 @@ run "backlog_scaler_role_is_what_the_scaler_calls" {
     ])
     error_message = "Every action of the backlog scaler role must be called by crates/backlog-scaler (an SDK call .snake_case_name( in src/)."
   }
-  assert {
-    condition     = [for c in data.aws_iam_policy_document.lambda_assume.statement[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
-    error_message = "Only functions of this account may assume the scaler role (confused deputy)."
-  }
 }
 
 run "backlog_scaler_schedule_may_invoke_the_scaler_only" {
@@ -269,8 +262,8 @@ run "backlog_scaler_schedule_may_invoke_the_scaler_only" {
   }
   assert {
     condition = (
-      one(data.aws_iam_policy_document.scheduler_assume.statement[0].principals) == { type = "Service", identifiers = toset(["scheduler.amazonaws.com"]) } &&
-      [for c in data.aws_iam_policy_document.scheduler_assume.statement[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
+      one(data.aws_iam_policy_document.assume["scheduler"].statement[0].principals) == { type = "Service", identifiers = toset(["scheduler.amazonaws.com"]) } &&
+      [for c in data.aws_iam_policy_document.assume["scheduler"].statement[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
     )
     error_message = "Only EventBridge Scheduler, for schedules of this account, may assume the schedule role."
   }
@@ -286,7 +279,7 @@ run "alarms_mode_has_no_scaler_roles" {
   }
 
   assert {
-    condition     = length(aws_iam_role.backlog_scaler) == 0 && length(aws_iam_role.backlog_scaler_schedule) == 0 && output.backlog_scaler_role_arn == null && output.backlog_scaler_schedule_role_arn == null
+    condition     = length(data.aws_iam_policy_document.backlog_scaler) == 0 && length(aws_iam_role.backlog_scaler_schedule) == 0 && output.backlog_scaler_policy_json == null && output.backlog_scaler_schedule_role_arn == null
     error_message = "Without the scaler, no scaler roles."
   }
 }

@@ -9,7 +9,7 @@ variables {
   function_name                  = "facerec-worker-spot-handler"
   events_queue_name              = "facerec-worker-spot-events"
   lifecycle_queue_name           = "facerec-worker-lifecycle-events"
-  role_arn                       = "arn:aws:iam::123456789012:role/spot-handler"
+  policy_json                    = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
   package_path                   = "tests/fixtures/spot-handler.zip"
   architecture                   = "x86_64"
   cluster_name                   = "facerec-worker-cluster"
@@ -102,11 +102,11 @@ run "function_environment_is_what_the_crate_reads" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.runtime == "provided.al2023" && aws_lambda_function.this.handler == "bootstrap"
+    condition     = module.function.function.runtime == "provided.al2023" && module.function.function.handler == "bootstrap"
     error_message = "The handler runs on provided.al2023."
   }
   assert {
-    condition = aws_lambda_function.this.environment[0].variables == tomap({
+    condition = module.function.function.environment[0].variables == tomap({
       CLUSTER_NAME                = "facerec-worker-cluster"
       AUTOSCALING_GROUP_NAME      = "facerec-worker-asg"
       LIFECYCLE_HOOK_NAME         = "facerec-worker-drain-on-terminate"
@@ -119,16 +119,25 @@ run "function_environment_is_what_the_crate_reads" {
     error_message = "The function must get exactly the configuration crates/spot-handler/src/config.rs reads (hook name = our hook, heartbeat a third of the hook timeout)."
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables.LIFECYCLE_HOOK_NAME == aws_autoscaling_lifecycle_hook.drain.name
+    condition     = module.function.function.environment[0].variables.LIFECYCLE_HOOK_NAME == aws_autoscaling_lifecycle_hook.drain.name
     error_message = "The handler must know the name of the hook it completes."
   }
   assert {
-    condition     = aws_lambda_function.this.tracing_config[0].mode == "Active" && aws_lambda_function.this.logging_config[0].log_format == "Text"
+    condition     = module.function.function.tracing_config[0].mode == "Active" && module.function.function.logging_config[0].log_format == "Text"
     error_message = "Active tracing; Text logs so EMF lines reach CloudWatch unwrapped."
   }
   assert {
-    condition     = aws_lambda_function.this.timeouts.create == "10m" && aws_lambda_function.this.timeouts.update == "10m"
+    condition     = module.function.function.timeouts.create == "10m" && module.function.function.timeouts.update == "10m"
     error_message = "The function has timeouts, as every resource whose provider supports them."
+  }
+  # Its role is beside it (modules/lambda); moved here from tests/iam.tftest.hcl.
+  assert {
+    condition     = [for c in module.function.assume_role_policy[0].condition : "${c.test} ${c.variable} ${join(",", c.values)}"] == ["StringEquals aws:SourceAccount 123456789012"]
+    error_message = "Only functions of this account may assume the handler role (confused deputy)."
+  }
+  assert {
+    condition     = module.function.role_name == "facerec-worker-spot-handler-role" && module.function.function.role == module.function.role_arn
+    error_message = "The function runs with its own role, named as before the role moved beside it."
   }
 }
 
@@ -141,12 +150,12 @@ run "retries_reach_the_dlq_before_messages_expire" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.timeout > tonumber(aws_lambda_function.this.environment[0].variables.LIFECYCLE_MAX_WAIT_SECONDS) && aws_lambda_function.this.timeout <= 900
+    condition     = module.function.function.timeout > tonumber(module.function.function.environment[0].variables.LIFECYCLE_MAX_WAIT_SECONDS) && module.function.function.timeout <= 900
     error_message = "The function must outlive its longest lifecycle wait, within Lambda's 900 s."
   }
   assert {
     condition = alltrue([for q in [aws_sqs_queue.events, aws_sqs_queue.lifecycle_events] :
-      q.visibility_timeout_seconds >= aws_lambda_function.this.timeout &&
+      q.visibility_timeout_seconds >= module.function.function.timeout &&
       q.message_retention_seconds > jsondecode(q.redrive_policy).maxReceiveCount * q.visibility_timeout_seconds &&
       jsondecode(q.redrive_policy).deadLetterTargetArn == aws_sqs_queue.events_dlq.arn
     ])
@@ -184,7 +193,7 @@ run "each_queue_has_its_own_share_of_the_reserved_concurrency" {
     error_message = "A reservation of 5 splits 2 for Spot notices, 3 for lifecycle actions."
   }
   assert {
-    condition     = aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency + aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency <= aws_lambda_function.this.reserved_concurrent_executions
+    condition     = aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency + aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency <= module.function.function.reserved_concurrent_executions
     error_message = "The mappings' maximum concurrencies must fit in the reserved concurrency, or Lambda throttles them."
   }
 }
@@ -199,7 +208,7 @@ run "reserved_concurrency_can_grow_or_be_dropped" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == 12 && aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency == 2 && aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency == 10
+    condition     = module.function.function.reserved_concurrent_executions == 12 && aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency == 2 && aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency == 10
     error_message = "Spot notices keep 2; lifecycle actions get the rest."
   }
 }
@@ -211,7 +220,7 @@ run "no_reserved_concurrency_by_default" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == -1 && aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency == 2 && aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency == 3
+    condition     = module.function.function.reserved_concurrent_executions == -1 && aws_lambda_event_source_mapping.events.scaling_config[0].maximum_concurrency == 2 && aws_lambda_event_source_mapping.lifecycle_events.scaling_config[0].maximum_concurrency == 3
     error_message = "Default: nothing reserved (-1; a new account has nothing to reserve), and the mappings' maximum concurrency (2 + 3) bounds the handler."
   }
 }

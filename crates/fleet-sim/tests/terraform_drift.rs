@@ -319,13 +319,15 @@ fn module_variable(expression: &str) -> Option<String> {
 /// environment, for the module's `main.tf` and the root `main.tf` given as text.
 fn scaler_environment_drift(module_main: &str, root_main: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    let Some(function) = braced_after(module_main, "resource \"aws_lambda_function\"") else {
-        return vec!["modules/backlog_scaler/main.tf has no aws_lambda_function".into()];
+    let Some(function) = braced_after(module_main, "module \"function\"") else {
+        return vec![
+            "modules/backlog_scaler/main.tf has no module \"function\" (modules/lambda)".into(),
+        ];
     };
-    let Some(variables) =
-        braced_after(function, "environment").and_then(|e| braced_after(e, "variables"))
-    else {
-        return vec!["the backlog scaler function has no environment { variables = { … } }".into()];
+    let Some(variables) = braced_after(function, "environment_variables") else {
+        return vec![
+            "the backlog scaler's module \"function\" has no environment_variables = { … }".into(),
+        ];
     };
     let env = assignments(variables);
     let Some(module_call) = braced_after(root_main, "module \"backlog_scaler\"") else {
@@ -361,26 +363,21 @@ fn scaler_environment_drift(module_main: &str, root_main: &str) -> Vec<String> {
 #[test]
 fn scaler_environment_drift_check_finds_what_it_must() {
     let module = r#"
-resource "aws_lambda_function" "backlog_scaler" {
-  # checkov:skip=CKV_AWS_173:The environment holds only names and numbers.
+module "function" {
+  source        = "../lambda"
   function_name = "${var.name}-backlog-scaler"
-  logging_config {
-    log_format = "Text"
-  }
-  environment {
-    variables = {
-      QUEUE_URL                  = var.queue_url
-      JOB_SECONDS                = tostring(var.job_seconds)
-      ACCEPTABLE_LATENCY_SECONDS = var.acceptable_latency_seconds # seconds
-      COLD_START_SECONDS         = var.cold_start_seconds
-      TARGET_UTILIZATION         = var.target_utilization
-      MIN_TASKS                  = var.min_tasks
-      MAX_TASKS                  = var.max_tasks
-      POLL_SECONDS               = format("%d", var.poll_seconds)
-      LOAD_WINDOW_SECONDS        = var.load_window_seconds
-      SCALE_DOWN_WINDOW_SECONDS  = var.scale_down_window_seconds
-      ACTIVITY_WINDOW_SECONDS    = var.activity_window_seconds
-    }
+  environment_variables = {
+    QUEUE_URL                  = var.queue_url
+    JOB_SECONDS                = tostring(var.job_seconds)
+    ACCEPTABLE_LATENCY_SECONDS = var.acceptable_latency_seconds # seconds
+    COLD_START_SECONDS         = var.cold_start_seconds
+    TARGET_UTILIZATION         = var.target_utilization
+    MIN_TASKS                  = var.min_tasks
+    MAX_TASKS                  = var.max_tasks
+    POLL_SECONDS               = format("%d", var.poll_seconds)
+    LOAD_WINDOW_SECONDS        = var.load_window_seconds
+    SCALE_DOWN_WINDOW_SECONDS  = var.scale_down_window_seconds
+    ACTIVITY_WINDOW_SECONDS    = var.activity_window_seconds
   }
 }
 "#;
@@ -401,7 +398,7 @@ module "backlog_scaler" {
 }
 "#;
     assert_eq!(scaler_environment_drift(module, root), Vec::<String>::new());
-    let unset = module.replace("      MAX_TASKS                  = var.max_tasks\n", "");
+    let unset = module.replace("    MAX_TASKS                  = var.max_tasks\n", "");
     let problems = scaler_environment_drift(&unset, root);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("MAX_TASKS"), "{problems:?}");
@@ -442,10 +439,9 @@ fn backlog_scaler_lambda_environment_comes_from_scaling_json() {
     let list = &config[list_at..];
     let list = &list[list.find('=').unwrap()..list.find("];").unwrap()];
     let read: BTreeSet<&str> = list.split('"').skip(1).step_by(2).collect();
-    let function = braced_after(&module, "resource \"aws_lambda_function\"").unwrap();
-    let variables = braced_after(function, "environment")
-        .and_then(|e| braced_after(e, "variables"))
-        .expect("the function has an environment");
+    let function = braced_after(&module, "module \"function\"").unwrap();
+    let variables =
+        braced_after(function, "environment_variables").expect("the function has an environment");
     let set = assignments(variables);
     let set: BTreeSet<&str> = set.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(

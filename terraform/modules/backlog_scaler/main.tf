@@ -20,12 +20,6 @@ locals {
   function_timeout_seconds = local.schedule_period_seconds
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  name              = "/aws/lambda/${var.function_name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.logs_kms_key_arn
-}
-
 # The policy's state between invocations. Terraform creates it empty ("{}": the scaler
 # starts fresh) and never writes it again: the function owns the value. Standard tier:
 # no charge, values up to 4 KB.
@@ -42,61 +36,46 @@ resource "aws_ssm_parameter" "state" {
   }
 }
 
-resource "aws_lambda_function" "this" {
-  # checkov:skip=CKV_AWS_117:The scaler calls only AWS APIs; a VPC would add NAT cost and a failure point, nothing to protect.
-  # checkov:skip=CKV_AWS_116:A failed run is superseded by the next one a minute later; replaying it from a DLQ would act on stale counts. Async retries are off (aws_lambda_function_event_invoke_config).
-  # checkov:skip=CKV_AWS_173:The environment holds only names and numbers, no secrets; Lambda encrypts it at rest with an AWS key.
-  # checkov:skip=CKV_AWS_272:Code signing needs a signer profile the project cannot create for users; the zip's hash is pinned by source_code_hash.
-  # checkov:skip=CKV_AWS_50:One identical trace a minute shows nothing its logs and EMF metrics do not; the role gets no X-Ray permission (least privilege).
-  function_name    = var.function_name
-  description      = "Sets the worker service's task count and the worker group's instance count from the jobs queue's backlog."
-  role             = var.role_arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = [var.architecture]
-  filename         = var.package_path
-  source_code_hash = filebase64sha256(var.package_path)
-  memory_size      = 128
-  timeout          = local.function_timeout_seconds
-  # 1: one scaler at a time, so two invocations never act on the same counts or
-  # overwrite each other's state. 0 pauses it. -1: unreserved (the provider's "no
-  # setting").
-  reserved_concurrent_executions = coalesce(var.reserved_concurrency, -1)
+# The function, its log group and its role (modules/lambda, shared with the Spot
+# handler). The role's permissions are modules/iam's backlog_scaler policy (policy_json).
+module "function" {
+  source = "../lambda"
 
-  # Text: the function writes its own JSON log lines and EMF metric lines to stdout, and
-  # EMF lines must reach CloudWatch Logs unwrapped.
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.this.name
-  }
+  function_name   = var.function_name
+  description     = "Sets the worker service's task count and the worker group's instance count from the jobs queue's backlog."
+  policy_name     = "backlog-scaler"
+  policy_json     = var.policy_json
+  package_path    = var.package_path
+  architecture    = var.architecture
+  timeout_seconds = local.function_timeout_seconds
+  # 1: one scaler at a time, so two invocations never act on the same counts or
+  # overwrite each other's state. 0 pauses it. null: unreserved.
+  reserved_concurrency = var.reserved_concurrency
+  # No active tracing: one identical trace a minute shows nothing its logs and EMF
+  # metrics do not; the role gets no X-Ray permission (least privilege).
+  tracing            = false
+  log_retention_days = var.log_retention_days
+  logs_kms_key_arn   = var.logs_kms_key_arn
 
   # crates/backlog-scaler reads exactly these (docs/operations.md, "Backlog scaler").
-  environment {
-    variables = {
-      QUEUE_URL                  = var.queue_url
-      CLUSTER_NAME               = var.cluster_name
-      SERVICE_NAME               = var.service_name
-      AUTOSCALING_GROUP_NAME     = var.asg_name
-      STATE_PARAMETER            = aws_ssm_parameter.state.name
-      POLL_SECONDS               = tostring(var.poll_seconds)
-      RUN_SECONDS                = tostring(local.run_seconds)
-      JOB_SECONDS                = tostring(var.job_seconds)
-      ACCEPTABLE_LATENCY_SECONDS = tostring(var.acceptable_latency_seconds)
-      COLD_START_SECONDS         = tostring(var.cold_start_seconds)
-      TARGET_UTILIZATION         = tostring(var.target_utilization)
-      MIN_TASKS                  = tostring(var.min_tasks)
-      MAX_TASKS                  = tostring(var.max_tasks)
-      LOAD_WINDOW_SECONDS        = tostring(var.load_window_seconds)
-      SCALE_DOWN_WINDOW_SECONDS  = tostring(var.scale_down_window_seconds)
-      ACTIVITY_WINDOW_SECONDS    = tostring(var.activity_window_seconds)
-      METRICS_NAMESPACE          = var.metrics_namespace
-    }
-  }
-
-  timeouts {
-    create = "10m"
-    update = "10m"
-    delete = "10m"
+  environment_variables = {
+    QUEUE_URL                  = var.queue_url
+    CLUSTER_NAME               = var.cluster_name
+    SERVICE_NAME               = var.service_name
+    AUTOSCALING_GROUP_NAME     = var.asg_name
+    STATE_PARAMETER            = aws_ssm_parameter.state.name
+    POLL_SECONDS               = tostring(var.poll_seconds)
+    RUN_SECONDS                = tostring(local.run_seconds)
+    JOB_SECONDS                = tostring(var.job_seconds)
+    ACCEPTABLE_LATENCY_SECONDS = tostring(var.acceptable_latency_seconds)
+    COLD_START_SECONDS         = tostring(var.cold_start_seconds)
+    TARGET_UTILIZATION         = tostring(var.target_utilization)
+    MIN_TASKS                  = tostring(var.min_tasks)
+    MAX_TASKS                  = tostring(var.max_tasks)
+    LOAD_WINDOW_SECONDS        = tostring(var.load_window_seconds)
+    SCALE_DOWN_WINDOW_SECONDS  = tostring(var.scale_down_window_seconds)
+    ACTIVITY_WINDOW_SECONDS    = tostring(var.activity_window_seconds)
+    METRICS_NAMESPACE          = var.metrics_namespace
   }
 }
 
@@ -106,7 +85,7 @@ resource "aws_lambda_function" "this" {
 # more, after the next tick has acted on fresh ones. No retries, and events older than a
 # minute (the shortest age Lambda allows) are dropped.
 resource "aws_lambda_function_event_invoke_config" "this" {
-  function_name                = aws_lambda_function.this.function_name
+  function_name                = module.function.function_name
   maximum_retry_attempts       = 0
   maximum_event_age_in_seconds = local.schedule_period_seconds
 }
@@ -124,7 +103,7 @@ resource "aws_scheduler_schedule" "this" {
   }
 
   target {
-    arn      = aws_lambda_function.this.arn
+    arn      = module.function.function_arn
     role_arn = var.schedule_role_arn
 
     # A missed tick is not made up: the next one comes a minute later with fresh counts.

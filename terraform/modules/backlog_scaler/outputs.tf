@@ -1,16 +1,16 @@
 output "function_name" {
   description = "Name of the backlog scaler function."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.function_name
 }
 
 output "function_arn" {
   description = "ARN of the backlog scaler function."
-  value       = aws_lambda_function.this.arn
+  value       = module.function.function_arn
 }
 
 output "log_group_name" {
   description = "Log group of the function."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = module.function.log_group_name
 }
 
 output "state_parameter_name" {
@@ -30,10 +30,15 @@ output "metrics_namespace" {
 
 output "environment" {
   description = "Environment of the function (what crates/backlog-scaler is configured with)."
-  value       = aws_lambda_function.this.environment[0].variables
+  value       = module.function.function.environment[0].variables
 }
 
 output "reserved_concurrency" {
   description = "Concurrency reserved for the function, or null (unreserved)."
   value       = var.reserved_concurrency
+}
+
+output "role_arn" {
+  description = "ARN of the backlog scaler's execution role."
+  value       = module.function.role_arn
 }

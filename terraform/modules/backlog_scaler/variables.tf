@@ -13,8 +13,8 @@ variable "state_parameter_name" {
   type        = string
 }
 
-variable "role_arn" {
-  description = "Execution role of the function (modules/iam)."
+variable "policy_json" {
+  description = "Inline policy of the execution role: modules/iam's backlog_scaler_policy_json (the scaler's calls, its state parameter, its log group)."
   type        = string
 }
 
@@ -29,7 +29,7 @@ variable "package_path" {
 }
 
 variable "architecture" {
-  description = "x86_64 or arm64."
+  description = "Instruction set of the bootstrap: x86_64 or arm64 (modules/lambda validates it)."
   type        = string
 }
 

@@ -1,5 +1,7 @@
-# The plan's four roles (task execution, task, instance, Spot handler), and the backlog
-# scaler's two (its function, its schedule), least privilege.
+# The plan's roles, least privilege: task execution, task, instance, and the backlog
+# scaler's schedule. The two Lambda functions' roles are beside them (modules/lambda);
+# their policies are written here, from names, like the others (outputs
+# spot_handler_policy_json, backlog_scaler_policy_json).
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
@@ -39,18 +41,33 @@ locals {
   service_arn              = "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${var.cluster_name}/${var.service_name}"
 }
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
+# Who may assume each role: a service principal, and (except for EC2, whose instance
+# profile has no source account to compare) only on behalf of this account, the
+# confused-deputy guard. The Lambda functions' roles are beside them (modules/lambda).
+locals {
+  assume_role_services = {
+    ecs_tasks = { service = "ecs-tasks.amazonaws.com", source_account = true }
+    ec2       = { service = "ec2.amazonaws.com", source_account = false }
+    scheduler = { service = "scheduler.amazonaws.com", source_account = true }
+  }
+}
+
+data "aws_iam_policy_document" "assume" {
+  for_each = local.assume_role_services
+
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
+      identifiers = [each.value.service]
     }
-    # Confused-deputy guard: only tasks of this account may assume the roles.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
+    dynamic "condition" {
+      for_each = each.value.source_account ? [1] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account]
+      }
     }
   }
 }
@@ -61,7 +78,7 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 # ---------------------------------------------------------------------------
 resource "aws_iam_role" "task_execution" {
   name               = "${var.name}-task-execution-role"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["ecs_tasks"].json
 }
 
 data "aws_iam_policy_document" "task_execution" {
@@ -100,7 +117,7 @@ resource "aws_iam_role_policy" "task_execution" {
 # ---------------------------------------------------------------------------
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task-role"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["ecs_tasks"].json
 }
 
 data "aws_iam_policy_document" "task" {
@@ -196,19 +213,9 @@ resource "aws_iam_role_policy" "task" {
 # ---------------------------------------------------------------------------
 # Instance role and profile: the ECS agent on each Spot instance.
 # ---------------------------------------------------------------------------
-data "aws_iam_policy_document" "ec2_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "instance" {
   name               = "${var.name}-ecs-instance-role"
-  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["ec2"].json
 }
 
 # What the ECS agent calls with the instance role, for this cluster only, instead of the
@@ -302,31 +309,10 @@ resource "aws_iam_instance_profile" "instance" {
 }
 
 # ---------------------------------------------------------------------------
-# Spot handler role: drain our container instances, complete lifecycle actions,
-# consume its event queue, write its logs. Nothing else.
+# Spot handler policy: drain our container instances, complete lifecycle actions,
+# consume its event queues, write its logs. Nothing else. Its role is beside the
+# function (modules/spot_handler -> modules/lambda), which attaches this policy.
 # ---------------------------------------------------------------------------
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-    # Confused-deputy guard: only functions of this account may assume the role.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
-}
-
-resource "aws_iam_role" "spot_handler" {
-  count              = var.enable_spot_handler ? 1 : 0
-  name               = "${var.name}-spot-handler-role"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
-
 data "aws_iam_policy_document" "spot_handler" {
   count = var.enable_spot_handler ? 1 : 0
 
@@ -388,22 +374,12 @@ data "aws_iam_policy_document" "spot_handler" {
   }
 }
 
-resource "aws_iam_role_policy" "spot_handler" {
-  count  = var.enable_spot_handler ? 1 : 0
-  name   = "spot-handler"
-  role   = aws_iam_role.spot_handler[0].id
-  policy = data.aws_iam_policy_document.spot_handler[0].json
-}
 
 # ---------------------------------------------------------------------------
-# Backlog scaler role (scaling_mode = "backlog_scaler"): exactly the calls of
-# crates/backlog-scaler, on our queue, service, cluster, group and state parameter.
+# Backlog scaler policy (scaling_mode = "backlog_scaler"): exactly the calls of
+# crates/backlog-scaler, on our queue, service, cluster, group and state parameter. Its
+# role is beside the function (modules/backlog_scaler -> modules/lambda).
 # ---------------------------------------------------------------------------
-resource "aws_iam_role" "backlog_scaler" {
-  count              = var.enable_backlog_scaler ? 1 : 0
-  name               = "${var.name}-backlog-scaler-role"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
 
 data "aws_iam_policy_document" "backlog_scaler" {
   count = var.enable_backlog_scaler ? 1 : 0
@@ -486,34 +462,12 @@ data "aws_iam_policy_document" "backlog_scaler" {
   }
 }
 
-resource "aws_iam_role_policy" "backlog_scaler" {
-  count  = var.enable_backlog_scaler ? 1 : 0
-  name   = "backlog-scaler"
-  role   = aws_iam_role.backlog_scaler[0].id
-  policy = data.aws_iam_policy_document.backlog_scaler[0].json
-}
 
 # The schedule's execution role: EventBridge Scheduler assumes it to invoke the function.
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-    # Confused-deputy guard: only schedules of this account may assume the role.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
-}
-
 resource "aws_iam_role" "backlog_scaler_schedule" {
   count              = var.enable_backlog_scaler ? 1 : 0
   name               = "${var.name}-backlog-scaler-schedule-role"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["scheduler"].json
 }
 
 data "aws_iam_policy_document" "backlog_scaler_schedule" {

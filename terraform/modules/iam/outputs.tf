@@ -29,16 +29,14 @@ output "instance_profile_arn" {
   depends_on  = [aws_iam_role_policy.instance]
 }
 
-output "spot_handler_role_arn" {
-  description = "ARN of the Spot handler Lambda role, or null. Available only once its policy is attached: Lambda checks the role's SQS permissions when the event source mappings are created."
-  value       = var.enable_spot_handler ? aws_iam_role.spot_handler[0].arn : null
-  depends_on  = [aws_iam_role_policy.spot_handler]
+output "spot_handler_policy_json" {
+  description = "Inline policy of the Spot handler's role (created beside the function, modules/lambda), or null."
+  value       = var.enable_spot_handler ? data.aws_iam_policy_document.spot_handler[0].json : null
 }
 
-output "backlog_scaler_role_arn" {
-  description = "ARN of the backlog scaler Lambda role, or null. Available only once its policy is attached, so the function's first run has its permissions."
-  value       = var.enable_backlog_scaler ? aws_iam_role.backlog_scaler[0].arn : null
-  depends_on  = [aws_iam_role_policy.backlog_scaler]
+output "backlog_scaler_policy_json" {
+  description = "Inline policy of the backlog scaler's role (created beside the function, modules/lambda), or null."
+  value       = var.enable_backlog_scaler ? data.aws_iam_policy_document.backlog_scaler[0].json : null
 }
 
 output "backlog_scaler_schedule_role_arn" {

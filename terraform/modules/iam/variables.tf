@@ -64,7 +64,7 @@ variable "worker_log_group_name" {
 }
 
 variable "enable_spot_handler" {
-  description = "Create the Spot handler's Lambda role."
+  description = "Write the Spot handler's role policy (output spot_handler_policy_json)."
   type        = bool
   default     = true
 }
@@ -88,7 +88,7 @@ variable "lifecycle_events_queue_name" {
 }
 
 variable "enable_backlog_scaler" {
-  description = "Create the backlog scaler's roles (its function's and its schedule's)."
+  description = "Write the backlog scaler's role policy (output backlog_scaler_policy_json) and create its schedule's role."
   type        = bool
   default     = true
 }

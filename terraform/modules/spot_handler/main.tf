@@ -218,70 +218,45 @@ resource "aws_autoscaling_lifecycle_hook" "drain" {
 }
 
 # --- Function ----------------------------------------------------------------------------
-resource "aws_cloudwatch_log_group" "this" {
-  name              = "/aws/lambda/${var.function_name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.logs_kms_key_arn
-}
+# The function, its log group and its role (modules/lambda, shared with the backlog
+# scaler). The role's permissions are modules/iam's spot_handler policy (policy_json).
+module "function" {
+  source = "../lambda"
 
-resource "aws_lambda_function" "this" {
-  # checkov:skip=CKV_AWS_117:The handler calls only AWS APIs; a VPC would add NAT cost and a failure point, nothing to protect.
-  # checkov:skip=CKV_AWS_116:Its event sources are SQS queues, whose redrive policy (events DLQ) is the dead-letter path; a function DLQ applies to async invokes only.
-  # checkov:skip=CKV_AWS_173:The environment holds only names and flags, no secrets; Lambda encrypts it at rest with an AWS key.
-  # checkov:skip=CKV_AWS_272:Code signing needs a signer profile the project cannot create for users; the zip's hash is pinned by source_code_hash.
-  function_name    = var.function_name
-  description      = "Drains ECS container instances on Spot interruption, rebalance and ASG termination."
-  role             = var.role_arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = [var.architecture]
-  filename         = var.package_path
-  source_code_hash = filebase64sha256(var.package_path)
-  memory_size      = 128
-  timeout          = local.function_timeout_seconds
+  function_name   = var.function_name
+  description     = "Drains ECS container instances on Spot interruption, rebalance and ASG termination."
+  policy_name     = "spot-handler"
+  policy_json     = var.policy_json
+  package_path    = var.package_path
+  architecture    = var.architecture
+  timeout_seconds = local.function_timeout_seconds
   # A storm of interruptions must not starve the account's other functions, nor be
-  # starved by them. -1: unreserved (the provider's "no setting").
-  reserved_concurrent_executions = coalesce(var.reserved_concurrency, -1)
-
+  # starved by them.
+  reserved_concurrency = var.reserved_concurrency
   # Lambda's own trace segments (cold start, duration, throttles); the role may write
   # them (modules/iam).
-  tracing_config {
-    mode = "Active"
-  }
-
-  # Text: the handler writes its own JSON log lines and EMF metric lines to stdout, and
-  # EMF lines must reach CloudWatch Logs unwrapped.
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.this.name
-  }
+  tracing            = true
+  log_retention_days = var.log_retention_days
+  logs_kms_key_arn   = var.logs_kms_key_arn
 
   # crates/spot-handler/src/config.rs reads exactly these.
-  environment {
-    variables = {
-      CLUSTER_NAME           = var.cluster_name
-      AUTOSCALING_GROUP_NAME = var.asg_name
-      # The handler completes only this hook's actions (ECS's managed-draining hook on
-      # the same group is ECS's to complete).
-      LIFECYCLE_HOOK_NAME         = local.hook_name
-      CAPACITY_REBALANCE          = tostring(var.capacity_rebalance)
-      LIFECYCLE_MAX_WAIT_SECONDS  = tostring(local.lifecycle_max_wait_seconds)
-      LIFECYCLE_POLL_SECONDS      = "5"
-      LIFECYCLE_HEARTBEAT_SECONDS = tostring(max(10, floor(var.lifecycle_hook_timeout_seconds / 3)))
-      METRICS_NAMESPACE           = local.metrics_namespace
-    }
-  }
-
-  timeouts {
-    create = "10m"
-    update = "10m"
-    delete = "10m"
+  environment_variables = {
+    CLUSTER_NAME           = var.cluster_name
+    AUTOSCALING_GROUP_NAME = var.asg_name
+    # The handler completes only this hook's actions (ECS's managed-draining hook on
+    # the same group is ECS's to complete).
+    LIFECYCLE_HOOK_NAME         = local.hook_name
+    CAPACITY_REBALANCE          = tostring(var.capacity_rebalance)
+    LIFECYCLE_MAX_WAIT_SECONDS  = tostring(local.lifecycle_max_wait_seconds)
+    LIFECYCLE_POLL_SECONDS      = "5"
+    LIFECYCLE_HEARTBEAT_SECONDS = tostring(max(10, floor(var.lifecycle_hook_timeout_seconds / 3)))
+    METRICS_NAMESPACE           = local.metrics_namespace
   }
 }
 
 resource "aws_lambda_event_source_mapping" "events" {
   event_source_arn                   = aws_sqs_queue.events.arn
-  function_name                      = aws_lambda_function.this.arn
+  function_name                      = module.function.function_arn
   batch_size                         = 10
   maximum_batching_window_in_seconds = 0 # an interruption notice gives 120 s: do not wait to batch
   function_response_types            = ["ReportBatchItemFailures"]
@@ -293,7 +268,7 @@ resource "aws_lambda_event_source_mapping" "events" {
 
 resource "aws_lambda_event_source_mapping" "lifecycle_events" {
   event_source_arn                   = aws_sqs_queue.lifecycle_events.arn
-  function_name                      = aws_lambda_function.this.arn
+  function_name                      = module.function.function_arn
   batch_size                         = 10
   maximum_batching_window_in_seconds = 0
   function_response_types            = ["ReportBatchItemFailures"]

@@ -1,11 +1,11 @@
 output "function_name" {
   description = "Name of the Spot handler function."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.function_name
 }
 
 output "function_arn" {
   description = "ARN of the Spot handler function."
-  value       = aws_lambda_function.this.arn
+  value       = module.function.function_arn
 }
 
 output "events_queue_url" {
@@ -56,4 +56,9 @@ output "metrics_namespace" {
 output "reserved_concurrency" {
   description = "Concurrency reserved for the handler, or null (unreserved; the mappings' maximum concurrency bounds it)."
   value       = var.reserved_concurrency
+}
+
+output "role_arn" {
+  description = "ARN of the Spot handler's execution role."
+  value       = module.function.role_arn
 }

@@ -18,8 +18,8 @@ variable "lifecycle_queue_name" {
   type        = string
 }
 
-variable "role_arn" {
-  description = "Execution role of the function (modules/iam)."
+variable "policy_json" {
+  description = "Inline policy of the execution role: modules/iam's spot_handler_policy_json (the handler's calls, its queues, its log group, X-Ray)."
   type        = string
 }
 
@@ -29,7 +29,7 @@ variable "package_path" {
 }
 
 variable "architecture" {
-  description = "x86_64 or arm64."
+  description = "Instruction set of the bootstrap: x86_64 or arm64 (modules/lambda validates it)."
   type        = string
 }
 

@@ -139,6 +139,25 @@ if present:
     sys.exit(f"resource types that must not exist in the default mode: {present}")
 PY
 
+echo "--- the use-case examples (examples/*/main.tf) plan what their READMEs say"
+# Each is a root module calling terraform/ as a module; planned here, against the same
+# seeded network (moto.tfvars.json; the variables an example does not declare are only
+# warned about), without touching the applied stack.
+example_plans=()
+for dir in "$work"/tf/examples/*/; do
+  [ -f "$dir/main.tf" ] || continue
+  name=$(basename "$dir")
+  cp "$work/tf/.terraform.lock.hcl" "$dir"
+  (
+    cd "$dir"
+    tf init -backend=false -lockfile=readonly -input=false >/dev/null
+    tf plan -input=false -var-file="$work/moto.tfvars.json" -out="$work/example-$name.tfplan" >"$work/example-$name.log" 2>&1 || { tail -40 "$work/example-$name.log"; exit 1; }
+    tf show -json "$work/example-$name.tfplan" >"$work/example-$name.json"
+  )
+  example_plans+=("$name=$work/example-$name.json")
+done
+"$repo/.venv/bin/python" "$repo/terraform/tests/moto/check_examples.py" "${example_plans[@]}"
+
 echo "--- terraform destroy"
 tf destroy -auto-approve -input=false -var-file="$work/moto.tfvars.json" >"$work/destroy.log" 2>&1 || { tail -40 "$work/destroy.log"; exit 1; }
 grep -E '^Destroy complete' "$work/destroy.log"

@@ -8,7 +8,8 @@ Reads `terraform show -json` of the applied state (against moto) and writes one 
                     "managed_policy_arns": [...]}},
    "resources": {the ARNs and names the policies are about}}
 
-Roles are found by their Terraform resource address (module.iam.aws_iam_role.task, ...),
+Roles are found by their Terraform resource address (module.iam.aws_iam_role.task,
+module.spot_handler[0].module.function.aws_iam_role.this, ...),
 not by name, so a renamed role cannot slip through; a managed policy still attached to a
 role is listed, so a leftover attachment is visible. "producer" is the root output
 producer_policy_json (no role: the producers attach it themselves).
@@ -24,8 +25,9 @@ ROLES = {
     "task": "module.iam.aws_iam_role.task",
     "task_execution": "module.iam.aws_iam_role.task_execution",
     "instance": "module.iam.aws_iam_role.instance",
-    "spot_handler": "module.iam.aws_iam_role.spot_handler[0]",
-    "backlog_scaler": "module.iam.aws_iam_role.backlog_scaler[0]",
+    # The Lambda roles are beside their functions (modules/lambda).
+    "spot_handler": "module.spot_handler[0].module.function.aws_iam_role.this",
+    "backlog_scaler": "module.backlog_scaler[0].module.function.aws_iam_role.this",
     "backlog_scaler_schedule": "module.iam.aws_iam_role.backlog_scaler_schedule[0]",
 }
 
