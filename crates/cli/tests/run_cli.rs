@@ -261,3 +261,68 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_the_same_command_resumes() {
     s.assert_complete(copies);
     assert!(stdout(&o).contains(&format!("{} processed in this run", 4 * copies - before)));
 }
+
+#[test]
+fn a_rerun_with_other_answer_options_is_refused_not_stale() {
+    let s = setup(1);
+    let o = s.command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(s.line_count(), 4);
+
+    // Another gallery (biden only), same --out and --state: the stored answers name
+    // obama, so the run refuses in one line instead of printing them again.
+    let known = s.out.with_file_name("biden-only");
+    copy_photos(&known, &[("biden.jpg", "biden.jpg")]);
+    let o = run(&[
+        "enroll",
+        known.to_str().unwrap(),
+        "-o",
+        s.gallery.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = s.command("2").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("facerec: ")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("holds answers made with other options (gallery: "),
+        "{err}"
+    );
+    assert!(!stdout(&o).contains("obama"), "{}", stdout(&o));
+    assert_eq!(s.line_count(), 4, "nothing appended");
+
+    // Another tolerance with fresh files is a fresh run: the biden-only gallery answers.
+    let out = s.out.with_file_name("other.jsonl");
+    let state = s.out.with_file_name("other-state/run.sqlite");
+    let o = facerec()
+        .args([
+            "run",
+            s.photos.to_str().unwrap(),
+            "--gallery",
+            s.gallery.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--tolerance",
+            "0.5",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("names: biden (1)"), "{}", stdout(&o));
+    // And the first files still refuse a changed tolerance, naming it.
+    let mut c = s.command("2");
+    c.args(["--tolerance", "0.5"]);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("tolerance: 0.6 → 0.5"),
+        "{}",
+        stderr(&o)
+    );
+}

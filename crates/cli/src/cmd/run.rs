@@ -141,6 +141,80 @@ fn lock_state(state: &Path) -> anyhow::Result<StateLock> {
     }
 }
 
+/// The options that shape a run's answers: the detector and its upsampling, the tolerance,
+/// the gallery (path and content). A results file and a state hold answers made with one
+/// set of them; `settings_file` keeps it beside each.
+fn answer_settings(args: &Args, detector: &str, gallery: Option<&Path>) -> anyhow::Result<Value> {
+    let gallery = match gallery {
+        Some(g) => {
+            let bytes =
+                std::fs::read(g).with_context(|| format!("{}: cannot read", g.display()))?;
+            let sha: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            json!({"path": g.display().to_string(), "sha256": sha})
+        }
+        None => Value::Null,
+    };
+    // The tolerance as typed (0.6, not the f32's 0.6000000238418579).
+    let tolerance: f64 = args.tolerance.to_string().parse().unwrap_or(0.0);
+    Ok(json!({"detector": detector, "upsample": args.upsample,
+              "tolerance": tolerance, "gallery": gallery}))
+}
+
+/// Where the answer settings of `file` (the results file or the state) are kept.
+fn settings_file(file: &Path) -> PathBuf {
+    let mut p = file.as_os_str().to_owned();
+    p.push(".settings.json");
+    PathBuf::from(p)
+}
+
+/// What differs between two answer settings, as `key: old → new` (empty: nothing).
+fn settings_diff(old: &Value, new: &Value) -> Vec<String> {
+    let show = |v: &Value| match v {
+        Value::Object(g) => format!(
+            "{} (sha256 {}…)",
+            g["path"].as_str().unwrap_or("?"),
+            g["sha256"].as_str().unwrap_or("?").get(..12).unwrap_or("?")
+        ),
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    };
+    ["detector", "upsample", "tolerance", "gallery"]
+        .iter()
+        .filter(|k| old.get(**k) != new.get(**k))
+        .map(|k| format!("{k}: {} → {}", show(&old[*k]), show(&new[*k])))
+        .collect()
+}
+
+/// Refuses to add answers made with `settings` to `file` (results or state) when it holds
+/// answers made with other ones: a rerun never returns stale answers. Records them for a
+/// file that has none yet.
+fn check_settings(file: &Path, what: &str, settings: &Value) -> anyhow::Result<()> {
+    let sidecar = settings_file(file);
+    match std::fs::read(&sidecar) {
+        Ok(bytes) => {
+            let old: Value = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not valid JSON", sidecar.display()))?;
+            let diff = settings_diff(&old, settings);
+            if !diff.is_empty() {
+                anyhow::bail!(
+                    "{}: this {what} holds answers made with other options ({}); pass another --out and --state, or delete both to start over",
+                    file.display(),
+                    diff.join("; ")
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(&sidecar, format!("{settings:#}\n"))
+                .with_context(|| format!("{}: cannot write", sidecar.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", sidecar.display())),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.tolerance > 0.0 && args.tolerance <= 2.0) {
         anyhow::bail!("--tolerance must be in (0, 2], got {}", args.tolerance);
@@ -187,6 +261,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let own: Vec<PathBuf> = [
         args.out.clone(),
         args.state.clone(),
+        settings_file(&args.out),
+        settings_file(&args.state),
         args.state.with_extension("lock"),
         sidecar("-wal"),
         sidecar("-shm"),
@@ -248,8 +324,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("{}: cannot create", parent.display()))?;
     }
     let _lock = lock_state(&args.state)?;
+    let settings = answer_settings(&args, job_detector, gallery.as_deref())?;
+    check_settings(&args.state, "state", &settings)?;
     let mut out = ResultsFile::open(&args.out)
         .with_context(|| format!("{}: cannot open results file", args.out.display()))?;
+    check_settings(&args.out, "results file", &settings)?;
     let workers = args.workers.map(|w| w as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -529,4 +608,32 @@ fn summarise(
         );
     }
     exit::finished(!failures.is_empty() || input_errors > 0 || outcome.missing > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_diff_names_what_changed() {
+        let a = json!({"detector": "hog", "upsample": 1, "tolerance": 0.6,
+                       "gallery": {"path": "/g/a.json", "sha256": "0123456789abcdef"}});
+        assert!(settings_diff(&a, &a).is_empty());
+        let mut b = a.clone();
+        b["tolerance"] = json!(0.5);
+        b["gallery"]["sha256"] = json!("fedcba9876543210");
+        assert_eq!(
+            settings_diff(&a, &b),
+            [
+                "tolerance: 0.6 → 0.5",
+                "gallery: /g/a.json (sha256 0123456789ab…) → /g/a.json (sha256 fedcba987654…)"
+            ]
+        );
+        let mut c = a.clone();
+        c["gallery"] = Value::Null;
+        assert_eq!(
+            settings_diff(&a, &c),
+            ["gallery: /g/a.json (sha256 0123456789ab…) → none"]
+        );
+    }
 }
