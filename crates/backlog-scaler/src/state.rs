@@ -206,6 +206,34 @@ mod tests {
         assert_eq!(s.seen_for(500, &ids[29], Registration::Booting), 0);
     }
 
+    /// The largest state the configuration allows (110 polls, MAX_TASKS = 1000, 10⁶ jobs
+    /// queued at every poll) with the sightings at their cap still fits the parameter.
+    #[test]
+    fn a_full_state_with_full_sightings_fits() {
+        use facerec_backlog_policy::PollSample;
+        let mut state = ScalerState::default();
+        for k in 0..crate::config::MAX_REMEMBERED_POLLS {
+            state.policy.samples.push_back(PollSample {
+                t: 1_767_225_600 + 10 * k,
+                queued: 1_000_000,
+                busy: 1000,
+                want: 1000,
+            });
+        }
+        state.policy.empty_since = Some(1_767_225_600);
+        for k in 0..MAX_TRACKED {
+            let map = if k % 2 == 0 {
+                &mut state.sightings.booting
+            } else {
+                &mut state.sightings.draining
+            };
+            map.insert(format!("i-{k:017x}"), 1_767_225_600);
+        }
+        let (json, dropped) = state_json(state.clone());
+        assert_eq!(dropped, 0, "{} bytes", json.len());
+        assert_eq!(serde_json::from_str::<ScalerState>(&json).unwrap(), state);
+    }
+
     #[test]
     fn the_old_state_format_still_reads_and_empty_sightings_are_left_out() {
         let old = r#"{"samples":[[1767225600,3,1,1]],"empty_since":null}"#;
