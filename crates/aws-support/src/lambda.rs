@@ -2,7 +2,9 @@
 //! functions do once per cold start before handing events to their handler.
 
 use std::fmt::Display;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 /// The error a cold start fails with (the same type as `lambda_runtime::Error`).
@@ -33,8 +35,27 @@ pub fn config<C, E: Display>(from_env: Result<C, E>) -> Result<C, BoxError> {
     })
 }
 
-/// The SDK configuration from the function's environment (region, role credentials).
-/// Each component applies its own app name where it builds its clients.
+/// The longest one attempt of a Lambda's AWS call may take (the calls are small
+/// control-plane requests answered in well under a second).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest one AWS call may take, retries included: an attempt, a backoff and most of
+/// a second attempt. The backlog scaler's time budget (a poll every 10 s, its state saved
+/// before a 60-s timeout) is planned around it.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(7);
+
+/// The timeouts of the Lambdas' SDK clients: 3-s connect, [`ATTEMPT_TIMEOUT`],
+/// [`OPERATION_TIMEOUT`]. Without them a call on a dead connection would wait until the
+/// function's timeout (the SDK has no attempt or operation timeout by default).
+pub fn timeouts() -> TimeoutConfig {
+    crate::sdk::bounded_timeouts(ATTEMPT_TIMEOUT, OPERATION_TIMEOUT)
+}
+
+/// The SDK configuration from the function's environment (region, role credentials),
+/// with [`timeouts`]. Each component applies its own app name where it builds its
+/// clients.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
 }

@@ -37,6 +37,17 @@ pub fn attempt_timeouts(attempt: Duration) -> TimeoutConfig {
         .build()
 }
 
+/// [`attempt_timeouts`] and a bound on the whole operation, retries included, so no call
+/// outlasts `operation` (the SDK sets neither by default:
+/// <https://docs.aws.amazon.com/sdk-for-rust/latest/dg/timeouts.html>).
+pub fn bounded_timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +64,13 @@ mod tests {
         let t = attempt_timeouts(Duration::from_secs(30));
         assert_eq!(t.connect_timeout(), Some(Duration::from_secs(3)));
         assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn bounded_timeouts_bound_the_operation_too() {
+        let t = bounded_timeouts(Duration::from_secs(3), Duration::from_secs(7));
+        assert_eq!(t.connect_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(7)));
     }
 }

@@ -33,8 +33,15 @@
 //!
 //! The state ([`PolicyState`]: the remembered polls and the start of the current empty
 //! spell) is serialisable; the Lambda keeps it in an SSM parameter between invocations.
+//!
+//! # Capacity
+//!
+//! [`capacity`]: which instances count as capacity (ACTIVE container instances and
+//! instances still booting, within a bound) and which DRAINING ones are zombies.
 
 use std::collections::VecDeque;
+
+pub mod capacity;
 
 use serde::{Deserialize, Serialize};
 

@@ -253,12 +253,11 @@ impl FleetApi for AwsFleet {
             .map_err(|e| sdk_error(OP, e))
     }
 
-    async fn active_container_instances(&self) -> Result<Vec<ContainerInstance>, AwsError> {
+    async fn container_instances(&self) -> Result<Vec<ContainerInstance>, AwsError> {
         const OP: &str = "ecs:ListContainerInstances";
-        let query = InstanceQuery {
-            filter: None,
-            status: Some(ContainerInstanceStatus::Active),
-        };
+        // No status: every status but INACTIVE (API_ListContainerInstances), so DRAINING
+        // instances are seen, counted out of the capacity and, once zombies, removed.
+        let query = InstanceQuery::default();
         let arns = ecs::list_container_instance_arns(&self.ecs, &self.cluster, query)
             .await
             .map_err(|e| sdk_error(OP, e))?;

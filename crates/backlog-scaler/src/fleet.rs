@@ -30,14 +30,6 @@ pub struct GroupInstance {
     pub lifecycle_state: String,
 }
 
-impl GroupInstance {
-    /// Whether the instance is, or is about to be, part of the fleet: launching or in
-    /// service. Instances on their way out (Terminating*, Detaching, Standby) are not.
-    pub fn counts(&self) -> bool {
-        self.lifecycle_state.starts_with("Pending") || self.lifecycle_state == "InService"
-    }
-}
-
 /// The Auto Scaling group's capacity and members.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupState {
@@ -51,7 +43,7 @@ pub struct GroupState {
 pub struct ContainerInstance {
     pub arn: String,
     pub ec2_instance_id: String,
-    /// `ACTIVE`, `DRAINING`, …
+    /// `ACTIVE`, `DRAINING`, `REGISTERING`, …
     pub status: String,
     pub running_tasks: i32,
     pub pending_tasks: i32,
@@ -107,9 +99,10 @@ pub trait FleetApi: Send + Sync {
         capacity: u32,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// The cluster's ACTIVE container instances: ecs:ListContainerInstances, then
+    /// The cluster's container instances in every status but INACTIVE (ACTIVE, DRAINING,
+    /// REGISTERING …): ecs:ListContainerInstances without a status filter, then
     /// ecs:DescribeContainerInstances.
-    fn active_container_instances(
+    fn container_instances(
         &self,
     ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
 

@@ -1,7 +1,7 @@
-//! One invocation: load the rule's state, poll every `POLL_SECONDS` for `RUN_SECONDS`,
-//! act on each poll's decision, save the state. A plain async function over the
-//! [`FleetApi`], [`StateStore`], [`MetricsSink`] and [`Clock`] it is given, so tests run it
-//! without the Lambda runtime, against in-memory fakes or moto.
+//! One invocation: load the state, poll every `POLL_SECONDS` for `RUN_SECONDS`, act on
+//! each poll's decision, save the state. A plain async function over the [`FleetApi`],
+//! [`StateStore`], [`MetricsSink`] and [`Clock`] it is given, so tests run it without the
+//! Lambda runtime, against in-memory fakes or moto.
 //!
 //! Per poll:
 //! 1. observe: queue depth, the service's desired count, the busy (scale-in protected)
@@ -9,45 +9,55 @@
 //! 2. decide: [`BacklogPolicy::poll`];
 //! 3. act: UpdateService when the desired count changes; raise the group's desired
 //!    capacity to the decision when it is lower (never lowered with SetDesiredCapacity);
-//!    when the group has more instances (launching or in service) than the decision,
-//!    remove up to that many *empty* ones: registered, ACTIVE, no running or pending
-//!    task — set DRAINING, re-read (still empty), TerminateInstanceInAutoScalingGroup
-//!    decrementing the desired capacity. An instance that gained a task meanwhile is set
-//!    ACTIVE again. Instances still booting (no container instance yet) are left alone.
+//! 4. count the capacity ([`facerec_backlog_policy::capacity`]: ACTIVE container
+//!    instances and instances still booting, within a bound, in the group) and, after
+//!    saving the state, terminate (TerminateInstanceInAutoScalingGroup, decrementing):
+//!    - *zombies*: idle DRAINING instances in service, seen so for 120 s;
+//!    - instances booting past the bound (in service, never registered);
+//!    - beyond the decision, up to the excess of *empty* ACTIVE ones, newest first, each
+//!      claimed and checked: set DRAINING, re-read the group and the container instances,
+//!      and terminate only if it is still DRAINING and empty and the capacity without it
+//!      still covers the decision; otherwise set it ACTIVE again (or leave it to whoever
+//!      else is removing it). A DRAINING instance never counts, so of two invocations at
+//!      once the later check sees the other's claim and backs off: never more than the
+//!      excess goes.
+//!
+//! Time: each poll ends by the next one's start, the last [`SAVE_RESERVE`] before the
+//! invocation's end, which is [`END_MARGIN`] before the function's deadline (the Lambda's,
+//! or `RUN_SECONDS + POLL_SECONDS` ≤ 60 s from the start); a poll past its deadline is
+//! cut, and no removal starts with less than [`REMOVAL_BUDGET`] left. What a cut leaves
+//! DRAINING the zombie rule removes.
 //!
 //! Errors: a failed call skips the rest of its poll (the next poll retries from fresh
 //! observations); an invocation whose every poll failed, or whose state could not be
 //! saved, returns an error, so the function's Errors metric and its alarm fire.
 
-use std::collections::HashSet;
+use std::time::Duration;
 
-use facerec_backlog_policy::{BacklogPolicy, Observation, PolicyState};
+use facerec_backlog_policy::capacity::{InstanceBounds, InstanceClass, Membership};
+use facerec_backlog_policy::{BacklogPolicy, Observation};
 use serde::Serialize;
 use serde_json::{json, Map};
+use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::config::ScalerConfig;
-use crate::fleet::{AwsError, FleetApi, StateStore};
+use crate::fleet::{AwsError, ContainerInstance, FleetApi, StateStore};
+use crate::instances::{capacity_of, members, observe};
 use crate::metrics::{emf_line, MetricsSink};
+pub use crate::state::{state_json, ScalerState, Sightings, STATE_LIMIT_BYTES};
 
-/// An SSM Standard parameter's value holds at most 4096 characters.
-pub const STATE_LIMIT_BYTES: usize = 4096;
-
-/// The state as JSON of at most [`STATE_LIMIT_BYTES`], and how many of its oldest samples
-/// were dropped to fit. Within the configuration's limits (MAX_TASKS ≤ 1000, at most
-/// [`crate::config::MAX_REMEMBERED_POLLS`] polls) nothing is dropped below ~10⁸ queued
-/// jobs; beyond that the oldest samples go rather than the save failing on size.
-pub fn state_json(mut state: PolicyState) -> (String, usize) {
-    let mut dropped = 0;
-    loop {
-        let json = serde_json::to_string(&state).expect("the state serialises");
-        if json.len() <= STATE_LIMIT_BYTES || state.samples.is_empty() {
-            return (json, dropped);
-        }
-        state.samples.pop_front();
-        dropped += 1;
-    }
-}
+/// Kept at the end of an invocation for the state save (PutParameter takes ~0.1 s; this
+/// leaves room for a retry).
+pub const SAVE_RESERVE: Duration = Duration::from_secs(4);
+/// The invocation returns this long before the function's deadline.
+pub const END_MARGIN: Duration = Duration::from_secs(1);
+/// No removal (drain, re-read, terminate: ~0.5 s) starts with less than this left in its
+/// poll.
+pub const REMOVAL_BUDGET: Duration = Duration::from_secs(3);
+/// The function's timeout in `terraform/modules/backlog_scaler` (one schedule period):
+/// the latest an invocation may run when the Lambda gives no deadline.
+pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one poll saw and did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -64,7 +74,9 @@ pub struct PollReport {
     pub desired_tasks: u32,
     /// The group's desired capacity after any raise.
     pub group_desired: u32,
-    /// EC2 instance ids drained and terminated.
+    /// Instances counted as capacity (ACTIVE, or booting within the bound).
+    pub capacity: u32,
+    /// EC2 instance ids terminated: zombies, stuck booting ones, then the excess.
     pub terminated: Vec<String>,
 }
 
@@ -124,51 +136,106 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
     }
 
     /// The state to start from: the stored one, or a fresh one (with the reason) when it
-    /// is missing, unreadable or garbled.
-    async fn load_state(&self, now: u64) -> (PolicyState, Option<String>) {
-        let text = match self.store.load().await {
-            Ok(Some(text)) => text,
-            Ok(None) => {
+    /// is missing, unreadable, garbled or not read by `deadline`.
+    async fn load_state(&self, now: u64, deadline: Instant) -> (ScalerState, Option<String>) {
+        let text = match tokio::time::timeout_at(deadline, self.store.load()).await {
+            Ok(Ok(Some(text))) => text,
+            Ok(Ok(None)) => {
                 let why = "state parameter does not exist".to_string();
                 tracing::info!(parameter = %self.config.state_parameter, "{why}; starting fresh");
-                return (PolicyState::default(), Some(why));
+                return (ScalerState::default(), Some(why));
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 let why = format!("state not read: {e}");
                 tracing::warn!(parameter = %self.config.state_parameter, error = %e, "state not read; starting fresh");
-                return (PolicyState::default(), Some(why));
+                return (ScalerState::default(), Some(why));
+            }
+            Err(_) => {
+                let why = "state not read: timed out".to_string();
+                tracing::warn!(parameter = %self.config.state_parameter, "state not read in time; starting fresh");
+                return (ScalerState::default(), Some(why));
             }
         };
-        match serde_json::from_str::<PolicyState>(&text) {
+        match serde_json::from_str::<ScalerState>(&text) {
             Ok(mut state) => {
-                let dropped = state.sanitize(now);
+                let dropped = state.policy.sanitize(now) + state.sightings.sanitize(now);
                 if dropped > 0 {
-                    tracing::warn!(dropped, "state had samples from the future; dropped them");
+                    tracing::warn!(dropped, "state had entries from the future; dropped them");
                 }
                 (state, None)
             }
             Err(e) => {
                 let why = format!("state is not valid JSON state: {e}");
                 tracing::warn!(parameter = %self.config.state_parameter, error = %e, "garbled state; starting fresh");
-                (PolicyState::default(), Some(why))
+                (ScalerState::default(), Some(why))
             }
         }
     }
 
-    /// One invocation of the function (what the one-minute schedule triggers).
+    /// The end of an invocation started at `start`: [`END_MARGIN`] before the earlier of
+    /// the Lambda's `deadline` and the function timeout the configuration implies
+    /// (`RUN_SECONDS + POLL_SECONDS`, as Terraform sets them, at most [`FUNCTION_TIMEOUT`]).
+    pub fn invocation_end(&self, start: Instant, deadline: Option<Instant>) -> Instant {
+        let timeout = (self.config.run_for + self.config.poll_interval).min(FUNCTION_TIMEOUT);
+        let end = deadline.map_or(start + timeout, |d| d.min(start + timeout));
+        end.checked_sub(END_MARGIN).unwrap_or(start).max(start)
+    }
+
+    /// One invocation of the function (what the one-minute schedule triggers), ending
+    /// before the function timeout the configuration implies.
     pub async fn invoke(&self, clock: &impl Clock) -> Result<InvocationReport, ScalerError> {
+        self.invoke_until(clock, None).await
+    }
+
+    /// One invocation that also ends before `deadline` (the Lambda context's).
+    pub async fn invoke_until(
+        &self,
+        clock: &impl Clock,
+        deadline: Option<Instant>,
+    ) -> Result<InvocationReport, ScalerError> {
         let start = clock.now();
-        let (state, fresh_state) = self.load_state(clock.unix_seconds()).await;
-        let mut policy = BacklogPolicy::with_state(self.config.policy.clone(), state);
+        let end = self.invocation_end(start, deadline);
+        let polls_end = end.checked_sub(SAVE_RESERVE).unwrap_or(start).max(start);
+        // The state is read within the first poll's time.
+        let load_by = (start + self.config.poll_interval).min(polls_end);
+        let (state, fresh_state) = self.load_state(clock.unix_seconds(), load_by).await;
+        let mut policy = BacklogPolicy::with_state(self.config.policy.clone(), state.policy);
+        let mut sightings = state.sightings;
         let mut report = InvocationReport {
             fresh_state,
             ..InvocationReport::default()
         };
         let mut last_error = None;
         let offsets = self.config.poll_offsets();
-        for offset in &offsets {
-            clock.sleep_until(start + *offset).await;
-            match self.poll(&mut policy, clock).await {
+        for (k, offset) in offsets.iter().enumerate() {
+            let at = start + *offset;
+            let poll_end = offsets
+                .get(k + 1)
+                .map_or(polls_end, |next| (start + *next).min(polls_end));
+            if at.max(clock.now()) >= poll_end {
+                let e = AwsError::new(
+                    "deadline",
+                    format!(
+                        "poll at +{} s skipped: the invocation ends too soon",
+                        offset.as_secs()
+                    ),
+                );
+                tracing::warn!(error = %e, "poll skipped");
+                report.failed_polls.push(e.to_string());
+                last_error = Some(e);
+                continue;
+            }
+            clock.sleep_until(at).await;
+            let poll = self.poll(&mut policy, &mut sightings, clock, poll_end);
+            let outcome = tokio::time::timeout_at(poll_end, poll)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AwsError::new(
+                        "deadline",
+                        format!("poll at +{} s cut at its deadline", offset.as_secs()),
+                    ))
+                });
+            match outcome {
                 Ok(poll) => report.polls.push(poll),
                 Err(e) => {
                     tracing::warn!(error = %e, "poll skipped");
@@ -184,14 +251,9 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             Map::new(),
             clock.unix_millis(),
         ));
-        let (json, dropped) = state_json(policy.into_state());
-        if dropped > 0 {
-            tracing::warn!(
-                dropped,
-                "state too large for the SSM parameter; dropped its oldest samples"
-            );
-        }
-        let saved = self.store.save(&json).await;
+        let saved = tokio::time::timeout_at(end, self.save_state(&policy, &sightings))
+            .await
+            .unwrap_or_else(|_| Err(AwsError::new("ssm:PutParameter", "timed out")));
         if report.polls.is_empty() {
             if let Some(last) = last_error {
                 return Err(ScalerError::AllPollsFailed {
@@ -207,19 +269,41 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
         Ok(report)
     }
 
+    /// Writes the rule's state and the sightings to the store.
+    async fn save_state(
+        &self,
+        policy: &BacklogPolicy,
+        sightings: &Sightings,
+    ) -> Result<(), AwsError> {
+        let (json, dropped) = state_json(ScalerState {
+            policy: policy.state().clone(),
+            sightings: sightings.clone(),
+        });
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "state too large for the SSM parameter; dropped its oldest samples"
+            );
+        }
+        self.store.save(&json).await
+    }
+
     /// Sets an instance this poll drained ACTIVE again after a failed step, so it is not
-    /// left DRAINING in the group (only ACTIVE instances are ever picked for removal).
+    /// left DRAINING in the group (where the zombie rule would remove it).
     async fn undo_drain(&self, arn: &str, instance_id: &str) {
         if let Err(e) = self.fleet.set_container_instance_draining(arn, false).await {
             tracing::error!(instance = %instance_id, error = %e, "left DRAINING: could not set it ACTIVE again");
         }
     }
 
-    /// Observe, decide, act.
+    /// Observe, decide, act; removals only while [`REMOVAL_BUDGET`] is left before
+    /// `deadline`.
     async fn poll(
         &self,
         policy: &mut BacklogPolicy,
+        sightings: &mut Sightings,
         clock: &impl Clock,
+        deadline: Instant,
     ) -> Result<PollReport, AwsError> {
         let t = clock.unix_seconds();
         let depth = self.fleet.queue_depth().await?;
@@ -254,60 +338,67 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             }
         }
 
-        let members: HashSet<&str> = group
-            .instances
-            .iter()
-            .filter(|i| i.counts())
-            .map(|i| i.instance_id.as_str())
-            .collect();
-        let excess = members.len().saturating_sub(next as usize);
+        let containers = self.fleet.container_instances().await?;
+        let bounds = InstanceBounds::for_cold_start(self.config.policy.cold_start_seconds);
+        let members = members(&group, &containers);
+        observe(sightings, t, &members);
+        let capacity = capacity_of(&members, t, sightings, &bounds);
+        let mut zombies = Vec::new();
+        let mut stuck = Vec::new();
+        let mut empty = Vec::new();
+        for m in &members {
+            match (m.class(t, sightings, &bounds), m.container) {
+                (InstanceClass::Zombie, Some(ci)) => zombies.push(ci.clone()),
+                (InstanceClass::Stuck, ci)
+                    if m.membership == Membership::InService
+                        && ci.is_none_or(ContainerInstance::is_empty) =>
+                {
+                    stuck.push(m.id.to_string());
+                }
+                (InstanceClass::Serving, Some(ci)) if ci.is_empty() => empty.push(ci.clone()),
+                _ => {}
+            }
+        }
+        // Newest first: the oldest have shown they stay up (and their image is warm).
+        empty.sort_by_key(|ci| std::cmp::Reverse(ci.registered_at));
+        let excess = capacity.saturating_sub(next) as usize;
+        empty.truncate(excess);
+
         let mut terminated = Vec::new();
-        if excess > 0 {
-            let mut empty: Vec<_> = self
-                .fleet
-                .active_container_instances()
-                .await?
-                .into_iter()
-                .filter(|ci| {
-                    ci.status == "ACTIVE"
-                        && ci.is_empty()
-                        && members.contains(ci.ec2_instance_id.as_str())
-                })
-                .collect();
-            // Newest first: the oldest have shown they stay up (and their image is warm).
-            empty.sort_by_key(|ci| std::cmp::Reverse(ci.registered_at));
-            for ci in empty.into_iter().take(excess) {
-                self.fleet
-                    .set_container_instance_draining(&ci.arn, true)
-                    .await?;
-                let reread = match self.fleet.container_instance(&ci.arn).await {
-                    Ok(reread) => reread,
-                    Err(e) => {
-                        self.undo_drain(&ci.arn, &ci.ec2_instance_id).await;
-                        return Err(e);
-                    }
-                };
-                match reread {
-                    Some(now) if now.is_empty() => {}
-                    Some(_) => {
-                        // A task was placed between the list and the drain: keep the instance.
-                        tracing::info!(instance = %ci.ec2_instance_id, "gained a task while draining; set ACTIVE again");
-                        self.fleet
-                            .set_container_instance_draining(&ci.arn, false)
-                            .await?;
-                        continue;
-                    }
-                    None => {
-                        // Deregistered meanwhile (the instance is going anyway).
-                        continue;
-                    }
-                }
-                if let Err(e) = self.fleet.terminate_instance(&ci.ec2_instance_id).await {
-                    self.undo_drain(&ci.arn, &ci.ec2_instance_id).await;
-                    return Err(e);
-                }
-                tracing::info!(instance = %ci.ec2_instance_id, "drained and terminated an empty instance");
-                terminated.push(ci.ec2_instance_id);
+        if !(zombies.is_empty() && stuck.is_empty() && empty.is_empty()) {
+            // Before any termination: a killed invocation keeps the history it acted on.
+            self.save_state(policy, sightings).await?;
+        }
+        let time_left = || clock.now() + REMOVAL_BUDGET <= deadline;
+        for ci in zombies {
+            if !time_left() {
+                break;
+            }
+            // Still DRAINING and idle (not set ACTIVE, no task placed) just before.
+            match self.fleet.container_instance(&ci.arn).await? {
+                Some(now) if now.status == "DRAINING" && now.is_empty() => {}
+                _ => continue,
+            }
+            self.fleet.terminate_instance(&ci.ec2_instance_id).await?;
+            tracing::warn!(instance = %ci.ec2_instance_id, "terminated an instance left DRAINING (zombie)");
+            terminated.push(ci.ec2_instance_id);
+        }
+        for id in stuck {
+            if !time_left() {
+                break;
+            }
+            self.fleet.terminate_instance(&id).await?;
+            tracing::warn!(instance = %id, bound_s = bounds.registration_seconds, "terminated an instance that never registered");
+            terminated.push(id);
+        }
+        for ci in empty {
+            if !time_left() {
+                break;
+            }
+            match self.remove_excess(&ci, next, t, sightings, &bounds).await? {
+                Removal::Terminated => terminated.push(ci.ec2_instance_id),
+                Removal::Kept => {}
+                Removal::Enough => break,
             }
         }
 
@@ -320,6 +411,7 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             want: decision.want,
             desired_tasks: next,
             group_desired,
+            capacity,
             terminated,
         };
         tracing::info!(
@@ -332,6 +424,7 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             desired = report.desired_tasks,
             group_desired = report.group_desired,
             instances = members.len(),
+            capacity = report.capacity,
             terminated = report.terminated.len(),
             "poll"
         );
@@ -353,4 +446,79 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
         ));
         Ok(report)
     }
+
+    /// Removes one empty ACTIVE instance beyond the decision `next`: claim it (DRAINING),
+    /// re-read the group and the container instances, and terminate it only if it is still
+    /// ours to remove (DRAINING, empty, in the group) and the capacity without it — every
+    /// claimed instance left out, another invocation's too — still covers `next`.
+    async fn remove_excess(
+        &self,
+        ci: &ContainerInstance,
+        next: u32,
+        t: u64,
+        sightings: &Sightings,
+        bounds: &InstanceBounds,
+    ) -> Result<Removal, AwsError> {
+        let id = ci.ec2_instance_id.as_str();
+        self.fleet
+            .set_container_instance_draining(&ci.arn, true)
+            .await?;
+        let reread = async {
+            let group = self.fleet.group().await?;
+            let containers = self.fleet.container_instances().await?;
+            Ok::<_, AwsError>((group, containers))
+        };
+        let (group, containers) = match reread.await {
+            Ok(read) => read,
+            Err(e) => {
+                self.undo_drain(&ci.arn, id).await;
+                return Err(e);
+            }
+        };
+        let members = members(&group, &containers);
+        let Some(me) = members.iter().find(|m| m.id == id) else {
+            // Left the group meanwhile: someone else is removing it.
+            return Ok(Removal::Kept);
+        };
+        match me.container {
+            // Deregistered, or being terminated by someone else: it is going anyway.
+            None => return Ok(Removal::Kept),
+            _ if me.membership == Membership::Leaving => return Ok(Removal::Kept),
+            // Set ACTIVE again by another invocation that backed off: not ours to remove.
+            Some(now) if now.status != "DRAINING" => return Ok(Removal::Kept),
+            Some(now) if !now.is_empty() => {
+                // A task was placed between the list and the drain: keep the instance.
+                tracing::info!(instance = %id, "gained a task while draining; set ACTIVE again");
+                self.fleet
+                    .set_container_instance_draining(&ci.arn, false)
+                    .await?;
+                return Ok(Removal::Kept);
+            }
+            Some(_) => {}
+        }
+        let capacity = capacity_of(&members, t, sightings, bounds);
+        if capacity < next {
+            // Another removal (another invocation's) got there first.
+            tracing::info!(instance = %id, capacity, next, "capacity without it is short; set ACTIVE again");
+            self.fleet
+                .set_container_instance_draining(&ci.arn, false)
+                .await?;
+            return Ok(Removal::Enough);
+        }
+        if let Err(e) = self.fleet.terminate_instance(id).await {
+            self.undo_drain(&ci.arn, id).await;
+            return Err(e);
+        }
+        tracing::info!(instance = %id, "drained and terminated an empty instance");
+        Ok(Removal::Terminated)
+    }
+}
+
+/// What became of one instance picked for removal.
+enum Removal {
+    Terminated,
+    /// Not terminated by this poll (it gained a task, or someone else has it).
+    Kept,
+    /// Not terminated, and the capacity has no more to spare.
+    Enough,
 }

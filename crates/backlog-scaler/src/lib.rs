@@ -9,6 +9,9 @@
 //! - [`handler`]: [`BacklogScaler::invoke`], the plain async function: state in, polls,
 //!   actions, state out;
 //! - [`fleet`]: the traits it acts through ([`FleetApi`], [`StateStore`]);
+//! - [`instances`]: the group's instances with their container instances, counted with
+//!   `facerec_backlog_policy::capacity`;
+//! - [`state`]: what the SSM parameter holds (the rule's state, instance sightings);
 //! - [`aws`]: those traits over the AWS SDK (SQS, ECS, Auto Scaling, SSM clients);
 //! - [`clock`]: monotonic and wall time ([`TokioClock`]), pausable in tests;
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
@@ -20,7 +23,9 @@ pub mod clock;
 pub mod config;
 pub mod fleet;
 pub mod handler;
+pub mod instances;
 pub mod metrics;
+pub mod state;
 
 pub use aws::{AwsFleet, SsmStateStore};
 pub use clock::{Clock, TokioClock};
@@ -29,7 +34,6 @@ pub use fleet::{
     AwsError, ContainerInstance, FleetApi, GroupInstance, GroupState, QueueDepth, ServiceCounts,
     StateStore,
 };
-pub use handler::{
-    state_json, BacklogScaler, InvocationReport, PollReport, ScalerError, STATE_LIMIT_BYTES,
-};
+pub use handler::{BacklogScaler, InvocationReport, PollReport, ScalerError};
 pub use metrics::{MetricsSink, RecordedMetrics, StdoutMetrics};
+pub use state::{state_json, ScalerState, Sightings, STATE_LIMIT_BYTES};

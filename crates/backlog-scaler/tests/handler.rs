@@ -1,264 +1,18 @@
 //! The handler over an in-memory fleet, in paused tokio time: what each invocation asks
 //! of AWS, in which order, and what it refuses to do.
 
-use std::collections::VecDeque;
+mod support;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
-use facerec_backlog_policy::{BacklogPolicy, LoadEstimate, Observation, PolicyConfig, PolicyState};
+use facerec_backlog_policy::{BacklogPolicy, Observation, PolicyState};
 use facerec_backlog_scaler::{
-    state_json, AwsError, BacklogScaler, ContainerInstance, FleetApi, GroupInstance, GroupState,
-    QueueDepth, RecordedMetrics, ScalerConfig, ScalerError, ServiceCounts, StateStore, TokioClock,
-    STATE_LIMIT_BYTES,
+    state_json, QueueDepth, ScalerConfig, ScalerError, TokioClock, STATE_LIMIT_BYTES,
 };
-
-const T0_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
-
-fn config() -> ScalerConfig {
-    ScalerConfig {
-        queue_url: "https://sqs.example/123456789012/jobs".into(),
-        cluster_name: "facerec-cluster".into(),
-        service_name: "facerec-service".into(),
-        autoscaling_group_name: "facerec-asg".into(),
-        state_parameter: "/facerec/backlog-scaler/state".into(),
-        poll_interval: Duration::from_secs(10),
-        run_for: Duration::from_secs(50),
-        policy: PolicyConfig {
-            job_seconds: 6.0,
-            acceptable_latency_seconds: 300.0,
-            cold_start_seconds: 165,
-            target_utilization: 1.0,
-            min_tasks: 0,
-            max_tasks: 5,
-            load_window_seconds: 60,
-            scale_down_window_seconds: 60,
-            activity_window_seconds: 900,
-            load_estimate: LoadEstimate::BusyMean,
-        },
-        metrics_namespace: "test/scaler".into(),
-    }
-}
-
-/// A fleet in memory. Every call is logged; `fail` makes the named operation fail.
-#[derive(Default)]
-struct World {
-    depth: QueueDepth,
-    service_desired: u32,
-    busy: u32,
-    group_desired: u32,
-    max_size: u32,
-    /// (instance id, lifecycle state)
-    group: Vec<(String, String)>,
-    container_instances: Vec<ContainerInstance>,
-    /// A task appears on this container instance right after it is set DRAINING.
-    task_lands_on: Option<String>,
-    fail: Vec<&'static str>,
-    /// Operations that fail once, the first time they are called.
-    fail_once: Vec<&'static str>,
-    calls: Vec<String>,
-    /// Unix seconds of each GetQueueAttributes.
-    polled_at: Vec<u64>,
-}
-
-struct FakeFleet {
-    world: Mutex<World>,
-    clock: TokioClock,
-}
-
-impl FakeFleet {
-    fn new(world: World) -> Self {
-        FakeFleet {
-            world: Mutex::new(world),
-            clock: TokioClock::anchored_at(T0_MS),
-        }
-    }
-
-    fn call(
-        &self,
-        op: &'static str,
-        detail: String,
-    ) -> Result<std::sync::MutexGuard<'_, World>, AwsError> {
-        let mut w = self.world.lock().unwrap();
-        w.calls.push(if detail.is_empty() {
-            op.to_string()
-        } else {
-            format!("{op} {detail}")
-        });
-        if w.fail.contains(&op) {
-            return Err(AwsError::new(op, "injected failure"));
-        }
-        if let Some(i) = w.fail_once.iter().position(|o| *o == op) {
-            w.fail_once.remove(i);
-            return Err(AwsError::new(op, "injected failure"));
-        }
-        Ok(w)
-    }
-
-    fn calls(&self) -> Vec<String> {
-        self.world.lock().unwrap().calls.clone()
-    }
-}
-
-impl FleetApi for FakeFleet {
-    async fn queue_depth(&self) -> Result<QueueDepth, AwsError> {
-        use facerec_backlog_scaler::Clock;
-        let now = self.clock.unix_seconds();
-        let mut w = self.call("GetQueueAttributes", String::new())?;
-        w.polled_at.push(now);
-        Ok(w.depth)
-    }
-
-    async fn service(&self) -> Result<ServiceCounts, AwsError> {
-        let w = self.call("DescribeServices", String::new())?;
-        Ok(ServiceCounts {
-            desired: w.service_desired,
-            running: w.service_desired,
-            pending: 0,
-        })
-    }
-
-    async fn busy_tasks(&self) -> Result<u32, AwsError> {
-        Ok(self.call("GetTaskProtection", String::new())?.busy)
-    }
-
-    async fn set_desired_count(&self, count: u32) -> Result<(), AwsError> {
-        self.call("UpdateService", count.to_string())?
-            .service_desired = count;
-        Ok(())
-    }
-
-    async fn group(&self) -> Result<GroupState, AwsError> {
-        let w = self.call("DescribeAutoScalingGroups", String::new())?;
-        Ok(GroupState {
-            desired_capacity: w.group_desired,
-            max_size: w.max_size,
-            instances: w
-                .group
-                .iter()
-                .map(|(id, state)| GroupInstance {
-                    instance_id: id.clone(),
-                    lifecycle_state: state.clone(),
-                })
-                .collect(),
-        })
-    }
-
-    async fn set_desired_capacity(&self, capacity: u32) -> Result<(), AwsError> {
-        self.call("SetDesiredCapacity", capacity.to_string())?
-            .group_desired = capacity;
-        Ok(())
-    }
-
-    async fn active_container_instances(&self) -> Result<Vec<ContainerInstance>, AwsError> {
-        let w = self.call("ListContainerInstances", String::new())?;
-        Ok(w.container_instances
-            .iter()
-            .filter(|ci| ci.status == "ACTIVE")
-            .cloned()
-            .collect())
-    }
-
-    async fn container_instance(&self, arn: &str) -> Result<Option<ContainerInstance>, AwsError> {
-        let w = self.call("DescribeContainerInstances", arn.to_string())?;
-        Ok(w.container_instances
-            .iter()
-            .find(|ci| ci.arn == arn)
-            .cloned())
-    }
-
-    async fn set_container_instance_draining(
-        &self,
-        arn: &str,
-        draining: bool,
-    ) -> Result<(), AwsError> {
-        let status = if draining { "DRAINING" } else { "ACTIVE" };
-        let mut w = self.call("UpdateContainerInstancesState", format!("{arn} {status}"))?;
-        let lands = draining && w.task_lands_on.as_deref() == Some(arn);
-        let ci = w
-            .container_instances
-            .iter_mut()
-            .find(|ci| ci.arn == arn)
-            .expect("known container instance");
-        ci.status = status.into();
-        if lands {
-            ci.pending_tasks = 1;
-        }
-        Ok(())
-    }
-
-    async fn terminate_instance(&self, instance_id: &str) -> Result<(), AwsError> {
-        let mut w = self.call(
-            "TerminateInstanceInAutoScalingGroup",
-            instance_id.to_string(),
-        )?;
-        w.group.retain(|(id, _)| id != instance_id);
-        w.container_instances
-            .retain(|ci| ci.ec2_instance_id != instance_id);
-        w.group_desired -= 1;
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct MemoryStore {
-    value: Mutex<Option<String>>,
-    fail_load: bool,
-    fail_save: bool,
-    saves: Mutex<VecDeque<String>>,
-}
-
-impl StateStore for MemoryStore {
-    async fn load(&self) -> Result<Option<String>, AwsError> {
-        if self.fail_load {
-            return Err(AwsError::new("ssm:GetParameter", "AccessDenied"));
-        }
-        Ok(self.value.lock().unwrap().clone())
-    }
-
-    async fn save(&self, value: &str) -> Result<(), AwsError> {
-        if self.fail_save {
-            return Err(AwsError::new("ssm:PutParameter", "AccessDenied"));
-        }
-        *self.value.lock().unwrap() = Some(value.to_string());
-        self.saves.lock().unwrap().push_back(value.to_string());
-        Ok(())
-    }
-}
-
-fn ci(n: usize, running: i32) -> ContainerInstance {
-    ContainerInstance {
-        arn: format!(
-            "arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-cluster/ci-{n}"
-        ),
-        ec2_instance_id: format!("i-{n}"),
-        status: "ACTIVE".into(),
-        running_tasks: running,
-        pending_tasks: 0,
-        registered_at: 1_767_220_000 + n as i64,
-    }
-}
-
-fn in_service(ids: &[usize]) -> Vec<(String, String)> {
-    ids.iter()
-        .map(|n| (format!("i-{n}"), "InService".to_string()))
-        .collect()
-}
-
-fn scaler(
-    world: World,
-    store: MemoryStore,
-) -> BacklogScaler<FakeFleet, MemoryStore, RecordedMetrics> {
-    BacklogScaler::new(
-        config(),
-        FakeFleet::new(world),
-        store,
-        RecordedMetrics::default(),
-    )
-}
-
-fn count(calls: &[String], prefix: &str) -> usize {
-    calls.iter().filter(|c| c.starts_with(prefix)).count()
-}
+use support::fake::{
+    ci, count, in_service, on, scaler, writes, FakeFleet, MemoryStore, World, T0_MS,
+};
 
 /// One invocation polls at 0, 10 … 50 s of (paused) time, and the rule's samples carry
 /// those times into the saved state.
@@ -376,59 +130,41 @@ async fn the_group_is_never_lowered_with_set_desired_capacity() {
     assert_eq!(count(&calls, "SetDesiredCapacity"), 1);
 }
 
-/// An empty system with three instances: the two without a task are drained, re-read and
-/// terminated (decrementing the group), in that order; the one running a task and the one
-/// still booting (no container instance yet) are left alone.
+/// An empty system with three instances: the two without a task are claimed (DRAINING),
+/// re-checked and terminated (decrementing the group), in that order, after the state
+/// is saved; the one running a task and the one still booting (no container instance
+/// yet) are left alone.
 #[tokio::test(start_paused = true)]
 async fn scale_in_drains_then_terminates_only_empty_instances() {
     let mut group = in_service(&[1, 2, 3]);
     group.push(("i-4".into(), "Pending".into()));
-    let s = scaler(
-        World {
-            service_desired: 3,
-            group_desired: 4,
-            max_size: 10,
-            group,
-            container_instances: vec![ci(1, 0), ci(2, 1), ci(3, 0)],
-            ..World::default()
-        },
-        MemoryStore::default(),
-    );
+    let fleet = FakeFleet::new(World {
+        service_desired: 3,
+        group_desired: 4,
+        max_size: 10,
+        group,
+        container_instances: vec![ci(1, 0), ci(2, 1), ci(3, 0)],
+        ..World::default()
+    });
+    let s = on(fleet.clone(), MemoryStore::journaled(&fleet));
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     // Nothing visible, in flight or busy, arrivals rare: 0 at the first poll.
     assert_eq!(report.polls[0].desired_tasks, 0);
+    assert_eq!(report.polls[0].capacity, 4, "3 ACTIVE + 1 booting");
     assert_eq!(report.polls[0].terminated, ["i-3", "i-1"]);
-    let calls = s.fleet().calls();
-    let writes: Vec<&String> = calls
-        .iter()
-        .filter(|c| {
-            [
-                "UpdateService",
-                "UpdateContainer",
-                "DescribeContainer",
-                "Terminate",
-                "SetDesired",
-            ]
-            .iter()
-            .any(|p| c.starts_with(p))
-        })
-        .collect();
     let arn = |n: usize| ci(n, 0).arn;
     assert_eq!(
-        writes,
+        writes(&s.fleet().calls())[..6],
         [
             "UpdateService 0".to_string(),
+            "PutParameter".to_string(),
             format!("UpdateContainerInstancesState {} DRAINING", arn(3)),
-            format!("DescribeContainerInstances {}", arn(3)),
             "TerminateInstanceInAutoScalingGroup i-3".to_string(),
             format!("UpdateContainerInstancesState {} DRAINING", arn(1)),
-            format!("DescribeContainerInstances {}", arn(1)),
             "TerminateInstanceInAutoScalingGroup i-1".to_string(),
         ]
-        .iter()
-        .collect::<Vec<_>>()
     );
-    let w = s.fleet().world.lock().unwrap();
+    let w = s.fleet().world();
     assert_eq!(w.group_desired, 2, "each termination decremented the group");
     assert_eq!(
         w.group
@@ -764,16 +500,129 @@ fn the_state_fits_the_ssm_parameter_at_max_tasks_and_the_longest_window() {
         .samples
         .iter()
         .all(|s| s.want == 1000 && s.busy == 1000));
-    let (json, dropped) = state_json(state.clone());
+    let (json, dropped) = state_json(state.clone().into());
     assert_eq!(dropped, 0);
     assert!(json.len() < STATE_LIMIT_BYTES, "{} bytes", json.len());
     assert_eq!(serde_json::from_str::<PolicyState>(&json).unwrap(), state);
 
     let state = run(u64::MAX / 2);
-    let (json, dropped) = state_json(state.clone());
+    let (json, dropped) = state_json(state.clone().into());
     assert!(dropped > 0);
     assert!(json.len() <= STATE_LIMIT_BYTES, "{} bytes", json.len());
     let kept: PolicyState = serde_json::from_str(&json).unwrap();
     assert_eq!(kept.samples.len() + dropped, state.samples.len());
     assert_eq!(kept.samples.back(), state.samples.back());
+}
+
+/// A call that hangs: each poll is cut at the next one's start and the last one before
+/// the invocation's end, which leaves time for the state save; the polls keep their
+/// schedule, and the invocation returns before the function's 60-s timeout.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_call_is_cut_and_the_invocation_ends_before_its_timeout() {
+    let s = scaler(
+        World {
+            max_size: 10,
+            slow: vec![("GetTaskProtection", Duration::from_secs(1000))],
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let started = tokio::time::Instant::now();
+    let err = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(took <= Duration::from_secs(59), "{took:?}");
+    // The last poll (at 50 s) is cut at 60 − 1 − 4 = 55 s; the save takes no time here.
+    assert_eq!(took, Duration::from_secs(55));
+    match err {
+        ScalerError::AllPollsFailed { polls, last } => {
+            assert_eq!(polls, 6);
+            assert_eq!(last.operation, "deadline");
+        }
+        other => panic!("{other:?}"),
+    }
+    let t0 = (T0_MS / 1000) as u64;
+    let at = s.fleet().world().polled_at.clone();
+    assert_eq!(at, (0..6).map(|k| t0 + 10 * k).collect::<Vec<_>>());
+    assert_eq!(
+        s.store().saves.lock().unwrap().len(),
+        1,
+        "the state was saved"
+    );
+}
+
+/// A save that hangs is given up at the invocation's end, 1 s before the timeout.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_save_is_given_up_before_the_timeout() {
+    let s = scaler(
+        World {
+            max_size: 10,
+            ..World::default()
+        },
+        MemoryStore {
+            slow_save: Some(Duration::from_secs(1000)),
+            ..MemoryStore::default()
+        },
+    );
+    let started = tokio::time::Instant::now();
+    match s.invoke(&TokioClock::anchored_at(T0_MS)).await {
+        Err(ScalerError::StateNotSaved(e)) => assert_eq!(e.operation, "ssm:PutParameter"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(started.elapsed(), Duration::from_secs(59));
+}
+
+/// The Lambda's deadline, when earlier than the configuration's, bounds the invocation:
+/// the polls that would start too late are skipped (and counted as failed).
+#[tokio::test(start_paused = true)]
+async fn the_lambda_deadline_bounds_the_invocation() {
+    let s = scaler(
+        World {
+            max_size: 10,
+            ..World::default()
+        },
+        MemoryStore::default(),
+    );
+    let started = tokio::time::Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    let report = s
+        .invoke_until(&TokioClock::anchored_at(T0_MS), Some(deadline))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(report.polls.len(), 3, "at 0, 10 and 20 s");
+    assert_eq!(report.failed_polls.len(), 3, "{report:?}");
+    assert!(report.failed_polls[0].contains("skipped"));
+    assert_eq!(s.store().saves.lock().unwrap().len(), 1);
+}
+
+/// The Lambdas' SDK clients give up on a call well within a poll: every call has an
+/// attempt and an operation timeout, the operation's shorter than the poll interval and
+/// than what an invocation keeps for its save plus its last poll.
+#[test]
+fn sdk_timeouts_fit_the_polls() {
+    use facerec_aws_support::lambda;
+    use facerec_backlog_scaler::handler::{END_MARGIN, FUNCTION_TIMEOUT, SAVE_RESERVE};
+    let t = lambda::timeouts();
+    let operation = t.operation_timeout().expect("an operation timeout");
+    let attempt = t.operation_attempt_timeout().expect("an attempt timeout");
+    assert!(t.connect_timeout().is_some());
+    assert!(attempt < operation);
+    let c = ScalerConfig::from_lookup(|name| match name {
+        "QUEUE_URL"
+        | "CLUSTER_NAME"
+        | "SERVICE_NAME"
+        | "AUTOSCALING_GROUP_NAME"
+        | "STATE_PARAMETER" => Some("x".into()),
+        "JOB_SECONDS" => Some("6".into()),
+        "ACCEPTABLE_LATENCY_SECONDS" => Some("300".into()),
+        "TARGET_UTILIZATION" => Some("1".into()),
+        "MIN_TASKS" => Some("0".into()),
+        "MAX_TASKS" => Some("5".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert!(operation < c.poll_interval);
+    // The last poll starts at RUN_SECONDS and has until the save's reserve.
+    let last_poll = FUNCTION_TIMEOUT - END_MARGIN - SAVE_RESERVE - c.run_for;
+    assert!(attempt <= last_poll, "{attempt:?} > {last_poll:?}");
 }

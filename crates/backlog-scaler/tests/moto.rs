@@ -118,3 +118,41 @@ async fn a_busy_task_keeps_its_instance_and_the_service() {
     let (desired, instances) = f.group().await;
     assert_eq!((desired, instances), (1, vec![with_task]));
 }
+
+/// A zombie through the real clients: an instance set DRAINING by someone else, idle and
+/// in service, first seen so 200 s ago (the sighting in the SSM state). The listing
+/// without a status filter returns it, it is not counted, and it is terminated
+/// (decrementing the group) at the first poll; the instance with the busy task stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zombie_instance_is_terminated() {
+    let f = fleet(0, 1, 2).await;
+    let (busy, busy_arn) = f.instances[0].clone();
+    let (zombie, zombie_arn) = f.instances[1].clone();
+    f.start_task(&busy_arn, true).await;
+    f.ecs
+        .update_container_instances_state()
+        .cluster(support::CLUSTER)
+        .container_instances(&zombie_arn)
+        .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
+        .send()
+        .await
+        .unwrap();
+    let seen = 1_767_225_600 - 200;
+    f.ssm
+        .put_parameter()
+        .name(support::PARAMETER)
+        .value(format!(r#"{{"draining":{{"{zombie}":{seen}}}}}"#))
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let report = f.scaler().invoke(&JumpingClock::new()).await.unwrap();
+    assert!(report.failed_polls.is_empty(), "{:?}", report.failed_polls);
+    assert_eq!(report.polls[0].capacity, 1);
+    assert_eq!(report.polls[0].terminated, std::slice::from_ref(&zombie));
+    assert!(report.polls[1..].iter().all(|p| p.terminated.is_empty()));
+    let (desired, instances) = f.group().await;
+    assert_eq!((desired, instances), (1, vec![busy]));
+    assert_eq!(f.status(&busy_arn).await, "ACTIVE");
+}

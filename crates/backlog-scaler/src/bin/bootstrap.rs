@@ -1,8 +1,8 @@
 //! The Lambda `bootstrap` executable for the `provided.al2023` runtime.
 //!
 //! Reads the configuration once per cold start, builds the SDK clients, then runs one
-//! [`BacklogScaler::invoke`] per invocation (the schedule's event carries nothing the
-//! scaler needs). The response is the invocation's report; an error fails the invocation,
+//! [`BacklogScaler::invoke_until`] per invocation, ending before the invocation's
+//! deadline (the schedule's event carries nothing else the scaler needs). The response is the invocation's report; an error fails the invocation,
 //! which is what the function's Errors alarm counts.
 
 use facerec_aws_support::lambda;
@@ -12,6 +12,7 @@ use facerec_backlog_scaler::{
 };
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use std::time::{Duration, SystemTime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -34,9 +35,17 @@ async fn main() -> Result<(), Error> {
     let store = SsmStateStore::new(&sdk, config.state_parameter.clone());
     let scaler = BacklogScaler::new(config, fleet, store, StdoutMetrics);
     let scaler = &scaler;
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // A fresh clock per invocation: the environment may have been frozen since the last.
-        let report: InvocationReport = scaler.invoke(&TokioClock::new()).await?;
+        let clock = TokioClock::new();
+        // The invocation ends before the function's timeout, whatever Terraform set it to.
+        let left = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        let deadline = tokio::time::Instant::now() + left;
+        let report: InvocationReport = scaler.invoke_until(&clock, Some(deadline)).await?;
         Ok::<_, Error>(serde_json::to_value(report)?)
     }))
     .await

@@ -1,8 +1,10 @@
 //! Test infrastructure: the fleet in moto (queue, cluster, service, Auto Scaling group,
-//! registered container instances, state parameter) and a loopback HTTP stub for the
-//! Lambda Runtime API.
+//! registered container instances, state parameter), a loopback HTTP stub for the
+//! Lambda Runtime API, and ([`fake`]) an in-memory fleet for the handler's tests.
 
 #![allow(dead_code)] // each test binary uses a different subset
+
+pub mod fake;
 
 use std::time::Duration;
 
