@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod cluster;
+
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
