@@ -403,7 +403,7 @@ impl WorkerSettings {
             protection_interval: Duration::from_secs(1),
             job_timeout: Some(self.job_timeout.unwrap_or(vis * 10)),
             health_interval: defaults.health_interval,
-            unhealthy_after: defaults.unhealthy_after,
+            probe_interval: defaults.probe_interval,
         }
     }
 }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Waits on a breaker have no deadline of their own: shutdown aborts the ack loop.
+const FOREVER: Duration = Duration::from_secs(365 * 86_400);
+
 /// One message handed to the ack batcher.
 pub(super) struct Ack {
     pub(super) receipt: String,
@@ -74,14 +77,29 @@ pub(super) async fn flush<Q: JobQueue, H: JobHandler>(shared: &Shared<Q, H>, ack
     // Results first: a message is deleted only once its result is durable.
     if !results.is_empty() {
         let mut progress = StoreProgress::default();
+        let deps = shared.sinks.dependencies();
         loop {
+            // A sink that is down: wait for its breaker (this flush may be its probe).
+            for d in &deps {
+                shared.deps.wait_usable(*d, FOREVER).await;
+            }
             match shared.sinks.store(&results, &mut progress).await {
                 Ok(()) => {
+                    for d in &deps {
+                        shared.deps.succeeded(*d);
+                    }
                     shared.ack_recovered("storing results");
                     break;
                 }
                 Err(e) => {
                     shared.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                    if let (Some(d), false) = (e.dependency, e.permanent) {
+                        // An outage, not a configuration error: the breaker paces the
+                        // retries and health reports it degraded, not unhealthy.
+                        shared.deps.failed(d, &e.message);
+                        tracing::warn!(error = %e, jobs = results.len(), dependency = %d, "storing results failed; holding them until the dependency is back");
+                        continue;
+                    }
                     shared.ack_failed("storing results", &e.message, e.permanent);
                     let d = pacer.next_delay();
                     if e.permanent {
@@ -112,6 +130,7 @@ pub(super) async fn flush<Q: JobQueue, H: JobHandler>(shared: &Shared<Q, H>, ack
     for chunk in receipts.chunks(10) {
         pacer.reset();
         loop {
+            shared.deps.wait_usable(Dependency::Queue, FOREVER).await;
             shared.stats.delete_calls.fetch_add(1, Ordering::Relaxed);
             match shared.queue.delete_batch(chunk).await {
                 Ok(failures) => {
@@ -120,15 +139,13 @@ pub(super) async fn flush<Q: JobQueue, H: JobHandler>(shared: &Shared<Q, H>, ack
                         // redelivery is acknowledged without rerunning.
                         tracing::warn!(error = %f.message, "delete failed for one message");
                     }
-                    shared.ack_recovered("deleting messages");
+                    shared.deps.succeeded(Dependency::Queue);
                     break;
                 }
                 Err(e) => {
                     shared.stats.queue_errors.fetch_add(1, Ordering::Relaxed);
-                    shared.ack_failed("deleting messages", &e.to_string(), false);
-                    let d = pacer.next_delay();
-                    tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "delete failed; retrying");
-                    tokio::time::sleep(d).await;
+                    shared.deps.failed(Dependency::Queue, &e.to_string());
+                    tracing::warn!(error = %e, "delete failed; retrying when the queue is back");
                 }
             }
         }

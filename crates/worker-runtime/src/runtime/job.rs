@@ -2,6 +2,7 @@
 //! the handler (bounded), then hand the result to the ack batcher or settle the failure.
 
 use super::ack::Success;
+use super::visibility::send_releases;
 use super::*;
 
 /// Collect finished job tasks. A task that panicked (a bug in the runtime itself — handler
@@ -102,42 +103,98 @@ pub(super) async fn process<Q: JobQueue, H: JobHandler>(
     let job_id = H::job_id(&job).to_string();
     tracing::info!(job_id = %job_id, receive_count = msg.receive_count, "job started");
 
-    // Idempotency: a redelivered job whose result is stored is acknowledged, not rerun.
-    let exists = tokio::select! {
-        r = shared.sinks.exists(&job_id) => r,
-        _ = hard_stop.cancelled() => return, // released by shutdown
-    };
-    match exists {
-        Ok(true) => {
-            drop(permit);
-            shared.stats.already_done.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(job_id = %job_id, "result already stored; acknowledging redelivery");
-            if let Some(emf) = &shared.emf {
-                emf.emit(&JobMetrics {
-                    already_stored: true,
-                    queue_wait,
-                    ..JobMetrics::default()
-                });
+    // A dependency that is down is not the job's fault: the job stays held (tracked, so
+    // the heartbeat keeps it invisible and SQS does not count another receive) and runs
+    // again once the dependency's breaker lets it through.
+    let mut job = Some(job);
+    let mut waited_on: Option<Dependency> = None;
+    let outcome = loop {
+        if let Some(d) = waited_on {
+            if !wait_for_dependency(&shared, &msg, d, &stop).await {
+                return; // stopping: released
             }
-            complete(
-                &shared,
-                &msg,
-                Ack {
-                    receipt: msg.receipt.clone(),
-                    result: None,
-                    success: None,
-                },
-                &ack_tx,
-            );
-            return;
         }
-        Ok(false) => {}
-        Err(e) => {
-            tracing::warn!(job_id = %job_id, error = %e, "result existence check failed; running the job")
+        // Idempotency: a redelivered job whose result is stored is acknowledged, not rerun.
+        let exists = tokio::select! {
+            r = shared.sinks.exists(&job_id) => r,
+            _ = hard_stop.cancelled() => return, // released by shutdown
+        };
+        match exists {
+            Ok(true) => {
+                drop(permit);
+                if let Some(d) = shared.sinks.exists_dependency() {
+                    shared.deps.succeeded(d);
+                }
+                shared.stats.already_done.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(job_id = %job_id, "result already stored; acknowledging redelivery");
+                if let Some(emf) = &shared.emf {
+                    emf.emit(&JobMetrics {
+                        already_stored: true,
+                        queue_wait,
+                        ..JobMetrics::default()
+                    });
+                }
+                complete(
+                    &shared,
+                    &msg,
+                    Ack {
+                        receipt: msg.receipt.clone(),
+                        result: None,
+                        success: None,
+                    },
+                    &ack_tx,
+                );
+                return;
+            }
+            Ok(false) => {
+                if let Some(d) = shared.sinks.exists_dependency() {
+                    shared.deps.succeeded(d);
+                }
+            }
+            Err(e) => match e.dependency {
+                Some(d) if !e.permanent => {
+                    // The result could not be stored either: wait for the dependency.
+                    hold(&shared, d, &job_id, &e.message);
+                    waited_on = Some(d);
+                    continue;
+                }
+                _ => {
+                    tracing::warn!(job_id = %job_id, error = %e, "result existence check failed; running the job")
+                }
+            },
         }
-    }
-
-    let outcome = run_handler(&shared, job, &job_id, &hard_stop).await;
+        // Parsed once above; a rerun after a dependency wait parses the same bytes again.
+        let parsed = match job.take() {
+            Some(j) => Ok(j),
+            None => shared.handler.parse(&msg.body),
+        };
+        let job = match parsed {
+            Ok(j) => j,
+            Err(e) => {
+                break Some(Err(JobError {
+                    kind: ErrorKind::Permanent,
+                    ..e
+                }))
+            }
+        };
+        let outcome = run_handler(&shared, job, &job_id, &hard_stop).await;
+        match &outcome {
+            Some(Err(e)) => {
+                if let ErrorKind::Unavailable(d) = e.kind {
+                    hold(&shared, d, &job_id, &e.to_string());
+                    waited_on = Some(d);
+                    continue;
+                }
+            }
+            Some(Ok(_)) => {
+                if let Some(d) = waited_on {
+                    shared.deps.succeeded(d);
+                }
+            }
+            None => {}
+        }
+        break outcome;
+    };
     drop(permit);
     let duration = started.elapsed();
     match outcome {
@@ -265,6 +322,8 @@ pub(super) async fn fail<Q: JobQueue, H: JobHandler>(
             })
         }
         ErrorKind::Transient => None,
+        // Held and rerun by `process`; never counted, never dead-lettered.
+        ErrorKind::Unavailable(_) => None,
     };
     if let Some(emf) = &shared.emf {
         emf.emit(&JobMetrics {
@@ -312,5 +371,42 @@ pub(super) async fn fail<Q: JobQueue, H: JobHandler>(
     if let Err(err) = shared.queue.change_visibility_batch(&change).await {
         // The message comes back when its current visibility expires instead.
         tracing::warn!(error = %err, "setting retry backoff failed");
+    }
+}
+
+/// A job failed because `dep` is down: open its breaker, count the wait.
+fn hold<Q: JobQueue, H: JobHandler>(
+    shared: &Shared<Q, H>,
+    dep: Dependency,
+    job_id: &str,
+    error: &str,
+) {
+    shared
+        .stats
+        .dependency_waits
+        .fetch_add(1, Ordering::Relaxed);
+    shared.deps.failed(dep, error);
+    tracing::warn!(job_id = %job_id, dependency = %dep, error, "dependency down: job held (kept invisible) until it is back; not counted as a failure");
+}
+
+/// Wait until `dep` may be used again. At a stop request the message is released
+/// (visibility 0) for another worker instead, and this returns false.
+async fn wait_for_dependency<Q: JobQueue, H: JobHandler>(
+    shared: &Shared<Q, H>,
+    msg: &ReceivedMessage,
+    dep: Dependency,
+    stop: &CancellationToken,
+) -> bool {
+    tokio::select! {
+        ok = shared.deps.wait_usable(dep, Duration::from_secs(365 * 86_400)) => ok,
+        _ = stop.cancelled() => {
+            let _guard = shared.visibility_lock.lock().await;
+            if untrack(shared, &msg.receipt) {
+                let until = Instant::now() + shared.config.stop_grace;
+                send_releases(shared, std::slice::from_ref(&msg.receipt), until).await;
+                tracing::info!(message_id = %msg.message_id, dependency = %dep, "stopping while held for a dependency: released");
+            }
+            false
+        }
     }
 }

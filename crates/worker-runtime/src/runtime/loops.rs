@@ -23,7 +23,7 @@ impl<Q: JobQueue, H: JobHandler> Shared<Q, H> {
         }
         if let Some(f) = self.ack_failure.lock().unwrap().as_ref() {
             let failing = f.since.elapsed();
-            if f.permanent || failing >= self.config.unhealthy_after {
+            if f.permanent {
                 return HealthStatus::Unhealthy(format!(
                     "{} failing for {:.0} s ({}): {}",
                     f.what,
@@ -36,6 +36,10 @@ impl<Q: JobQueue, H: JobHandler> Shared<Q, H> {
                     f.message
                 ));
             }
+        }
+        // A dependency's outage is not the task's fault: replacing the task cannot help.
+        if let Some(down) = self.deps.down_summary() {
+            return HealthStatus::Degraded(down);
         }
         HealthStatus::Ok
     }
@@ -69,10 +73,16 @@ pub(super) async fn health_loop<Q: JobQueue, H: JobHandler>(
     let mut last = None;
     loop {
         let status = shared.health_status();
-        if last.as_ref() != Some(&status) {
+        let changed = match (&last, &status) {
+            (Some(HealthStatus::Degraded(_)), HealthStatus::Degraded(_)) => false,
+            (last, status) => last.as_ref() != Some(status),
+        };
+        if changed {
             match &status {
                 HealthStatus::Ok if last.is_some() => tracing::info!("healthy again"),
                 HealthStatus::Ok => {}
+                // Degraded changes each second (its duration); the breaker logs the change.
+                HealthStatus::Degraded(_) => {}
                 HealthStatus::Unhealthy(reason) => {
                     tracing::error!(reason = %reason, "reporting unhealthy")
                 }

@@ -1,6 +1,6 @@
 //! The consume loop: receive → run (bounded) → store result → batched delete, with a
-//! visibility heartbeat, retries by visibility backoff, explicit dead-lettering and a
-//! deadline-bound graceful shutdown.
+//! visibility heartbeat, retries by visibility backoff, explicit dead-lettering, a circuit
+//! breaker per dependency and a deadline-bound graceful shutdown.
 //!
 //! Files: this one (configuration, shared state, the receive loop and shutdown), `job`
 //! (one job's life), `ack` (result writes and deletes), `visibility` (heartbeat,
@@ -27,6 +27,13 @@
 //! * **A job that panics, or runs past `job_timeout`,** is a transient failure like any
 //!   other (backoff, then the DLQ after `max_receive_count` deliveries): its slot is freed
 //!   and its message never held forever.
+//! * **A dependency that is down is not the job's fault** ([`crate::dependency`]): a job
+//!   that fails because S3, the result queue or the job queue is down (the handler's
+//!   `Unavailable` errors, a failed "already stored?" check) stays tracked — invisible,
+//!   heartbeated, its slot kept — and runs again when the breaker lets it through; it is
+//!   never given a backoff visibility, since SQS would count the next receive. The
+//!   receive loop takes no new work while any breaker is open, the ack path waits on the
+//!   breakers instead of retrying blindly, and health says `degraded`, not `unhealthy`.
 //! * **Succeeded means stored:** the `succeeded` counter, the "job succeeded" log line and
 //!   the `JobsSucceeded` metric are emitted after the result reached every sink.
 //! * **Shutdown is bounded:** running jobs get until `stop_deadline`; results, deletes and
@@ -43,6 +50,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::{exponential, RetryPacer};
+use crate::dependency::{Breakers, Dependency};
 use crate::emf::{EmfEmitter, JobMetrics};
 use crate::handler::{ErrorKind, JobError, JobHandler, JobOutput};
 use crate::health::{HealthFile, HealthStatus};
@@ -99,9 +107,10 @@ pub struct RuntimeConfig {
     pub job_timeout: Option<Duration>,
     /// How often the health file is rewritten (it is also rewritten after every receive).
     pub health_interval: Duration,
-    /// Result writes or deletes failing transiently this long make the worker report
-    /// itself unhealthy; permanent failures (access denied, no such bucket/queue) at once.
-    pub unhealthy_after: Duration,
+    /// While a dependency is down, how often one caller may try it (the half-open probe
+    /// of its breaker, [`crate::dependency`]). Also bounds how soon work resumes after the
+    /// dependency is back.
+    pub probe_interval: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -123,7 +132,7 @@ impl Default for RuntimeConfig {
             protection_interval: Duration::from_secs(1),
             job_timeout: Some(Duration::from_secs(600)),
             health_interval: Duration::from_secs(10),
-            unhealthy_after: Duration::from_secs(60),
+            probe_interval: Duration::from_secs(2),
         }
     }
 }
@@ -149,6 +158,9 @@ pub struct RuntimeStats {
     pub memory_gated: AtomicU64,
     pub job_panics: AtomicU64,
     pub job_timeouts: AtomicU64,
+    /// Times a job was held for a dependency that was down (its message kept invisible,
+    /// the job rerun once the dependency was back) instead of failing.
+    pub dependency_waits: AtomicU64,
 }
 
 impl RuntimeStats {
@@ -218,6 +230,8 @@ struct Shared<Q, H> {
     /// Poked after every receive so the health file is rewritten at once.
     received_signal: Notify,
     stopping: AtomicBool,
+    /// One circuit breaker per dependency.
+    deps: Arc<Breakers>,
 }
 
 impl<Q: JobQueue, H: JobHandler> Shared<Q, H> {
@@ -272,6 +286,26 @@ impl<Q: JobQueue, H: JobHandler> Shared<Q, H> {
     }
 }
 
+/// How many messages to receive now, given `room`, or `None` to wait: every dependency
+/// up (the queue's breaker letting this receive through, as its probe if it is down);
+/// while another is down, nothing — its held jobs probe it — unless nothing is held, when
+/// one message goes ahead as the probe.
+fn receive_gate<Q: JobQueue, H: JobHandler>(shared: &Shared<Q, H>, room: u32) -> Option<u32> {
+    let deps = &shared.deps;
+    let room = if deps.others_up(Dependency::Queue) {
+        room
+    } else {
+        let probe_due = Dependency::ALL
+            .iter()
+            .any(|d| *d != Dependency::Queue && deps.probe_due(*d));
+        if shared.held() > 0 || !probe_due {
+            return None;
+        }
+        1
+    };
+    deps.try_use(Dependency::Queue).then_some(room)
+}
+
 /// The worker runtime for one queue and one handler.
 pub struct Runtime<Q: JobQueue, H: JobHandler> {
     shared: Arc<Shared<Q, H>>,
@@ -284,6 +318,7 @@ pub struct Runtime<Q: JobQueue, H: JobHandler> {
 impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
     pub fn new(queue: Q, handler: H, sinks: ResultSinks, config: RuntimeConfig) -> Self {
         let slots = config.parallelism.max(1);
+        let probe_interval = config.probe_interval;
         Self {
             shared: Arc::new(Shared {
                 queue,
@@ -302,6 +337,7 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
                 ack_failure: Mutex::new(None),
                 received_signal: Notify::new(),
                 stopping: AtomicBool::new(false),
+                deps: Arc::new(Breakers::new(probe_interval)),
             }),
             memory_gate: None,
             protection: TaskProtection::new(None, Duration::ZERO).expect("no agent"),
@@ -330,8 +366,15 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
     }
 
     pub fn with_emf(mut self, emf: EmfEmitter) -> Self {
-        self.shared_mut().emf = Some(Arc::new(emf));
+        let emf = Arc::new(emf);
+        self.shared.deps.set_emf(emf.clone());
+        self.shared_mut().emf = Some(emf);
         self
+    }
+
+    /// The dependencies' breakers (state, transitions), readable while running.
+    pub fn dependencies(&self) -> Arc<Breakers> {
+        self.shared.deps.clone()
     }
 
     pub fn stats(&self) -> Arc<RuntimeStats> {
@@ -429,6 +472,17 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
                 reap(&shared, &mut jobs, &mut job_messages).await;
             };
             let Some(room) = room else { break };
+            // A dependency that is down: take no new work (module docs of dependency).
+            let room = match receive_gate(&shared, room) {
+                Some(room) => room,
+                None => {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = shared.deps.wait_changed(config.probe_interval.min(Duration::from_secs(1)) / 2) => {}
+                    }
+                    continue;
+                }
+            };
 
             if first {
                 ready.notify_one();
@@ -455,6 +509,7 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
             shared.received_signal.notify_one();
             match received {
                 Ok(messages) => {
+                    shared.deps.succeeded(Dependency::Queue);
                     pacer.reset();
                     let now = Instant::now();
                     for m in messages {
@@ -480,7 +535,10 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
                 }
                 Err(e) => {
                     shared.stats.queue_errors.fetch_add(1, Ordering::Relaxed);
-                    let delay = pacer.next_delay();
+                    shared.deps.failed(Dependency::Queue, &e.to_string());
+                    // The breaker paces the next try (a probe per interval); the pacer
+                    // only keeps a failing embedded store from spinning.
+                    let delay = pacer.next_delay().min(shared.config.probe_interval);
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "receive failed");
                     tokio::select! {
                         _ = stop.cancelled() => break,
@@ -503,8 +561,7 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
             "stop requested: receiving stopped, finishing running jobs"
         );
         // Jobs not started yet go straight back to the queue for another worker.
-        let mut released =
-            release_where(&shared, |s| s == State::Waiting, "Waiting", exit_at).await;
+        release_where(&shared, |s| s == State::Waiting, "Waiting", exit_at).await;
         if let Some(mut receive) = pending_receive {
             match tokio::time::timeout_at(deadline.into(), &mut receive).await {
                 Ok(Ok(Ok(messages))) if !messages.is_empty() => {
@@ -513,7 +570,7 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
                         .received
                         .fetch_add(messages.len() as u64, Ordering::Relaxed);
                     let receipts: Vec<String> = messages.into_iter().map(|m| m.receipt).collect();
-                    released += release_receipts(&shared, &receipts, exit_at).await;
+                    release_receipts(&shared, &receipts, exit_at).await;
                 }
                 Ok(_) => {}
                 Err(_) => {
@@ -540,7 +597,7 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
         if deadline_hit {
             tracing::warn!("stop deadline reached: releasing unfinished jobs");
             hard_stop.cancel();
-            released += release_where(&shared, State::is_active, "Running", exit_at).await;
+            release_where(&shared, State::is_active, "Running", exit_at).await;
         }
         // Job tasks react to hard_stop at once; wait for them so every ack is queued.
         let joined = tokio::time::timeout_at(flush_until.into(), async {
@@ -575,7 +632,7 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
         }
         // Whatever is still held was not settled (a result not stored, a delete that
         // failed, a job task that never came back): hand it back before exiting.
-        released += release_where(&shared, |_| true, "Held", exit_at).await;
+        release_where(&shared, |_| true, "Held", exit_at).await;
         protection_stop.cancel();
         if tokio::time::timeout_at(exit_at.into(), &mut protection_task)
             .await
@@ -592,7 +649,9 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
         let summary = RunSummary {
             succeeded: RuntimeStats::get(&stats.succeeded),
             dead_lettered: RuntimeStats::get(&stats.dead_lettered),
-            released,
+            // Every release goes through `send_releases`, which counts it: the shutdown's
+            // and those of jobs held for a dependency when the stop came.
+            released: RuntimeStats::get(&stats.released),
             deadline_hit,
         };
         tracing::info!(

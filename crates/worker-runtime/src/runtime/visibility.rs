@@ -128,6 +128,10 @@ impl<Q: JobQueue, H: JobHandler> VisibilityHeartbeat<Q, H> {
                     .collect()
             };
             for chunk in due.chunks(10) {
+                // The queue is down: extend only as its probe, once per probe interval.
+                if !shared.deps.try_use(Dependency::Queue) {
+                    break;
+                }
                 let changes: Vec<VisibilityChange> = chunk
                     .iter()
                     .map(|r| VisibilityChange {
@@ -142,6 +146,7 @@ impl<Q: JobQueue, H: JobHandler> VisibilityHeartbeat<Q, H> {
                 let sent_at = Instant::now();
                 match shared.queue.change_visibility_batch(&changes).await {
                     Ok(failures) => {
+                        shared.deps.succeeded(Dependency::Queue);
                         let failed: HashSet<&str> =
                             failures.iter().map(|f| f.receipt.as_str()).collect();
                         let mut tracked = shared.tracked.lock().unwrap();
@@ -163,6 +168,7 @@ impl<Q: JobQueue, H: JobHandler> VisibilityHeartbeat<Q, H> {
                     }
                     Err(e) => {
                         shared.stats.queue_errors.fetch_add(1, Ordering::Relaxed);
+                        shared.deps.failed(Dependency::Queue, &e.to_string());
                         tracing::warn!(error = %e, "heartbeat failed; retrying next tick");
                     }
                 }
