@@ -18,14 +18,15 @@
 //! (no byte for 5 s) and the handler's size-bound total (crates/worker) bound it. Two
 //! attempts, not the default three: a retry that lands on another dead pooled connection
 //! only doubles the wait, and the runtime's circuit breakers (crate::dependency) do the
-//! retrying at a pace that does not hammer a dependency that is down.
+//! retrying at a pace that does not hammer a dependency that is down. The connection of
+//! a failed attempt is closed, not reused (`ReconnectMode::ReconnectOnTransientError`).
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
+use aws_sdk_s3::config::retry::{ReconnectMode, RetryConfig};
 use facerec_aws_support::sdk;
 
 /// The `app/<name>` the SDK puts in every request's user agent: CloudTrail shows which
@@ -69,8 +70,12 @@ pub fn call_timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// Two attempts; a connection that timed out or answered a transient error is closed,
+/// never handed back to the pool for the retry (the SDK's connection poisoning).
 fn retries() -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_reconnect_mode(ReconnectMode::ReconnectOnTransientError)
 }
 
 /// The SQS client for the long-poll receive: its attempts outlast a `long_poll` receive.
@@ -126,7 +131,12 @@ mod tests {
         assert_eq!(t.connect_timeout(), Some(CONNECT_TIMEOUT));
         assert_eq!(t.read_timeout(), Some(READ_TIMEOUT));
         assert_eq!(t.operation_timeout(), Some(OPERATION_TIMEOUT));
-        assert_eq!(s3.config().retry_config().unwrap().max_attempts(), 2);
+        let retry = s3.config().retry_config().unwrap();
+        assert_eq!(retry.max_attempts(), 2);
+        assert_eq!(
+            retry.reconnect_mode(),
+            ReconnectMode::ReconnectOnTransientError
+        );
         let call = sqs_call_client(&sdk);
         assert_eq!(
             call.config().timeout_config().unwrap().read_timeout(),
