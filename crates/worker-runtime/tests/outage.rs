@@ -127,8 +127,7 @@ impl Bed {
         }
     }
 
-    async fn worker(&self) -> Worker {
-        let config = drill_config();
+    async fn worker(&self, config: RuntimeConfig) -> Worker {
         let sqs_cfg = sdk_config(&self.sqs.endpoint).await;
         let s3_cfg = sdk_config(&self.s3.endpoint).await;
         let Backend::Sqs { bucket, .. } = &self.backend else {
@@ -182,10 +181,19 @@ struct Drill {
 /// Two workers; 24 jobs, `fault` on (`sqs`, `s3`) for `outage` with 12 more jobs sent
 /// during it, then back; every job done.
 async fn drill(sqs_fault: Option<Fault>, s3_fault: Option<Fault>, outage: Duration) -> Drill {
+    drill_with(drill_config(), sqs_fault, s3_fault, outage).await
+}
+
+async fn drill_with(
+    config: RuntimeConfig,
+    sqs_fault: Option<Fault>,
+    s3_fault: Option<Fault>,
+    outage: Duration,
+) -> Drill {
     let bed = Bed::new().await;
     let first: Vec<String> = (0..24).map(|i| job(&format!("a-{i:02}"), 150)).collect();
     bed.backend.send(&first).await;
-    let workers = [bed.worker().await, bed.worker().await];
+    let workers = [bed.worker(config.clone()).await, bed.worker(config).await];
     assert!(
         bed.backend
             .wait_for(Duration::from_secs(20), |r, _| r.len() >= 4)
@@ -330,4 +338,73 @@ async fn s3_slower_than_its_read_timeout_is_down_and_nothing_is_lost() {
 async fn s3_resetting_mid_response_loses_nothing() {
     let d = drill(None, Some(Fault::ResetMidResponse), SHORT).await;
     assert_goals(&d, true);
+}
+
+/// The 5-minute goal at production timings (visibility 60 s, heartbeat 10 s,
+/// probe 2 s), run by hand (docs/operations.md § Dependency outages):
+/// `FACEREC_DRILL_OUTAGE_S` seconds (default 300) of `FACEREC_DRILL_FAULT` (`blackhole`,
+/// default, or `refuse`) on `FACEREC_DRILL_TARGET` (`both`, default, `sqs` or `s3`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "minutes long: run by hand (docs/operations.md)"]
+async fn by_hand_outage_at_production_timings() {
+    let env = |k: &str| std::env::var(k).ok();
+    let secs = env("FACEREC_DRILL_OUTAGE_S")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let fault = match env("FACEREC_DRILL_FAULT").as_deref() {
+        Some("refuse") => Fault::Refuse,
+        _ => Fault::Blackhole,
+    };
+    let (sqs, s3) = match env("FACEREC_DRILL_TARGET").as_deref() {
+        Some("sqs") => (Some(fault), None),
+        Some("s3") => (None, Some(fault)),
+        _ => (Some(fault), Some(fault)),
+    };
+    let config = RuntimeConfig {
+        visibility_timeout: Duration::from_secs(60),
+        heartbeat_interval: Duration::from_secs(10),
+        probe_interval: Duration::from_secs(2),
+        ..drill_config()
+    };
+    let outage = Duration::from_secs(secs);
+    let d = drill_with(config, sqs, s3, outage).await;
+    assert_goals(&d, outage < Duration::from_secs(60));
+}
+
+/// A stop during an outage is as quick as ever: jobs held for S3 are released
+/// (visibility 0) at once for another worker, not kept until the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stop_while_s3_is_down_releases_the_held_jobs_at_once() {
+    let bed = Bed::new().await;
+    bed.s3.set(Fault::Refuse);
+    let jobs: Vec<String> = (0..4).map(|i| job(&format!("s-{i}"), 0)).collect();
+    bed.backend.send(&jobs).await;
+    let config = drill_config();
+    let w = bed.worker(config.clone()).await;
+    let held = async {
+        while RuntimeStats::get(&w.stats.dependency_waits) < 2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), held)
+        .await
+        .expect("jobs held for S3");
+    assert!(!w.deps.is_up(Dependency::S3));
+    let t = Instant::now();
+    w.stop.cancel();
+    let summary = w.handle.await.unwrap();
+    assert!(
+        t.elapsed() < config.stop_deadline,
+        "took {:?}: held jobs waited for the deadline",
+        t.elapsed()
+    );
+    assert!(!summary.deadline_hit, "{summary:?}");
+    assert!(summary.released >= 2, "{summary:?}");
+    assert_eq!(summary.dead_lettered, 0);
+    assert!(
+        bed.handler.executions().is_empty(),
+        "nothing ran without its input"
+    );
+    let (visible, _) = bed.backend.counts().await;
+    assert!(visible >= 2, "released jobs are visible again at once");
 }
