@@ -7,10 +7,13 @@
 //! - [`sdk`]: the test environment and SDK configuration for a loopback endpoint;
 //! - [`http_stub`]: a recording HTTP stub — the Lambda Runtime API, and answers moto
 //!   cannot give (throttling, canned errors);
+//! - [`fault_proxy`]: [`FaultProxy`], a fault-injecting TCP proxy (refuse, black-hole,
+//!   slow, reset mid-response) between a worker and moto, switchable at run time;
 //! - [`stand_ins`]: the ECS agent's and IMDSv2's stand-ins, an endpoint that goes away;
 //! - [`process`]: worker processes with their logs;
 //! - [`worker_runtime`] (feature `worker-runtime`): the worker runtime's test bed.
 
+pub mod fault_proxy;
 pub mod http_stub;
 pub mod moto;
 pub mod process;
@@ -20,6 +23,7 @@ pub mod stand_ins;
 pub mod worker_runtime;
 
 pub use facerec_moto_server::{repo_root, MotoServer};
+pub use fault_proxy::{Fault, FaultProxy};
 pub use http_stub::{answer_to_first_invocation, Recorded, Reply, Stub};
 pub use moto::Moto;
 pub use process::WorkerProcess;

@@ -16,8 +16,8 @@ use facerec_aws_support::emf::{EmfLine, EmittedMetric, Unit};
 /// The `Service` dimension's value on every worker metric.
 pub const SERVICE: &str = "facerec-worker";
 
-/// Every metric [`EmfEmitter::render`] can emit, exactly (a test renders every outcome
-/// and compares). `terraform/tests/metrics/check_metrics.py` reads this list from the
+/// Every metric [`EmfEmitter::render`] and [`EmfEmitter::render_dependency`] can emit,
+/// exactly (a test renders every outcome and compares). `terraform/tests/metrics/check_metrics.py` reads this list from the
 /// source: a dashboard widget or alarm may name only these. `ErrorCode` is a property of
 /// failed jobs' lines (Logs Insights), not a dimension.
 pub const EMITTED: &[EmittedMetric] = &[
@@ -50,6 +50,16 @@ pub const EMITTED: &[EmittedMetric] = &[
         name: "QueueWait",
         unit: "Milliseconds",
         dimensions: &[&["Service"]],
+    },
+    EmittedMetric {
+        name: "DependencyDown",
+        unit: "Count",
+        dimensions: &[&["Service", "Dependency"]],
+    },
+    EmittedMetric {
+        name: "DependencyOutage",
+        unit: "Milliseconds",
+        dimensions: &[&["Service", "Dependency"]],
     },
 ];
 
@@ -138,6 +148,38 @@ impl EmfEmitter {
     pub fn emit(&self, m: &JobMetrics) {
         (self.sink)(&self.render(m));
     }
+
+    /// Render a dependency's state change: `DependencyDown` 1 when it goes down, 0 when
+    /// it is back (then with `DependencyOutage`, how long it was down), by `Service` and
+    /// `Dependency` (`job-queue`, `s3`, `result-queue`).
+    pub fn render_dependency(
+        &self,
+        dependency: &str,
+        down: bool,
+        outage: Option<Duration>,
+    ) -> String {
+        let ts = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let mut line = EmfLine::new(&self.namespace)
+            .dimensions(&["Service", "Dependency"])
+            .property("Service", self.service.as_str())
+            .property("Dependency", dependency)
+            .metric("DependencyDown", Unit::Count, u64::from(down));
+        if let Some(o) = outage {
+            line = line.metric(
+                "DependencyOutage",
+                Unit::Milliseconds,
+                o.as_secs_f64() * 1000.0,
+            );
+        }
+        line.to_line(ts)
+    }
+
+    pub fn emit_dependency(&self, dependency: &str, down: bool, outage: Option<Duration>) {
+        (self.sink)(&self.render_dependency(dependency, down, outage));
+    }
 }
 
 #[cfg(test)]
@@ -166,8 +208,12 @@ mod tests {
             },
         ];
         let mut seen = std::collections::BTreeSet::new();
-        for m in &outcomes {
-            let v: serde_json::Value = serde_json::from_str(&e.render(m)).unwrap();
+        let lines = outcomes.iter().map(|m| e.render(m)).chain([
+            e.render_dependency("s3", true, None),
+            e.render_dependency("s3", false, Some(Duration::from_secs(3))),
+        ]);
+        for line in lines {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
             let d = &v["_aws"]["CloudWatchMetrics"][0];
             let dims: Vec<Vec<String>> = serde_json::from_value(d["Dimensions"].clone()).unwrap();
             for m in d["Metrics"].as_array().unwrap() {
@@ -243,6 +289,34 @@ mod tests {
             .unwrap()
         {
             assert!(v.get(m["Name"].as_str().unwrap()).is_some());
+        }
+    }
+
+    #[test]
+    fn renders_dependency_changes_by_dependency() {
+        let e = EmfEmitter::with_sink("FaceRec", "facerec-worker", |_| {});
+        let down: serde_json::Value =
+            serde_json::from_str(&e.render_dependency("s3", true, None)).unwrap();
+        let cw = &down["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Dimensions"], json!([["Service", "Dependency"]]));
+        assert_eq!(
+            (&down["Dependency"], &down["DependencyDown"]),
+            (&json!("s3"), &json!(1))
+        );
+        assert!(down.get("DependencyOutage").is_none());
+        let up: serde_json::Value = serde_json::from_str(&e.render_dependency(
+            "job-queue",
+            false,
+            Some(Duration::from_millis(1500)),
+        ))
+        .unwrap();
+        assert_eq!(up["DependencyDown"], 0);
+        assert_eq!(up["DependencyOutage"], 1500.0);
+        for m in up["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(up.get(m["Name"].as_str().unwrap()).is_some());
         }
     }
 }

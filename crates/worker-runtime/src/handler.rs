@@ -22,12 +22,29 @@ pub enum ErrorKind {
     Transient,
     /// Will never succeed (bad input): dead-letter at once with the reason.
     Permanent,
+    /// A dependency is down (unreachable, timing out, 5xx, throttling): not the job's
+    /// fault. The runtime holds the job (invisible) until the dependency is back and
+    /// reruns it; this never counts toward the job's failure limit.
+    Unavailable(crate::dependency::Dependency),
 }
 
 impl JobError {
     pub fn transient(code: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Transient,
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// `dependency` is down; see [`ErrorKind::Unavailable`].
+    pub fn unavailable(
+        dependency: crate::dependency::Dependency,
+        code: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind: ErrorKind::Unavailable(dependency),
             code: code.into(),
             detail: detail.into(),
         }

@@ -2,11 +2,15 @@
 //!
 //! The runtime's health task rewrites a small file right after every receive and at least
 //! every `health_interval` (10 s) in between, so a worker whose slots are all busy with
-//! long jobs stays healthy. The file says what the runtime thinks of itself: `ok`, or
-//! `unhealthy: <reason>` when the receive loop has stalled or results/deletes have been
-//! failing (see [`crate::runtime`]). The `health` subcommand passes only for a fresh `ok`
+//! long jobs stays healthy. The file says what the runtime thinks of itself: `ok`;
+//! `degraded: <reason>` while a dependency (job queue, S3, result queue) is down — the
+//! worker holds its jobs and waits, and a new task would fare no better, so this passes
+//! the check; or `unhealthy: <reason>` when the receive loop has stalled or results fail
+//! with a permanent error (access denied, no such bucket or queue; see
+//! [`crate::runtime`]). The `health` subcommand passes for a fresh `ok` or `degraded`
 //! file; a stale file means the process (or its async runtime) is wedged, since then
-//! nothing rewrites it. A file rather than a port: nothing to bind, and it works on a
+//! nothing rewrites it. ECS marks an essential container that fails its health check
+//! `UNHEALTHY` and the service replaces the task (docs/operations.md). A file rather than a port: nothing to bind, and it works on a
 //! read-only root with a small tmpfs for `/tmp`.
 
 use std::path::{Path, PathBuf};
@@ -23,6 +27,8 @@ pub struct HealthFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HealthStatus {
     Ok,
+    /// Working as well as it can while a dependency is down: passes the check.
+    Degraded(String),
     Unhealthy(String),
 }
 
@@ -55,6 +61,9 @@ impl HealthFile {
     pub fn write(&self, status: &HealthStatus) {
         let text = match status {
             HealthStatus::Ok => "ok\n".to_string(),
+            HealthStatus::Degraded(reason) => {
+                format!("degraded: {}\n", reason.replace('\n', " "))
+            }
             HealthStatus::Unhealthy(reason) => {
                 format!("unhealthy: {}\n", reason.replace('\n', " "))
             }
@@ -71,8 +80,8 @@ impl HealthFile {
         self.write(&HealthStatus::Ok);
     }
 
-    /// Healthy when the file is at most `max_age` old and does not report a problem.
-    /// Returns the file's age.
+    /// Healthy when the file is at most `max_age` old and does not report itself
+    /// unhealthy (`degraded` passes). Returns the file's age.
     pub fn check(&self, max_age: Duration) -> Result<Duration, Unhealthy> {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
@@ -123,5 +132,13 @@ mod tests {
         }
         h.touch();
         assert!(h.check(Duration::from_secs(5)).is_ok(), "recovers");
+        // A dependency's outage: reported, but the check passes (ECS keeps the task).
+        h.write(&HealthStatus::Degraded(
+            "s3 down for 12 s (connection refused)".into(),
+        ));
+        assert!(std::fs::read_to_string(h.path())
+            .unwrap()
+            .starts_with("degraded: s3 down"));
+        assert!(h.check(Duration::from_secs(5)).is_ok(), "degraded passes");
     }
 }

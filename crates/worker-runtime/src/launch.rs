@@ -420,7 +420,7 @@ impl WorkerSettings {
             protection_interval: Duration::from_secs(1),
             job_timeout: Some(self.job_timeout.unwrap_or(vis * 10)),
             health_interval: defaults.health_interval,
-            unhealthy_after: defaults.unhealthy_after,
+            probe_interval: defaults.probe_interval,
         }
     }
 }
@@ -489,8 +489,9 @@ where
         );
     }
     let sqs = crate::aws::sqs_client(&sdk, config.wait_time);
+    let sqs_calls = crate::aws::sqs_call_client(&sdk);
     if let Some(u) = &settings.result_queue_url {
-        sinks = sinks.with_queue(sqs.clone(), u.clone());
+        sinks = sinks.with_queue(sqs_calls.clone(), u.clone());
     }
 
     let embedded = settings.embedded_queue.is_some();
@@ -535,7 +536,7 @@ where
         run_with!(queue, sinks)
     } else {
         let url = settings.queue_url.clone().ok_or(SettingsError::NoQueue)?;
-        let queue = SqsQueue::new(sqs, url, settings.dlq_url.clone());
+        let queue = SqsQueue::new(sqs, url, settings.dlq_url.clone()).with_call_client(sqs_calls);
         run_with!(queue, sinks)
     }
 }

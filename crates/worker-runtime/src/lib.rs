@@ -7,7 +7,10 @@
 //! * [`queue`] — the [`JobQueue`] trait and its two implementations: SQS
 //!   ([`queue::sqs::SqsQueue`]) and the embedded SQLite queue
 //!   ([`queue::embedded::EmbeddedQueue`]) with the same semantics.
-//! * [`handler`] — the [`JobHandler`] trait and the transient/permanent error split.
+//! * [`handler`] — the [`JobHandler`] trait and the transient/permanent/unavailable error
+//!   split.
+//! * [`dependency`] — a circuit breaker per dependency (job queue, S3, result queue): a
+//!   dependency that is down stops receiving and holds jobs, never costing them a try.
 //! * [`runtime`] — the consume loop: bounded parallelism, the [`runtime::VisibilityHeartbeat`],
 //!   batched result writes and deletes, retry by visibility backoff, dead-lettering, and the
 //!   deadline-bound shutdown.
@@ -29,6 +32,7 @@ pub mod aws;
 pub mod backoff;
 pub mod contract;
 pub mod cpu_quota;
+pub mod dependency;
 pub mod emf;
 pub mod handler;
 pub mod health;

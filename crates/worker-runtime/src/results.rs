@@ -19,6 +19,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use facerec_aws_support::chain;
 
+use crate::dependency::Dependency;
 use crate::queue::embedded::EmbeddedQueue;
 
 /// One finished job's result document.
@@ -36,6 +37,9 @@ pub struct StoredResult {
 pub struct ResultError {
     pub message: String,
     pub permanent: bool,
+    /// The remote dependency that failed (`None`: the embedded store, a local file).
+    /// A transient failure of a dependency opens its breaker ([`crate::dependency`]).
+    pub dependency: Option<Dependency>,
 }
 
 impl ResultError {
@@ -43,6 +47,7 @@ impl ResultError {
         Self {
             message: message.into(),
             permanent: false,
+            dependency: None,
         }
     }
 }
@@ -122,7 +127,11 @@ enum Sink {
 }
 
 /// The SDK error's code (for classification) and its full message chain.
-fn sdk_failure<E, R>(op: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> ResultError
+fn sdk_failure<E, R>(
+    dependency: Dependency,
+    op: &str,
+    e: aws_sdk_s3::error::SdkError<E, R>,
+) -> ResultError
 where
     E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
@@ -135,6 +144,7 @@ where
     ResultError {
         permanent: code.as_deref().is_some_and(is_permanent_code),
         message,
+        dependency: Some(dependency),
     }
 }
 
@@ -152,6 +162,24 @@ impl ResultSinks {
     pub fn with_embedded(mut self, store: EmbeddedQueue) -> Self {
         self.embedded = Some(store);
         self
+    }
+
+    /// The remote dependencies these sinks write to (for the breakers: a successful store
+    /// means each is up).
+    pub fn dependencies(&self) -> Vec<Dependency> {
+        let mut v = Vec::new();
+        if self.queue.is_some() {
+            v.push(Dependency::ResultQueue);
+        }
+        if self.s3.is_some() {
+            v.push(Dependency::S3);
+        }
+        v
+    }
+
+    /// The dependency [`Self::exists`] asks, if remote.
+    pub fn exists_dependency(&self) -> Option<Dependency> {
+        (self.embedded.is_none() && self.s3.is_some()).then_some(Dependency::S3)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -197,7 +225,7 @@ impl ResultSinks {
                     if e.as_service_error().is_some_and(|s| s.is_not_found()) {
                         Ok(false)
                     } else {
-                        Err(sdk_failure("HeadObject", e))
+                        Err(sdk_failure(Dependency::S3, "HeadObject", e))
                     }
                 }
             };
@@ -252,7 +280,7 @@ impl ResultSinks {
                 .body(ByteStream::from(r.body.clone().into_bytes()))
                 .send()
                 .await
-                .map_err(|e| sdk_failure("PutObject", e))?;
+                .map_err(|e| sdk_failure(Dependency::S3, "PutObject", e))?;
         }
         Ok(())
     }
@@ -292,7 +320,7 @@ impl ResultSinks {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| sdk_failure("SendMessageBatch", e))?;
+                .map_err(|e| sdk_failure(Dependency::ResultQueue, "SendMessageBatch", e))?;
             if let Some(f) = out.failed.first() {
                 return Err(ResultError {
                     message: format!(
@@ -301,6 +329,7 @@ impl ResultSinks {
                         f.message.clone().unwrap_or_default()
                     ),
                     permanent: f.sender_fault && is_permanent_code(&f.code),
+                    dependency: Some(Dependency::ResultQueue),
                 });
             }
         }

@@ -36,7 +36,7 @@ fn fast_config() -> RuntimeConfig {
         protection_interval: Duration::from_millis(100),
         job_timeout: Some(Duration::from_secs(60)),
         health_interval: Duration::from_millis(100),
-        unhealthy_after: Duration::from_secs(60),
+        probe_interval: Duration::from_millis(500),
     }
 }
 

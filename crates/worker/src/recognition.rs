@@ -3,11 +3,13 @@
 //! Fetch the image (S3, or a local path from the embedded queue) and the gallery, then on
 //! a blocking thread: decode → HOG detect → landmarks/chip/embedding → distances to every
 //! gallery entry. Errors are classified for the runtime: bad input is permanent (straight
-//! to the DLQ with its code), anything that could succeed later is transient.
+//! to the DLQ with its code), S3 being down (unreachable, timing out, 5xx, throttling) is
+//! `unavailable` — the runtime holds the job until S3 is back, without counting it — and
+//! anything else that could succeed later is transient.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
@@ -19,6 +21,7 @@ use facerec_worker_runtime::contract::{
     parse_gallery_document, Detector as JobDetector, FaceBox, FaceMatch, FaceResult, GalleryEntry,
     GallerySpec, ImageRef, JobV1, ResultV1, Timings, CONTRACT_VERSION,
 };
+use facerec_worker_runtime::dependency::Dependency;
 use facerec_worker_runtime::launch::{anyhow_like, LaunchContext};
 use facerec_worker_runtime::{JobError, JobHandler, JobOutput};
 
@@ -58,7 +61,40 @@ fn s3_get_error(uri: &str, e: SdkError<GetObjectError>) -> JobError {
             return JobError::transient("s3_access_denied", format!("{uri}: {code}"));
         }
     }
-    JobError::transient("s3_unavailable", format!("{uri}: {}", chain(&e)))
+    if s3_outage(&e) {
+        return JobError::unavailable(
+            Dependency::S3,
+            "s3_unavailable",
+            format!("{uri}: {}", chain(&e)),
+        );
+    }
+    JobError::transient("s3_error", format!("{uri}: {}", chain(&e)))
+}
+
+/// S3 itself failing, not this job: no connection, no answer in time, a broken response,
+/// a 5xx or throttling.
+fn s3_outage<E: aws_sdk_s3::error::ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
+    match e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            status >= 500
+                || status == 429
+                || matches!(
+                    s.err().code(),
+                    Some("SlowDown" | "Throttling" | "RequestTimeout" | "InternalError")
+                )
+        }
+        _ => false,
+    }
+}
+
+/// The whole body of an object of `len` bytes must arrive within this: 10 s plus 1 s per
+/// MiB (a stall is cut sooner by the client's stalled-stream protection).
+fn body_deadline(len: u64) -> Duration {
+    Duration::from_secs(10) + Duration::from_secs(len.div_ceil(1 << 20))
 }
 
 impl RecognitionHandler {
@@ -119,17 +155,25 @@ impl RecognitionHandler {
         let expected = out.content_length().unwrap_or(0).clamp(0, 1 << 20) as usize;
         let mut body = out.body;
         let mut bytes = Vec::with_capacity(expected);
-        while let Some(chunk) = body
-            .next()
-            .await
-            .transpose()
-            .map_err(|e| JobError::transient("s3_unavailable", format!("{uri}: {e}")))?
-        {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() as u64 > limit {
-                return Err(oversized(format!("more than {limit} bytes")));
+        let deadline = body_deadline(out.content_length.unwrap_or(0).clamp(0, limit as i64) as u64);
+        let read = async {
+            while let Some(chunk) = body.next().await.transpose().map_err(|e| {
+                JobError::unavailable(Dependency::S3, "s3_unavailable", format!("{uri}: {e}"))
+            })? {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() as u64 > limit {
+                    return Err(oversized(format!("more than {limit} bytes")));
+                }
             }
-        }
+            Ok(())
+        };
+        tokio::time::timeout(deadline, read).await.map_err(|_| {
+            JobError::unavailable(
+                Dependency::S3,
+                "s3_unavailable",
+                format!("{uri}: body not read within {} s", deadline.as_secs()),
+            )
+        })??;
         Ok(bytes)
     }
 
@@ -324,5 +368,60 @@ impl JobHandler for RecognitionHandler {
             result,
             faces_found,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::http::HttpResponse;
+    use aws_sdk_s3::primitives::SdkBody;
+    use aws_sdk_s3::types::error::NoSuchKey;
+    use facerec_worker_runtime::ErrorKind;
+
+    fn service(status: u16, code: &str) -> SdkError<GetObjectError> {
+        let meta = aws_sdk_s3::error::ErrorMetadata::builder()
+            .code(code)
+            .build();
+        SdkError::service_error(
+            GetObjectError::generic(meta),
+            HttpResponse::new(status.try_into().unwrap(), SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn s3_down_is_unavailable_and_the_jobs_own_faults_are_not() {
+        let unavailable = ErrorKind::Unavailable(Dependency::S3);
+        let timeout = SdkError::<GetObjectError>::timeout_error("read timed out");
+        assert_eq!(s3_get_error("s3://b/k", timeout).kind, unavailable);
+        assert_eq!(
+            s3_get_error("s3://b/k", service(503, "SlowDown")).kind,
+            unavailable
+        );
+        assert_eq!(
+            s3_get_error("s3://b/k", service(500, "InternalError")).kind,
+            unavailable
+        );
+        let missing = SdkError::service_error(
+            GetObjectError::NoSuchKey(NoSuchKey::builder().build()),
+            HttpResponse::new(404.try_into().unwrap(), SdkBody::empty()),
+        );
+        assert_eq!(s3_get_error("s3://b/k", missing).kind, ErrorKind::Permanent);
+        // An IAM mistake is not an outage: it counts, and the DLQ names it eventually.
+        let denied = s3_get_error("s3://b/k", service(403, "AccessDenied"));
+        assert_eq!(
+            (denied.kind, denied.code.as_str()),
+            (ErrorKind::Transient, "s3_access_denied")
+        );
+        assert_eq!(
+            s3_get_error("s3://b/k", service(400, "InvalidRange")).kind,
+            ErrorKind::Transient
+        );
+    }
+
+    #[test]
+    fn a_body_may_take_longer_the_larger_it_is() {
+        assert_eq!(body_deadline(0), Duration::from_secs(10));
+        assert_eq!(body_deadline(30 << 20), Duration::from_secs(40));
     }
 }

@@ -25,7 +25,10 @@ use super::{
 /// One SQS queue (and its dead-letter queue, if configured).
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
+    /// The long-poll receive's client.
     client: Client,
+    /// Deletes, visibility changes and dead-lettering: short timeouts (crate::aws).
+    calls: Client,
     queue_url: String,
     dlq_url: Option<String>,
 }
@@ -46,10 +49,18 @@ fn string_attr(v: impl Into<String>) -> MessageAttributeValue {
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>, dlq_url: Option<String>) -> Self {
         Self {
+            calls: client.clone(),
             client,
             queue_url: queue_url.into(),
             dlq_url,
         }
+    }
+
+    /// Use `calls` (short timeouts, [`crate::aws::sqs_call_client`]) for everything but
+    /// the long-poll receive, so a dead connection is seen in seconds.
+    pub fn with_call_client(mut self, calls: Client) -> Self {
+        self.calls = calls;
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -145,7 +156,7 @@ impl JobQueue for SqsQueue {
             })
             .collect::<Vec<_>>();
         let out = self
-            .client
+            .calls
             .delete_message_batch()
             .queue_url(&self.queue_url)
             .set_entries(Some(entries))
@@ -175,7 +186,7 @@ impl JobQueue for SqsQueue {
             })
             .collect::<Vec<_>>();
         let out = self
-            .client
+            .calls
             .change_message_visibility_batch()
             .queue_url(&self.queue_url)
             .set_entries(Some(entries))
@@ -208,7 +219,7 @@ impl JobQueue for SqsQueue {
             tracing::warn!(message_id = %message.message_id, ?dropped, "message attributes not copied to the DLQ (SQS allows 10)");
         }
         let mut send = self
-            .client
+            .calls
             .send_message()
             .queue_url(dlq)
             .message_body(&message.body)
@@ -230,7 +241,7 @@ impl JobQueue for SqsQueue {
             .map_err(|e| service_error("SendMessage (DLQ)", e))?;
         // A crash between these two calls leaves a copy in both queues; the next delivery
         // dead-letters it again. A duplicate in the DLQ beats a lost message.
-        self.client
+        self.calls
             .delete_message()
             .queue_url(&self.queue_url)
             .receipt_handle(&message.receipt)
