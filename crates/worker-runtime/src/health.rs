@@ -83,6 +83,14 @@ impl HealthFile {
     /// Healthy when the file is at most `max_age` old and does not report itself
     /// unhealthy (`degraded` passes). Returns the file's age.
     pub fn check(&self, max_age: Duration) -> Result<Duration, Unhealthy> {
+        self.check_reporting(max_age).map(|(age, _)| age)
+    }
+
+    /// [`Self::check`], with the reason when the worker reports itself degraded.
+    pub fn check_reporting(
+        &self,
+        max_age: Duration,
+    ) -> Result<(Duration, Option<String>), Unhealthy> {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .map_err(|_| Unhealthy::Missing(self.path.clone()))?;
@@ -100,7 +108,11 @@ impl HealthFile {
         if let Some(reason) = text.trim().strip_prefix("unhealthy:") {
             return Err(Unhealthy::Reported(reason.trim().to_string()));
         }
-        Ok(age)
+        let degraded = text
+            .trim()
+            .strip_prefix("degraded:")
+            .map(|r| r.trim().to_string());
+        Ok((age, degraded))
     }
 }
 
@@ -136,6 +148,11 @@ mod tests {
         h.write(&HealthStatus::Degraded(
             "s3 down for 12 s (connection refused)".into(),
         ));
+        let (_, degraded) = h.check_reporting(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            degraded.as_deref(),
+            Some("s3 down for 12 s (connection refused)")
+        );
         assert!(std::fs::read_to_string(h.path())
             .unwrap()
             .starts_with("degraded: s3 down"));
