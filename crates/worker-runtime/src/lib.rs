@@ -21,8 +21,9 @@
 //!   [`cpu_quota`] (default parallelism from the cgroup's CPU quota),
 //!   [`task_protection`] (ECS scale-in protection), [`spot_notice`] (IMDSv2 interruption
 //!   watcher), [`shutdown`] (signals), [`emf`] (CloudWatch metrics), [`health`] (liveness file).
-//! * [`launch`] — settings (flags over environment) and the wiring shared by the binary and
-//!   the test worker.
+//! * [`settings`] — every setting as a flag and an environment variable, checked, and
+//!   turned into the runtime's configuration.
+//! * [`launch`] — the wiring shared by the binary and the test worker.
 //! * `src/bin/test_worker.rs` — `facerec-test-worker`, the production wiring with a
 //!   controllable test handler, for the process-level tests and benchmarks.
 //! * Plumbing: [`aws`] (SDK clients from the environment), [`backoff`],
@@ -42,6 +43,7 @@ pub mod memory_gate;
 pub mod queue;
 pub mod results;
 pub mod runtime;
+pub mod settings;
 pub mod shutdown;
 pub mod spot_notice;
 pub mod task_protection;
