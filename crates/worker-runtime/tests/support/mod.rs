@@ -4,6 +4,8 @@
 //! this crate's tests have: the test worker binary and its log lines.
 #![allow(dead_code)]
 
+pub mod bed;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
