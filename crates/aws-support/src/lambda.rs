@@ -11,12 +11,13 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// JSON logs on stdout; CloudWatch Logs indexes their fields. No ANSI, no timestamp:
-/// Lambda stamps each line itself. `RUST_LOG` filters, `info` by default.
+/// Lambda stamps each line itself. `FACEREC_LOG` filters ([`crate::LOG_FILTER_VAR`], as
+/// for the worker), `info` by default.
 pub fn init_logging() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
+            tracing_subscriber::EnvFilter::try_from_env(crate::LOG_FILTER_VAR)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_current_span(false)

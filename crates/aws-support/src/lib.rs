@@ -23,4 +23,8 @@ pub mod ecs;
 pub mod lambda;
 
 pub use emf::{EmfLine, MetricsSink, RecordedMetrics, StdoutMetrics, Unit};
+
+/// The one environment variable that filters every component's logs (the worker and
+/// both Lambdas): a `tracing` filter such as `info` or `facerec_worker_runtime=debug`.
+pub const LOG_FILTER_VAR: &str = "FACEREC_LOG";
 pub use error::chain;

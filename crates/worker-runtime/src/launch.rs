@@ -73,7 +73,8 @@ pub struct LaunchContext {
 /// stderr; stdout carries only EMF lines.
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("FACEREC_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env(facerec_aws_support::LOG_FILTER_VAR)
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     // log_internal_errors(false): on a broken stderr the subscriber would otherwise
     // `eprintln!` the failure, which panics, killing whichever task was logging.
     let builder = tracing_subscriber::fmt()
