@@ -1,5 +1,5 @@
 //! The gallery file `facerec enroll` writes and `identify --gallery`, `run`, `submit` and
-//! the worker read: versioned JSON (format in `facerec_worker_runtime::contract`).
+//! the worker read: versioned JSON (format in `facerec_job::contract`).
 //!
 //! ```json
 //! {"format": "facerec-gallery", "version": 1, "model": "dlib_face_recognition_resnet_model_v1",
@@ -8,9 +8,7 @@
 //! A person may have several entries (one per enrolled photo).
 
 use facerec_engine::Embedding;
-use facerec_worker_runtime::contract::{
-    parse_gallery_document, GalleryEntry, GALLERY_FORMAT, GALLERY_VERSION,
-};
+use facerec_job::{parse_gallery_document, GalleryEntry, GALLERY_FORMAT, GALLERY_VERSION};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

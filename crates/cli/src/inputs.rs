@@ -190,9 +190,9 @@ mod tests {
         assert_eq!(a, job_id(Path::new("/p/my photo.jpg"), b"one"));
         assert_ne!(a, job_id(Path::new("/p/my photo.jpg"), b"two"));
         assert_ne!(a, job_id(Path::new("/q/my photo.jpg"), b"one"));
-        facerec_worker_runtime::contract::validate_job_id(&a).unwrap();
+        facerec_job::validate_job_id(&a).unwrap();
         let long = job_id(Path::new(&"é".repeat(300)), b"x");
-        facerec_worker_runtime::contract::validate_job_id(&long).unwrap();
+        facerec_job::validate_job_id(&long).unwrap();
     }
 
     #[test]

@@ -8,18 +8,18 @@
 //!   gallery file.
 //! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line.
 //! * `aws_clients` — SDK clients for `submit` and `results`.
-//! * `pil_resize` — Pillow's Lanczos resampling, for `identify`'s shrinking of giant photos.
-//! * `csv` — RFC 4180 fields for every CSV line.
+//! * `csv` — RFC 4180 fields for every CSV line; `face_json` — the one face schema of
+//!   every JSON output.
 //! * `exit` — the exit codes (docs/cli.md).
 
 mod aws_clients;
 mod cmd;
 mod csv;
 mod exit;
+mod face_json;
 mod gallery_file;
 mod inputs;
 mod known;
-mod pil_resize;
 mod progress;
 mod results_file;
 

@@ -5,8 +5,10 @@
 mod support;
 
 use facerec_engine::{Engine, ModelPaths};
+use facerec_job::Limits;
 use facerec_test_support::Moto;
-use facerec_worker::recognition::{Limits, RecognitionHandler};
+use facerec_worker::recognition::RecognitionHandler;
+use facerec_worker::source::ImageSources;
 use facerec_worker_runtime::queue::sqs::SqsQueue;
 use facerec_worker_runtime::results::{ResultSinks, S3Prefix};
 use facerec_worker_runtime::{Runtime, RuntimeConfig};
@@ -127,14 +129,15 @@ async fn submit_then_worker_then_results_names_the_faces() {
         .unwrap_or_else(|| root().join("models"));
     let engine =
         Arc::new(Engine::load(&ModelPaths::in_dir(models)).expect("scripts/fetch-models.sh"));
+    let limits = Limits {
+        max_image_bytes: 25 << 20,
+        max_pixels: 40_000_000,
+    };
     let handler = RecognitionHandler::new(
         engine,
-        s3.clone(),
+        ImageSources::with_s3(s3.clone(), limits.max_image_bytes),
         false,
-        Limits {
-            max_image_bytes: 25 << 20,
-            max_pixels: 40_000_000,
-        },
+        limits,
     );
     let sinks = ResultSinks::default()
         .with_s3(s3.clone(), S3Prefix::parse("s3://photos/results").unwrap())

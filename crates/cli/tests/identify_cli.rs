@@ -93,7 +93,7 @@ fn enroll_then_identify_names_obama_and_biden_like_face_recognition() {
         pairs(&[("obama2.jpg", "unknown_person")])
     );
 
-    // --json: one object per photo, boxes and names.
+    // --json: one object per photo, in the job result's face schema.
     let o = run(&[
         "identify",
         "--json",
@@ -108,10 +108,14 @@ fn enroll_then_identify_names_obama_and_biden_like_face_recognition() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["name"].as_str().unwrap())
+        .map(|f| f["best_match"]["label"].as_str().unwrap())
         .collect();
     found.sort();
     assert_eq!(found, ["biden", "obama"]);
+    let face = &line["faces"][0];
+    let b = &face["box"];
+    assert!(b["right"].as_i64() > b["left"].as_i64() && b["bottom"].as_i64() > b["top"].as_i64());
+    assert_eq!(face["nearest"][0], face["best_match"], "{face}");
 }
 
 #[test]
@@ -190,6 +194,21 @@ fn detect_prints_face_detections_lines_and_boxes() {
     }
     assert_eq!(expected.lines().count(), 3);
     assert_eq!(stdout(&o), expected);
+
+    // --json: the same boxes in the job result's face schema.
+    let o = run(&[
+        "detect",
+        "--json",
+        "testdata/faces/fr/examples/obama_small.jpg",
+    ]);
+    let line: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let want = &refs["items"]["fr/examples/obama_small.jpg"]["boxes_upsample0"][0];
+    let b = &line["faces"][0]["box"];
+    assert_eq!(
+        [&b["top"], &b["right"], &b["bottom"], &b["left"]].map(|v| v.as_i64()),
+        [0, 1, 2, 3].map(|i| want[i].as_i64()),
+        "{line}"
+    );
 }
 
 #[test]

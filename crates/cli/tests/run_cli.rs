@@ -326,3 +326,54 @@ fn a_rerun_with_other_answer_options_is_refused_not_stale() {
         stderr(&o)
     );
 }
+
+#[test]
+fn embeddings_go_into_the_lines_only_on_request() {
+    let s = setup(1);
+    let o = s.command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let faces = |lines: Vec<Value>| -> Vec<Value> {
+        lines
+            .iter()
+            .flat_map(|l| l["faces"].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    let plain = faces(s.lines());
+    assert!(plain.len() >= 4, "{plain:?}");
+    assert!(plain.iter().all(|f| f.get("embedding").is_none()));
+
+    // A rerun that asks for embeddings is another answer: refused on the same files …
+    let mut c = s.command("2");
+    c.arg("--embeddings");
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("embeddings: false → true"),
+        "{}",
+        stderr(&o)
+    );
+
+    // … and on fresh ones every face carries its 128 numbers.
+    let out = s.out.with_file_name("with-embeddings.jsonl");
+    let state = s.out.with_file_name("with-embeddings/run.sqlite");
+    let o = facerec()
+        .args(["run", s.photos.to_str().unwrap(), "--gallery"])
+        .arg(&s.gallery)
+        .args(["--embeddings", "--out", out.to_str().unwrap()])
+        .args(["--state", state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let with = faces(lines);
+    assert_eq!(with.len(), plain.len());
+    for f in &with {
+        let e = f["embedding"].as_array().expect("an embedding");
+        assert_eq!(e.len(), 128);
+        assert!(e.iter().all(|v| v.as_f64().is_some_and(f64::is_finite)));
+    }
+}

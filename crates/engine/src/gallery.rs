@@ -9,6 +9,11 @@ pub const DEFAULT_TOLERANCE: f32 = 0.6;
 
 /// Euclidean distance between two embeddings.
 pub fn face_distance(a: &Embedding, b: &Embedding) -> f32 {
+    distance(a, b)
+}
+
+/// The one distance formula (summed in order, so every caller gets the same bits).
+fn distance(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y) * (x - y))
@@ -56,27 +61,42 @@ impl Gallery {
         self.faces.is_empty()
     }
 
-    /// The nearest known face within `tolerance`, or `None` (an unknown person).
-    pub fn best_match(&self, probe: &Embedding, tolerance: f32) -> Option<Match> {
+    /// Every known face's distance to `probe`, in gallery order (entries of another
+    /// length are skipped).
+    fn distances<'a>(&'a self, probe: &'a [f32]) -> impl Iterator<Item = (&'a KnownFace, f32)> {
         self.faces
             .iter()
-            .filter(|k| k.embedding.len() == probe.len())
-            .map(|k| {
-                let d = k
-                    .embedding
-                    .iter()
-                    .zip(probe)
-                    .map(|(x, y)| (x - y) * (x - y))
-                    .sum::<f32>()
-                    .sqrt();
-                (k, d)
-            })
+            .filter(move |k| k.embedding.len() == probe.len())
+            .map(move |k| (k, distance(&k.embedding, probe)))
+    }
+
+    /// The nearest known face within `tolerance`, or `None` (an unknown person).
+    pub fn best_match(&self, probe: &Embedding, tolerance: f32) -> Option<Match> {
+        self.distances(probe)
             .filter(|(_, d)| *d <= tolerance)
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(k, d)| Match {
                 name: k.name.clone(),
                 distance: d,
             })
+    }
+
+    /// The `k` nearest known faces, nearest first, whatever their distance (equal
+    /// distances keep gallery order). This is what a job reports as `nearest`.
+    pub fn nearest(&self, probe: &Embedding, k: usize) -> Vec<Match> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let mut all: Vec<(&KnownFace, f32)> = self.distances(probe).collect();
+        // Stable, so ties stay in gallery order.
+        all.sort_by(|a, b| a.1.total_cmp(&b.1));
+        all.truncate(k);
+        all.into_iter()
+            .map(|(known, d)| Match {
+                name: known.name.clone(),
+                distance: d,
+            })
+            .collect()
     }
 }
 
@@ -107,5 +127,25 @@ mod tests {
         p[0] = -0.2;
         assert!(g.best_match(&p, 0.6).is_none());
         assert!((face_distance(&a, &b) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nearest_is_sorted_truncated_and_keeps_ties_in_order() {
+        let mut g = Gallery::new();
+        for (name, x) in [("far", 3.0), ("tie1", 1.0), ("near", 0.5), ("tie2", 1.0)] {
+            let mut e = [0.0f32; 128];
+            e[0] = x;
+            g.add(name, &e);
+        }
+        let probe = [0.0f32; 128];
+        let names =
+            |k| -> Vec<String> { g.nearest(&probe, k).into_iter().map(|m| m.name).collect() };
+        assert_eq!(names(3), ["near", "tie1", "tie2"]);
+        assert_eq!(names(10), ["near", "tie1", "tie2", "far"]);
+        assert!(names(0).is_empty());
+        assert_eq!(g.nearest(&probe, 1)[0].distance, 0.5);
+        // best_match agrees with the head of nearest when it is within tolerance.
+        assert_eq!(g.best_match(&probe, 0.6).unwrap().name, "near");
+        assert!(g.best_match(&probe, 0.4).is_none());
     }
 }

@@ -1,17 +1,22 @@
-//! Job contract v1 and its result format (docs/jobs.md is the prose version).
+//! Job contract v1: the request a producer sends (docs/jobs.md is the prose version).
 //!
 //! Parsing is validation: a body either becomes a [`JobV1`] or a permanent
 //! [`JobError`] whose code names the problem (`malformed_json`, `unknown_version`,
-//! `invalid_job`), which the runtime puts on the dead-lettered message.
+//! `invalid_job`), which the runtime puts on the dead-lettered message. Producers build
+//! bodies with [`crate::JobBuilder`], which validates the same way.
 
 use serde::{Deserialize, Serialize};
 
-use crate::handler::JobError;
+use crate::error::JobError;
 
 pub const CONTRACT_VERSION: u32 = 1;
 pub const ENCODING_DIM: usize = 128;
 pub const MAX_JOB_ID_LEN: usize = 128;
 pub const MAX_GALLERY_ENTRIES: usize = 10_000;
+/// face_recognition's CLI shrinks unknown photos to fit 1600 px; so do jobs by default.
+pub const DEFAULT_MAX_SIDE: u32 = 1600;
+/// The smallest `max_side` accepted besides 0: below it HOG's 80 px window finds nothing.
+pub const MIN_MAX_SIDE: u32 = 160;
 
 /// Where the image is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,19 +66,45 @@ impl ImageRef {
     }
 }
 
-/// One known face.
+/// One known face. `source` (the enrolled photo, written by `facerec enroll`) is for
+/// people; any other field is rejected, as everywhere in the contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GalleryEntry {
     pub label: String,
     pub encoding: Vec<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The gallery: inline, or an `s3://` JSON document holding the same array.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum GallerySpec {
     Inline(Vec<GalleryEntry>),
     Uri(String),
+}
+
+// By hand rather than `untagged`: serde's untagged error ("did not match any variant")
+// would hide which entry field was wrong.
+impl<'de> Deserialize<'de> for GallerySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(uri) => Ok(GallerySpec::Uri(uri)),
+            entries @ serde_json::Value::Array(_) => serde_json::from_value(entries)
+                .map(GallerySpec::Inline)
+                .map_err(|e| D::Error::custom(format!("gallery: {e}"))),
+            other => Err(D::Error::custom(format!(
+                "gallery must be an array of entries or a URI, not {}",
+                match other {
+                    serde_json::Value::Object(_) => "an object",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    _ => "a number",
+                }
+            ))),
+        }
+    }
 }
 
 /// `"format"` of a gallery file written by `facerec enroll`.
@@ -141,10 +172,18 @@ pub struct JobOptions {
     pub upsample: u32,
     /// Match when the embedding distance is at most this.
     pub tolerance: f32,
-    /// Matches reported per face, best first.
+    /// Gallery entries reported per face in `nearest`, nearest first (0: none). The
+    /// `best_match` does not depend on it.
     pub top_k: usize,
-    /// Stop after this many faces (largest first).
+    /// Keep at most this many faces: the detector's strongest (highest score) first.
     pub max_faces: usize,
+    /// Shrink an image whose longer side exceeds this to fit it before detecting, as
+    /// face_recognition's CLI does (Pillow's Lanczos, reproduced); 0 never shrinks. Boxes
+    /// are reported in the original image's pixels either way.
+    pub max_side: u32,
+    /// Put each face's 128-d embedding in the result (`faces[].embedding`), for
+    /// clustering or search downstream. Off by default: it is 1–2 KiB of JSON per face.
+    pub embeddings: bool,
 }
 
 impl Default for JobOptions {
@@ -155,6 +194,8 @@ impl Default for JobOptions {
             tolerance: 0.6,
             top_k: 3,
             max_faces: 100,
+            max_side: DEFAULT_MAX_SIDE,
+            embeddings: false,
         }
     }
 }
@@ -165,6 +206,7 @@ struct RawJob {
     version: serde_json::Value,
     job_id: String,
     image: String,
+    /// Absent or `null`: no gallery (every face unmatched).
     #[serde(default)]
     gallery: Option<GallerySpec>,
     #[serde(default)]
@@ -273,6 +315,12 @@ impl JobV1 {
         if o.max_faces == 0 {
             return Err(invalid("options.max_faces must be >= 1"));
         }
+        if o.max_side != 0 && o.max_side < MIN_MAX_SIDE {
+            return Err(invalid(format!(
+                "options.max_side {} must be 0 (never shrink) or >= {MIN_MAX_SIDE}",
+                o.max_side
+            )));
+        }
         Ok(JobV1 {
             job_id: raw.job_id,
             image,
@@ -282,58 +330,10 @@ impl JobV1 {
     }
 }
 
-/// `top, right, bottom, left` in pixels, as face_recognition reports boxes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaceBox {
-    pub top: i64,
-    pub right: i64,
-    pub bottom: i64,
-    pub left: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaceMatch {
-    pub label: String,
-    pub distance: f32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaceResult {
-    #[serde(rename = "box")]
-    pub bbox: FaceBox,
-    /// Best gallery entry within tolerance, if any.
-    pub best_match: Option<FaceMatch>,
-    /// The `top_k` nearest gallery entries, nearest first, whatever their distance.
-    pub nearest: Vec<FaceMatch>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Timings {
-    pub fetch_ms: f64,
-    pub decode_ms: f64,
-    pub detect_ms: f64,
-    pub encode_ms: f64,
-    pub match_ms: f64,
-    pub total_ms: f64,
-}
-
-/// Result document v1, stored under the job id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResultV1 {
-    pub version: u32,
-    pub job_id: String,
-    pub image: String,
-    pub width: u32,
-    pub height: u32,
-    pub faces: Vec<FaceResult>,
-    pub timings: Timings,
-    pub worker: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::ErrorKind;
+    use crate::error::ErrorKind;
 
     fn enc() -> String {
         format!("[{}]", vec!["0.01"; 128].join(","))
@@ -438,5 +438,50 @@ mod tests {
         let j = JobV1::parse(r#"{"version":1,"job_id":"a","image":"/data/x.jpg"}"#, true).unwrap();
         assert_eq!(j.image, ImageRef::Local("/data/x.jpg".into()));
         assert_eq!(j.gallery, GallerySpec::Inline(vec![]));
+    }
+
+    #[test]
+    fn gallery_entries_reject_unknown_fields_but_keep_their_source() {
+        let with = |extra: &str| {
+            format!(
+                r#"{{"version":1,"job_id":"a","image":"s3://b/k","gallery":[{{"label":"x","encoding":{}{extra}}}]}}"#,
+                enc()
+            )
+        };
+        let job = JobV1::parse(&with(r#","source":"known/x.jpg""#), false).unwrap();
+        let GallerySpec::Inline(entries) = job.gallery else {
+            panic!("inline gallery expected")
+        };
+        assert_eq!(entries[0].source.as_deref(), Some("known/x.jpg"));
+        let e = JobV1::parse(&with(r#","lable":"typo""#), false).unwrap_err();
+        assert_eq!(e.code, "invalid_job");
+        assert!(e.detail.contains("lable"), "{}", e.detail);
+    }
+
+    #[test]
+    fn a_null_gallery_is_no_gallery() {
+        let j = JobV1::parse(
+            r#"{"version":1,"job_id":"a","image":"s3://b/k","gallery":null}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(j.gallery, GallerySpec::Inline(vec![]));
+    }
+
+    #[test]
+    fn max_side_is_zero_or_big_enough_to_detect() {
+        let with = |n: u32| {
+            JobV1::parse(
+                &format!(
+                    r#"{{"version":1,"job_id":"a","image":"s3://b/k","options":{{"max_side":{n}}}}}"#
+                ),
+                false,
+            )
+        };
+        assert_eq!(with(0).unwrap().options.max_side, 0);
+        assert_eq!(with(2048).unwrap().options.max_side, 2048);
+        assert_eq!(with(100).unwrap_err().code, "invalid_job");
+        let default = JobV1::parse(r#"{"version":1,"job_id":"a","image":"s3://b/k"}"#, false);
+        assert_eq!(default.unwrap().options.max_side, DEFAULT_MAX_SIDE);
     }
 }

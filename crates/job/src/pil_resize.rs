@@ -1,5 +1,5 @@
 //! Pillow's `Image.thumbnail(size, LANCZOS)` on 8-bit RGB images, reproduced to the bit, so
-//! that `identify` shrinks giant photos exactly as face_recognition's CLI does. The `image`
+//! that big photos shrink exactly as face_recognition's CLI shrinks them. The `image`
 //! crate's Lanczos uses a different kernel window, float arithmetic and pass order: its
 //! pixels differ by a few levels, enough to move a distance by 0.01.
 //!
@@ -12,7 +12,7 @@
 //!
 //! The references (testdata/references/cli.json) come from Pillow 13.0.0.
 
-use image::RgbImage;
+use facerec_engine::RgbImage;
 
 /// Fixed-point bits of the 8-bit coefficients (Pillow's `PRECISION_BITS`).
 const PRECISION_BITS: u32 = 32 - 8 - 2;
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn reduce_averages_blocks_and_partial_edges() {
-        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([(x * 10 + y) as u8, 7, 255]));
+        let img = RgbImage::from_fn(5, 3, |x, y| [(x * 10 + y) as u8, 7, 255].into());
         let r = reduce(&img, 2, 2);
         assert_eq!(r.dimensions(), (3, 2));
         // Block (0..2, 0..2): 0, 10, 1, 11 → mean 5.5, rounded up by the +n/2 amend.
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_flat_image_stays_flat() {
-        let img = RgbImage::from_pixel(97, 61, image::Rgb([200, 10, 0]));
+        let img = RgbImage::from_pixel(97, 61, [200, 10, 0].into());
         let small = thumbnail(&img, 40, 25);
         assert_eq!(small.dimensions(), (40, 25));
         assert!(small.pixels().all(|p| p.0 == [200, 10, 0]));

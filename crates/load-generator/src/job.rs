@@ -3,12 +3,12 @@
 //! Job ids are `<run-id>:<seq>`: the run id makes repeated runs against the same result
 //! store never collide (results are keyed by job id, and a repeated id would silently
 //! produce no second result). `/` is not in the contract's job-id alphabet, so `:`
-//! separates the two. Every body is checked with the worker's own parser
-//! ([`JobV1::parse`]) before it is sent.
+//! separates the two. Every body is built by the job crate's [`JobV1::builder`], which
+//! checks it with the worker's own parser.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use facerec_worker_runtime::contract::{validate_job_id, ImageRef, JobV1};
+use facerec_job::{validate_job_id, GallerySpec, ImageRef, JobV1};
 
 use crate::error::LoadError;
 
@@ -81,20 +81,15 @@ impl JobFactory {
 
     /// The message body of job `seq`, already accepted by the worker's parser.
     pub fn body(&self, seq: usize) -> Result<String, LoadError> {
-        let mut job = serde_json::json!({
-            "version": 1,
-            "job_id": self.job_id(seq),
-            "image": self.images[seq % self.images.len()],
-        });
+        let mut job = JobV1::builder(self.job_id(seq), &self.images[seq % self.images.len()]);
         if let Some(g) = &self.gallery {
-            job["gallery"] = serde_json::Value::String(g.clone());
+            job = job.gallery(GallerySpec::Uri(g.clone()));
         }
-        let body = job.to_string();
-        JobV1::parse(&body, false).map_err(|e| LoadError::BadRunId {
+        let job = job.build().map_err(|e| LoadError::BadRunId {
             value: self.run_id.clone(),
             reason: format!("job {seq} is not a valid v1 job: {}", e.detail),
         })?;
-        Ok(body)
+        Ok(job.to_body())
     }
 }
 
@@ -133,7 +128,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use facerec_worker_runtime::contract::GallerySpec;
 
     fn images() -> Vec<String> {
         vec!["s3://b/a.jpg".into(), "s3://b/dir/b.png".into()]

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use facerec_fleet_sim::params::ScalingParams;
+use facerec_job::{GallerySpec, ImageRef, JobV1};
 use facerec_load_generator::arrivals::{Pacing, Schedule};
 use facerec_load_generator::job::JobFactory;
 use facerec_load_generator::load::{execute, LoadPlan};
 use facerec_load_generator::sampler::parse_csv;
 use facerec_test_support::{repo_root, sdk_config, Moto};
-use facerec_worker_runtime::contract::{GallerySpec, ImageRef, JobV1};
 
 /// A client of `moto`'s SQS and a new queue `name` in it (FIFO if the name says so).
 async fn queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {

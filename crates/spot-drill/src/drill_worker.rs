@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use facerec_worker_runtime::contract::{JobV1, ResultV1, Timings, CONTRACT_VERSION};
+use facerec_job::{JobV1, ResultV1, Timings, CONTRACT_VERSION};
 use facerec_worker_runtime::launch::{self, WorkerSettings};
 use facerec_worker_runtime::{JobError, JobHandler, JobOutput};
 
@@ -34,12 +34,13 @@ pub struct DrillWorkerArgs {
 
 /// A v1 job whose image need not exist: the drill's handler never fetches it.
 pub fn job_body(job_id: &str) -> String {
-    serde_json::json!({
-        "version": CONTRACT_VERSION,
-        "job_id": job_id,
-        "image": format!("s3://facerec-drill-images/frames/{job_id}.jpg"),
-    })
-    .to_string()
+    JobV1::builder(
+        job_id,
+        format!("s3://facerec-drill-images/frames/{job_id}.jpg"),
+    )
+    .build()
+    .expect("drill job ids are valid")
+    .to_body()
 }
 
 /// The simulated recognition time of `job_id`: FNV-1a of the id spread over `[min, max]`.
@@ -61,7 +62,8 @@ impl JobHandler for DrillHandler {
     type Job = JobV1;
 
     fn parse(&self, body: &str) -> Result<JobV1, JobError> {
-        JobV1::parse(body, false)
+        // A body that does not parse never will: permanent, whatever the job crate's kind.
+        JobV1::parse(body, false).map_err(|e| JobError::permanent(e.code, e.detail))
     }
 
     fn job_id(job: &JobV1) -> &str {

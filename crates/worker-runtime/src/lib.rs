@@ -1,6 +1,7 @@
 //! The facerec worker runtime: turns queue messages into results and survives every way a
-//! Spot fleet can end a process. It knows nothing of face recognition — the work is a
-//! [`JobHandler`] — so the `facerec-worker` binary and the tests plug in different ones.
+//! Spot fleet can end a process. It knows nothing of face recognition or of the job
+//! contract (that is `facerec-job`): the work is a [`JobHandler`] over opaque message
+//! bodies, so the `facerec-worker` binary and the tests plug in different ones.
 //!
 //! Layout (read in this order):
 //!
@@ -16,7 +17,6 @@
 //!   deadline-bound shutdown.
 //! * [`results`] — result destinations (S3 prefix, result queue, embedded file), idempotent
 //!   by job id.
-//! * [`contract`] — job contract v1 and the result document (see docs/jobs.md).
 //! * Around the loop, each optional: [`memory_gate`] (cgroup back-pressure),
 //!   [`cpu_quota`] (default parallelism from the cgroup's CPU quota),
 //!   [`task_protection`] (ECS scale-in protection), [`spot_notice`] (IMDSv2 interruption
@@ -31,7 +31,6 @@
 
 pub mod aws;
 pub mod backoff;
-pub mod contract;
 pub mod cpu_quota;
 pub mod dependency;
 pub mod emf;

@@ -107,7 +107,7 @@ fn run(args: RunArgs, started: Instant) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let limits = recognition::Limits {
+    let limits = facerec_job::Limits {
         max_image_bytes: args.max_image_bytes,
         max_pixels: args.max_pixels,
     };

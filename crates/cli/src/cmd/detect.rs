@@ -59,7 +59,10 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     for (path, boxes) in found {
         match boxes {
-            Ok(boxes) if args.json => writeln!(out, "{}", json!({"path": path, "boxes": boxes}))?,
+            Ok(boxes) if args.json => {
+                let faces: Vec<_> = boxes.into_iter().map(crate::face_json::detected).collect();
+                writeln!(out, "{}", json!({"path": path, "faces": faces}))?
+            }
             Ok(boxes) => {
                 let path = crate::csv::field(&path);
                 for [t, r, b, l] in boxes {

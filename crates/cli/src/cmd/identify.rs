@@ -4,7 +4,7 @@
 //! `--show-distance` a third column (`None` where face_recognition prints it).
 //!
 //! As face_recognition does, unknown photos larger than 1600 px are shrunk to fit 1600 px
-//! before detection (Pillow's Lanczos, reproduced: `pil_resize`), and distances are
+//! before detection (Pillow's Lanczos, reproduced: `facerec_job::pil_resize`), and distances are
 //! numpy's float64 ones, printed with Python's digits. Differences (docs/cli.md lists them
 //! all): warnings go to stderr (face_recognition prints them on stdout), EXIF orientation
 //! is honoured unless `--no-exif`, lines come in input order whatever `--cpus`, and a bad
@@ -12,7 +12,7 @@
 
 use super::ImageOpts;
 use crate::{exit, gallery_file, inputs, known};
-use facerec_engine::{load_image, Embedding, Engine, RgbImage};
+use facerec_engine::{load_image, Embedding, Engine};
 use rayon::prelude::*;
 use serde_json::json;
 use std::io::Write;
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// face_recognition's CLI shrinks unknown photos to fit this many pixels.
-const MAX_SIDE: u32 = 1600;
+const MAX_SIDE: u32 = facerec_job::DEFAULT_MAX_SIDE;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -78,7 +78,8 @@ pub fn join_show_distance_value(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::
 struct FaceMatches {
     css: [i64; 4],
     matches: Vec<(String, f64)>,
-    nearest: Option<(String, f64)>,
+    /// Every person's smallest distance, in gallery order.
+    per_person: Vec<(String, f64)>,
 }
 
 /// face_recognition's `face_distance`: `np.linalg.norm(known - probe, axis=1)` on float64
@@ -126,51 +127,15 @@ fn match_face(known: &[(String, Embedding)], probe: &Embedding, tolerance: f64) 
             None => per_person.push((label.clone(), d)),
         }
     }
-    let nearest = per_person
-        .iter()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .cloned();
     FaceMatches {
         css: [0; 4],
         matches: per_person
-            .into_iter()
+            .iter()
             .filter(|(_, d)| *d <= tolerance)
+            .cloned()
             .collect(),
-        nearest,
+        per_person,
     }
-}
-
-/// PIL's `thumbnail((1600, 1600))` size: fit inside, keep the aspect ratio as PIL rounds it.
-pub fn thumbnail_size(width: u32, height: u32, max: u32) -> (u32, u32) {
-    let (x, y) = (max as f64, max as f64);
-    let aspect = width as f64 / height as f64;
-    let pick = |n: f64, key: &dyn Fn(f64) -> f64| {
-        let (lo, hi) = (n.floor(), n.ceil());
-        let best = if key(lo) <= key(hi) { lo } else { hi };
-        best.max(1.0) as u32
-    };
-    if x / y >= aspect {
-        let w = pick(y * aspect, &|n| (aspect - n / y).abs());
-        (w, max)
-    } else {
-        let h = pick(x / aspect, &|n| {
-            if n == 0.0 {
-                0.0
-            } else {
-                (aspect - x / n).abs()
-            }
-        });
-        (max, h)
-    }
-}
-
-fn shrink_if_giant(img: RgbImage) -> (RgbImage, f64) {
-    if img.width().max(img.height()) <= MAX_SIDE {
-        return (img, 1.0);
-    }
-    let (w, h) = thumbnail_size(img.width(), img.height(), MAX_SIDE);
-    let scale = img.width() as f64 / w as f64;
-    (crate::pil_resize::thumbnail(&img, w, h), scale)
 }
 
 fn identify_one(
@@ -181,7 +146,7 @@ fn identify_one(
 ) -> Result<Vec<FaceMatches>, String> {
     let img = load_image(path, &args.image.load_options())
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let (img, scale) = shrink_if_giant(img);
+    let (img, scale) = facerec_job::shrink::fit(img, MAX_SIDE);
     Ok(engine
         .encode_image(&img, args.image.detector())
         .map_err(|e| format!("{}: {e}", path.display()))?
@@ -226,18 +191,14 @@ fn print_csv(
     Ok(())
 }
 
-fn json_line(path: &str, faces: &[FaceMatches]) -> serde_json::Value {
+/// People listed in a face's `nearest` (the job contract's default `top_k`).
+const NEAREST_PEOPLE: usize = 3;
+
+/// One photo in the shared face schema (`face_json`).
+fn json_line(path: &str, faces: &[FaceMatches], tolerance: f64) -> serde_json::Value {
     let faces: Vec<_> = faces
         .iter()
-        .map(|f| {
-            json!({
-                "box": f.css,
-                "name": f.matches.iter().min_by(|a, b| a.1.total_cmp(&b.1))
-                    .map(|m| m.0.as_str()).unwrap_or("unknown_person"),
-                "matches": f.matches.iter().map(|(n, d)| json!({"name": n, "distance": d})).collect::<Vec<_>>(),
-                "nearest": f.nearest.as_ref().map(|(n, d)| json!({"name": n, "distance": d})),
-            })
-        })
+        .map(|f| crate::face_json::identified(f.css, &f.per_person, tolerance, NEAREST_PEOPLE))
         .collect();
     json!({"path": path, "faces": faces})
 }
@@ -295,7 +256,7 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     for (path, r) in &results {
         match r {
-            Ok(faces) if args.json => writeln!(out, "{}", json_line(path, faces))?,
+            Ok(faces) if args.json => writeln!(out, "{}", json_line(path, faces, args.tolerance))?,
             Ok(faces) => print_csv(&mut out, path, faces, args.show_distance)?,
             Err(line) => {
                 if args.json {
@@ -313,6 +274,7 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use facerec_engine::RgbImage;
     use sha2::{Digest, Sha256};
 
     #[test]
@@ -369,7 +331,7 @@ mod tests {
             };
             let img = RgbImage::from_fn(w, h, |x, y| *img.get_pixel(x / n, y / n));
             assert!(img.width().max(img.height()) > MAX_SIDE, "{want}");
-            let (small, _) = shrink_if_giant(img);
+            let (small, _) = facerec_job::shrink::fit(img, MAX_SIDE);
             assert_eq!(
                 serde_json::json!([small.width(), small.height()]),
                 want["size"],
@@ -394,15 +356,6 @@ mod tests {
             join_show_distance_value(a(&["--show-distance", "known/"])),
             a(&["--show-distance", "known/"])
         );
-    }
-
-    #[test]
-    fn thumbnail_matches_pil() {
-        // PIL: Image.new('RGB', (w, h)).thumbnail((1600, 1600)) sizes.
-        assert_eq!(thumbnail_size(4000, 3000, 1600), (1600, 1200));
-        assert_eq!(thumbnail_size(3000, 4000, 1600), (1200, 1600));
-        assert_eq!(thumbnail_size(1999, 1001, 1600), (1600, 801));
-        assert_eq!(thumbnail_size(3264, 2448, 1600), (1600, 1200));
     }
 
     #[test]

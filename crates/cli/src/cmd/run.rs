@@ -21,7 +21,9 @@ use crate::results_file::{LineSummary, ResultsFile};
 use crate::{exit, gallery_file, inputs};
 use anyhow::Context;
 use facerec_engine::{Detector, Engine, ModelPaths};
-use facerec_worker::recognition::{Limits, RecognitionHandler};
+use facerec_job::{Detector as JobDetector, GallerySpec, JobOptions, JobV1, Limits};
+use facerec_worker::recognition::RecognitionHandler;
+use facerec_worker::source::ImageSources;
 use facerec_worker_runtime::queue::embedded::EmbeddedQueue;
 use facerec_worker_runtime::queue::{ATTR_DETAIL, ATTR_REASON};
 use facerec_worker_runtime::results::ResultSinks;
@@ -74,6 +76,15 @@ pub struct Args {
     /// Images declaring more pixels are rejected before decoding (`decompression_bomb`).
     #[arg(long, default_value_t = super::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Photos whose longer side exceeds this are shrunk to fit before detecting, as
+    /// face_recognition's CLI does (boxes are still in the photo's own pixels); 0 never
+    /// shrinks.
+    #[arg(long, default_value_t = facerec_job::DEFAULT_MAX_SIDE, value_name = "PIXELS")]
+    pub max_side: u32,
+    /// Put each face's 128-d embedding in its JSONL line (`embedding`), for clustering or
+    /// search downstream.
+    #[arg(long)]
+    pub embeddings: bool,
 }
 
 /// One image of DIR and its job.
@@ -109,15 +120,6 @@ fn queue_name(dir: &Path) -> String {
     format!("run-{hex}")
 }
 
-fn sdk_free_s3_client() -> aws_sdk_s3::Client {
-    // Local runs never touch S3 (local paths only); the handler still wants a client.
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 /// Holds the state file's lock for the life of the run.
 struct StateLock(#[allow(dead_code)] std::fs::File);
 
@@ -141,8 +143,8 @@ fn lock_state(state: &Path) -> anyhow::Result<StateLock> {
     }
 }
 
-/// The options that shape a run's answers: the detector and its upsampling, the tolerance,
-/// the gallery (path and content). A results file and a state hold answers made with one
+/// The options that shape a run's answers: the detector and its upsampling, the shrinking
+/// of big photos, the tolerance, the gallery (path and content). A results file and a state hold answers made with one
 /// set of them; `settings_file` keeps it beside each.
 fn answer_settings(args: &Args, detector: &str, gallery: Option<&Path>) -> anyhow::Result<Value> {
     let gallery = match gallery {
@@ -159,8 +161,10 @@ fn answer_settings(args: &Args, detector: &str, gallery: Option<&Path>) -> anyho
     };
     // The tolerance as typed (0.6, not the f32's 0.6000000238418579).
     let tolerance: f64 = args.tolerance.to_string().parse().unwrap_or(0.0);
-    Ok(json!({"detector": detector, "upsample": args.upsample,
-              "tolerance": tolerance, "gallery": gallery}))
+    Ok(
+        json!({"detector": detector, "upsample": args.upsample, "max_side": args.max_side,
+              "tolerance": tolerance, "gallery": gallery, "embeddings": args.embeddings}),
+    )
 }
 
 /// Where the answer settings of `file` (the results file or the state) are kept.
@@ -181,11 +185,18 @@ fn settings_diff(old: &Value, new: &Value) -> Vec<String> {
         Value::Null => "none".into(),
         other => other.to_string(),
     };
-    ["detector", "upsample", "tolerance", "gallery"]
-        .iter()
-        .filter(|k| old.get(**k) != new.get(**k))
-        .map(|k| format!("{k}: {} → {}", show(&old[*k]), show(&new[*k])))
-        .collect()
+    [
+        "detector",
+        "upsample",
+        "max_side",
+        "tolerance",
+        "gallery",
+        "embeddings",
+    ]
+    .iter()
+    .filter(|k| old.get(**k) != new.get(**k))
+    .map(|k| format!("{k}: {} → {}", show(&old[*k]), show(&new[*k])))
+    .collect()
 }
 
 /// Refuses to add answers made with `settings` to `file` (results or state) when it holds
@@ -275,8 +286,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut input_errors = 0usize;
     let mut not_photos = 0usize;
     let mut images = Vec::new();
-    let options = json!({"tolerance": args.tolerance, "upsample": args.upsample,
-                         "detector": job_detector});
+    let options = JobOptions {
+        tolerance: args.tolerance,
+        upsample: args.upsample,
+        max_side: args.max_side,
+        embeddings: args.embeddings,
+        detector: match args.model {
+            super::Model::Hog => JobDetector::Hog,
+            super::Model::Retinaface => JobDetector::Retinaface,
+        },
+        ..JobOptions::default()
+    };
     for path in files {
         // Other files beside the photos (notes, sidecars, videos) are not inputs that
         // failed: a warning each, and the exit code stays 0, as face_recognition ignores
@@ -296,19 +316,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let abs = std::fs::canonicalize(&path)?;
         let job_id = inputs::job_id(&abs, &bytes);
-        let mut body = json!({
-            "version": 1,
-            "job_id": job_id,
-            "image": abs.display().to_string(),
-            "options": options,
-        });
+        let mut job = JobV1::builder(&job_id, abs.display().to_string()).options(options.clone());
         if let Some(g) = &gallery {
-            body["gallery"] = json!(g.display().to_string());
+            job = job.gallery(GallerySpec::Uri(g.display().to_string()));
         }
+        let body = match job.build() {
+            Ok(job) => job.to_body(),
+            // A path the contract cannot carry (not UTF-8 …): that photo's error, the rest run.
+            Err(e) => {
+                exit::report(format!("{}: {}", path.display(), e.detail));
+                input_errors += 1;
+                continue;
+            }
+        };
         images.push(Image {
             shown: path.display().to_string(),
             job_id,
-            body: body.to_string(),
+            body,
         });
     }
     if images.is_empty() {
@@ -413,7 +437,12 @@ async fn drive(
         args.state.display()
     );
 
-    let handler = RecognitionHandler::new(engine, sdk_free_s3_client(), true, limits);
+    let handler = RecognitionHandler::new(
+        engine,
+        ImageSources::local_files(limits.max_image_bytes),
+        true,
+        limits,
+    );
     let config = RuntimeConfig {
         batch_size: workers.clamp(1, 10) as u32,
         parallelism: workers,

@@ -12,8 +12,8 @@ use crate::aws_clients::{chain, clients};
 use crate::{exit, gallery_file, inputs};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use facerec_job::{GalleryEntry, GallerySpec, JobOptions, JobV1};
 use facerec_worker_runtime::results::S3Prefix;
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,9 +108,9 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
     let local_images = expanded.images;
     let aws = clients(args.endpoint_url.as_deref()).await;
 
-    let gallery: Option<Value> = match &args.gallery {
+    let gallery: Option<GallerySpec> = match &args.gallery {
         None => None,
-        Some(uri) if uri.starts_with("s3://") => Some(json!(uri)),
+        Some(uri) if uri.starts_with("s3://") => Some(GallerySpec::Uri(uri.clone())),
         Some(file) => {
             let path = Path::new(file);
             let entries = gallery_file::read(path)?;
@@ -122,13 +122,19 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
                         .take(8)
                         .map(|b| format!("{b:02x}"))
                         .collect();
-                    Some(json!(
-                        put(&aws.s3, prefix, &format!("galleries/{hash}.json"), bytes).await?
+                    Some(GallerySpec::Uri(
+                        put(&aws.s3, prefix, &format!("galleries/{hash}.json"), bytes).await?,
                     ))
                 }
                 None => {
-                    let inline = serde_json::to_value(&entries)?;
-                    if inline.to_string().len() > MAX_INLINE_GALLERY_BYTES {
+                    // Each job carries the gallery: labels and encodings only.
+                    let inline = GallerySpec::Inline(
+                        entries
+                            .into_iter()
+                            .map(|e| GalleryEntry { source: None, ..e })
+                            .collect(),
+                    );
+                    if serde_json::to_string(&inline)?.len() > MAX_INLINE_GALLERY_BYTES {
                         anyhow::bail!(
                             "{file}: gallery too large to send inside each job; pass --upload-to s3://bucket/prefix"
                         );
@@ -179,27 +185,38 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let fifo = args.queue_url.ends_with(".fifo");
-    let options = json!({"tolerance": args.tolerance, "upsample": args.upsample});
+    let options = JobOptions {
+        tolerance: args.tolerance,
+        upsample: args.upsample,
+        ..JobOptions::default()
+    };
     let mut sent = 0;
     for chunk in jobs.chunks(10) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (id, image))| {
-                let mut body =
-                    json!({"version": 1, "job_id": id, "image": image, "options": options});
-                if let Some(g) = &gallery {
-                    body["gallery"] = g.clone();
+        let mut entries = Vec::new();
+        for (i, (id, image)) in chunk.iter().enumerate() {
+            let mut job = JobV1::builder(id, image).options(options.clone());
+            if let Some(g) = &gallery {
+                job = job.gallery(g.clone());
+            }
+            let body = match job.build() {
+                Ok(job) => job.to_body(),
+                Err(e) => {
+                    exit::report(format!("{image}: not sent: {}", e.detail));
+                    failed = true;
+                    continue;
                 }
-                let mut e = SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body.to_string());
-                if fifo {
-                    e = e.message_group_id(id).message_deduplication_id(id);
-                }
-                e.build().expect("id and body are set")
-            })
-            .collect::<Vec<_>>();
+            };
+            let mut e = SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body);
+            if fifo {
+                e = e.message_group_id(id).message_deduplication_id(id);
+            }
+            entries.push(e.build().expect("id and body are set"));
+        }
+        if entries.is_empty() {
+            continue;
+        }
         let out = match aws
             .sqs
             .send_message_batch()
