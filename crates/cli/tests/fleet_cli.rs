@@ -402,8 +402,8 @@ async fn submit_reports_each_bad_input_and_sends_the_rest() {
     assert!(stdout(&o).contains("obama-small.jpg"));
     assert_eq!((queued().await, uploaded().await), (1, 1));
 
-    // An upload that fails (no such bucket) costs that photo only: the s3:// image given
-    // as it is still goes out.
+    // An upload that fails (no such bucket) fails the next ones too: one line, uploads
+    // stop, and the s3:// image given as it is still goes out.
     let o = cli(
         &moto,
         &[
@@ -420,15 +420,13 @@ async fn submit_reports_each_bad_input_and_sends_the_rest() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("facerec: ")).collect();
-    assert_eq!(errors.len(), 2, "{err}");
-    for f in ["obama-small.jpg", "eileen-collins.jpg"] {
-        assert!(
-            errors
-                .iter()
-                .any(|l| l.contains(f) && l.contains("not uploaded")),
-            "{f}: {err}"
-        );
-    }
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("obama-small.jpg")
+            && errors[0].contains("NoSuchBucket")
+            && errors[0].contains("stopped uploading (1 more photo(s) not submitted)"),
+        "{err}"
+    );
     let out = stdout(&o);
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(
@@ -437,4 +435,146 @@ async fn submit_reports_each_bad_input_and_sends_the_rest() {
         "{out}"
     );
     assert_eq!(queued().await, 2);
+}
+
+/// `facerec submit` of a folder of photos with a clean environment: no profile files
+/// (HOME is an empty folder), static test credentials and a region unless `strip` names
+/// them.
+fn submit_with(
+    moto: &Moto,
+    photos: &std::path::Path,
+    queue_url: &str,
+    strip: &[&str],
+) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = facerec();
+    c.args([
+        "submit",
+        "--queue-url",
+        queue_url,
+        "--upload-to",
+        "s3://photos/in",
+    ])
+    .args(["--endpoint-url", &moto.endpoint])
+    .arg(photos)
+    .env("HOME", home.path())
+    .env("AWS_CONFIG_FILE", home.path().join("config"))
+    .env(
+        "AWS_SHARED_CREDENTIALS_FILE",
+        home.path().join("credentials"),
+    )
+    .env_remove("AWS_PROFILE")
+    .env_remove("AWS_DEFAULT_REGION");
+    for (k, v) in AWS_ENV {
+        if strip.contains(&k) {
+            c.env_remove(k);
+        } else {
+            c.env(k, v);
+        }
+    }
+    c.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_fails_fast_and_once_before_uploading_anything() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let s3 = facerec_worker_runtime::aws::s3_client(&sdk);
+    s3.create_bucket().bucket("photos").send().await.unwrap();
+    let jobs = sqs
+        .create_queue()
+        .queue_name("jobs")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    for i in 0..5 {
+        copy_photos(&photos, &[("obama_small.jpg", &format!("p{i}.jpg"))]);
+    }
+    let uploaded = || async {
+        let listed = s3.list_objects_v2().bucket("photos").send().await.unwrap();
+        listed.contents().len()
+    };
+    let one_line = |o: &std::process::Output, needle: &str| {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    };
+
+    let wrong = jobs.replace("/jobs", "/no-such-queue");
+    one_line(
+        &submit_with(&moto, &photos, &wrong, &[]),
+        "the job queue does not answer",
+    );
+    one_line(
+        &submit_with(&moto, &photos, &jobs, &["AWS_REGION"]),
+        "no AWS region: pass --region",
+    );
+    one_line(
+        &submit_with(
+            &moto,
+            &photos,
+            &jobs,
+            &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+        ),
+        "no AWS credentials",
+    );
+    // Nothing reachable at all: one line, in seconds, not one per photo.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let started = Instant::now();
+    let mut c = facerec();
+    let o = c
+        .args([
+            "submit",
+            "--queue-url",
+            &jobs,
+            "--upload-to",
+            "s3://photos/in",
+        ])
+        .args(["--endpoint-url", &closed])
+        .arg(&photos)
+        .envs(AWS_ENV)
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    one_line(&o, "the job queue does not answer");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        uploaded().await,
+        0,
+        "nothing may be uploaded before the queue answers"
+    );
+
+    // --region works where the environment has none.
+    let mut c = facerec();
+    let o = c
+        .args([
+            "submit",
+            "--queue-url",
+            &jobs,
+            "--upload-to",
+            "s3://photos/in",
+        ])
+        .args(["--endpoint-url", &moto.endpoint, "--region", "us-east-1"])
+        .arg(&photos)
+        .envs(AWS_ENV.iter().filter(|(k, _)| *k != "AWS_REGION").copied())
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(uploaded().await, 5);
 }

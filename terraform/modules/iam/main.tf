@@ -491,7 +491,8 @@ resource "aws_iam_role_policy" "backlog_scaler_schedule" {
 # Producer policy: not attached here (the producers are other accounts' or teams'
 # principals, producer_principal_arns); output as JSON for them to attach. Exactly the
 # SDK calls of the CLI's fleet commands (docs/operations.md, "Producers"):
-#   facerec submit  (crates/cli/src/cmd/submit.rs): PutObject under --upload-to,
+#   facerec submit  (crates/cli/src/cmd/submit.rs): GetQueueAttributes on the jobs
+#                   queue (its preflight), PutObject under --upload-to,
 #                   SendMessageBatch (sqs:SendMessage) to the jobs queue;
 #   facerec results (crates/cli/src/cmd/results.rs): ReceiveMessage, DeleteMessage,
 #                   ChangeMessageVisibility on the results queue; ListObjectsV2

@@ -34,9 +34,8 @@ pub struct Args {
         required_unless_present = "queue_url"
     )]
     pub prefix: Option<String>,
-    /// AWS endpoint override (LocalStack, moto); also read from AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: crate::aws_clients::AwsArgs,
     /// Queue: stop after the queue has been empty this many seconds.
     #[arg(long, default_value_t = 5)]
     pub wait: u64,
@@ -56,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let aws = clients(args.endpoint_url.as_deref()).await;
+        let aws = clients(&args.aws).await?;
         let mut printer = Printer {
             csv: args.csv,
             seen: HashSet::new(),

@@ -26,9 +26,8 @@ pub struct Args {
     /// The fleet's job queue.
     #[arg(long, env = "QUEUE_URL", value_name = "URL")]
     pub queue_url: String,
-    /// AWS endpoint override (LocalStack, moto); also read from AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: crate::aws_clients::AwsArgs,
     /// Upload local photos (and the gallery) under this S3 prefix.
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub upload_to: Option<String>,
@@ -83,6 +82,24 @@ fn looks_like_an_image(bytes: &[u8]) -> bool {
     facerec_engine::sniff_format(bytes).is_some()
 }
 
+/// The job queue answers before anything is uploaded: a wrong URL, region or endpoint,
+/// an unreachable network or a missing grant is one line, not one per photo after every
+/// upload. (`sqs:GetQueueAttributes` is in the producer policy for this; the upload
+/// prefix cannot be checked without `s3:ListBucket`, so uploads stop at the first
+/// failure instead.)
+async fn preflight(aws: &crate::aws_clients::Clients, queue_url: &str) -> anyhow::Result<()> {
+    aws.sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("{queue_url}: the job queue does not answer: {}", chain(&e))
+        })?;
+    Ok(())
+}
+
 async fn submit(args: Args) -> anyhow::Result<ExitCode> {
     let upload = args
         .upload_to
@@ -106,7 +123,8 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
     let expanded = inputs::expand(&local);
     let mut failed = expanded.report();
     let local_images = expanded.images;
-    let aws = clients(args.endpoint_url.as_deref()).await;
+    let aws = clients(&args.aws).await?;
+    preflight(&aws, &args.queue_url).await?;
 
     let gallery: Option<GallerySpec> = match &args.gallery {
         None => None,
@@ -150,7 +168,7 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|uri| (inputs::job_id(Path::new(uri), b""), uri.clone()))
         .collect();
-    for path in &local_images {
+    for (uploaded_or_skipped, path) in local_images.iter().enumerate() {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
@@ -174,12 +192,19 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "image".into());
         let prefix = upload.as_ref().expect("checked above");
-        // One failed upload costs that photo only: report it, send the others.
         match put(&aws.s3, prefix, &format!("{id}/{name}"), bytes).await {
             Ok(uri) => jobs.push((id, uri)),
             Err(e) => {
-                exit::report(format!("{}: not uploaded: {e:#}", path.display()));
+                // What fails one upload (a missing bucket, a denied grant, the network)
+                // fails the next ones too: one line, and nothing more is uploaded. The
+                // photos uploaded so far are still sent.
+                exit::report(format!(
+                    "{}: not uploaded: {e:#}; stopped uploading ({} more photo(s) not submitted)",
+                    path.display(),
+                    local_images.len() - uploaded_or_skipped - 1
+                ));
                 failed = true;
+                break;
             }
         }
     }
@@ -190,7 +215,7 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
         upsample: args.upsample,
         ..JobOptions::default()
     };
-    let mut sent = 0;
+    let (mut sent, mut out_failed) = (0, 0);
     for chunk in jobs.chunks(10) {
         let mut entries = Vec::new();
         for (i, (id, image)) in chunk.iter().enumerate() {
@@ -227,18 +252,20 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
         {
             Ok(out) => out,
             Err(e) => {
-                // The whole call failed: none of these ten was sent; try the next ten.
-                let why = chain(&e);
-                for (_, image) in chunk {
-                    exit::report(format!(
-                        "{image}: not sent: SendMessageBatch to {}: {why}",
-                        args.queue_url
-                    ));
-                }
+                // The whole call failed although the queue answered the preflight: what
+                // broke it breaks the next calls too. One line; a rerun sends the rest
+                // (same job ids, so nothing is recognised twice).
+                exit::report(format!(
+                    "SendMessageBatch to {}: {}; stopped ({} job(s) not sent; run the same command again)",
+                    args.queue_url,
+                    chain(&e),
+                    jobs.len() - sent - out_failed
+                ));
                 failed = true;
-                continue;
+                break;
             }
         };
+        out_failed += out.failed.len();
         for f in &out.failed {
             let i: usize = f.id.parse().unwrap_or(0);
             exit::report(format!(
