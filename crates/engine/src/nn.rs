@@ -43,6 +43,8 @@ pub(crate) struct Conv {
     pub kw: usize,
     pub stride: usize,
     pub pad: usize,
+    /// A relu on the output, applied as the result is written (dlib's following `relu_`).
+    pub relu: bool,
 }
 
 fn out_dim(input: usize, pad: usize, window: usize, stride: usize) -> usize {
@@ -197,6 +199,11 @@ impl Conv {
                 n,
             );
         }
+        if self.relu {
+            for v in &mut data {
+                *v = v.max(0.0);
+            }
+        }
         Planes {
             k: self.out_k,
             b: x.b,
@@ -275,7 +282,9 @@ impl Conv {
         }
         // Wide outputs: sample s, row r, column q at s·plane + r·w + q.
         let n = (x.b - 1) * plane + onr * w;
-        let mut wide = output_buffer(&self.bias, self.out_k, n);
+        // The bias is added as the outputs are copied out of `wide`, so the first tap's
+        // GEMM only writes (no pass filling `wide` with the bias first).
+        let mut wide = output_buffer(&[], self.out_k, n);
         for i in 0..kh {
             for j in 0..kw {
                 let first = i == 0 && j == 0;
@@ -291,7 +300,7 @@ impl Conv {
                         self.in_k,
                         wide.as_mut_ptr(),
                         n,
-                        !self.bias.is_empty() || !first,
+                        !first,
                         self.filters.as_ptr().add(i * kw + j),
                         kh * kw,
                         self.in_k * kh * kw,
@@ -303,10 +312,16 @@ impl Conv {
         }
         let mut data = Vec::with_capacity(self.out_k * x.b * onr * onc);
         for o in 0..self.out_k {
+            let bias = self.bias.get(o).copied().unwrap_or(0.0);
             for s in 0..x.b {
                 let sample = &wide[o * n + s * plane..];
                 for r in 0..onr {
-                    data.extend_from_slice(&sample[r * w..r * w + onc]);
+                    let row = &sample[r * w..r * w + onc];
+                    if self.relu {
+                        data.extend(row.iter().map(|v| (v + bias).max(0.0)));
+                    } else {
+                        data.extend(row.iter().map(|v| v + bias));
+                    }
                 }
             }
         }
@@ -427,11 +442,18 @@ fn pool_impl<const MAX: bool>(
 /// dlib's `add_prev`: element-wise sum over the larger of the two shapes, where a value
 /// outside a tensor's own shape counts as zero (this is how a residual-down block adds a
 /// pooled 32-channel input to a 64-channel output). Both hold the same samples.
-pub(crate) fn add_padded(mut a: Planes, b: &Planes) -> Planes {
+/// With `relu`, the relu that follows it in one pass.
+pub(crate) fn add_padded(mut a: Planes, b: &Planes, relu: bool) -> Planes {
     assert_eq!(a.b, b.b, "add_prev over different batches");
     if (a.k, a.nr, a.nc) == (b.k, b.nr, b.nc) {
-        for (x, y) in a.data.iter_mut().zip(&b.data) {
-            *x += y;
+        if relu {
+            for (x, y) in a.data.iter_mut().zip(&b.data) {
+                *x = (*x + y).max(0.0);
+            }
+        } else {
+            for (x, y) in a.data.iter_mut().zip(&b.data) {
+                *x += y;
+            }
         }
         return a;
     }
@@ -446,6 +468,9 @@ pub(crate) fn add_padded(mut a: Planes, b: &Planes) -> Planes {
                 }
             }
         }
+    }
+    if relu {
+        self::relu(&mut out);
     }
     out
 }
@@ -473,6 +498,7 @@ mod tests {
             kw: 3,
             stride: 2,
             pad: 1,
+            relu: false,
         };
         let y = conv.forward(&x, &mut Vec::new());
         assert_eq!((y.k, y.nr, y.nc), (3, 3, 2));
@@ -518,45 +544,58 @@ mod tests {
         s
     }
 
+    /// Small planes go through im2col, large ones (≥ SHIFTED_MIN_PIXELS) through the
+    /// shifted GEMMs; both with and without bias and the fused relu.
     #[test]
     fn stride_one_convs_match_direct_sum() {
-        let x = Planes {
-            k: 3,
-            b: 1,
-            nr: 6,
-            nc: 7,
-            data: (0..126).map(|i| (i as f32 * 0.37).sin()).collect(),
-        };
-        for (k, pad, bias) in [(3, 1, true), (3, 1, false), (3, 0, false), (5, 2, true)] {
-            let conv = Conv {
-                filters: (0..4 * 3 * k * k)
-                    .map(|i| (i as f32 * 0.11).cos())
-                    .collect(),
-                bias: if bias {
-                    vec![0.5, -1.0, 0.25, 2.0]
-                } else {
-                    Vec::new()
-                },
-                out_k: 4,
-                in_k: 3,
-                kh: k,
-                kw: k,
-                stride: 1,
-                pad,
+        for (nr, nc) in [(6, 7), (31, 33)] {
+            let x = Planes {
+                k: 3,
+                b: 1,
+                nr,
+                nc,
+                data: (0..3 * nr * nc).map(|i| (i as f32 * 0.37).sin()).collect(),
             };
-            let y = conv.forward(&x, &mut Vec::new());
-            assert_eq!(
-                (y.k, y.nr, y.nc),
-                (4, 6 + 2 * pad + 1 - k, 7 + 2 * pad + 1 - k)
-            );
-            for o in 0..y.k {
-                for r in 0..y.nr {
-                    for q in 0..y.nc {
-                        let (got, want) =
-                            (y.data[(o * y.nr + r) * y.nc + q], naive(&conv, &x, o, r, q));
-                        assert!((got - want).abs() < 1e-4, "k{k} p{pad}: {got} vs {want}");
+            let cases = [(3, 1, true), (3, 1, false), (3, 0, false), (5, 2, true)];
+            for ((k, pad, bias), relu) in cases.into_iter().flat_map(|c| [(c, false), (c, true)]) {
+                let conv = Conv {
+                    filters: (0..4 * 3 * k * k)
+                        .map(|i| (i as f32 * 0.11).cos())
+                        .collect(),
+                    bias: if bias {
+                        vec![0.5, -1.0, 0.25, 2.0]
+                    } else {
+                        Vec::new()
+                    },
+                    out_k: 4,
+                    in_k: 3,
+                    kh: k,
+                    kw: k,
+                    stride: 1,
+                    pad,
+                    relu,
+                };
+                let y = conv.forward(&x, &mut Vec::new());
+                assert_eq!(
+                    (y.k, y.nr, y.nc),
+                    (4, nr + 2 * pad + 1 - k, nc + 2 * pad + 1 - k)
+                );
+                let mut negatives = 0;
+                for o in 0..y.k {
+                    for r in 0..y.nr {
+                        for q in 0..y.nc {
+                            let got = y.data[(o * y.nr + r) * y.nc + q];
+                            let sum = naive(&conv, &x, o, r, q);
+                            negatives += usize::from(sum < 0.0);
+                            let want = if relu { sum.max(0.0) } else { sum };
+                            assert!(
+                                (got - want).abs() < 1e-4,
+                                "{nr}x{nc} k{k} p{pad} relu {relu}: {got} vs {want}"
+                            );
+                        }
                     }
                 }
+                assert!(negatives > 0, "the relu cases need negative sums");
             }
         }
     }
@@ -577,7 +616,7 @@ mod tests {
             nc: 1,
             data: vec![10.0, 20.0],
         };
-        let s = add_padded(a, &b);
+        let s = add_padded(a, &b, false);
         assert_eq!((s.k, s.b, s.nr, s.nc), (2, 1, 1, 2));
         assert_eq!(s.data, vec![11.0, 2.0, 20.0, 0.0]);
     }
@@ -628,6 +667,7 @@ mod tests {
                 kw: 3,
                 stride,
                 pad: 1,
+                relu: false,
             };
             let yb = conv.forward(&batch, &mut Vec::new());
             let pb = pool(&yb, 3, 3, 2, 1, true);

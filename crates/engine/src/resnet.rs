@@ -74,7 +74,8 @@ enum Op {
     },
     Tag(u8),
     Skip(u8),
-    AddPrev(u8),
+    /// dlib's `add_prev` with the tag's activations; `relu`: the relu after it, fused.
+    AddPrev(u8, bool),
     Fc {
         weights: Vec<f32>,
         inputs: usize,
@@ -241,6 +242,7 @@ fn read_layer(r: &mut DlibReader, kind: LayerKind, in_k: usize) -> Result<Op, Mo
                 kw,
                 stride,
                 pad: py,
+                relu: false,
             })
         }
         LayerKind::Affine => {
@@ -323,7 +325,7 @@ fn read_layer(r: &mut DlibReader, kind: LayerKind, in_k: usize) -> Result<Op, Mo
         }
         LayerKind::AddPrev(tag) => {
             r.expect_tag(&["add_prev_"])?;
-            Op::AddPrev(tag)
+            Op::AddPrev(tag, false)
         }
         LayerKind::Fc { outputs } => {
             let tag = r.expect_tag(&["fc_2", "fc_3"])?;
@@ -502,10 +504,11 @@ impl FaceResNet {
                     x_in = None;
                     x = tags[*t as usize].take().expect("skip before its tag");
                 }
-                Op::AddPrev(t) => {
+                Op::AddPrev(t, relu) => {
                     x = add_padded(
                         std::mem::replace(&mut x, Planes::zeros(0, 0, 0, 0)),
                         tags[*t as usize].as_ref().expect("add_prev before its tag"),
+                        *relu,
                     )
                 }
                 Op::Fc {
@@ -547,23 +550,40 @@ impl FaceResNet {
     }
 }
 
-/// Fewer passes over the activations, same arithmetic up to rounding: a convolution's bias
-/// moves into the affine that follows it (γ·(conv + b) + β = γ·conv + (γ·b + β)), so the
-/// convolution writes its GEMM result directly; an affine followed by a relu becomes one
-/// step.
+/// Fewer passes over the activations, same arithmetic up to rounding: the affine after a
+/// convolution folds into it (γ·(W∗x + b) + β = (γW)∗x + (γb + β)), so the convolution
+/// writes the affine's output directly; a relu after a convolution or an `add_prev` is
+/// applied as they write their outputs.
 fn fuse(ops: Vec<Op>) -> Vec<Op> {
     let mut out: Vec<Op> = Vec::with_capacity(ops.len());
     let mut it = ops.into_iter().peekable();
     while let Some(op) = it.next() {
         match op {
             Op::Conv(mut c) => {
-                if let Some(Op::Affine { gamma, beta }) = it.peek_mut() {
-                    for ((b, g), cb) in beta.iter_mut().zip(gamma.iter()).zip(&c.bias) {
-                        *b = (*g as f64 * *cb as f64 + *b as f64) as f32;
+                if let Some(Op::Affine { gamma, beta }) = it.peek() {
+                    let per_filter = c.in_k * c.kh * c.kw;
+                    for (f, g) in c.filters.chunks_exact_mut(per_filter).zip(gamma) {
+                        for w in f {
+                            *w = (*w as f64 * *g as f64) as f32;
+                        }
                     }
-                    c.bias.clear();
+                    c.bias = (0..c.out_k)
+                        .map(|o| {
+                            let b = c.bias.get(o).copied().unwrap_or(0.0) as f64;
+                            (gamma[o] as f64 * b + beta[o] as f64) as f32
+                        })
+                        .collect();
+                    it.next();
+                }
+                if matches!(it.peek(), Some(Op::Relu)) {
+                    it.next();
+                    c.relu = true;
                 }
                 out.push(Op::Conv(c));
+            }
+            Op::AddPrev(t, false) if matches!(it.peek(), Some(Op::Relu)) => {
+                it.next();
+                out.push(Op::AddPrev(t, true));
             }
             Op::Affine { gamma, beta } if matches!(it.peek(), Some(Op::Relu)) => {
                 it.next();

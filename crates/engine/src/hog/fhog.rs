@@ -368,20 +368,28 @@ unsafe fn votes_avx2(
             len = _mm256_blendv_epi8(len, l, take);
         }
         let (gxf, gyf) = (_mm256_cvtepi32_ps(gx), _mm256_cvtepi32_ps(gy));
-        let (mut bd, mut bo) = (_mm256_setzero_ps(), _mm256_setzero_si256());
+        // The scalar code tries dot, then -dot, against the best so far, strictly. Only one
+        // of them can win, the one that is |dot|, so: compare |dot| once, remember the
+        // winner's sign and pick bin o or o + 9 from it at the end. Same bins, fewer steps.
+        let (mut bd, mut bo, mut bdot) = (
+            _mm256_setzero_ps(),
+            _mm256_setzero_si256(),
+            _mm256_setzero_ps(),
+        );
         for (o, &(dx, dy)) in DIRECTIONS.iter().enumerate() {
             let dot = _mm256_add_ps(
                 _mm256_mul_ps(_mm256_set1_ps(dx), gxf),
                 _mm256_mul_ps(_mm256_set1_ps(dy), gyf),
             );
-            let up = _mm256_cmp_ps::<_CMP_GT_OQ>(dot, bd);
-            bd = _mm256_blendv_ps(bd, dot, up);
+            let abs = _mm256_andnot_ps(sign, dot);
+            let up = _mm256_cmp_ps::<_CMP_GT_OQ>(abs, bd);
+            bd = _mm256_blendv_ps(bd, abs, up);
+            bdot = _mm256_blendv_ps(bdot, dot, up);
             bo = _mm256_blendv_epi8(bo, _mm256_set1_epi32(o as i32), _mm256_castps_si256(up));
-            let neg = _mm256_xor_ps(dot, sign);
-            let up = _mm256_cmp_ps::<_CMP_GT_OQ>(neg, bd);
-            bd = _mm256_blendv_ps(bd, neg, up);
-            bo = _mm256_blendv_epi8(bo, _mm256_set1_epi32(o as i32 + 9), _mm256_castps_si256(up));
         }
+        // + 9 where the winning dot was negative (its sign bit, shifted down to 0 or -1).
+        let negative = _mm256_srai_epi32::<31>(_mm256_castps_si256(bdot));
+        bo = _mm256_add_epi32(bo, _mm256_and_si256(negative, _mm256_set1_epi32(9)));
         let v = _mm256_sqrt_ps(_mm256_cvtepi32_ps(len));
         let vx1v = _mm256_mul_ps(_mm256_loadu_ps(cols.vx1.as_ptr().add(x)), v);
         let vx0v = _mm256_mul_ps(_mm256_loadu_ps(cols.vx0.as_ptr().add(x)), v);
@@ -424,8 +432,39 @@ pub(crate) fn features(grid: &CellGrid, hist: &[f32], pad_rows: usize, pad_cols:
     let n_at = |r: usize, c: usize| norm[r * cells_nc + c];
     let eps = 0.0001f32;
     let sum4 = |v: [f32; 4]| (v[0] + v[2]) + (v[1] + v[3]);
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let mut hist_t = vec![0f32; if avx2 { 18 * hog_nc } else { 0 }];
     for y in 0..hog_nr {
-        for x in 0..hog_nc {
+        let mut x_done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if avx2 && hog_nc >= 8 {
+            // Bin-major copy of the row's histograms, so 8 cells' bin o are one load.
+            for x in 0..hog_nc {
+                let hh = &hist[((y + 2) * hc + x + 2) * 18..][..18];
+                for o in 0..18 {
+                    hist_t[o * hog_nc + x] = hh[o];
+                }
+            }
+            let norm_rows: [&[f32]; 3] =
+                std::array::from_fn(|i| &norm[(y + i) * cells_nc..(y + i + 1) * cells_nc]);
+            // SAFETY: AVX2 is available; the kernel reads cells x..x+10 ≤ cells_nc of each
+            // norm row and x..x+8 ≤ hog_nc of each hist_t row, and writes feature row
+            // y + ro, columns co + x..co + x + 8 ≤ nc, of each plane.
+            x_done = unsafe {
+                feature_row_avx2(
+                    norm_rows,
+                    &hist_t,
+                    hog_nc,
+                    &mut data,
+                    (nr, nc),
+                    (y + ro, co),
+                )
+            };
+        }
+        for x in x_done..hog_nc {
             let z1 = [
                 n_at(y + 1, x + 1),
                 n_at(y, x + 1),
@@ -482,4 +521,71 @@ pub(crate) fn features(grid: &CellGrid, hist: &[f32], pad_rows: usize, pad_cols:
         }
     }
     Fhog { nr, nc, data }
+}
+
+/// [`features`] for one row of cells, 8 cells at a time while they fit; returns the first
+/// cell it did not do. The same f32 operations in the same order as the scalar code (no
+/// FMA; min, sqrt and division are exactly rounded in both), so the same features.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn feature_row_avx2(
+    norm_rows: [&[f32]; 3],
+    hist_t: &[f32],
+    hog_nc: usize,
+    data: &mut [f32],
+    (nr, nc): (usize, usize),
+    (yy, co): (usize, usize),
+) -> usize {
+    use std::arch::x86_64::*;
+    let eps = _mm256_set1_ps(0.0001);
+    let (c02, c01) = (_mm256_set1_ps(0.2), _mm256_set1_ps(0.1));
+    let texture = _mm256_set1_ps(2.0 * 0.2357);
+    let out = data.as_mut_ptr();
+    let mut x = 0;
+    while x + 8 <= hog_nc {
+        // n(a, b): the norms of cells (y + a, x + b) for the 8 cells.
+        let n = |a: usize, b: usize| _mm256_loadu_ps(norm_rows[a].as_ptr().add(x + b));
+        let z = |p: [(usize, usize); 4]| {
+            let s = _mm256_add_ps(n(p[0].0, p[0].1), n(p[1].0, p[1].1));
+            let s = _mm256_add_ps(_mm256_add_ps(s, n(p[2].0, p[2].1)), n(p[3].0, p[3].1));
+            _mm256_mul_ps(c02, _mm256_sqrt_ps(_mm256_add_ps(s, eps)))
+        };
+        // The scalar code's z1[i] + z2[i] + z3[i] + z4[i] for i = 0..4.
+        let nn = [
+            z([(1, 1), (1, 2), (2, 1), (2, 2)]),
+            z([(0, 1), (0, 2), (1, 1), (1, 2)]),
+            z([(1, 0), (1, 1), (2, 0), (2, 1)]),
+            z([(0, 0), (0, 1), (1, 0), (1, 1)]),
+        ];
+        let inv = nn.map(|v| _mm256_div_ps(c01, v));
+        let store = |o: usize, v: __m256| _mm256_storeu_ps(out.add((o * nr + yy) * nc + co + x), v);
+        let h4 = |v: __m256| {
+            let h: [__m256; 4] =
+                std::array::from_fn(|i| _mm256_mul_ps(_mm256_min_ps(v, nn[i]), inv[i]));
+            (
+                h,
+                _mm256_add_ps(_mm256_add_ps(h[0], h[2]), _mm256_add_ps(h[1], h[3])),
+            )
+        };
+        let mut t = [_mm256_setzero_ps(); 4];
+        for o in 0..18 {
+            let (h, sum) = h4(_mm256_loadu_ps(hist_t.as_ptr().add(o * hog_nc + x)));
+            for i in 0..4 {
+                t[i] = _mm256_add_ps(t[i], h[i]);
+            }
+            store(o, sum);
+        }
+        for o in 0..9 {
+            let v = _mm256_add_ps(
+                _mm256_loadu_ps(hist_t.as_ptr().add(o * hog_nc + x)),
+                _mm256_loadu_ps(hist_t.as_ptr().add((o + 9) * hog_nc + x)),
+            );
+            store(18 + o, h4(v).1);
+        }
+        for i in 0..4 {
+            store(27 + i, _mm256_mul_ps(t[i], texture));
+        }
+        x += 8;
+    }
+    x
 }

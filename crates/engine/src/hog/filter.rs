@@ -50,8 +50,15 @@ pub(crate) fn saliencies(f: &Fhog, banks: &[&FilterBank], fh: usize, fw: usize) 
         return banks.iter().map(|_| empty()).collect();
     }
     let (rows, cols) = (nr - fh + 1, nc - fw + 1);
-    // Rows padded to whole 16-float vectors (the AVX-512 kernels' width).
-    let stride = cols.div_ceil(16) * 16;
+    #[cfg(target_arch = "x86_64")]
+    let avx2_fma = !std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2_fma = false;
+    // Rows padded to whole vectors: 16 floats (the AVX-512 kernels' width), 8 with AVX2.
+    let lanes = if avx2_fma { 8 } else { 16 };
+    let stride = cols.div_ceil(lanes) * lanes;
     let bands: Vec<usize> = (0..rows).step_by(BAND).collect();
     let per_band: Vec<Vec<Vec<f32>>> = bands
         .par_iter()
@@ -63,7 +70,14 @@ pub(crate) fn saliencies(f: &Fhog, banks: &[&FilterBank], fh: usize, fw: usize) 
                 .map(|p| banks.iter().map(|b| b.planes[p].len()).sum::<usize>())
                 .max()
                 .unwrap_or(0);
-            let mut scratch = vec![vec![0f32; in_rows * stride]; most_terms.max(1)];
+            // (The AVX2 kernel keeps its intermediate rows in `strip` instead.)
+            let scratch_terms = if avx2_fma && fh == 10 && fw == 10 {
+                0
+            } else {
+                most_terms.max(1)
+            };
+            let mut scratch = vec![vec![0f32; in_rows * stride]; scratch_terms];
+            let mut strip = vec![0f32; if avx2_fma { 4 * (stride + 16) } else { 0 }];
             for p in 0..PLANES {
                 let plane = &f.plane_padded(p)[r0 * nc..];
                 let terms: Vec<(usize, &[f32], &[f32])> = banks
@@ -83,6 +97,27 @@ pub(crate) fn saliencies(f: &Fhog, banks: &[&FilterBank], fh: usize, fw: usize) 
                         row_pass_shared_avx512(plane, nc, in_rows, &taps, &mut scratch, stride);
                         for ((bank, col, _), scratch) in terms.iter().zip(&scratch) {
                             col_pass_avx512(scratch, stride, band_rows, col, &mut outs[*bank]);
+                        }
+                    }
+                    continue;
+                }
+                #[cfg(target_arch = "x86_64")]
+                if fh == 10 && fw == 10 && avx2_fma {
+                    for (bank, col, row) in terms {
+                        let (col, row) = (col.try_into().expect("10"), row.try_into().expect("10"));
+                        // SAFETY: AVX2 and FMA are available; the loads stay inside the
+                        // band's plane rows plus FHOG_PAD (see `term_columns_first_avx2`),
+                        // the stores inside `strip` and `outs[bank]` (band_rows × stride).
+                        unsafe {
+                            term_columns_first_avx2(
+                                plane,
+                                nc,
+                                band_rows,
+                                (col, row),
+                                &mut strip,
+                                stride,
+                                &mut outs[bank],
+                            );
                         }
                     }
                     continue;
@@ -384,5 +419,82 @@ unsafe fn row_pass_shared_avx512(
             }
             c += 16;
         }
+    }
+}
+
+/// One rank-1 term over a band with AVX2, columns first: four output rows at a time, the
+/// column pass into `strip` (4 × (stride + 16) floats, in L1), then the row pass added into
+/// `out`. Against the row-first order of dlib (and of the other kernels) this runs the
+/// 10-tap row pass on the band's output rows only, not on the 9 extra input rows each band
+/// needs, and keeps the intermediate rows in L1; the sums are the same products added in
+/// another order (scores move by ~1e-7, the tests bound them against the reference).
+///
+/// Loads: plane rows `0..band_rows + 9` at columns `0..stride + 16`, i.e. at most
+/// `stride + 15 ≤ nc + 13` floats into a row, inside the next row or FHOG_PAD.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn term_columns_first_avx2(
+    plane: &[f32],
+    nc: usize,
+    band_rows: usize,
+    (col, row): (&[f32; 10], &[f32; 10]),
+    strip: &mut [f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let cw = stride + 16;
+    debug_assert!(strip.len() >= 4 * cw && out.len() >= band_rows * stride);
+    debug_assert!(plane.len() >= (band_rows + 9) * nc + cw - nc);
+    let src = plane.as_ptr();
+    let tmp = strip.as_mut_ptr();
+    let dst = out.as_mut_ptr();
+    let kc: [__m256; 10] = std::array::from_fn(|m| _mm256_set1_ps(col[m]));
+    let mut r = 0;
+    while r < band_rows {
+        let n = 4.min(band_rows - r);
+        // Column pass: strip[j][c] = Σₘ col[m] · plane[r + j + m][c].
+        let mut c = 0;
+        while c < cw {
+            if n == 4 {
+                let mut acc = [_mm256_setzero_ps(); 4];
+                for i in 0..13 {
+                    let x = _mm256_loadu_ps(src.add((r + i) * nc + c));
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        if i >= j && i - j < 10 {
+                            *a = _mm256_fmadd_ps(kc[i - j], x, *a);
+                        }
+                    }
+                }
+                for (j, a) in acc.iter().enumerate() {
+                    _mm256_storeu_ps(tmp.add(j * cw + c), *a);
+                }
+            } else {
+                for j in 0..n {
+                    let mut a = _mm256_setzero_ps();
+                    for (m, k) in kc.iter().enumerate() {
+                        a = _mm256_fmadd_ps(*k, _mm256_loadu_ps(src.add((r + j + m) * nc + c)), a);
+                    }
+                    _mm256_storeu_ps(tmp.add(j * cw + c), a);
+                }
+            }
+            c += 8;
+        }
+        // Row pass: out[r + j][c] += Σₙ row[n] · strip[j][c + n].
+        let kr: [__m256; 10] = std::array::from_fn(|m| _mm256_set1_ps(row[m]));
+        for j in 0..n {
+            let s = tmp.add(j * cw);
+            let o = dst.add((r + j) * stride);
+            let mut c = 0;
+            while c < stride {
+                let mut a = _mm256_loadu_ps(o.add(c));
+                for (m, k) in kr.iter().enumerate() {
+                    a = _mm256_fmadd_ps(*k, _mm256_loadu_ps(s.add(c + m)), a);
+                }
+                _mm256_storeu_ps(o.add(c), a);
+                c += 8;
+            }
+        }
+        r += 4;
     }
 }
