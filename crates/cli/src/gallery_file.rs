@@ -94,6 +94,44 @@ pub fn read(path: &Path) -> Result<Vec<GalleryEntry>, GalleryFileError> {
     Ok(entries)
 }
 
+/// A gallery file's entries with their `source`, to rewrite it with some entries added or
+/// removed: the others keep their very encodings (read back bit for bit) and sources.
+/// A missing file is an empty gallery.
+pub fn read_enrolled(path: &Path) -> Result<Vec<Enrolled>, GalleryFileError> {
+    let entries = match read(path) {
+        Ok(e) => e,
+        Err(GalleryFileError::Missing(_)) | Err(GalleryFileError::Empty(_)) => {
+            return Ok(Vec::new())
+        }
+        Err(e) => return Err(e),
+    };
+    // `read` validated the document; the sources are a field the contract does not keep.
+    let raw: serde_json::Value = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let raw_entries = if raw.is_array() {
+        &raw
+    } else {
+        &raw["entries"]
+    };
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let embedding: Embedding = e.encoding.as_slice().try_into().map_err(|_| {
+                GalleryFileError::Invalid(path.to_path_buf(), format!("entry {i}: not 128 numbers"))
+            })?;
+            let source = raw_entries[i]["source"].as_str().unwrap_or("").into();
+            Ok(Enrolled {
+                label: e.label,
+                embedding,
+                source,
+            })
+        })
+        .collect()
+}
+
 /// Entries as (label, embedding) for matching.
 pub fn to_known(entries: &[GalleryEntry]) -> Vec<(String, Embedding)> {
     entries

@@ -10,16 +10,22 @@
 //! * `aws_clients` — SDK clients for `submit` and `results`.
 //! * `csv` — RFC 4180 fields for every CSV line; `face_json` — the one face schema of
 //!   every JSON output.
+//! * `photo_faces` — faces with embeddings from a run's results or photos (`cluster`,
+//!   `search`, `annotate`); `chinese_whispers` — dlib's clustering; `font` — the bitmap
+//!   font `annotate` writes names with.
 //! * `exit` — the exit codes (docs/cli.md).
 
 mod aws_clients;
+mod chinese_whispers;
 mod cmd;
 mod csv;
 mod exit;
 mod face_json;
+mod font;
 mod gallery_file;
 mod inputs;
 mod known;
+mod photo_faces;
 mod progress;
 mod results_file;
 
@@ -58,6 +64,22 @@ enum Command {
     /// `face_encodings(img)` (landmarks on the detector's unclipped rectangles);
     /// `--known-locations` for `face_encodings(img, face_locations(img))`.
     Encode(cmd::encode::Args),
+    /// Group the faces nobody is named for into people (Chinese whispers, as dlib); a
+    /// contact sheet per group; `cluster name ID NAME --gallery G` enrols a group.
+    Cluster(cmd::cluster::Args),
+    /// Draw boxes and names onto copies of photos, in an output folder.
+    Annotate(cmd::annotate::Args),
+    /// Every photo with a face of NAME, best first: `path,distance` lines.
+    Search(cmd::search::Args),
+    /// Run as face_recognition's or face_detection's own command (same arguments and
+    /// output); a `facerec` named or linked `face_recognition`/`face_detection` does it too.
+    #[command(disable_help_flag = true)]
+    Compat {
+        tool: cmd::compat::Tool,
+        /// That command's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// Simulate the fleet's autoscaling on arrival traces (see docs/scaling.md).
     #[command(disable_help_flag = true)]
     Simulate {
@@ -75,7 +97,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let argv = cmd::identify::join_show_distance_value(std::env::args_os().collect());
+    let argv = cmd::compat::rewrite(std::env::args_os().collect());
+    let argv = cmd::identify::join_show_distance_value(argv);
     let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Command::Identify(args) => cmd::identify::run(args),
@@ -85,6 +108,14 @@ fn main() -> ExitCode {
         Command::Submit(args) => cmd::submit::run(args),
         Command::Results(args) => cmd::results::run(args),
         Command::Encode(args) => cmd::encode::run(args),
+        Command::Cluster(args) => cmd::cluster::run(args),
+        Command::Annotate(args) => cmd::annotate::run(args),
+        Command::Search(args) => cmd::search::run(args),
+        // `compat::rewrite` has turned `compat TOOL` into its subcommand already.
+        Command::Compat { tool, .. } => Err(anyhow::anyhow!(
+            "compat {}: not rewritten (a bug)",
+            tool.subcommand()
+        )),
         // These two own their argument parsing (their crates also ship standalone binaries).
         Command::Simulate { args } => {
             facerec_fleet_sim::run(once(OsString::from("facerec simulate")).chain(args))

@@ -1,11 +1,15 @@
 //! One module per subcommand, plus what they share (model and image options).
 
+pub mod annotate;
+pub mod cluster;
+pub mod compat;
 pub mod detect;
 pub mod encode;
 pub mod enroll;
 pub mod identify;
 pub mod results;
 pub mod run;
+pub mod search;
 pub mod submit;
 
 use anyhow::Context;
