@@ -49,6 +49,7 @@ fn env() -> Environment {
         tail_seconds: 3600,
         seed: 1,
         capacity_rebalance: false,
+        scaler_outages: Vec::new(),
     }
 }
 

@@ -55,6 +55,7 @@ fn env() -> Environment {
         tail_seconds: 3600,
         seed: 1,
         capacity_rebalance: false,
+        scaler_outages: Vec::new(),
     }
 }
 

@@ -152,7 +152,7 @@ impl<'a> Simulation<'a> {
         self.set_group_capacity(&decision);
         self.reconcile_service(t);
         if let Some(wanted) = decision.desired_instances {
-            if self.scale_in == InstanceScaleIn::ScalerTerminatesIdle {
+            if self.scale_in == InstanceScaleIn::ScalerTerminatesIdle && !decision.scale_out_only {
                 self.scaler_terminates_idle(t, wanted);
             }
         }
@@ -263,6 +263,7 @@ impl<'a> Simulation<'a> {
             in_flight_now: w.in_flight,
             desired_tasks: w.desired_tasks,
             busy_tasks: busy,
+            group_desired: w.asg_desired,
             metrics: &self.metrics,
             cpr: &self.cpr,
             minute_boundary,

@@ -3,6 +3,7 @@
 //! between the tables is in this folder's `*.md` files; [`candidates`] writes the
 //! sections on the backlog scaler and the candidates, [`plot`] the plots.
 
+pub mod backstop;
 pub mod candidates;
 pub mod plot;
 
@@ -425,6 +426,7 @@ fn render(
     }
     let _ = writeln!(w, "{}", include_str!("findings.md"));
     candidates_doc::render(w, p, env, cmp, candidates);
+    backstop::render(w, p, env);
 
     for (t, rows) in cmp.traces.iter().zip(&cmp.rows) {
         let _ = writeln!(
