@@ -43,6 +43,7 @@ pub mod cli;
 pub mod cloudwatch;
 pub mod cost;
 pub mod fleet;
+pub mod held;
 pub mod oracle;
 pub mod outages;
 pub mod params;

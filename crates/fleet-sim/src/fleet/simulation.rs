@@ -96,6 +96,7 @@ impl<'a> Simulation<'a> {
                 asg_desired: 0,
                 cold_window: false,
                 interruptions: 0,
+                trace_job_seconds: trace.job_seconds.as_deref(),
             },
             trace,
             kind,

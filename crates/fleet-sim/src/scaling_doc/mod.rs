@@ -5,6 +5,7 @@
 
 pub mod backstop;
 pub mod candidates;
+pub mod held;
 pub mod plot;
 
 use std::fmt::Write as _;
@@ -427,6 +428,7 @@ fn render(
     let _ = writeln!(w, "{}", include_str!("findings.md"));
     candidates_doc::render(w, p, env, cmp, candidates);
     backstop::render(w, p, env);
+    held::render(w, p, env);
 
     for (t, rows) in cmp.traces.iter().zip(&cmp.rows) {
         let _ = writeln!(
