@@ -51,6 +51,7 @@ pub mod policy;
 pub mod report;
 pub mod scaling_doc;
 pub mod trace;
+pub mod trace_file;
 pub mod tuning;
 
 pub use cli::run;

@@ -197,7 +197,11 @@ mod tests {
     fn job_seconds_stay_with_their_arrivals() {
         let t = Trace::with_job_seconds("t", "", vec![(30, 5), (10, 1200), (20, 0)]);
         assert_eq!(t.arrivals, vec![10, 20, 30]);
-        assert_eq!(t.job_seconds, Some(vec![1200, 1, 5]), "sorted together, at least 1 s");
+        assert_eq!(
+            t.job_seconds,
+            Some(vec![1200, 1, 5]),
+            "sorted together, at least 1 s"
+        );
         assert_eq!(t.duration, 31);
     }
 }
