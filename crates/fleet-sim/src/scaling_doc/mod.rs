@@ -6,6 +6,7 @@
 pub mod backstop;
 pub mod candidates;
 pub mod held;
+pub mod honest;
 pub mod plot;
 
 use std::fmt::Write as _;
@@ -405,6 +406,7 @@ fn render(
         }
     }
     goal_check(w, p, env, cmp, PolicyKind::Ours);
+    honest::render(w, p, env, cmp);
     goal_check(w, p, env, cmp, PolicyKind::OursAlarms);
     if let Some(seeds) = seeds {
         let intro = format!(
