@@ -262,6 +262,10 @@ struct Common {
     /// Replace an interrupted Spot instance at the notice (Capacity Rebalancing).
     #[arg(long)]
     capacity_rebalance: bool,
+    /// How old the queue counts the scaler reads are, seconds (GetQueueAttributes'
+    /// counts are approximate; 0 = exact).
+    #[arg(long)]
+    count_staleness_seconds: Option<u64>,
     #[arg(long)]
     seed: Option<u64>,
 }
@@ -298,6 +302,12 @@ impl Common {
             env.seed = v;
         }
         env.capacity_rebalance = self.capacity_rebalance;
+        if let Some(v) = self.count_staleness_seconds {
+            if v > 3600 {
+                bail!("--count-staleness-seconds must be within 0..=3600, got {v}");
+            }
+            env.count_staleness_seconds = v;
+        }
         Ok((params, env))
     }
 }

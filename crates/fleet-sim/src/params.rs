@@ -239,6 +239,12 @@ pub struct Environment {
     /// Windows in which the backlog scaler does not run (no poll, no heartbeat): a
     /// disabled schedule, reserved concurrency 0, throttling, a bad deploy.
     pub scaler_outages: Vec<ScalerOutage>,
+    /// How old the queue counts a poller reads are (GetQueueAttributes' approximate
+    /// counts "may not achieve consistency until at least 1 minute after the producers
+    /// stop sending messages":
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html>).
+    /// 0: exact; docs/scaling.md's sensitivity table varies it.
+    pub count_staleness_seconds: u64,
 }
 
 /// The backlog scaler silent from `start` until `end` (`None`: for good).
@@ -268,6 +274,7 @@ impl Default for Environment {
             seed: 7,
             capacity_rebalance: false,
             scaler_outages: Vec::new(),
+            count_staleness_seconds: 0,
         }
     }
 }

@@ -50,6 +50,7 @@ fn env() -> Environment {
         seed: 1,
         capacity_rebalance: false,
         scaler_outages: Vec::new(),
+        count_staleness_seconds: 0,
     }
 }
 

@@ -56,6 +56,7 @@ fn env() -> Environment {
         seed: 1,
         capacity_rebalance: false,
         scaler_outages: Vec::new(),
+        count_staleness_seconds: 0,
     }
 }
 

@@ -431,6 +431,10 @@ fn render(
     candidates_doc::render(w, p, env, cmp, candidates);
     backstop::render(w, p, env);
     held::render(w, p, env);
+    if seeds.is_some() {
+        // Runs every seed four times: only with the seed tables (not `--no-tuning`).
+        honest::staleness_table(w, p, env);
+    }
 
     for (t, rows) in cmp.traces.iter().zip(&cmp.rows) {
         let _ = writeln!(
