@@ -240,9 +240,12 @@ module "backlog_scaler" {
   logs_kms_key_arn     = var.logs_kms_key_arn
 
   queue_url    = module.sqs.jobs_queue_url
+  queue_name   = module.sqs.jobs_queue_name
   cluster_name = module.ecs.cluster_name
   service_name = module.ecs.service_name
   asg_name     = module.asg.asg_name
+
+  jobs_per_task_within_latency = local.jobs_per_task_within_latency
 
   job_seconds                = local.scaling.job_seconds
   acceptable_latency_seconds = local.scaling.acceptable_latency_seconds

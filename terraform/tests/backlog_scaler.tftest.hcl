@@ -27,6 +27,9 @@ variables {
   load_window_seconds        = 60
   scale_down_window_seconds  = 60
   activity_window_seconds    = 900
+  queue_name                 = "facerec-worker-jobs"
+
+  jobs_per_task_within_latency = 50
 }
 
 run "function_environment_is_what_the_crate_reads" {
@@ -216,4 +219,91 @@ run "poll_longer_than_a_minute_is_refused" {
     poll_seconds = 90
   }
   expect_failures = [var.poll_seconds]
+}
+
+# The backstop (backstop.tf): acts only while the scaler is silent, and only adds.
+run "backstop_acts_only_while_the_scaler_is_silent" {
+  command = apply
+  module {
+    source = "./modules/backlog_scaler"
+  }
+
+  assert {
+    condition = alltrue([
+      for a in [aws_cloudwatch_metric_alarm.backstop_tasks[0], aws_cloudwatch_metric_alarm.backstop_instances[0]] :
+      [for q in a.metric_query : [q.metric[0].namespace, q.metric[0].metric_name, q.metric[0].stat, q.metric[0].dimensions] if q.id == "heartbeat"] ==
+      [["facerec-fleet/BacklogScaler", "DesiredTasks", "SampleCount", tomap({ ServiceName = "facerec-worker-service" })]]
+    ])
+    error_message = "Both alarms must read the scaler's heartbeat: the SampleCount of its DesiredTasks metric, one sample per poll."
+  }
+  assert {
+    condition     = one([for q in aws_cloudwatch_metric_alarm.backstop_tasks[0].metric_query : q.expression if q.id == "backstop" && q.return_data == true]) == "IF(FILL(heartbeat, 0) == 0, FILL(visible, 0), 0)"
+    error_message = "The tasks alarm must be 0 whenever the scaler polled in the minute."
+  }
+  assert {
+    condition     = one([for q in aws_cloudwatch_metric_alarm.backstop_instances[0].metric_query : q.expression if q.id == "lacking" && q.return_data == true]) == "IF(FILL(heartbeat, 0) == 0, FILL(desired, 0) - FILL(group, 0), 0)"
+    error_message = "The instances alarm must be 0 whenever the scaler polled in the minute."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.backstop_tasks[0].evaluation_periods == 3 && aws_cloudwatch_metric_alarm.backstop_tasks[0].datapoints_to_alarm == 3 &&
+      aws_cloudwatch_metric_alarm.backstop_tasks[0].threshold == 0 && aws_cloudwatch_metric_alarm.backstop_tasks[0].comparison_operator == "GreaterThanThreshold"
+    )
+    error_message = "Tasks: three silent minutes with jobs visible (crates/fleet-sim/src/backstop.rs SILENT_MINUTES), so one missed tick never triggers it."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.backstop_tasks[0].alarm_actions == toset([aws_appautoscaling_policy.backstop_tasks[0].arn]) && aws_cloudwatch_metric_alarm.backstop_instances[0].alarm_actions == toset([aws_autoscaling_policy.backstop_instances[0].arn])
+    error_message = "Each alarm invokes its own step policy, and nothing on OK (there is nothing to undo)."
+  }
+}
+
+run "backstop_only_adds" {
+  command = apply
+  module {
+    source = "./modules/backlog_scaler"
+  }
+
+  assert {
+    condition = (
+      aws_appautoscaling_policy.backstop_tasks[0].step_scaling_policy_configuration[0].adjustment_type == "ChangeInCapacity" &&
+      aws_autoscaling_policy.backstop_instances[0].adjustment_type == "ChangeInCapacity" &&
+      alltrue([for s in aws_appautoscaling_policy.backstop_tasks[0].step_scaling_policy_configuration[0].step_adjustment : s.scaling_adjustment > 0]) &&
+      alltrue([for s in aws_autoscaling_policy.backstop_instances[0].step_adjustment : s.scaling_adjustment > 0])
+    )
+    error_message = "Scale-out only: ChangeInCapacity with positive steps, so the backstop can never remove what the scaler wants."
+  }
+  assert {
+    condition = (
+      toset([for s in aws_appautoscaling_policy.backstop_tasks[0].step_scaling_policy_configuration[0].step_adjustment : "${s.metric_interval_lower_bound}-${s.metric_interval_upper_bound == null ? "inf" : s.metric_interval_upper_bound}:${s.scaling_adjustment}"]) ==
+      toset(["0-50:1", "50-100:2", "100-150:3", "150-200:4", "200-inf:5"])
+    )
+    error_message = "Tasks: +1 per T = 50 visible jobs, the last step open-ended at max_tasks."
+  }
+  assert {
+    condition     = toset([for s in aws_autoscaling_policy.backstop_instances[0].step_adjustment : "${s.metric_interval_lower_bound}-${s.metric_interval_upper_bound == null ? "inf" : s.metric_interval_upper_bound}:${s.scaling_adjustment}"]) == toset(["0-1:1", "1-2:2", "2-3:3", "3-4:4", "4-inf:5"])
+    error_message = "Instances: +k when the group lacks k instances (threshold 0.5)."
+  }
+  assert {
+    condition     = aws_appautoscaling_policy.backstop_tasks[0].step_scaling_policy_configuration[0].cooldown == 525 && aws_autoscaling_policy.backstop_instances[0].estimated_instance_warmup == 525
+    error_message = "A cold start (165 s) plus two datapoints and their CloudWatch delay (2 x 180 s): a step's effect shows before the next."
+  }
+  assert {
+    condition     = aws_appautoscaling_target.backstop[0].min_capacity == 0 && aws_appautoscaling_target.backstop[0].max_capacity == 5 && aws_appautoscaling_target.backstop[0].resource_id == "service/facerec-worker-cluster/facerec-worker-service"
+    error_message = "The service's scalable target has the scaler's bounds."
+  }
+}
+
+run "backstop_can_be_left_out" {
+  command = plan
+  module {
+    source = "./modules/backlog_scaler"
+  }
+  variables {
+    backstop_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_appautoscaling_target.backstop) == 0 && length(aws_cloudwatch_metric_alarm.backstop_tasks) == 0 && length(aws_autoscaling_policy.backstop_instances) == 0 && length(output.backstop_alarm_names) == 0
+    error_message = "backstop_enabled = false creates none of it."
+  }
 }

@@ -26,6 +26,7 @@ def apply_all() -> None:
     _sqs_receive_is_atomic()
     _ecs_task_protection()
     _ecs_list_tasks_by_service()
+    _autoscaling_policy_fields()
 
 
 # --- ECS -------------------------------------------------------------------------------
@@ -604,3 +605,40 @@ def _ecs_list_tasks_by_service() -> None:
         return tasks
 
     EC2ContainerServiceBackend.list_tasks = list_tasks
+
+
+# --- EC2 Auto Scaling policies -------------------------------------------------------------
+def _autoscaling_policy_fields() -> None:
+    """EC2 Auto Scaling PutScalingPolicy/DescribePolicies: Enabled and predictive config.
+
+    Real Auto Scaling stores `Enabled` (true unless the request says false:
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutScalingPolicy.html)
+    and returns `PredictiveScalingConfiguration` only for predictive policies. moto
+    omits Enabled (read as false) and returns an empty predictive configuration for every
+    policy, so a step policy (the backlog scaler's backstop) drifts after apply.
+    """
+    from moto.autoscaling import models, responses
+
+    original_init = models.FakeScalingPolicy.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.enabled = True
+        if self.policy_type != "PredictiveScaling":
+            self.predictive_scaling_configuration = None
+
+    models.FakeScalingPolicy.__init__ = init
+
+    original_put = responses.AutoScalingResponse.put_scaling_policy
+
+    def put_scaling_policy(self: Any) -> Any:
+        result = original_put(self)
+        enabled = self._get_param("Enabled")
+        if enabled is not None:
+            name = self._get_param("PolicyName")
+            policy = self.autoscaling_backend.policies.get(name)
+            if policy is not None:
+                policy.enabled = str(enabled).lower() == "true"
+        return result
+
+    responses.AutoScalingResponse.put_scaling_policy = put_scaling_policy

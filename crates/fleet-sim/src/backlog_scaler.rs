@@ -42,8 +42,8 @@
 //!   disagree about which instance goes.
 //! - Spot interruptions are unchanged: the handler drains, the service replaces the task,
 //!   the group replaces the instance to keep its desired capacity.
-//! - If the Lambda stops running, nothing scales (no backstop); an alarm on its Errors and
-//!   on ApproximateAgeOfOldestMessage must page someone (not modelled).
+//! - If the Lambda stops running ([`Environment::scaler_outages`]), its backstop
+//!   ([`crate::backstop`]) scales the fleet out while jobs wait; nothing scales in.
 //!
 //! The desired count at each poll is [`facerec_backlog_policy::BacklogPolicy`]'s (its
 //! crate documents the rule): the simulator runs the Lambda's own code, with the
@@ -51,8 +51,9 @@
 
 use facerec_backlog_policy::{BacklogPolicy, Observation as PolicyObservation};
 
+use crate::backstop::Backstop;
 use crate::candidates::CandidateSettings;
-use crate::params::ScalingParams;
+use crate::params::{Environment, ScalerOutage, ScalingParams};
 use crate::policy::{Decision, Observation};
 
 #[cfg(doc)]
@@ -69,14 +70,61 @@ pub const SCALER_RUN_SECONDS: u64 = 50;
 pub struct BacklogScaler {
     poll_seconds: u64,
     policy: BacklogPolicy,
+    params: ScalingParams,
+    outages: Vec<ScalerOutage>,
+    backstop: Option<Backstop>,
 }
 
 impl BacklogScaler {
-    pub fn new(poll_seconds: u64, params: &ScalingParams, settings: &CandidateSettings) -> Self {
+    pub fn new(
+        poll_seconds: u64,
+        params: &ScalingParams,
+        env: &Environment,
+        settings: &CandidateSettings,
+    ) -> Self {
         BacklogScaler {
             poll_seconds: poll_seconds.max(1),
             policy: BacklogPolicy::new(params.policy_config(settings.scaler_load)),
+            params: params.clone(),
+            outages: env.scaler_outages.clone(),
+            backstop: settings.backstop.then(|| Backstop::new(params, env)),
         }
+    }
+
+    /// This second: the backstop's minute (at a minute boundary), then the scaler's poll
+    /// unless it is in an outage. Both may act in one second: the poll's desired count is
+    /// the later write; the group keeps the higher of the two (the scaler only raises it
+    /// with SetDesiredCapacity, and removes instances one by one at later polls).
+    pub fn decide(&mut self, obs: &Observation) -> Option<Decision> {
+        let mut out = None;
+        if obs.minute_boundary {
+            if let Some(b) = self.backstop.as_mut() {
+                let newest =
+                    |s: &crate::cloudwatch::MinuteSeries| s.points.last().copied().flatten();
+                out = b.minute(
+                    obs.t,
+                    newest(&obs.metrics.visible),
+                    newest(&obs.metrics.desired),
+                    obs.group_desired as f64,
+                    obs.desired_tasks,
+                    obs.group_desired,
+                    &self.params,
+                );
+            }
+        }
+        if self.outages.iter().any(|o| o.covers(obs.t)) {
+            return out;
+        }
+        let Some(mut polled) = self.poll(obs) else {
+            return out;
+        };
+        if let Some(b) = self.backstop.as_mut() {
+            b.heartbeat();
+        }
+        if let Some(backstop) = out.and_then(|d| d.desired_instances) {
+            polled.desired_instances = polled.desired_instances.max(Some(backstop));
+        }
+        Some(polled)
     }
 
     /// One poll, if `obs.t` is a poll time: the desired task count and group capacity.
@@ -97,6 +145,7 @@ impl BacklogScaler {
         Some(Decision {
             desired_tasks: Some(d.desired_tasks),
             desired_instances: Some(d.desired_tasks),
+            scale_out_only: false,
         })
     }
 }

@@ -11,7 +11,7 @@
 //!   becomes the number of tasks the wake policy starts. EC2 Auto Scaling step policies
 //!   have no cooldown (they use the instance warm-up instead), and an alarm with an Auto
 //!   Scaling action re-invokes it every minute it stays in ALARM:
-//!   <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html>,
+//!   <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-default-instance-warmup.html>,
 //!   <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html>
 //!   (alarm actions: "the alarm continues to invoke the action for every period that
 //!   the alarm remains in the new state" for Auto Scaling actions).
@@ -69,6 +69,9 @@ pub struct CandidateSettings {
     pub fast_scale_in_datapoints: usize,
     /// What the backlog scaler takes as the load the arrivals put on the fleet.
     pub scaler_load: LoadEstimate,
+    /// Whether the backlog scaler's backstop is deployed (`backstop.tf`; on by default,
+    /// off only to show what it buys).
+    pub backstop: bool,
 }
 
 impl Default for CandidateSettings {
@@ -76,6 +79,7 @@ impl Default for CandidateSettings {
         CandidateSettings {
             fast_scale_in_datapoints: 1,
             scaler_load: LoadEstimate::BusyMean,
+            backstop: true,
         }
     }
 }

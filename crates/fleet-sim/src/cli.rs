@@ -1,7 +1,9 @@
 //! Command line: `fleet-sim report --out docs` regenerates `docs/scaling.md` and its
 //! plots; `fleet-sim table` prints the comparison for chosen traces; `fleet-sim cost`
-//! (`facerec simulate cost`) prints the cost per 1,000 photos (docs/cost.md). The same [`run`]
-//! will back `facerec simulate …`.
+//! (`facerec simulate cost`) prints the cost per 1,000 photos (docs/cost.md);
+//! `fleet-sim --trace FILE` (`facerec simulate --trace FILE`) runs the deployed design on
+//! an operator's own traffic ([`crate::trace_file`]). The same [`run`] backs
+//! `facerec simulate …`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -11,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cost::{markdown as cost_markdown, run_cost, CostInputs};
 use crate::fleet::simulate;
-use crate::params::{Environment, ScalingParams};
+use crate::params::{Environment, ScalerOutage, ScalingParams};
 use crate::policy::{PolicyKind, ALL_POLICIES};
 use crate::report::{judge, markdown_table, summarize};
 use crate::scaling_doc;
@@ -20,11 +22,114 @@ use crate::trace::{self, TRACE_NAMES};
 #[derive(Debug, Parser)]
 #[command(
     name = "fleet-sim",
-    about = "Simulate facerec-fleet's autoscaling policies on load traces"
+    about = "Simulate facerec-fleet's autoscaling policies on load traces",
+    args_conflicts_with_subcommands = true,
+    subcommand_required = false
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    trace_run: TraceRun,
+}
+
+/// `--trace FILE` without a subcommand: the deployed design on the file's traffic.
+#[derive(Debug, Args)]
+struct TraceRun {
+    /// A trace file: CSV, one job per line, `arrival_seconds,job_seconds` (docs/cli.md).
+    #[arg(long = "trace", value_name = "FILE")]
+    trace_file: Option<PathBuf>,
+    /// Print the summary as one JSON object instead of markdown.
+    #[arg(long)]
+    json: bool,
+    /// A window in which the backlog scaler does not run: START-END or START- (for
+    /// good), seconds from the trace's start; repeatable.
+    #[arg(long = "scaler-outage", value_name = "START-END")]
+    scaler_outages: Vec<String>,
+    /// Leave the scaler's backstop out (to see what it buys).
+    #[arg(long)]
+    no_backstop: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn parse_outage(text: &str) -> anyhow::Result<ScalerOutage> {
+    let bad =
+        || anyhow::anyhow!("--scaler-outage must be START-END or START- in seconds, got {text:?}");
+    let (start, end) = text.split_once('-').ok_or_else(bad)?;
+    let start: u64 = start.trim().parse().map_err(|_| bad())?;
+    let end = match end.trim() {
+        "" => None,
+        e => Some(e.parse::<u64>().map_err(|_| bad())?),
+    };
+    if end.is_some_and(|e| e <= start) {
+        bail!("--scaler-outage {text:?}: END must come after START");
+    }
+    Ok(ScalerOutage { start, end })
+}
+
+/// The summary `--trace FILE` prints (`--json`: this object).
+#[derive(Debug, serde::Serialize)]
+struct TraceSummary {
+    trace: String,
+    /// The deployed design's row (waits outside cold starts, cost against the oracle;
+    /// the oracle sizes by `job_seconds`, not the file's job times).
+    ours: crate::report::Row,
+    oracle_instance_hours: f64,
+    /// Waits over every job, cold starts included.
+    wait_p95_all_jobs: Option<u64>,
+    wait_max_all_jobs: Option<u64>,
+    jobs_lost: usize,
+    instances_at_end: u32,
+}
+
+fn run_trace_file(run: TraceRun) -> anyhow::Result<()> {
+    let Some(path) = run.trace_file else {
+        bail!("give a subcommand (report, table, cost) or --trace FILE; see --help");
+    };
+    let (params, mut env) = run.common.load()?;
+    for o in &run.scaler_outages {
+        env.scaler_outages.push(parse_outage(o)?);
+    }
+    let trace = crate::trace_file::read(&path)?;
+    let settings = crate::candidates::CandidateSettings {
+        backstop: !run.no_backstop,
+        ..Default::default()
+    };
+    let ours = crate::fleet::simulate_with(&params, &env, &trace, PolicyKind::Ours, &settings);
+    let oracle = simulate(&params, &env, &trace, PolicyKind::Oracle);
+    let all = crate::outages::summarize_all_jobs(&ours);
+    let mut rows = vec![summarize(&ours, &params), summarize(&oracle, &params)];
+    judge(&mut rows);
+    let summary = TraceSummary {
+        trace: path.display().to_string(),
+        oracle_instance_hours: rows[1].instance_hours,
+        ours: rows[0].clone(),
+        wait_p95_all_jobs: all.wait_p95,
+        wait_max_all_jobs: all.wait_max,
+        jobs_lost: all.lost,
+        instances_at_end: all.instances_at_end,
+    };
+    if run.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        let secs = |v: Option<u64>| v.map_or("never".to_string(), |s| format!("{s} s"));
+        println!(
+            "### {}
+
+{}",
+            summary.trace,
+            markdown_table(&rows)
+        );
+        println!(
+            "Over all jobs (cold starts included): p95 wait {}, max {}; {} lost; {} instances at the end.",
+            secs(summary.wait_p95_all_jobs),
+            secs(summary.wait_max_all_jobs),
+            summary.jobs_lost,
+            summary.instances_at_end
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +262,10 @@ struct Common {
     /// Replace an interrupted Spot instance at the notice (Capacity Rebalancing).
     #[arg(long)]
     capacity_rebalance: bool,
+    /// How old the queue counts the scaler reads are, seconds (GetQueueAttributes'
+    /// counts are approximate; 0 = exact).
+    #[arg(long)]
+    count_staleness_seconds: Option<u64>,
     #[arg(long)]
     seed: Option<u64>,
 }
@@ -193,6 +302,12 @@ impl Common {
             env.seed = v;
         }
         env.capacity_rebalance = self.capacity_rebalance;
+        if let Some(v) = self.count_staleness_seconds {
+            if v > 3600 {
+                bail!("--count-staleness-seconds must be within 0..=3600, got {v}");
+            }
+            env.count_staleness_seconds = v;
+        }
         Ok((params, env))
     }
 }
@@ -212,7 +327,10 @@ where
         }
         Err(e) => return Err(anyhow::anyhow!(e.to_string())),
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        return run_trace_file(cli.trace_run);
+    };
+    match command {
         Command::Report {
             out,
             no_tuning,

@@ -148,6 +148,8 @@ struct World<'a> {
     /// Open cold-start window: set when a job arrives at an idle system.
     cold_window: bool,
     interruptions: u32,
+    /// The trace's own job times, if it has them.
+    trace_job_seconds: Option<&'a [u64]>,
 }
 
 impl World<'_> {
@@ -156,6 +158,14 @@ impl World<'_> {
             .iter()
             .filter(|t| t.state == TaskState::Running)
             .count() as u32
+    }
+
+    /// Job `m`'s processing seconds: the trace's, or drawn.
+    fn job_seconds_of(&mut self, m: usize) -> u64 {
+        match self.trace_job_seconds {
+            Some(given) => given[m],
+            None => self.job_duration(),
+        }
     }
 
     fn job_duration(&mut self) -> u64 {
@@ -259,7 +269,7 @@ fn work_one_second(w: &mut World, t: u64, k: usize) {
             w.tasks[k].current = None;
         }
         if let Some(m) = w.tasks[k].hand.pop_front() {
-            let d = w.job_duration();
+            let d = w.job_seconds_of(m);
             w.jobs[m].started = Some(t);
             w.tasks[k].current = Some((m, t + d));
             continue;

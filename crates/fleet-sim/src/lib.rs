@@ -20,11 +20,15 @@
 //! - [`oracle`]: the oracle's instance schedule, from every arrival known in advance.
 //! - [`backlog_scaler`]: the deployed backlog scaler Lambda as the simulator runs it
 //!   (the Lambda's own policy code at its polls), and its monthly cost.
+//! - [`backstop`]: the scaler's backstop, two alarms and two scale-out-only step policies
+//!   that act only while the scaler is silent.
 //! - [`candidates`]: designs beyond scaling.json that are not deployed (the alarms mode
 //!   plus fast paths), with the AWS rules they rely on.
 //! - [`fleet`]: the world — queue, tasks, instances, capacity provider, Spot — and
 //!   [`fleet::simulate`], which runs one policy on one trace, one named step after
 //!   another (`fleet/simulation.rs`).
+//! - [`outages`]: the scaler silent (10 min, for good, frozen at one task), with and
+//!   without the backstop.
 //! - [`report`]: per-trace numbers and the goal check against the oracle.
 //! - [`cost`]: dollars per 1,000 photos from instance-hours and the measured speed.
 //! - [`tuning`]: ours over several seeds, and the search for better `scaling.json` values.
@@ -33,17 +37,21 @@
 //! - [`cli`]: the command line (`fleet-sim …`, later `facerec simulate …`): [`run`].
 
 pub mod backlog_scaler;
+pub mod backstop;
 pub mod candidates;
 pub mod cli;
 pub mod cloudwatch;
 pub mod cost;
 pub mod fleet;
+pub mod held;
 pub mod oracle;
+pub mod outages;
 pub mod params;
 pub mod policy;
 pub mod report;
 pub mod scaling_doc;
 pub mod trace;
+pub mod trace_file;
 pub mod tuning;
 
 pub use cli::run;

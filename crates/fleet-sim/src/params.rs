@@ -236,6 +236,28 @@ pub struct Environment {
     /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-capacity-rebalancing.html>
     /// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html>
     pub capacity_rebalance: bool,
+    /// Windows in which the backlog scaler does not run (no poll, no heartbeat): a
+    /// disabled schedule, reserved concurrency 0, throttling, a bad deploy.
+    pub scaler_outages: Vec<ScalerOutage>,
+    /// How old the queue counts a poller reads are (GetQueueAttributes' approximate
+    /// counts "may not achieve consistency until at least 1 minute after the producers
+    /// stop sending messages":
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html>).
+    /// 0: exact; docs/scaling.md's sensitivity table varies it.
+    pub count_staleness_seconds: u64,
+}
+
+/// The backlog scaler silent from `start` until `end` (`None`: for good).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScalerOutage {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+impl ScalerOutage {
+    pub fn covers(&self, t: u64) -> bool {
+        t >= self.start && self.end.is_none_or(|e| t < e)
+    }
 }
 
 impl Default for Environment {
@@ -251,6 +273,8 @@ impl Default for Environment {
             tail_seconds: 3600,
             seed: 7,
             capacity_rebalance: false,
+            scaler_outages: Vec::new(),
+            count_staleness_seconds: 0,
         }
     }
 }

@@ -268,6 +268,8 @@ pub struct Observation<'a> {
     /// Tasks holding messages: the ones with ECS task scale-in protection on
     /// (GetTaskProtection), which the worker keeps in line with busy/idle.
     pub busy_tasks: u32,
+    /// The Auto Scaling group's desired capacity.
+    pub group_desired: u32,
     pub metrics: &'a RawMetrics,
     /// CapacityProviderReservation, one datapoint per minute (ECS publishes it itself).
     pub cpr: &'a MinuteSeries,
@@ -284,6 +286,9 @@ pub struct Decision {
     /// it (ExactCapacity) in the minutes their alarms are in ALARM. `None` leaves the
     /// group to the capacity provider's managed scaling, if any.
     pub desired_instances: Option<u32>,
+    /// Set by the backlog scaler's backstop: its step policies only add, and it never
+    /// terminates an instance (the scaler's own removal of idle instances does not run).
+    pub scale_out_only: bool,
 }
 
 /// Cooldown bookkeeping of one Application Auto Scaling policy.
@@ -497,10 +502,11 @@ impl Scaler {
             PolicyKind::Ours => Controller::Scaler(BacklogScaler::new(
                 params.scaler_poll_seconds,
                 params,
+                env,
                 settings,
             )),
             PolicyKind::BacklogScaler60 => {
-                Controller::Scaler(BacklogScaler::new(60, params, settings))
+                Controller::Scaler(BacklogScaler::new(60, params, env, settings))
             }
             PolicyKind::KedaLike => Controller::Keda {
                 history: Vec::new(),
@@ -637,7 +643,7 @@ impl Scaler {
                 }
             }
             Controller::Scaler(scaler) => {
-                if let Some(d) = scaler.poll(obs) {
+                if let Some(d) = scaler.decide(obs) {
                     out = d;
                 }
             }

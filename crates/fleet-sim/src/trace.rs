@@ -27,6 +27,9 @@ pub struct Trace {
     pub spot_rate_per_instance_hour: f64,
     /// Time of the last arrival plus one second (the tail is added by the simulator).
     pub duration: u64,
+    /// Each job's processing seconds, in arrival order; `None`: drawn by the simulator
+    /// (log-normal, mean `job_seconds`).
+    pub job_seconds: Option<Vec<u64>>,
 }
 
 impl Trace {
@@ -40,7 +43,16 @@ impl Trace {
             storms: Vec::new(),
             spot_rate_per_instance_hour: 0.0,
             duration,
+            job_seconds: None,
         }
+    }
+
+    /// A trace whose jobs say how long each takes: `(arrival, seconds)` pairs, any order.
+    pub fn with_job_seconds(name: &str, description: &str, mut jobs: Vec<(u64, u64)>) -> Self {
+        jobs.sort_by_key(|&(at, _)| at);
+        let mut t = Trace::new(name, description, jobs.iter().map(|&(at, _)| at).collect());
+        t.job_seconds = Some(jobs.iter().map(|&(_, s)| s.max(1)).collect());
+        t
     }
 }
 
@@ -179,5 +191,17 @@ mod tests {
         assert!((n - 3000.0).abs() < 200.0, "steady has {n} arrivals");
         assert_eq!(build("lone", &p, 1).unwrap().arrivals, vec![7230]);
         assert!(build("nope", &p, 1).is_none());
+    }
+
+    #[test]
+    fn job_seconds_stay_with_their_arrivals() {
+        let t = Trace::with_job_seconds("t", "", vec![(30, 5), (10, 1200), (20, 0)]);
+        assert_eq!(t.arrivals, vec![10, 20, 30]);
+        assert_eq!(
+            t.job_seconds,
+            Some(vec![1200, 1, 5]),
+            "sorted together, at least 1 s"
+        );
+        assert_eq!(t.duration, 31);
     }
 }

@@ -49,6 +49,8 @@ fn env() -> Environment {
         tail_seconds: 3600,
         seed: 1,
         capacity_rebalance: false,
+        scaler_outages: Vec::new(),
+        count_staleness_seconds: 0,
     }
 }
 

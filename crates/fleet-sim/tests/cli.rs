@@ -150,3 +150,78 @@ fn cost_report_runs_and_checks_its_inputs() {
             .to_string();
     assert!(err.contains("unknown trace"), "{err}");
 }
+
+/// `fleet-sim --trace FILE --json` (`facerec simulate --trace FILE --json`): an operator's
+/// own traffic, a summary a script can read, and bad files refused in one line.
+#[test]
+fn trace_file_runs_and_prints_json() {
+    let dir = temp_dir("trace-file");
+    let csv = dir.join("mine.csv");
+    // A lone job after 10 minutes idle, then a small burst with one 20-minute job.
+    std::fs::write(
+        &csv,
+        "arrival_seconds,job_seconds\n600,6\n3000,1200\n3001,6\n3002,6\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleet-sim"))
+            .args(["--trace", csv.to_str().unwrap(), "--json", "--scaling"])
+            .arg(scaling_json())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = run(&[]);
+    assert_eq!(v["ours"]["jobs"], 4);
+    assert_eq!(v["jobs_lost"], 0);
+    assert_eq!(
+        v["instances_at_end"], 0,
+        "the scaler scales in after the trace"
+    );
+    assert!(v["wait_max_all_jobs"].as_u64().unwrap() > 0);
+    assert!(v["oracle_instance_hours"].as_f64().unwrap() > 0.0);
+    // The scaler dead from the start: the backstop serves every job, keeps its instances.
+    let dead = run(&["--scaler-outage", "0-"]);
+    assert_eq!(dead["jobs_lost"], 0);
+    assert!(dead["instances_at_end"].as_u64().unwrap() >= 1);
+    let first = |v: &serde_json::Value| v["ours"]["first_result"].as_f64().unwrap();
+    assert!(
+        first(&dead) > first(&v) + 300.0,
+        "the backstop reacts minutes later"
+    );
+    // Without the backstop nothing serves them.
+    let none = run(&["--scaler-outage", "0-", "--no-backstop"]);
+    assert_eq!(none["jobs_lost"], 4);
+
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "600,6\n700;6\n").unwrap();
+    let err = facerec_fleet_sim::run([
+        "fleet-sim",
+        "--trace",
+        bad.to_str().unwrap(),
+        "--scaling",
+        scaling_json().to_str().unwrap(),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("bad.csv:2:") && !err.contains('\n'), "{err}");
+    let err = facerec_fleet_sim::run([
+        "fleet-sim",
+        "--trace",
+        csv.to_str().unwrap(),
+        "--scaler-outage",
+        "later",
+        "--scaling",
+        scaling_json().to_str().unwrap(),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--scaler-outage"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -604,3 +604,64 @@ fn backlog_scaler_role_grants_exactly_the_crates_sdk_calls() {
         BTreeSet::from(["ecs:ListTasks".to_string()])
     );
 }
+
+/// The backstop (`modules/backlog_scaler/backstop.tf`) is what `backstop.rs` models: the
+/// heartbeat, both expressions, their datapoints, the steps and the cooldown.
+#[test]
+fn backstop_is_what_the_simulator_models() {
+    use facerec_fleet_sim::backstop::{
+        cooldown_seconds, HEARTBEAT_METRIC, HEARTBEAT_STAT, INSTANCES_EXPRESSION, SILENT_MINUTES,
+        TASKS_EXPRESSION,
+    };
+    use facerec_fleet_sim::params::Environment;
+    let tf = terraform("modules/backlog_scaler/backstop.tf");
+    let what = "backstop.tf";
+    assert_has(
+        &tf,
+        what,
+        &format!("backstop_silent_minutes = {SILENT_MINUTES}"),
+    );
+    let env = Environment::default();
+    let extra = cooldown_seconds(0, env.metric_delay_seconds);
+    assert_has(
+        &tf,
+        what,
+        &format!("backstop_cooldown_seconds = var.cold_start_seconds + {extra}"),
+    );
+    assert_has(&tf, what, &format!("metric_name = \"{HEARTBEAT_METRIC}\""));
+    let tasks = resource(&tf, "aws_cloudwatch_metric_alarm", "backstop_tasks");
+    assert_has(
+        &tasks,
+        what,
+        &format!("expression = \"{TASKS_EXPRESSION}\""),
+    );
+    assert_has(&tasks, what, "threshold = 0");
+    assert_has(
+        &tasks,
+        what,
+        "evaluation_periods = local.backstop_silent_minutes",
+    );
+    assert_has(
+        &tasks,
+        what,
+        "datapoints_to_alarm = local.backstop_silent_minutes",
+    );
+    assert_has(&tasks, what, &format!("stat = \"{HEARTBEAT_STAT}\""));
+    let instances = resource(&tf, "aws_cloudwatch_metric_alarm", "backstop_instances");
+    assert_has(
+        &instances,
+        what,
+        &format!("expression = \"{INSTANCES_EXPRESSION}\""),
+    );
+    assert_has(&instances, what, "threshold = 0.5");
+    assert_has(&instances, what, "evaluation_periods = 1");
+    assert_has(&instances, what, &format!("stat = \"{HEARTBEAT_STAT}\""));
+    // The tasks steps are the wake policy's (wake_step): +1 per T visible jobs.
+    assert_has(&tf, what, "lower = i * var.jobs_per_task_within_latency");
+    for policy in [
+        resource(&tf, "aws_appautoscaling_policy", "backstop_tasks"),
+        resource(&tf, "aws_autoscaling_policy", "backstop_instances"),
+    ] {
+        assert!(squash(&policy).contains("ChangeInCapacity"), "{policy}");
+    }
+}

@@ -42,3 +42,19 @@ output "role_arn" {
   description = "ARN of the backlog scaler's execution role."
   value       = module.function.role_arn
 }
+
+output "backstop_alarm_names" {
+  description = "The backstop's alarms (tasks, instances); empty without the backstop."
+  value = var.backstop_enabled ? {
+    tasks     = aws_cloudwatch_metric_alarm.backstop_tasks[0].alarm_name
+    instances = aws_cloudwatch_metric_alarm.backstop_instances[0].alarm_name
+  } : {}
+}
+
+output "backstop_policy_arns" {
+  description = "The backstop's step policies (tasks: Application Auto Scaling on the service; instances: EC2 Auto Scaling on the group); empty without the backstop."
+  value = var.backstop_enabled ? {
+    tasks     = aws_appautoscaling_policy.backstop_tasks[0].arn
+    instances = aws_autoscaling_policy.backstop_instances[0].arn
+  } : {}
+}

@@ -137,3 +137,20 @@ variable "metrics_namespace" {
   type        = string
   default     = "facerec-fleet/BacklogScaler"
 }
+
+# --- The backstop (backstop.tf) -----------------------------------------------------------
+variable "backstop_enabled" {
+  description = "Create the backstop: alarms and scale-out-only step policies that add tasks and instances while the scaler is silent and jobs wait."
+  type        = bool
+  default     = true
+}
+
+variable "queue_name" {
+  description = "Name of the jobs queue (the backstop's alarm reads its AWS/SQS metrics)."
+  type        = string
+}
+
+variable "jobs_per_task_within_latency" {
+  description = "T = max(1, floor(acceptable_latency_seconds / job_seconds)): the backstop adds one task per T visible jobs, as the alarms mode's wake policy."
+  type        = number
+}

@@ -89,6 +89,12 @@ mock_resource "aws_lambda_function" {
   }
 }
 
+mock_resource "aws_autoscaling_policy" {
+  defaults = {
+    arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:00000000-0000-0000-0000-000000000000:autoScalingGroupName/mocked:policyName/mocked"
+  }
+}
+
 mock_resource "aws_appautoscaling_policy" {
   defaults = {
     arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:mocked"

@@ -117,8 +117,9 @@ import re, sys
 state = open(sys.argv[1]).read().split()
 types = {re.sub(r"\[.*?\]", "", s).split(".")[-2] for s in state if ".data." not in s and not s.startswith("data.")}
 # Every resource group of the plan (and of docs/design.md) must exist after apply, in
-# the default scaling mode (backlog_scaler): the scaler's resources instead of the alarms
-# mode's Application Auto Scaling ones (those are planned in tests/fleet.tftest.hcl).
+# the default scaling mode (backlog_scaler): the scaler's resources and its backstop (one
+# scalable target, one step policy on the service and one on the group) instead of the
+# alarms mode's target tracking and wake/sleep policies (planned in tests/fleet.tftest.hcl).
 required = """aws_ecs_cluster aws_ecs_capacity_provider aws_ecs_cluster_capacity_providers
 aws_ecs_task_definition aws_ecs_service aws_launch_template aws_autoscaling_group
 aws_cloudwatch_metric_alarm
@@ -127,9 +128,10 @@ aws_iam_role_policy aws_iam_instance_profile
 aws_cloudwatch_log_group aws_lambda_function aws_lambda_event_source_mapping
 aws_cloudwatch_event_rule aws_cloudwatch_event_target aws_autoscaling_lifecycle_hook
 aws_sns_topic aws_scheduler_schedule aws_ssm_parameter
-aws_lambda_function_event_invoke_config aws_cloudwatch_dashboard aws_s3_bucket_lifecycle_configuration""".split()
+aws_lambda_function_event_invoke_config aws_cloudwatch_dashboard aws_s3_bucket_lifecycle_configuration
+aws_appautoscaling_target aws_appautoscaling_policy aws_autoscaling_policy""".split()
 # No managed policy attachment: every role's policy is inline and scoped (modules/iam).
-absent = "aws_appautoscaling_target aws_appautoscaling_policy aws_iam_role_policy_attachment".split()
+absent = "aws_iam_role_policy_attachment".split()
 missing = [t for t in required if t not in types]
 present = [t for t in absent if t in types]
 print(f"    {len(state)} objects in state, {len(types)} resource types")

@@ -18,7 +18,8 @@ EXPECTED = {
         "aws_scheduler_schedule": 1,
         "aws_autoscaling_lifecycle_hook": 1,
         "aws_cloudwatch_event_rule": 3,
-        "aws_appautoscaling_policy": 0,
+        # The backlog scaler's backstop (modules/backlog_scaler/backstop.tf): one step policy.
+        "aws_appautoscaling_policy": 1,
     },
     "alarms": {
         "aws_lambda_function": 1,
@@ -32,7 +33,7 @@ EXPECTED = {
         "aws_scheduler_schedule": 1,
         "aws_autoscaling_lifecycle_hook": 0,
         "aws_cloudwatch_event_rule": 0,
-        "aws_appautoscaling_policy": 0,
+        "aws_appautoscaling_policy": 1,
     },
 }
 

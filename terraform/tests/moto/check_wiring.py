@@ -12,8 +12,9 @@ anyone but the named producers. In the backlog scaler mode (the default): the sc
 environment names the applied queue, service, group and state parameter, its
 schedule, retries and concurrency are as designed, its roles grant what the design
 lists (ListTasks on "*" with ecs:cluster), the group's AZRebalance is suspended, ECS
-managed scaling is off and Application Auto Scaling has no target on the service, and
-its two alarms watch the function. In every mode: the alarm topic exists and every alarm
+managed scaling is off, the only Application Auto Scaling policy on the service and the
+only policy on the group are the backstop's, scale-out only, each invoked by its alarm
+on the scaler's heartbeat, and its two alarms watch the function. In every mode: the alarm topic exists and every alarm
 notifies it, and the task and instance roles are inline, exactly their actions, with no
 managed policy attached.
 
@@ -311,13 +312,35 @@ def check_backlog_scaler(endpoint: str, out: dict, check) -> None:
     suspended = sorted(p["ProcessName"] for p in group.get("SuspendedProcesses", []))
     check(suspended == ["AZRebalance"], f"the group's AZRebalance process is suspended, nothing else (got {suspended})")
 
-    # --- Nobody else scales: no managed scaling, no Application Auto Scaling target -------
+    # --- Nobody else scales: no managed scaling; only the backstop's scale-out policies ------
     cp = ecs.describe_capacity_providers(capacityProviders=[out["capacity_provider_name"]])["capacityProviders"][0]["autoScalingGroupProvider"]
     check(cp["managedScaling"]["status"] == "DISABLED" and cp["managedTerminationProtection"] == "DISABLED" and cp["managedDraining"] == "ENABLED",
           f"capacity provider: managed scaling and termination protection DISABLED, managed draining ENABLED (got {cp['managedScaling']['status']}, {cp['managedTerminationProtection']}, {cp.get('managedDraining')})")
-    targets = aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
-    check(not [t for t in targets if t["ResourceId"] == f"service/{out['cluster_name']}/{out['service_name']}"],
-          f"Application Auto Scaling has no scalable target on the service ({len(targets)} ECS targets in all)")
+    resource_id = f"service/{out['cluster_name']}/{out['service_name']}"
+    targets = [t for t in aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] if t["ResourceId"] == resource_id]
+    check(len(targets) == 1 and (targets[0]["MinCapacity"], targets[0]["MaxCapacity"]) == (scaling["min_tasks"], scaling["max_tasks"]),
+          f"the service's one scalable target (the backstop's) has the scaler's bounds ({targets})")
+    service_policies = aas.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource_id)["ScalingPolicies"]
+    group_policies = autoscaling.describe_policies(AutoScalingGroupName=out["asg_name"])["ScalingPolicies"]
+
+    def scale_out_only(steps: list, adjustment_type: str) -> bool:
+        return adjustment_type == "ChangeInCapacity" and bool(steps) and all(s["ScalingAdjustment"] > 0 for s in steps)
+
+    svc = service_policies[0] if len(service_policies) == 1 else {}
+    svc_conf = svc.get("StepScalingPolicyConfiguration", {})
+    check(svc.get("PolicyType") == "StepScaling" and scale_out_only(svc_conf.get("StepAdjustments", []), svc_conf.get("AdjustmentType", "")),
+          f"the service's only scaling policy is the backstop's, step scaling that only adds ({service_policies})")
+    grp = group_policies[0] if len(group_policies) == 1 else {}
+    check(grp.get("PolicyType") == "StepScaling" and scale_out_only(grp.get("StepAdjustments", []), grp.get("AdjustmentType", "")),
+          f"the group's only scaling policy is the backstop's, step scaling that only adds ({group_policies})")
+    backstop = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix=f"{fn_name}-backstop-")["MetricAlarms"]}
+    actions = sorted(x for a in backstop.values() for x in a["AlarmActions"])
+    heartbeat_ok = all(
+        any(q.get("Id") == "heartbeat" and q["MetricStat"]["Metric"]["MetricName"] == "DesiredTasks" and q["MetricStat"]["Stat"] == "SampleCount"
+            for q in a.get("Metrics", []))
+        for a in backstop.values())
+    check(len(backstop) == 2 and heartbeat_ok and actions == sorted([svc.get("PolicyARN"), grp.get("PolicyARN")]),
+          f"the backstop's two alarms read the scaler's heartbeat and each invokes one of the two policies ({sorted(backstop)}: {actions})")
 
     # --- Its alarms watch it -------------------------------------------------------------------
     alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=[n.split(":alarm:")[-1] for k, n in out["alarm_arns"].items() if k.startswith("backlog_scaler_")])["MetricAlarms"]}

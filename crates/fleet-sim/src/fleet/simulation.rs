@@ -63,6 +63,8 @@ struct Simulation<'a> {
     sent_this_minute: u64,
     /// Spot interruptions per instance-hour: the environment's plus the trace's.
     spot_rate: f64,
+    /// (visible, in flight) at each second so far, for pollers that read stale counts.
+    counts: Vec<(u32, u32)>,
 }
 
 impl<'a> Simulation<'a> {
@@ -96,6 +98,7 @@ impl<'a> Simulation<'a> {
                 asg_desired: 0,
                 cold_window: false,
                 interruptions: 0,
+                trace_job_seconds: trace.job_seconds.as_deref(),
             },
             trace,
             kind,
@@ -121,6 +124,7 @@ impl<'a> Simulation<'a> {
             next_arrival: 0,
             sent_this_minute: 0,
             spot_rate: env.spot_interruptions_per_instance_hour + trace.spot_rate_per_instance_hour,
+            counts: Vec::with_capacity(horizon as usize + 1),
         }
     }
 
@@ -152,7 +156,7 @@ impl<'a> Simulation<'a> {
         self.set_group_capacity(&decision);
         self.reconcile_service(t);
         if let Some(wanted) = decision.desired_instances {
-            if self.scale_in == InstanceScaleIn::ScalerTerminatesIdle {
+            if self.scale_in == InstanceScaleIn::ScalerTerminatesIdle && !decision.scale_out_only {
                 self.scaler_terminates_idle(t, wanted);
             }
         }
@@ -257,12 +261,18 @@ impl<'a> Simulation<'a> {
     fn decide(&mut self, t: u64, minute_boundary: bool) -> Decision {
         let w = &self.w;
         let busy = w.tasks.iter().filter(|t| t.alive() && t.busy()).count() as u32;
+        self.counts
+            .push((w.visible.len() as u32, w.in_flight as u32));
+        // The counts a poller reads: exact, or as they were `count_staleness_seconds` ago.
+        let seen = t.saturating_sub(w.env.count_staleness_seconds) as usize;
+        let (visible, in_flight) = self.counts[seen.min(self.counts.len() - 1)];
         self.scaler.decide(&Observation {
             t,
-            visible_now: w.visible.len(),
-            in_flight_now: w.in_flight,
+            visible_now: visible as usize,
+            in_flight_now: in_flight as usize,
             desired_tasks: w.desired_tasks,
             busy_tasks: busy,
+            group_desired: w.asg_desired,
             metrics: &self.metrics,
             cpr: &self.cpr,
             minute_boundary,

@@ -3,7 +3,10 @@
 //! between the tables is in this folder's `*.md` files; [`candidates`] writes the
 //! sections on the backlog scaler and the candidates, [`plot`] the plots.
 
+pub mod backstop;
 pub mod candidates;
+pub mod held;
+pub mod honest;
 pub mod plot;
 
 use std::fmt::Write as _;
@@ -403,6 +406,7 @@ fn render(
         }
     }
     goal_check(w, p, env, cmp, PolicyKind::Ours);
+    honest::render(w, p, env, cmp);
     goal_check(w, p, env, cmp, PolicyKind::OursAlarms);
     if let Some(seeds) = seeds {
         let intro = format!(
@@ -425,6 +429,12 @@ fn render(
     }
     let _ = writeln!(w, "{}", include_str!("findings.md"));
     candidates_doc::render(w, p, env, cmp, candidates);
+    backstop::render(w, p, env);
+    held::render(w, p, env);
+    if seeds.is_some() {
+        // Runs every seed four times: only with the seed tables (not `--no-tuning`).
+        honest::staleness_table(w, p, env);
+    }
 
     for (t, rows) in cmp.traces.iter().zip(&cmp.rows) {
         let _ = writeln!(
