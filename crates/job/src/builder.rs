@@ -25,7 +25,25 @@ struct Body<'a> {
     image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     gallery: Option<&'a GallerySpec>,
-    options: &'a JobOptions,
+    /// Only the options that differ from the defaults (see [`options_beyond_defaults`]).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The options a body must carry: those that differ from the defaults. A worker fills in
+/// the rest with the same defaults, and a worker older than an option (it rejects unknown
+/// fields) still reads every job that does not use it — producers and workers can be
+/// upgraded in either order.
+fn options_beyond_defaults(options: &JobOptions) -> serde_json::Map<String, serde_json::Value> {
+    let as_map = |o: &JobOptions| match serde_json::to_value(o) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => unreachable!("JobOptions serialises to an object"),
+    };
+    let defaults = as_map(&JobOptions::default());
+    as_map(options)
+        .into_iter()
+        .filter(|(k, v)| defaults.get(k) != Some(v))
+        .collect()
 }
 
 impl JobV1 {
@@ -61,7 +79,7 @@ fn body(job_id: &str, image: String, gallery: &GallerySpec, options: &JobOptions
         job_id,
         image,
         gallery,
-        options,
+        options: options_beyond_defaults(options),
     };
     serde_json::to_string(&body).expect("a job always serialises")
 }
@@ -144,6 +162,28 @@ mod tests {
         assert_eq!(
             JobV1::parse(&local.to_body(), false).unwrap_err().code,
             "invalid_job"
+        );
+    }
+
+    #[test]
+    fn a_body_carries_only_the_options_that_differ_from_the_defaults() {
+        let body = |options: JobOptions| -> serde_json::Value {
+            let job = JobV1::builder("a", "s3://b/k")
+                .options(options)
+                .build()
+                .unwrap();
+            serde_json::from_str(&job.to_body()).unwrap()
+        };
+        // Readable by a worker that predates max_side and embeddings.
+        assert!(body(JobOptions::default()).get("options").is_none());
+        let changed = body(JobOptions {
+            max_side: 0,
+            tolerance: 0.5,
+            ..JobOptions::default()
+        });
+        assert_eq!(
+            changed["options"],
+            serde_json::json!({"max_side": 0, "tolerance": 0.5})
         );
     }
 
