@@ -110,20 +110,21 @@ pub fn run(
     let faces = encoded
         .iter()
         .map(|face| {
-            let nearest: Vec<FaceMatch> = gallery
-                .nearest(&face.embedding, options.top_k)
+            // One pass over the gallery: the nearest entry decides the best match (equal
+            // distances in gallery order, as `best_match` picks), even when top_k is 0.
+            let mut nearest: Vec<FaceMatch> = gallery
+                .nearest(&face.embedding, options.top_k.max(1))
                 .into_iter()
                 .map(|m| FaceMatch {
                     label: m.name,
                     distance: m.distance,
                 })
                 .collect();
-            let best_match = gallery
-                .best_match(&face.embedding, options.tolerance)
-                .map(|m| FaceMatch {
-                    label: m.name,
-                    distance: m.distance,
-                });
+            let best_match = nearest
+                .first()
+                .filter(|m| m.distance <= options.tolerance)
+                .cloned();
+            nearest.truncate(options.top_k);
             let back = |v: i64| (v as f64 * scale).round() as i64;
             FaceResult {
                 bbox: FaceBox {

@@ -168,7 +168,7 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|uri| (inputs::job_id(Path::new(uri), b""), uri.clone()))
         .collect();
-    for (uploaded_or_skipped, path) in local_images.iter().enumerate() {
+    for (i, path) in local_images.iter().enumerate() {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
@@ -201,7 +201,7 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
                 exit::report(format!(
                     "{}: not uploaded: {e:#}; stopped uploading ({} more photo(s) not submitted)",
                     path.display(),
-                    local_images.len() - uploaded_or_skipped - 1
+                    local_images.len() - i - 1
                 ));
                 failed = true;
                 break;
