@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on this machine, no AWS account needed.
 #
-#   1. build the `facerec` CLI (dev profile: the engine and dependencies are optimised
-#      even there — see the root Cargo.toml — and it builds much faster than --release);
+#   1. build the `facerec` CLI for the local path: without the fleet commands (no AWS
+#      SDK) and without RetinaFace (no tract), which together are most of a cold build;
+#      dev profile, in which the data path (engine, job, CLI, dependencies) is optimised
+#      anyway (the root Cargo.toml);
 #   2. enroll the known people of examples/demo/known into a gallery file;
 #   3. `facerec run` the photos of examples/demo/photos through the durable embedded
 #      queue and a local worker pool (the fleet worker's runtime and handler), results
@@ -17,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build -q -p facerec-cli --locked
+cargo build -q -p facerec-cli --locked --no-default-features
 target_dir="${CARGO_TARGET_DIR:-target}"
 facerec="$target_dir/debug/facerec"
 
@@ -38,7 +40,7 @@ echo "== the same photos in face_recognition's format: facerec identify --galler
 
 echo
 echo "results: $out/results.jsonl   state (resume/inspect): $out/run.sqlite"
-echo "the demo's facerec: $facerec (a development build; \`make install\` puts an optimised one on your PATH)"
+echo "the demo's facerec: $facerec (local commands, HOG detector; \`make install\` puts the full facerec on your PATH)"
 
 # `photo,name` per face, sorted, from each command's output.
 expected="$(grep -v '^#' examples/demo/expected.csv | LC_ALL=C sort)"

@@ -3,18 +3,19 @@
 //!
 //! Modules, in reading order:
 //! - [`error`]: an error and its sources on one line (the SDK's own `Display` is terse);
-//! - [`sdk`]: SDK configuration named for its component (`app/<name>` in the user agent)
-//!   and attempt timeouts;
+//! - [`sdk`] (feature `sdk`): SDK configuration named for its component (`app/<name>` in
+//!   the user agent) and attempt timeouts;
 //! - [`emf`]: CloudWatch Embedded Metric Format lines and where they go;
 //! - [`lambda`] (feature `lambda`): the Lambdas' start-up (JSON logs, configuration,
 //!   SDK configuration);
 //! - [`ecs`] (feature `ecs`): listing and describing a cluster's container instances.
 //!
-//! The base crate needs only `aws-config` and `serde_json`, which every component using it
-//! already links; what only the Lambdas need is behind features.
+//! The base crate needs only `serde_json`; the SDK configuration is behind `sdk` (so the
+//! CLI's local path links no AWS SDK), and what only the Lambdas need is behind features.
 
 pub mod emf;
 pub mod error;
+#[cfg(feature = "sdk")]
 pub mod sdk;
 
 #[cfg(feature = "ecs")]

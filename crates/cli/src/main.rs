@@ -8,6 +8,9 @@
 //!   gallery file.
 //! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line.
 //! * `aws_clients` — SDK clients for `submit` and `results`.
+//!
+//! Feature `fleet` (default) adds the commands that call AWS (`submit`, `results`,
+//! `load`); without it (`make demo`'s build) they print how to get them.
 //! * `csv` — RFC 4180 fields for every CSV line; `face_json` — the one face schema of
 //!   every JSON output.
 //! * `photo_faces` — faces with embeddings from a run's results or photos (`cluster`,
@@ -15,6 +18,7 @@
 //!   font `annotate` writes names with.
 //! * `exit` — the exit codes (docs/cli.md).
 
+#[cfg(feature = "fleet")]
 mod aws_clients;
 mod chinese_whispers;
 mod cmd;
@@ -57,8 +61,10 @@ enum Command {
     /// worker pool into a JSONL file; interrupt and re-run to resume.
     Run(cmd::run::Args),
     /// Send photos as jobs to the fleet's SQS queue (uploading them to S3 first).
+    #[cfg(feature = "fleet")]
     Submit(cmd::submit::Args),
     /// Read the fleet's results from its result queue or S3 prefix.
+    #[cfg(feature = "fleet")]
     Results(cmd::results::Args),
     /// Detect faces and print their 128-d encodings: face_recognition's
     /// `face_encodings(img)` (landmarks on the detector's unclipped rectangles);
@@ -88,6 +94,7 @@ enum Command {
         args: Vec<OsString>,
     },
     /// Send a trace of jobs to an SQS queue and record its depth over time.
+    #[cfg(feature = "fleet")]
     #[command(disable_help_flag = true)]
     Load {
         /// Arguments of the load generator (`facerec load --help`).
@@ -99,13 +106,18 @@ enum Command {
 fn main() -> ExitCode {
     let argv = cmd::compat::rewrite(std::env::args_os().collect());
     let argv = cmd::identify::join_show_distance_value(argv);
+    if let Some(code) = fleet_command_missing(&argv) {
+        return code;
+    }
     let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Command::Identify(args) => cmd::identify::run(args),
         Command::Enroll(args) => cmd::enroll::run(args),
         Command::Detect(args) => cmd::detect::run(args),
         Command::Run(args) => cmd::run::run(args),
+        #[cfg(feature = "fleet")]
         Command::Submit(args) => cmd::submit::run(args),
+        #[cfg(feature = "fleet")]
         Command::Results(args) => cmd::results::run(args),
         Command::Encode(args) => cmd::encode::run(args),
         Command::Cluster(args) => cmd::cluster::run(args),
@@ -121,6 +133,7 @@ fn main() -> ExitCode {
             facerec_fleet_sim::run(once(OsString::from("facerec simulate")).chain(args))
                 .map(|()| ExitCode::SUCCESS)
         }
+        #[cfg(feature = "fleet")]
         Command::Load { args } => {
             return facerec_load_generator::cli::main_with(
                 "facerec load",
@@ -135,4 +148,21 @@ fn main() -> ExitCode {
             ExitCode::from(exit::FATAL)
         }
     }
+}
+
+/// The commands that only a build with the `fleet` feature has.
+const FLEET_COMMANDS: [&str; 3] = ["submit", "results", "load"];
+
+/// In a build without the fleet commands, asking for one says how to get them (instead
+/// of clap's "unrecognized subcommand").
+fn fleet_command_missing(argv: &[OsString]) -> Option<ExitCode> {
+    let asked = argv.get(1)?.to_str()?;
+    if cfg!(feature = "fleet") || !FLEET_COMMANDS.contains(&asked) {
+        return None;
+    }
+    eprintln!(
+        "facerec: `{asked}` is a fleet command, and this facerec was built without them \
+         (cargo feature `fleet`); `make install` builds the full facerec"
+    );
+    Some(ExitCode::from(exit::FATAL))
 }

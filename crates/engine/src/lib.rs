@@ -29,6 +29,7 @@
 //!   pixel limit.
 //! - [`detector`]: which detector ([`Detector`]) and face_recognition's box clipping.
 //! - [`hog`]: dlib's HOG face detector (fhog features, 5/6 image pyramid, 5 filters, NMS).
+//! - [`retinaface`] (feature `retinaface`, default): the accurate detector, on tract.
 //! - [`landmarks`]: dlib's 5-point shape predictor.
 //! - [`chip`]: `get_face_chip_details` + `extract_image_chip` (alignment to 150×150).
 //! - [`resnet`]: the embedding network; `nn` holds its tensor operations.
@@ -55,7 +56,42 @@ mod nn;
 #[allow(unsafe_code)] // SIMD intrinsics (see `nn` above)
 pub mod pyramid;
 pub mod resnet;
+#[cfg(feature = "retinaface")]
 pub mod retinaface;
+#[cfg(not(feature = "retinaface"))]
+pub mod retinaface {
+    //! Built without the `retinaface` feature (no tract: `make demo`'s HOG-only build).
+    //! The detector keeps its name, so jobs and flags that ask for it parse, but loading
+    //! it is a one-line error.
+    use crate::error::ModelError;
+    use crate::geometry::Rect;
+    use image::RgbImage;
+
+    pub const RETINAFACE_FILE: &str = "retinaface_mnet025.onnx";
+    pub const DEFAULT_SIZE: usize = 640;
+    pub const DEFAULT_THRESHOLD: f32 = 0.9;
+
+    /// No value exists: [`RetinaFace::from_bytes`] always fails.
+    pub enum RetinaFace {}
+    pub enum RetinaDetection {}
+
+    impl RetinaFace {
+        pub fn from_bytes(_onnx: &[u8], _size: usize) -> Result<Self, ModelError> {
+            Err(ModelError::Unusable {
+                model: RETINAFACE_FILE,
+                detail: "this build has no RetinaFace (cargo feature `retinaface`; \
+                         `make install` builds a facerec with it)"
+                    .into(),
+            })
+        }
+        pub fn detect_faces(&self, _img: &RgbImage, _threshold: f32) -> Vec<RetinaDetection> {
+            match *self {}
+        }
+        pub fn dlib_box(d: &RetinaDetection) -> Rect {
+            match *d {}
+        }
+    }
+}
 
 pub use chip::{extract_chip, face_chip_details, ChipDetails};
 pub use detector::Detector;

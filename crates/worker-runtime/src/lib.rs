@@ -28,7 +28,12 @@
 //!   controllable test handler, for the process-level tests and benchmarks.
 //! * Plumbing: [`aws`] (SDK clients from the environment), [`backoff`],
 //!   [`link_local_http`] (the tiny client for the ECS agent and IMDS).
+//!
+//! Feature `aws` (default): SQS, the S3 and result-queue sinks, [`aws`] and [`launch`].
+//! Without it the runtime is the embedded queue alone and builds no AWS SDK; that is how
+//! `facerec run` and `make demo` build it.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod backoff;
 pub mod cpu_quota;
@@ -36,6 +41,7 @@ pub mod dependency;
 pub mod emf;
 pub mod handler;
 pub mod health;
+#[cfg(feature = "aws")]
 pub mod launch;
 pub mod link_local_http;
 pub mod memory_gate;

@@ -15,10 +15,6 @@
 //! [`StoreProgress`] remembers which sinks a batch already reached, so a retry after a
 //! partial failure does not send the result queue a second copy.
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
-use facerec_aws_support::chain;
-
 use crate::dependency::Dependency;
 use crate::queue::embedded::EmbeddedQueue;
 
@@ -108,8 +104,8 @@ impl S3Prefix {
 /// The configured result destinations (at least one).
 #[derive(Clone, Default)]
 pub struct ResultSinks {
-    s3: Option<(aws_sdk_s3::Client, S3Prefix)>,
-    queue: Option<(aws_sdk_sqs::Client, String)>,
+    s3: Option<remote::S3Sink>,
+    queue: Option<remote::QueueSink>,
     embedded: Option<EmbeddedQueue>,
 }
 
@@ -126,39 +122,36 @@ enum Sink {
     Embedded,
 }
 
-/// The SDK error's code (for classification) and its full message chain.
-fn sdk_failure<E, R>(
-    dependency: Dependency,
-    op: &str,
-    e: aws_sdk_s3::error::SdkError<E, R>,
-) -> ResultError
-where
-    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
-{
-    let code = e
-        .as_service_error()
-        .and_then(|s| s.code())
-        .map(str::to_string);
-    let message = format!("{op}: {}", chain(&e));
-    ResultError {
-        permanent: code.as_deref().is_some_and(is_permanent_code),
-        message,
-        dependency: Some(dependency),
+// The S3 and result-queue sinks call AWS through the SDK (feature `aws`). Without it
+// (the CLI's local path) their types have no values, so only the embedded store exists.
+#[cfg(feature = "aws")]
+mod remote;
+#[cfg(not(feature = "aws"))]
+mod remote {
+    use super::{ResultError, StoredResult};
+
+    #[derive(Clone)]
+    pub enum S3Sink {}
+    #[derive(Clone)]
+    pub enum QueueSink {}
+
+    impl S3Sink {
+        pub async fn exists(&self, _job_id: &str) -> Result<bool, ResultError> {
+            match *self {}
+        }
+        pub async fn store(&self, _results: &[StoredResult]) -> Result<(), ResultError> {
+            match *self {}
+        }
+    }
+
+    impl QueueSink {
+        pub async fn store(&self, _results: &[StoredResult]) -> Result<(), ResultError> {
+            match *self {}
+        }
     }
 }
 
 impl ResultSinks {
-    pub fn with_s3(mut self, client: aws_sdk_s3::Client, prefix: S3Prefix) -> Self {
-        self.s3 = Some((client, prefix));
-        self
-    }
-
-    pub fn with_queue(mut self, client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        self.queue = Some((client, url.into()));
-        self
-    }
-
     pub fn with_embedded(mut self, store: EmbeddedQueue) -> Self {
         self.embedded = Some(store);
         self
@@ -212,23 +205,8 @@ impl ResultSinks {
                 .await
                 .map_err(|e| ResultError::transient(e.to_string()));
         }
-        if let Some((client, prefix)) = &self.s3 {
-            return match client
-                .head_object()
-                .bucket(&prefix.bucket)
-                .key(prefix.key_for(job_id))
-                .send()
-                .await
-            {
-                Ok(_) => Ok(true),
-                Err(e) => {
-                    if e.as_service_error().is_some_and(|s| s.is_not_found()) {
-                        Ok(false)
-                    } else {
-                        Err(sdk_failure(Dependency::S3, "HeadObject", e))
-                    }
-                }
-            };
+        if let Some(s3) = &self.s3 {
+            return s3.exists(job_id).await;
         }
         Ok(false)
     }
@@ -244,10 +222,11 @@ impl ResultSinks {
     ) -> Result<(), ResultError> {
         let order = self.order();
         while let Some(&sink) = order.get(progress.done) {
-            match sink {
-                Sink::Queue => self.store_queue(results).await?,
-                Sink::S3 => self.store_s3(results).await?,
-                Sink::Embedded => self.store_embedded(results).await?,
+            match (sink, &self.queue, &self.s3) {
+                (Sink::Queue, Some(queue), _) => queue.store(results).await?,
+                (Sink::S3, _, Some(s3)) => s3.store(results).await?,
+                (Sink::Embedded, _, _) => self.store_embedded(results).await?,
+                _ => {}
             }
             progress.done += 1;
         }
@@ -266,81 +245,6 @@ impl ResultSinks {
         }
         Ok(())
     }
-
-    async fn store_s3(&self, results: &[StoredResult]) -> Result<(), ResultError> {
-        let Some((client, prefix)) = &self.s3 else {
-            return Ok(());
-        };
-        for r in results {
-            client
-                .put_object()
-                .bucket(&prefix.bucket)
-                .key(prefix.key_for(&r.job_id))
-                .content_type("application/json")
-                .body(ByteStream::from(r.body.clone().into_bytes()))
-                .send()
-                .await
-                .map_err(|e| sdk_failure(Dependency::S3, "PutObject", e))?;
-        }
-        Ok(())
-    }
-
-    async fn store_queue(&self, results: &[StoredResult]) -> Result<(), ResultError> {
-        let Some((client, url)) = &self.queue else {
-            return Ok(());
-        };
-        let fifo = url.ends_with(".fifo");
-        for chunk in results.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let mut e = SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(&r.body)
-                        .message_attributes(
-                            "facerec.job-id",
-                            MessageAttributeValue::builder()
-                                .data_type("String")
-                                .string_value(&r.job_id)
-                                .build()
-                                .expect("data_type is set"),
-                        );
-                    if fifo {
-                        e = e
-                            .message_group_id(&r.job_id)
-                            .message_deduplication_id(dedup_id(&r.job_id));
-                    }
-                    e.build().expect("id and body are set")
-                })
-                .collect::<Vec<_>>();
-            let out = client
-                .send_message_batch()
-                .queue_url(url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| sdk_failure(Dependency::ResultQueue, "SendMessageBatch", e))?;
-            if let Some(f) = out.failed.first() {
-                return Err(ResultError {
-                    message: format!(
-                        "SendMessageBatch entry failed: {} {}",
-                        f.code,
-                        f.message.clone().unwrap_or_default()
-                    ),
-                    permanent: f.sender_fault && is_permanent_code(&f.code),
-                    dependency: Some(Dependency::ResultQueue),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-/// FIFO deduplication ids are at most 128 characters of `[A-Za-z0-9!-/:-@[-`{-~]`; job
-/// ids are validated to that alphabet (docs/jobs.md), so only the length needs care.
-fn dedup_id(job_id: &str) -> String {
-    job_id.chars().take(128).collect()
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use facerec_engine::{Engine, ModelPaths};
+use facerec_engine::Engine;
 use facerec_job::{gallery_of, JobV1, Limits, ResultV1, CONTRACT_VERSION};
+#[cfg(feature = "aws")]
 use facerec_worker_runtime::launch::{anyhow_like, LaunchContext};
 use facerec_worker_runtime::{JobError, JobHandler, JobOutput};
 
@@ -37,13 +38,14 @@ pub fn from_job_error(e: facerec_job::JobError) -> JobError {
 
 impl RecognitionHandler {
     /// Load the models (from `FACEREC_MODELS` / `--models`, else the engine's search path).
+    #[cfg(feature = "aws")]
     pub async fn load(ctx: LaunchContext, limits: Limits) -> anyhow_like::Result<Self> {
         let models = ctx.settings.models.clone();
         let t = Instant::now();
         let engine = tokio::task::spawn_blocking(move || {
             let paths = match models {
-                Some(dir) => ModelPaths::in_dir(dir),
-                None => ModelPaths::discover()?,
+                Some(dir) => facerec_engine::ModelPaths::in_dir(dir),
+                None => facerec_engine::ModelPaths::discover()?,
             };
             Engine::load(&paths)
         })

@@ -7,9 +7,11 @@ pub mod detect;
 pub mod encode;
 pub mod enroll;
 pub mod identify;
+#[cfg(feature = "fleet")]
 pub mod results;
 pub mod run;
 pub mod search;
+#[cfg(feature = "fleet")]
 pub mod submit;
 
 use anyhow::Context;

@@ -71,7 +71,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
     /// Larger image files are rejected (`oversized_image`).
-    #[arg(long, default_value = "25MiB", value_parser = facerec_worker_runtime::launch::parse_bytes)]
+    #[arg(long, default_value = "25MiB", value_parser = facerec_worker_runtime::settings::parse_bytes)]
     pub max_image_bytes: u64,
     /// Images declaring more pixels are rejected before decoding (`decompression_bomb`).
     #[arg(long, default_value_t = super::DEFAULT_MAX_PIXELS)]

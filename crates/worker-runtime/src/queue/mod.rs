@@ -8,6 +8,7 @@
 //! The runtime only ever talks to the trait, so every behavioural test runs against both.
 
 pub mod embedded;
+#[cfg(feature = "aws")]
 pub mod sqs;
 
 use std::collections::BTreeMap;
