@@ -28,7 +28,7 @@ help:
 	@echo "make demo        run the main job on this machine (embedded queue, no AWS)"
 	@echo "make install     an optimised facerec in ~/.cargo/bin (PREFIX=...), models beside it"
 	@echo "make test        the whole test suite (Rust, Terraform, moto, checkov, the IAM proof)"
-	@echo "make lint        cargo fmt --check, clippy -D warnings, terraform fmt -check"
+	@echo "make lint        cargo fmt --check, clippy -D warnings (full and local builds), terraform fmt -check"
 	@echo "make scaling-docs  regenerate docs/scaling.md and its plots"
 	@echo "make spot-drill  Spot interruption drill: workers on moto, one gets a notice (docs/operations.md)"
 	@echo "make lambda-zip  build both Lambdas' bootstrap.zip (scripts/build-lambda.sh spot-handler|backlog-scaler)"
@@ -58,18 +58,24 @@ install: models
 	install -m 0644 models/*.dat models/*.svm models/*.onnx $(PREFIX)/share/facerec/models/
 	@echo "installed $(PREFIX)/bin/facerec; models in $(PREFIX)/share/facerec/models"
 
+# The Rust suite and the Terraform suite are independent and mostly wait (on moto, on
+# timeouts), so they run side by side; the IAM proof needs both.
 .PHONY: test
-test: venv models test-rust test-terraform test-iam
-	@echo "make test: all suites passed"
+test: venv models
+	@start=$$SECONDS; \
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-rust test-terraform; \
+	$(MAKE) --no-print-directory test-iam; \
+	echo "make test: all suites passed in $$((SECONDS - start)) s"
 
 # Every AWS request moto serves during the Rust suite is recorded here for the IAM proof.
 AWS_CALL_LOG := $(CURDIR)/.tmp/aws-calls
 
+# The test binaries run three at a time (scripts/cargo-test-parallel.py says why).
 .PHONY: test-rust
 test-rust: venv models
 	cargo fmt --all -- --check
 	rm -rf $(AWS_CALL_LOG)
-	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) cargo test --workspace --locked --no-fail-fast
+	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) scripts/cargo-test-parallel.py --workspace --locked --no-fail-fast
 
 # Needs test-rust's recorded calls and test-terraform's rendered policies.
 .PHONY: test-iam
@@ -80,6 +86,10 @@ test-iam: venv
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	# The local build (make demo's): warning-free too, and without the AWS SDK and tract.
+	cargo clippy -p facerec-cli --no-default-features --all-targets --locked -- -D warnings
+	scripts/check-local-build.sh --self-test
+	scripts/check-local-build.sh
 	terraform fmt -check -recursive terraform
 
 .PHONY: test-terraform
