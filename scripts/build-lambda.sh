@@ -128,18 +128,23 @@ ensure_zig_tools() {
         "$tools/bin/pip" install --quiet 'ziglang==0.15.1' 'cargo-zigbuild==0.24.0'
 }
 
+# Both functions in one cargo invocation, whichever is packaged: their dependencies (the
+# SDK, the Lambda runtime) are then resolved with one feature set and compiled once, and
+# packaging the second function finds everything built.
+all_functions=(-p facerec-spot-handler -p facerec-backlog-scaler)
+
 cd "$repo"
 binary=""
 if [[ "$builder" == "zig" ]] && ensure_zig_tools; then
     log "cargo zigbuild --target $triple.$max_glibc"
     # cargo-zigbuild finds zig through the `ziglang` module of the python on PATH.
     PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$target_dir" \
-        cargo-zigbuild zigbuild --release -p "$package" --bin "$package" \
+        cargo-zigbuild zigbuild --release --locked "${all_functions[@]}" \
         --target "$triple.$max_glibc"
     binary="$target_dir/$triple/release/$package"
 else
     log "zig tools unavailable or disabled; building with the host toolchain"
-    CARGO_TARGET_DIR="$target_dir" cargo build --release -p "$package" --bin "$package"
+    CARGO_TARGET_DIR="$target_dir" cargo build --release --locked "${all_functions[@]}"
     binary="$target_dir/release/$package"
 fi
 

@@ -52,10 +52,10 @@ run "task_role_is_least_privilege" {
   # authorised by their single action), and every call the worker makes is granted.
   assert {
     condition = toset(flatten([for s in data.aws_iam_policy_document.task.statement : [for a in s.actions : a if startswith(a, "sqs:") || a == "s3:PutObject" || a == "s3:GetObject"]])) == toset([
-      for m in regexall("\\.(receive_message|delete_message|change_message_visibility|send_message|get_object|head_object|put_object)(?:_batch)?\\(\\)", join("\n", [for f in ["../crates/worker-runtime/src/queue/sqs.rs", "../crates/worker-runtime/src/results.rs", "../crates/worker/src/recognition.rs"] : file(f)])) :
+      for m in regexall("\\.(receive_message|delete_message|change_message_visibility|send_message|get_object|head_object|put_object)(?:_batch)?\\(\\)", join("\n", [for f in ["../crates/worker-runtime/src/queue/sqs.rs", "../crates/worker-runtime/src/results/remote.rs", "../crates/worker/src/source/s3.rs"] : file(f)])) :
       lookup({ head_object = "s3:GetObject", get_object = "s3:GetObject", put_object = "s3:PutObject" }, m[0], "sqs:${join("", [for w in split("_", m[0]) : title(w)])}")
     ])
-    error_message = "The task role's SQS and S3 object actions must be exactly the worker's SDK calls (crates/worker-runtime/src/queue/sqs.rs, results.rs, crates/worker/src/recognition.rs)."
+    error_message = "The task role's SQS and S3 object actions must be exactly the worker's SDK calls (crates/worker-runtime/src/queue/sqs.rs, results/remote.rs, crates/worker/src/source/s3.rs)."
   }
   assert {
     condition = one([for s in data.aws_iam_policy_document.task.statement : s.actions if s.sid == "ScaleInProtectionOfOwnTasks"]) == toset(concat(
