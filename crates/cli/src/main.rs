@@ -6,7 +6,8 @@
 //! * `inputs` — which files are images, folders → image lists, job ids.
 //! * `known` — enrolling a folder of known people; `gallery_file` — the versioned
 //!   gallery file.
-//! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line.
+//! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line;
+//!   `run_csv` — `run --format csv`, rewritten from that JSONL.
 //! * `aws_clients` — SDK clients for `submit` and `results`.
 //! * `csv` — RFC 4180 fields for every CSV line; `face_json` — the one face schema of
 //!   every JSON output.
@@ -28,6 +29,7 @@ mod known;
 mod photo_faces;
 mod progress;
 mod results_file;
+mod run_csv;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
