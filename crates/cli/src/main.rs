@@ -8,7 +8,8 @@
 //!   gallery file.
 //! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line;
 //!   `run_csv` — `run --format csv`, rewritten from that JSONL.
-//! * `aws_clients` — SDK clients for `submit` and `results`.
+//! * `aws_clients` — SDK clients for `submit` and `results`; `submitted` — the manifest
+//!   that maps their job ids back to local paths.
 //! * `csv` — RFC 4180 fields for every CSV line; `face_json` — the one face schema of
 //!   every JSON output.
 //! * `photo_faces` — faces with embeddings from a run's results or photos (`cluster`,
@@ -30,6 +31,7 @@ mod photo_faces;
 mod progress;
 mod results_file;
 mod run_csv;
+mod submitted;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;

@@ -497,6 +497,8 @@ resource "aws_iam_role_policy" "backlog_scaler_schedule" {
 #   facerec results (crates/cli/src/cmd/results.rs): ReceiveMessage, DeleteMessage,
 #                   ChangeMessageVisibility on the results queue; ListObjectsV2
 #                   (s3:ListBucket) and GetObject under the result prefix;
+#                   --dlq-url: ReceiveMessage and ChangeMessageVisibility (handing each
+#                   message back; never DeleteMessage) on the DLQ;
 #   facerec load    (crates/load-generator/src): SendMessageBatch, and
 #                   GetQueueAttributes for the depth it records.
 # ---------------------------------------------------------------------------
@@ -522,6 +524,11 @@ data "aws_iam_policy_document" "producer" {
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
       resources = [var.results_queue_arn]
     }
+  }
+  statement {
+    sid       = "ReadDeadLetters"
+    actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
+    resources = [var.dlq_arn]
   }
   dynamic "statement" {
     for_each = local.result_object_arn == null ? [] : [1]
