@@ -64,6 +64,8 @@ enum Command {
     Submit(cmd::submit::Args),
     /// Read the fleet's results from its result queue or S3 prefix.
     Results(cmd::results::Args),
+    /// The fleet's state: the job queue, the dead-letter queue, tasks and instances.
+    Status(cmd::status::Args),
     /// Detect faces and print their 128-d encodings: face_recognition's
     /// `face_encodings(img)` (landmarks on the detector's unclipped rectangles);
     /// `--known-locations` for `face_encodings(img, face_locations(img))`.
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Submit(args) => cmd::submit::run(args),
         Command::Results(args) => cmd::results::run(args),
+        Command::Status(args) => cmd::status::run(args),
         Command::Encode(args) => cmd::encode::run(args),
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Annotate(args) => cmd::annotate::run(args),

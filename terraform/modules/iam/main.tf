@@ -499,6 +499,9 @@ resource "aws_iam_role_policy" "backlog_scaler_schedule" {
 #                   (s3:ListBucket) and GetObject under the result prefix;
 #                   --dlq-url: ReceiveMessage and ChangeMessageVisibility (handing each
 #                   message back; never DeleteMessage) on the DLQ;
+#   facerec status  (crates/cli/src/cmd/status.rs): GetQueueAttributes on the jobs queue
+#                   and the DLQ, DescribeServices on the service,
+#                   DescribeAutoScalingGroups (no resource-level permissions: "*");
 #   facerec load    (crates/load-generator/src): SendMessageBatch, and
 #                   GetQueueAttributes for the depth it records.
 # ---------------------------------------------------------------------------
@@ -529,6 +532,22 @@ data "aws_iam_policy_document" "producer" {
     sid       = "ReadDeadLetters"
     actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
     resources = [var.dlq_arn]
+  }
+  statement {
+    sid       = "CountDeadLetters"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.dlq_arn]
+  }
+  statement {
+    sid       = "ReadServiceState"
+    actions   = ["ecs:DescribeServices"]
+    resources = [local.service_arn]
+  }
+  statement {
+    # DescribeAutoScalingGroups has no resource-level permissions.
+    sid       = "ReadGroupState"
+    actions   = ["autoscaling:DescribeAutoScalingGroups"]
+    resources = ["*"]
   }
   dynamic "statement" {
     for_each = local.result_object_arn == null ? [] : [1]

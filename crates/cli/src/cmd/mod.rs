@@ -10,6 +10,7 @@ pub mod identify;
 pub mod results;
 pub mod run;
 pub mod search;
+pub mod status;
 pub mod submit;
 
 use anyhow::Context;
