@@ -1,4 +1,4 @@
-//! SDK clients for `submit` and `results`: the standard environment (region, credentials,
+//! SDK clients for `submit`, `results` and `status`: the standard environment (region, credentials,
 //! `AWS_ENDPOINT_URL`…) with `--region`, `--profile` and `--endpoint-url` (LocalStack,
 //! moto) over it, and path-style S3 addressing whenever an endpoint is overridden.
 //!
@@ -39,6 +39,16 @@ pub const APP_NAME: &str = "facerec-cli";
 const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn clients(aws: &AwsArgs) -> anyhow::Result<Clients> {
+    let sdk = sdk_config(aws).await?;
+    Ok(Clients {
+        sqs: facerec_worker_runtime::aws::sqs_client(&sdk, Duration::from_secs(20)),
+        s3: facerec_worker_runtime::aws::s3_client(&sdk),
+    })
+}
+
+/// The SDK configuration every fleet command's clients are built from (`status` builds
+/// its ECS and Auto Scaling clients from it), after the region and credential checks.
+pub async fn sdk_config(aws: &AwsArgs) -> anyhow::Result<aws_config::SdkConfig> {
     let mut loader = facerec_aws_support::sdk::defaults(APP_NAME);
     if let Some(profile) = &aws.profile {
         loader = loader.profile_name(profile);
@@ -70,10 +80,7 @@ pub async fn clients(aws: &AwsArgs) -> anyhow::Result<Clients> {
             CREDENTIALS_TIMEOUT.as_secs()
         ),
     }
-    Ok(Clients {
-        sqs: facerec_worker_runtime::aws::sqs_client(&sdk, Duration::from_secs(20)),
-        s3: facerec_worker_runtime::aws::s3_client(&sdk),
-    })
+    Ok(sdk)
 }
 
 /// An SDK error with its sources, on one line.

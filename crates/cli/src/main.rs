@@ -6,11 +6,13 @@
 //! * `inputs` — which files are images, folders → image lists, job ids.
 //! * `known` — enrolling a folder of known people; `gallery_file` — the versioned
 //!   gallery file.
-//! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line.
-//! * `aws_clients` — SDK clients for `submit` and `results`.
+//! * `results_file`, `progress` — `run`'s exactly-once JSONL and its progress line;
+//!   `run_csv` — `run --format csv`, rewritten from that JSONL.
+//! * `aws_clients` — SDK clients for `submit` and `results`; `submitted` — the manifest
+//!   that maps their job ids back to local paths.
 //!
 //! Feature `fleet` (default) adds the commands that call AWS (`submit`, `results`,
-//! `load`); without it (`make demo`'s build) they print how to get them.
+//! `status`, `load`); without it (`make demo`'s build) they print how to get them.
 //! * `csv` — RFC 4180 fields for every CSV line; `face_json` — the one face schema of
 //!   every JSON output.
 //! * `photo_faces` — faces with embeddings from a run's results or photos (`cluster`,
@@ -32,6 +34,9 @@ mod known;
 mod photo_faces;
 mod progress;
 mod results_file;
+mod run_csv;
+#[cfg(feature = "fleet")]
+mod submitted;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -66,6 +71,9 @@ enum Command {
     /// Read the fleet's results from its result queue or S3 prefix.
     #[cfg(feature = "fleet")]
     Results(cmd::results::Args),
+    /// The fleet's state: the job queue, the dead-letter queue, tasks and instances.
+    #[cfg(feature = "fleet")]
+    Status(cmd::status::Args),
     /// Detect faces and print their 128-d encodings: face_recognition's
     /// `face_encodings(img)` (landmarks on the detector's unclipped rectangles);
     /// `--known-locations` for `face_encodings(img, face_locations(img))`.
@@ -119,6 +127,8 @@ fn main() -> ExitCode {
         Command::Submit(args) => cmd::submit::run(args),
         #[cfg(feature = "fleet")]
         Command::Results(args) => cmd::results::run(args),
+        #[cfg(feature = "fleet")]
+        Command::Status(args) => cmd::status::run(args),
         Command::Encode(args) => cmd::encode::run(args),
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Annotate(args) => cmd::annotate::run(args),
@@ -151,7 +161,7 @@ fn main() -> ExitCode {
 }
 
 /// The commands that only a build with the `fleet` feature has.
-const FLEET_COMMANDS: [&str; 3] = ["submit", "results", "load"];
+const FLEET_COMMANDS: [&str; 4] = ["submit", "results", "status", "load"];
 
 /// In a build without the fleet commands, asking for one says how to get them (instead
 /// of clap's "unrecognized subcommand").

@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What the summary needs from one line.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +48,6 @@ impl LineSummary {
 }
 
 pub struct ResultsFile {
-    path: PathBuf,
     file: File,
     written: HashMap<String, LineSummary>,
 }
@@ -85,15 +84,7 @@ impl ResultsFile {
         drop(reader);
         file.set_len(good_len)?;
         file.seek(SeekFrom::End(0))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            file,
-            written,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { file, written })
     }
 
     pub fn get(&self, job_id: &str) -> Option<&LineSummary> {

@@ -30,6 +30,8 @@ fn cli(moto: &Moto, args: &[&str]) -> std::process::Output {
     for (k, v) in AWS_ENV {
         c.env(k, v);
     }
+    // Tests that do not pass --manifest keep no manifest (not one in the repository).
+    c.env("FACEREC_MANIFEST", "/dev/null");
     c.env_remove("AWS_PROFILE").output().unwrap()
 }
 
@@ -61,6 +63,7 @@ async fn submit_then_worker_then_results_names_the_faces() {
     };
     let jobs = queue_url("jobs").await;
     let results_q = queue_url("results").await;
+    let dlq = queue_url("jobs-dlq").await;
 
     let tmp = tempfile::tempdir().unwrap();
     let gallery = tmp.path().join("gallery.json");
@@ -72,6 +75,11 @@ async fn submit_then_worker_then_results_names_the_faces() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     std::fs::write(tmp.path().join("notes.jpg"), "not a photo").unwrap();
+    // A JPEG cut in half: sent (it looks like a JPEG), dead-lettered by the worker.
+    let whole = std::fs::read(root().join("examples/demo/photos/eileen-collins.jpg")).unwrap();
+    let truncated = tmp.path().join("truncated.jpg");
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    let manifest = tmp.path().join("submitted.jsonl");
 
     let submit = |moto: &Moto| {
         cli(
@@ -84,9 +92,12 @@ async fn submit_then_worker_then_results_names_the_faces() {
                 "s3://photos/incoming",
                 "--gallery",
                 gallery.to_str().unwrap(),
+                "--manifest",
+                manifest.to_str().unwrap(),
                 "examples/demo/photos/obama-and-biden.jpg",
                 "examples/demo/photos/eileen-collins.jpg",
                 tmp.path().join("notes.jpg").to_str().unwrap(),
+                truncated.to_str().unwrap(),
             ],
         )
     };
@@ -104,7 +115,7 @@ async fn submit_then_worker_then_results_names_the_faces() {
             (id.to_string(), uri.to_string())
         })
         .collect();
-    assert_eq!(submitted.len(), 2, "{}", stdout(&o));
+    assert_eq!(submitted.len(), 3, "{}", stdout(&o));
     for (id, uri) in &submitted {
         let key = uri.strip_prefix("s3://photos/").unwrap();
         assert!(
@@ -122,7 +133,8 @@ async fn submit_then_worker_then_results_names_the_faces() {
     let again = submit(&moto);
     assert_eq!(stdout(&again), stdout(&o));
 
-    // The fleet worker's runtime and handler consume the queue (4 messages, 2 jobs).
+    // The fleet worker's runtime and handler consume the queue (6 messages, 3 jobs, the
+    // truncated one dead-lettered twice).
     // Where the facerec binary finds them too: $FACEREC_MODELS, else the repository's models/.
     let models = std::env::var_os("FACEREC_MODELS")
         .map(std::path::PathBuf::from)
@@ -149,7 +161,7 @@ async fn submit_then_worker_then_results_names_the_faces() {
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::new(
-        SqsQueue::new(sqs.clone(), &jobs, None),
+        SqsQueue::new(sqs.clone(), &jobs, Some(dlq.clone())),
         handler,
         sinks,
         config,
@@ -163,6 +175,10 @@ async fn submit_then_worker_then_results_names_the_faces() {
             .already_done
             .load(std::sync::atomic::Ordering::Relaxed)
         < 4
+        || stats
+            .dead_lettered
+            .load(std::sync::atomic::Ordering::Relaxed)
+            < 2
     {
         assert!(t.elapsed() < Duration::from_secs(60), "worker too slow");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -181,6 +197,79 @@ async fn submit_then_worker_then_results_names_the_faces() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(names(&stdout(&o)), expected);
+    // With the manifest, each result names the local photo that was submitted.
+    let photos = root().join("examples/demo/photos");
+    let o = cli(
+        &moto,
+        &[
+            "results",
+            "--prefix",
+            "s3://photos/results",
+            "--csv",
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o)
+            .lines()
+            .all(|l| l.starts_with(photos.to_str().unwrap())),
+        "{}",
+        stdout(&o)
+    );
+
+    // --dlq-url adds the dead-lettered job once (two copies in the DLQ), with the
+    // worker's reason and the local path; a failed job, so exit 1; nothing is deleted.
+    let with_dlq = |csv: bool| {
+        let mut a = vec![
+            "results",
+            "--prefix",
+            "s3://photos/results",
+            "--dlq-url",
+            &dlq,
+        ];
+        a.extend(["--manifest", manifest.to_str().unwrap()]);
+        if csv {
+            a.push("--csv");
+        }
+        cli(&moto, &a)
+    };
+    let o = with_dlq(false);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let docs: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 3, "{}", stdout(&o));
+    let dead: Vec<_> = docs.iter().filter(|d| d.get("error").is_some()).collect();
+    assert_eq!(dead.len(), 1, "{}", stdout(&o));
+    assert_eq!(dead[0]["error"]["code"], "corrupt_image", "{}", dead[0]);
+    assert_eq!(
+        dead[0]["local_path"],
+        truncated.canonicalize().unwrap().to_str().unwrap()
+    );
+    assert!(docs.iter().all(|d| d["local_path"].is_string()), "{docs:?}");
+    let o = with_dlq(true);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("truncated.jpg,dead_letter:corrupt_image\n"),
+        "{}",
+        stdout(&o)
+    );
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attrs.attributes().unwrap()
+            [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages],
+        "2",
+        "read, not deleted, and visible again"
+    );
 
     let o = cli(&moto, &["results", "--prefix", "s3://photos/results"]);
     let docs: Vec<serde_json::Value> = stdout(&o)
@@ -189,7 +278,11 @@ async fn submit_then_worker_then_results_names_the_faces() {
         .collect();
     let mut ids: Vec<&str> = docs.iter().map(|d| d["job_id"].as_str().unwrap()).collect();
     ids.sort();
-    let mut want: Vec<&str> = submitted.iter().map(|(id, _)| id.as_str()).collect();
+    let mut want: Vec<&str> = submitted
+        .iter()
+        .filter(|(_, uri)| !uri.ends_with("truncated.jpg"))
+        .map(|(id, _)| id.as_str())
+        .collect();
     want.sort();
     assert_eq!(ids, want);
 

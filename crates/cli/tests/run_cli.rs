@@ -377,3 +377,107 @@ fn embeddings_go_into_the_lines_only_on_request() {
         assert!(e.iter().all(|v| v.as_f64().is_some_and(f64::is_finite)));
     }
 }
+
+/// The fields of one CSV line (RFC 4180; no line breaks inside fields in these tests).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut cur, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    fields
+}
+
+#[test]
+fn csv_has_one_row_per_face_exactly_once_after_a_kill() {
+    let copies = 3;
+    let s = setup(copies);
+    // A comma in a file name: the row must still have 11 fields.
+    copy_photos(
+        &s.photos.join("set0"),
+        &[("obama2.jpg", "obama, again.jpg")],
+    );
+    let csv = s.out.with_file_name("results.csv");
+    let ledger = s.out.with_file_name("results.csv.jsonl");
+    let command = |workers: &str| {
+        let mut c = facerec();
+        c.args(["run", s.photos.to_str().unwrap(), "--gallery"])
+            .arg(&s.gallery)
+            .args(["--format", "csv", "--out", csv.to_str().unwrap()])
+            .args(["--state", s.state.to_str().unwrap(), "--workers", workers]);
+        c
+    };
+    let ledger_lines = || {
+        std::fs::read_to_string(&ledger)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let child = command("1").stdout(Stdio::null()).spawn().unwrap();
+    let t = Instant::now();
+    while ledger_lines() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait_with_output();
+    assert!(ledger_lines() < 4 * copies + 1, "killed mid-run");
+
+    let o = command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&format!("results: {}", csv.display())));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("image,job_id,face,top,right,bottom,left,name,distance,error,detail")
+    );
+    let mut per_image: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for l in lines {
+        let f = csv_fields(l);
+        assert_eq!(f.len(), 11, "{l}");
+        per_image.entry(f[0].clone()).or_default().push(f);
+    }
+    assert_eq!(per_image.len(), 4 * copies + 1, "every photo, once");
+    for (image, rows) in &per_image {
+        let faces: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+        let expected_faces: Vec<String> = (0..rows.len()).map(|i| i.to_string()).collect();
+        assert_eq!(faces, expected_faces, "{image}: each face once, in order");
+        assert!(rows
+            .iter()
+            .all(|r| r[9].is_empty() && r[3].parse::<i64>().is_ok()));
+        let mut names: Vec<&str> = rows.iter().map(|r| r[7].as_str()).collect();
+        names.sort();
+        let expected: &[&str] = match Path::new(image).file_name().unwrap().to_str().unwrap() {
+            "two_people.jpg" => &["biden", "obama"],
+            "obama2.jpg" | "obama-240p.jpg" | "obama, again.jpg" => &["obama"],
+            "alex.png" => &[""],
+            other => panic!("unexpected {other}"),
+        };
+        assert_eq!(names, expected, "{image}");
+    }
+    // A rerun with nothing to do rewrites the same CSV.
+    let o = command("2").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
+
+    // Embeddings have no CSV columns: refused in one line, before any work.
+    let o = command("2").arg("--embeddings").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).trim(),
+        "facerec: --embeddings needs --format jsonl (CSV rows carry no embeddings)"
+    );
+}

@@ -497,6 +497,11 @@ resource "aws_iam_role_policy" "backlog_scaler_schedule" {
 #   facerec results (crates/cli/src/cmd/results.rs): ReceiveMessage, DeleteMessage,
 #                   ChangeMessageVisibility on the results queue; ListObjectsV2
 #                   (s3:ListBucket) and GetObject under the result prefix;
+#                   --dlq-url: ReceiveMessage and ChangeMessageVisibility (handing each
+#                   message back; never DeleteMessage) on the DLQ;
+#   facerec status  (crates/cli/src/cmd/status.rs): GetQueueAttributes on the jobs queue
+#                   and the DLQ, DescribeServices on the service,
+#                   DescribeAutoScalingGroups (no resource-level permissions: "*");
 #   facerec load    (crates/load-generator/src): SendMessageBatch, and
 #                   GetQueueAttributes for the depth it records.
 # ---------------------------------------------------------------------------
@@ -522,6 +527,27 @@ data "aws_iam_policy_document" "producer" {
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
       resources = [var.results_queue_arn]
     }
+  }
+  statement {
+    sid       = "ReadDeadLetters"
+    actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
+    resources = [var.dlq_arn]
+  }
+  statement {
+    sid       = "CountDeadLetters"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.dlq_arn]
+  }
+  statement {
+    sid       = "ReadServiceState"
+    actions   = ["ecs:DescribeServices"]
+    resources = [local.service_arn]
+  }
+  statement {
+    # DescribeAutoScalingGroups has no resource-level permissions.
+    sid       = "ReadGroupState"
+    actions   = ["autoscaling:DescribeAutoScalingGroups"]
+    resources = ["*"]
   }
   dynamic "statement" {
     for_each = local.result_object_arn == null ? [] : [1]

@@ -12,6 +12,8 @@ pub mod results;
 pub mod run;
 pub mod search;
 #[cfg(feature = "fleet")]
+pub mod status;
+#[cfg(feature = "fleet")]
 pub mod submit;
 
 use anyhow::Context;

@@ -7,13 +7,21 @@
 //!   for `--wait` seconds (or `--max` results), deleting what was printed unless `--keep`
 //!   — and only that: a result not printed stays in the queue for the next reader.
 //!   A standard queue may deliver a result twice; duplicates (same job id) print once.
+//! * `--dlq-url URL` — then every job in the dead-letter queue, with its reason, as
+//!   `run` writes a dead-lettered job. Read-only: each message is received (hidden while
+//!   the queue is scanned, so each is seen once) and handed back at once.
+//!
+//! Each result names the local photo it came from (`local_path`) when the submit
+//! manifest (`submitted`) knows its job id.
 
 use crate::aws_clients::{chain, clients};
 use crate::exit;
+use facerec_worker_runtime::queue::{ATTR_DETAIL, ATTR_REASON};
 use facerec_worker_runtime::results::S3Prefix;
-use serde_json::Value;
-use std::collections::HashSet;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -48,6 +56,13 @@ pub struct Args {
     /// `image,name` per face (`unknown_person`, `no_persons_found`) instead of JSON.
     #[arg(long)]
     pub csv: bool,
+    /// Also list the jobs in this dead-letter queue, with their reason (never deleted).
+    #[arg(long, value_name = "URL")]
+    pub dlq_url: Option<String>,
+    /// `submit`'s manifest, to name each result by the local photo submitted
+    /// [default: .facerec/submitted.jsonl, if it exists].
+    #[arg(long, env = "FACEREC_MANIFEST", value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -55,17 +70,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let local_paths = match &args.manifest {
+            Some(m) => crate::submitted::read(m, true)?,
+            None => crate::submitted::read(crate::submitted::DEFAULT_MANIFEST.as_ref(), false)?,
+        };
         let aws = clients(&args.aws).await?;
         let mut printer = Printer {
             csv: args.csv,
             seen: HashSet::new(),
             max: args.max.unwrap_or(usize::MAX),
+            local_paths,
         };
-        let failed = match (&args.prefix, &args.queue_url) {
+        let mut failed = match (&args.prefix, &args.queue_url) {
             (Some(p), _) => from_prefix(&aws.s3, p, &mut printer).await?,
             (None, Some(q)) => from_queue(&aws.sqs, q, &args, &mut printer).await?,
             (None, None) => unreachable!("clap requires one source"),
         };
+        if let Some(dlq) = &args.dlq_url {
+            failed |= from_dlq(&aws.sqs, dlq, &mut printer).await?;
+        }
         eprintln!("{} result(s)", printer.seen.len());
         Ok(exit::finished(failed))
     })
@@ -75,6 +98,8 @@ struct Printer {
     csv: bool,
     seen: HashSet<String>,
     max: usize,
+    /// job id → the local photo submitted (the submit manifest).
+    local_paths: HashMap<String, String>,
 }
 
 /// What became of one result document handed to [`Printer::print`].
@@ -98,7 +123,7 @@ impl Printer {
 
     /// Print a result document once per job id, while under `--max`.
     fn print(&mut self, body: &str) -> std::io::Result<Printed> {
-        let Ok(doc) = serde_json::from_str::<Value>(body) else {
+        let Ok(mut doc) = serde_json::from_str::<Value>(body) else {
             return Ok(Printed::NotAResult);
         };
         let Some(id) = doc.get("job_id").and_then(Value::as_str) else {
@@ -110,13 +135,27 @@ impl Printer {
         if self.full() {
             return Ok(Printed::OverLimit);
         }
-        self.seen.insert(id.to_string());
+        let id = id.to_string();
+        self.seen.insert(id.clone());
+        let local = self.local_paths.get(&id).cloned();
+        if let (Some(l), Some(obj)) = (&local, doc.as_object_mut()) {
+            obj.insert("local_path".into(), json!(l));
+        }
         let mut out = std::io::stdout().lock();
         if !self.csv {
             writeln!(out, "{doc}")?;
             return Ok(Printed::Now);
         }
-        let image = crate::csv::field(doc["image"].as_str().unwrap_or(id));
+        let shown = local.as_deref().or(doc["image"].as_str()).unwrap_or(&id);
+        let image = crate::csv::field(shown);
+        if let Some(code) = doc["error"]["code"].as_str() {
+            writeln!(
+                out,
+                "{image},{}",
+                crate::csv::field(&format!("dead_letter:{code}"))
+            )?;
+            return Ok(Printed::Now);
+        }
         let faces = doc["faces"].as_array().cloned().unwrap_or_default();
         if faces.is_empty() {
             writeln!(out, "{image},no_persons_found")?;
@@ -281,6 +320,84 @@ async fn from_queue(
                 // Harmless: the message reappears when its visibility timeout ends.
                 eprintln!("WARNING: {url}: could not release a message: {}", chain(&e));
             }
+        }
+    }
+    Ok(failed)
+}
+
+/// The dead-lettered jobs of `url`, each printed as `run` writes one:
+/// `{"version": 1, "job_id", "image", "error": {"code", "detail"}}`. Nothing is deleted
+/// (redriving or purging them is the operator's call): every message is received with a
+/// visibility timeout, so one scan sees each once, and made visible again at the end.
+async fn from_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    printer: &mut Printer,
+) -> anyhow::Result<bool> {
+    let mut receipts = Vec::new();
+    let mut failed = false;
+    while !printer.full() {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            // Long polling asks every SQS server, so an empty answer means empty.
+            .wait_time_seconds(1)
+            .visibility_timeout(60)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("ReceiveMessage {url}: {}", chain(&e)))?;
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in &messages {
+            receipts.extend(m.receipt_handle().map(str::to_string));
+            let job: Value = serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_default();
+            let attr = |name: &str| {
+                m.message_attributes()
+                    .and_then(|a| a.get(name))
+                    .and_then(|v| v.string_value())
+                    .map(str::to_string)
+            };
+            // The worker names its reason; a message moved by the queue's redrive policy
+            // after maxReceiveCount deliveries (SQS Developer Guide, "Using dead-letter
+            // queues in Amazon SQS") carries none.
+            let (code, detail) = match attr(ATTR_REASON) {
+                Some(code) => (code, attr(ATTR_DETAIL).unwrap_or_default()),
+                None => (
+                    "max_receive_count_exceeded".to_string(),
+                    "moved by the queue's redrive policy".to_string(),
+                ),
+            };
+            let line = json!({
+                "version": 1,
+                "job_id": job.get("job_id").cloned().unwrap_or(Value::Null),
+                "image": job.get("image").cloned().unwrap_or(Value::Null),
+                "error": {"code": code, "detail": detail},
+            });
+            if printer.print(&line.to_string())? == Printed::NotAResult {
+                exit::report(format!(
+                    "{url}: message {} is not a job",
+                    m.message_id().unwrap_or_default()
+                ));
+            }
+            // A dead-lettered job is a failed job, as in `run`.
+            failed = true;
+        }
+    }
+    for r in receipts {
+        if let Err(e) = sqs
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(r)
+            .visibility_timeout(0)
+            .send()
+            .await
+        {
+            // Harmless: the message reappears when its visibility timeout ends.
+            eprintln!("WARNING: {url}: could not release a message: {}", chain(&e));
         }
     }
     Ok(failed)

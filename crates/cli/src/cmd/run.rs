@@ -8,8 +8,9 @@
 //!    the worker's recognition handler (`facerec-worker`) — the ECS worker's code, with
 //!    its heartbeat, retries, dead-lettering and idempotent result store.
 //! 3. This command streams stored results (and dead-lettered jobs, with their reason) into
-//!    the JSONL `--out` file exactly once per job (`results_file`), draws the progress
-//!    line, and stops the pool when every job of DIR is settled.
+//!    the JSONL `--out` file exactly once per job (`results_file`; for `--format csv` a
+//!    ledger the CSV is rewritten from, `run_csv`), draws the progress line, and stops the
+//!    pool when every job of DIR is settled.
 //!
 //! Ctrl-C stops receiving, lets running jobs finish, hands the rest back to the queue, and
 //! exits 130; the same command resumes. After `kill -9`, the next run takes back the
@@ -18,6 +19,7 @@
 
 use crate::progress::ProgressLine;
 use crate::results_file::{LineSummary, ResultsFile};
+use crate::run_csv::{self, Format};
 use crate::{exit, gallery_file, inputs};
 use anyhow::Context;
 use facerec_engine::{Detector, Engine, ModelPaths};
@@ -49,9 +51,13 @@ pub struct Args {
     /// Gallery file from `facerec enroll`; without it faces are found but not named.
     #[arg(long, value_name = "GALLERY")]
     pub gallery: Option<PathBuf>,
-    /// JSONL file the results are appended to (one line per image, exactly once).
-    #[arg(long, default_value = "results.jsonl", value_name = "FILE")]
-    pub out: PathBuf,
+    /// Results file [default: results.jsonl, or results.csv with `--format csv`].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// `jsonl`: one line per image, appended exactly once. `csv`: one row per face,
+    /// rewritten at the end of each run from a JSONL ledger `<out>.jsonl` beside it.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: Format,
     /// The durable queue and result store (SQLite); keep it to resume.
     #[arg(long, default_value = ".facerec/run.sqlite", value_name = "FILE")]
     pub state: PathBuf,
@@ -230,6 +236,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.tolerance > 0.0 && args.tolerance <= 2.0) {
         anyhow::bail!("--tolerance must be in (0, 2], got {}", args.tolerance);
     }
+    if args.format == Format::Csv && args.embeddings {
+        anyhow::bail!("--embeddings needs --format jsonl (CSV rows carry no embeddings)");
+    }
+    let default_out = match args.format {
+        Format::Jsonl => "results.jsonl",
+        Format::Csv => "results.csv",
+    };
+    let target = args.out.clone().unwrap_or_else(|| default_out.into());
+    // The exactly-once file: `--out` itself for JSONL, the ledger the CSV is made from.
+    let ledger = match args.format {
+        Format::Jsonl => target.clone(),
+        Format::Csv => run_csv::ledger(&target),
+    };
     // Everything that can make the whole run pointless fails first, before any work.
     let meta = std::fs::metadata(&args.dir)
         .map_err(|_| anyhow::anyhow!("{}: no such file or directory", args.dir.display()))?;
@@ -270,9 +289,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         PathBuf::from(p)
     };
     let own: Vec<PathBuf> = [
-        args.out.clone(),
+        target.clone(),
+        run_csv::temporary(&target),
+        ledger.clone(),
         args.state.clone(),
-        settings_file(&args.out),
+        settings_file(&ledger),
         settings_file(&args.state),
         args.state.with_extension("lock"),
         sidecar("-wal"),
@@ -350,9 +371,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let _lock = lock_state(&args.state)?;
     let settings = answer_settings(&args, job_detector, gallery.as_deref())?;
     check_settings(&args.state, "state", &settings)?;
-    let mut out = ResultsFile::open(&args.out)
-        .with_context(|| format!("{}: cannot open results file", args.out.display()))?;
-    check_settings(&args.out, "results file", &settings)?;
+    let mut out = ResultsFile::open(&ledger)
+        .with_context(|| format!("{}: cannot open results file", ledger.display()))?;
+    check_settings(&ledger, "results file", &settings)?;
     let workers = args.workers.map(|w| w as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -369,7 +390,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let outcome = rt.block_on(drive(
         &args, &dir, images, &mut out, engine, workers, limits,
     ))?;
-    Ok(summarise(&outcome, &out, input_errors, not_photos))
+    if args.format == Format::Csv {
+        run_csv::write(&ledger, &target)
+            .with_context(|| format!("{}: cannot write", target.display()))?;
+    }
+    Ok(summarise(&outcome, &out, &target, input_errors, not_photos))
 }
 
 struct Outcome {
@@ -572,6 +597,7 @@ async fn collect(
 fn summarise(
     outcome: &Outcome,
     out: &ResultsFile,
+    target: &Path,
     input_errors: usize,
     not_photos: usize,
 ) -> ExitCode {
@@ -625,7 +651,7 @@ fn summarise(
     if not_photos > 0 {
         println!("{not_photos} file(s) skipped: not image files");
     }
-    println!("results: {}", out.path().display());
+    println!("results: {}", target.display());
     if outcome.interrupted {
         eprintln!("facerec run: interrupted; run the same command again to resume");
         return ExitCode::from(exit::INTERRUPTED);

@@ -40,6 +40,10 @@ pub struct Args {
     /// Times to upsample before detecting.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=4))]
     pub upsample: u32,
+    /// Append `job_id`, `image` and `local_path` of each local photo sent here, for
+    /// `facerec results` to name results by the submitted path.
+    #[arg(long, env = "FACEREC_MANIFEST", default_value = crate::submitted::DEFAULT_MANIFEST, value_name = "FILE")]
+    pub manifest: PathBuf,
     /// Photos, folders of photos, or s3://bucket/key URIs.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
@@ -163,10 +167,10 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
-    // (job id, image URI)
-    let mut jobs: Vec<(String, String)> = s3_images
+    // (job id, image URI, the local photo uploaded)
+    let mut jobs: Vec<(String, String, Option<PathBuf>)> = s3_images
         .iter()
-        .map(|uri| (inputs::job_id(Path::new(uri), b""), uri.clone()))
+        .map(|uri| (inputs::job_id(Path::new(uri), b""), uri.clone(), None))
         .collect();
     for (i, path) in local_images.iter().enumerate() {
         let bytes = match std::fs::read(path) {
@@ -193,7 +197,7 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "image".into());
         let prefix = upload.as_ref().expect("checked above");
         match put(&aws.s3, prefix, &format!("{id}/{name}"), bytes).await {
-            Ok(uri) => jobs.push((id, uri)),
+            Ok(uri) => jobs.push((id, uri, Some(abs))),
             Err(e) => {
                 // What fails one upload (a missing bucket, a denied grant, the network)
                 // fails the next ones too: one line, and nothing more is uploaded. The
@@ -218,7 +222,7 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
     let (mut sent, mut out_failed) = (0, 0);
     for chunk in jobs.chunks(10) {
         let mut entries = Vec::new();
-        for (i, (id, image)) in chunk.iter().enumerate() {
+        for (i, (id, image, _)) in chunk.iter().enumerate() {
             let mut job = JobV1::builder(id, image).options(options.clone());
             if let Some(g) = &gallery {
                 job = job.gallery(g.clone());
@@ -276,14 +280,23 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
             ));
             failed = true;
         }
+        let mut local_sent = Vec::new();
         for ok in &out.successful {
             let i: usize = ok.id.parse().unwrap_or(0);
+            if let (id, image, Some(local)) = &chunk[i] {
+                local_sent.push((id.clone(), image.clone(), local.clone()));
+            }
             println!(
                 "{},{}",
                 crate::csv::field(&chunk[i].0),
                 crate::csv::field(&chunk[i].1)
             );
             sent += 1;
+        }
+        if let Err(e) = crate::submitted::append(&args.manifest, &local_sent) {
+            // The jobs are sent; only the way back to their local paths is lost.
+            exit::report(format!("{e:#} (results will name these jobs by S3 URI)"));
+            failed = true;
         }
     }
     eprintln!("submitted {sent} job(s) to {}", args.queue_url);

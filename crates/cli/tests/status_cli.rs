@@ -1,0 +1,157 @@
+//! `facerec status` against moto: the queue's and the DLQ's counts, the ECS service's
+//! tasks and the Auto Scaling group's instances, set up as Terraform names them.
+
+mod support;
+
+use aws_sdk_ecs::types::ContainerDefinition;
+use facerec_test_support::Moto;
+use support::*;
+
+const AWS_ENV: [(&str, &str); 4] = [
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+];
+
+fn status(moto: &Moto, args: &[&str]) -> std::process::Output {
+    let mut c = facerec();
+    c.arg("status")
+        .args(args)
+        .args(["--endpoint-url", &moto.endpoint]);
+    for (k, v) in AWS_ENV {
+        c.env(k, v);
+    }
+    c.env_remove("AWS_PROFILE")
+        .env_remove("QUEUE_URL")
+        .env_remove("DLQ_URL")
+        .env_remove("FACEREC_NAME")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_queue_dlq_tasks_and_instances() {
+    for (k, v) in AWS_ENV {
+        std::env::set_var(k, v);
+    }
+    let moto = Moto::start();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let asg = aws_sdk_autoscaling::Client::new(&sdk);
+    let mut urls = Vec::new();
+    for name in ["facerec-worker-jobs", "facerec-worker-jobs-dlq"] {
+        let url = sqs.create_queue().queue_name(name).send().await.unwrap();
+        urls.push(url.queue_url.unwrap());
+    }
+    let (jobs, dlq) = (&urls[0], &urls[1]);
+    for (url, n) in [(jobs, 3), (dlq, 2)] {
+        for k in 0..n {
+            let body = format!("{{\"job\":{k}}}");
+            sqs.send_message()
+                .queue_url(url)
+                .message_body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    // One job in flight.
+    let got = sqs
+        .receive_message()
+        .queue_url(jobs)
+        .visibility_timeout(300)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.messages().len(), 1);
+    ecs.create_cluster()
+        .cluster_name("facerec-worker-cluster")
+        .send()
+        .await
+        .unwrap();
+    let container = ContainerDefinition::builder()
+        .name("worker")
+        .image("facerec-worker:test")
+        .memory(512)
+        .build();
+    ecs.register_task_definition()
+        .family("facerec-worker")
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster("facerec-worker-cluster")
+        .service_name("facerec-worker-service")
+        .task_definition("facerec-worker")
+        .desired_count(4)
+        .send()
+        .await
+        .unwrap();
+    asg.create_launch_configuration()
+        .launch_configuration_name("facerec-workers")
+        .image_id("ami-12c6146b")
+        .instance_type("c6i.large")
+        .send()
+        .await
+        .unwrap();
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name("facerec-worker-asg")
+        .launch_configuration_name("facerec-workers")
+        .min_size(0)
+        .max_size(10)
+        .desired_capacity(2)
+        .new_instances_protected_from_scale_in(true)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+
+    // Default names (Terraform's `name` = facerec-worker), the DLQ beside the queue.
+    let o = status(&moto, &["--queue-url", jobs, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(s["queue"]["visible"], 2, "{s}");
+    assert_eq!(s["queue"]["in_flight"], 1, "{s}");
+    assert_eq!(s["dlq"]["url"], dlq.as_str(), "{s}");
+    assert_eq!(s["dlq"]["visible"], 2, "{s}");
+    assert_eq!(s["service"]["desired"], 4, "{s}");
+    assert_eq!(s["group"]["desired"], 2, "{s}");
+    let instances = s["group"]["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 2, "{s}");
+    assert!(instances.iter().all(|i| i["zone"] == "us-east-1a"
+        && i["protected_from_scale_in"] == true
+        && i["id"].as_str().is_some_and(|id| id.starts_with("i-"))));
+
+    let o = status(&moto, &["--queue-url", jobs]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("queue    2 visible, 1 in flight, 0 delayed"),
+        "{text}"
+    );
+    assert!(text.contains("dlq      2 message(s)"), "{text}");
+    assert!(
+        text.contains("service  facerec-worker-cluster/facerec-worker-service: 4 desired"),
+        "{text}"
+    );
+    assert!(
+        text.contains("group    facerec-worker-asg: 2 desired (min 0, max 10), 2 instance(s)"),
+        "{text}"
+    );
+
+    // A service that does not exist: one line naming it and the fix, exit 2.
+    let o = status(&moto, &["--queue-url", jobs, "--service", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("service nope in cluster facerec-worker-cluster"),
+        "{err}"
+    );
+}
