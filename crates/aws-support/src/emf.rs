@@ -180,6 +180,24 @@ pub fn assert_listed(listed: &[EmittedMetric], line: &str) {
     }
 }
 
+/// Panics unless `source`, the text of the component's file `file` (`include_str!`),
+/// emits every metric of `listed`, as `call(name)` spells the emitting call: a listed
+/// metric nothing emits would let a widget or an alarm watch a metric that never comes.
+pub fn assert_each_emitted(
+    listed: &[EmittedMetric],
+    file: &str,
+    source: &str,
+    call: impl Fn(&str) -> String,
+) {
+    for m in listed {
+        assert!(
+            source.contains(&call(m.name)),
+            "{} is listed but {file} never emits it",
+            m.name
+        );
+    }
+}
+
 /// Keeps every emitted line; for tests and for the local drill. With a component's
 /// [`Listing`] it refuses (panics on) any metric not in that component's list, so every
 /// test that records metrics also checks the list the dashboard is held to.

@@ -11,7 +11,8 @@ use facerec_backlog_scaler::{
     state_json, QueueDepth, ScalerConfig, ScalerError, TokioClock, STATE_LIMIT_BYTES,
 };
 use support::fake::{
-    ci, count, in_service, on, scaler, writes, FakeFleet, MemoryStore, World, T0_MS,
+    assert_first_instance_set_active_again, ci, count, in_service, on, scaler, writes, FakeFleet,
+    MemoryStore, World, T0_MS,
 };
 
 /// One invocation polls at 0, 10 … 50 s of (paused) time, and the rule's samples carry
@@ -239,14 +240,7 @@ async fn an_instance_that_gains_a_task_while_draining_is_kept() {
     assert!(report.polls.iter().all(|p| p.terminated.is_empty()));
     let calls = s.fleet().calls();
     assert_eq!(count(&calls, "TerminateInstanceInAutoScalingGroup"), 0);
-    assert!(calls.contains(&format!(
-        "UpdateContainerInstancesState {} ACTIVE",
-        ci(1, 0).arn
-    )));
-    assert_eq!(
-        s.fleet().world.lock().unwrap().container_instances[0].status,
-        "ACTIVE"
-    );
+    assert_first_instance_set_active_again(&s, &calls);
 }
 
 /// A failed termination sets the drained instance ACTIVE again and skips the poll.
@@ -273,14 +267,7 @@ async fn a_failed_termination_undoes_the_drain() {
     }
     let calls = s.fleet().calls();
     assert_eq!(count(&calls, "TerminateInstanceInAutoScalingGroup"), 6);
-    assert!(calls.contains(&format!(
-        "UpdateContainerInstancesState {} ACTIVE",
-        ci(1, 0).arn
-    )));
-    assert_eq!(
-        s.fleet().world.lock().unwrap().container_instances[0].status,
-        "ACTIVE"
-    );
+    assert_first_instance_set_active_again(&s, &calls);
 }
 
 /// Some polls failing is logged and survived; every poll failing is an error (the Errors

@@ -5,11 +5,11 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{json, Value};
-use support::{answer_to_first_invocation, fleet, Reply, Stub, CLUSTER, GROUP, PARAMETER, SERVICE};
+use support::{
+    answer_to_first_invocation, failed_cold_start, fleet, lambda_bootstrap,
+    runtime_api_with_one_event, CLUSTER, GROUP, PARAMETER, SERVICE,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
@@ -29,22 +29,14 @@ async fn packaged_bootstrap_serves_one_invocation() {
 /// A missing variable fails the cold start with its name, before any event is taken.
 #[test]
 fn bootstrap_refuses_a_missing_variable() {
-    let out = Command::new(env!("CARGO_BIN_EXE_facerec-backlog-scaler"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("QUEUE_URL", "https://sqs.example/1/jobs")
-        .env("CLUSTER_NAME", CLUSTER)
-        .env("SERVICE_NAME", SERVICE)
-        .env("AUTOSCALING_GROUP_NAME", GROUP)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let all = failed_cold_start(
+        env!("CARGO_BIN_EXE_facerec-backlog-scaler"),
+        &[
+            ("QUEUE_URL", "https://sqs.example/1/jobs"),
+            ("CLUSTER_NAME", CLUSTER),
+            ("SERVICE_NAME", SERVICE),
+            ("AUTOSCALING_GROUP_NAME", GROUP),
+        ],
     );
     assert!(all.contains("STATE_PARAMETER"), "{all}");
 }
@@ -53,69 +45,9 @@ async fn serve_one_invocation(binary: &str) {
     let f = fleet(40, 0, 0).await;
     // What EventBridge Scheduler sends when the target has no input: an empty object.
     let event = "{}".to_string();
-    let served = std::sync::atomic::AtomicBool::new(false);
-    let runtime_api = Stub::start(move |request| {
-        let first_line = request
-            .headers
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        if first_line.starts_with("GET /2018-06-01/runtime/invocation/next") {
-            // Later `next` calls fail, which makes the runtime exit once it has responded.
-            if served.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                return Reply {
-                    status: 500,
-                    headers: vec![],
-                    body: String::new(),
-                };
-            }
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_millis();
-            return Reply {
-                status: 200,
-                headers: vec![
-                    ("Content-Type".into(), "application/json".into()),
-                    ("Lambda-Runtime-Aws-Request-Id".into(), "req-1".into()),
-                    (
-                        "Lambda-Runtime-Deadline-Ms".into(),
-                        (now_ms + 60_000).to_string(),
-                    ),
-                    (
-                        "Lambda-Runtime-Invoked-Function-Arn".into(),
-                        "arn:aws:lambda:us-east-1:123456789012:function:backlog-scaler".into(),
-                    ),
-                ],
-                body: event.clone(),
-            };
-        }
-        Reply {
-            status: 202,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: r#"{"status":"OK"}"#.into(),
-        }
-    })
-    .await;
+    let runtime_api = runtime_api_with_one_event("backlog-scaler", event).await;
 
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "AWS_LAMBDA_RUNTIME_API",
-            runtime_api.endpoint.trim_start_matches("http://"),
-        )
-        .env("AWS_LAMBDA_FUNCTION_NAME", "backlog-scaler")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "group")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_ENDPOINT_URL", f.moto.endpoint())
+    let mut child = lambda_bootstrap(binary, &runtime_api, "backlog-scaler", f.moto.endpoint())
         .env("QUEUE_URL", &f.queue_url)
         .env("CLUSTER_NAME", CLUSTER)
         .env("SERVICE_NAME", SERVICE)
@@ -129,8 +61,6 @@ async fn serve_one_invocation(binary: &str) {
         // One poll: the test does not wait 50 s of real time.
         .env("RUN_SECONDS", "0")
         .env("METRICS_NAMESPACE", "test/bootstrap")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
 

@@ -4,58 +4,25 @@
 //! against cases worked out by hand from the AWS rules they rely on. Job times are
 //! constant (CV 0), parameters pinned, as in tests/hand_computed.rs.
 
+mod hand;
+use hand::{env, lone};
+
 use facerec_fleet_sim::fleet::{simulate, Outcome};
-use facerec_fleet_sim::params::{Environment, ScalingParams};
+use facerec_fleet_sim::params::ScalingParams;
 use facerec_fleet_sim::policy::PolicyKind;
 use facerec_fleet_sim::report::summarize;
 use facerec_fleet_sim::trace::{SpotStorm, Trace};
 
+/// [`hand::pinned`], and the backlog scaler's keys: 10-s polls, the simulator's 165-s
+/// cold start.
 fn pinned() -> ScalingParams {
-    let mut p =
-        ScalingParams::from_json_str(include_str!("../../../terraform/scaling.json")).unwrap();
-    p.acceptable_latency_seconds = 300.0;
-    p.job_seconds = 6.0;
-    p.target_utilization = 1.0;
-    p.batch_size = 3;
-    p.min_tasks = 0;
-    p.max_tasks = 5;
-    p.scale_out_cooldown_seconds = 300;
-    p.scale_in_cooldown_seconds = 300;
-    p.scale_to_zero_idle_minutes = 1;
-    p.instance_warmup_seconds = 300;
-    p.capacity_target_percent = 100.0;
-    p.minimum_scaling_step_size = 1;
-    p.maximum_scaling_step_size = 5;
-    p.max_receive_count = 5;
-    p.stop_timeout_seconds = 110;
-    // The backlog scaler's keys: 10-s polls, the simulator's 165-s cold start.
+    let mut p = hand::pinned();
     p.cold_start_seconds = 165;
     p.scaler_poll_seconds = 10;
     p.scaler_load_window_seconds = 60;
     p.scaler_scale_down_window_seconds = 60;
     p.scaler_activity_window_seconds = 900;
     p
-}
-
-fn env() -> Environment {
-    Environment {
-        instance_boot_seconds: 90,
-        task_start_seconds: 75,
-        metric_delay_seconds: 120,
-        capacity_metric_delay_seconds: 0,
-        job_time_cv: 0.0,
-        spot_interruptions_per_instance_hour: 0.0,
-        spot_notice_seconds: 120,
-        tail_seconds: 3600,
-        seed: 1,
-        capacity_rebalance: false,
-        scaler_outages: Vec::new(),
-        count_staleness_seconds: 0,
-    }
-}
-
-fn lone() -> Trace {
-    Trace::new("lone", "one message after 2 h idle", vec![7230])
 }
 
 fn at<T>(o: &Outcome, t: u64, f: impl Fn(&facerec_fleet_sim::fleet::Sample) -> T) -> T {

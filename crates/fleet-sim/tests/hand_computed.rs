@@ -3,37 +3,14 @@
 //! backlog scaler's are in tests/candidates_hand_computed.rs.) Job times are constant
 //! (CV 0) so every number below follows from the rules alone.
 
+mod hand;
+use hand::{env, lone, params, pinned};
+
 use facerec_fleet_sim::fleet::{simulate, Outcome};
 use facerec_fleet_sim::params::{Environment, ScalingParams};
 use facerec_fleet_sim::policy::PolicyKind;
 use facerec_fleet_sim::report::summarize;
 use facerec_fleet_sim::trace::{SpotStorm, Trace};
-
-fn params() -> ScalingParams {
-    ScalingParams::from_json_str(include_str!("../../../terraform/scaling.json")).unwrap()
-}
-
-/// The parameters pinned to the values the hand computations use, so a change
-/// of terraform/scaling.json does not silently change what is being checked.
-fn pinned() -> ScalingParams {
-    let mut p = params();
-    p.acceptable_latency_seconds = 300.0;
-    p.job_seconds = 6.0;
-    p.target_utilization = 1.0;
-    p.batch_size = 3;
-    p.min_tasks = 0;
-    p.max_tasks = 5;
-    p.scale_out_cooldown_seconds = 300;
-    p.scale_in_cooldown_seconds = 300;
-    p.scale_to_zero_idle_minutes = 1;
-    p.instance_warmup_seconds = 300;
-    p.capacity_target_percent = 100.0;
-    p.minimum_scaling_step_size = 1;
-    p.maximum_scaling_step_size = 5;
-    p.max_receive_count = 5;
-    p.stop_timeout_seconds = 110;
-    p
-}
 
 /// The values of the first draft's time (60 s scale-out cooldown, 15 idle minutes).
 fn first_draft_era() -> ScalingParams {
@@ -41,27 +18,6 @@ fn first_draft_era() -> ScalingParams {
     p.scale_out_cooldown_seconds = 60;
     p.scale_to_zero_idle_minutes = 15;
     p
-}
-
-fn env() -> Environment {
-    Environment {
-        instance_boot_seconds: 90,
-        task_start_seconds: 75,
-        metric_delay_seconds: 120,
-        capacity_metric_delay_seconds: 0,
-        job_time_cv: 0.0,
-        spot_interruptions_per_instance_hour: 0.0,
-        spot_notice_seconds: 120,
-        tail_seconds: 3600,
-        seed: 1,
-        capacity_rebalance: false,
-        scaler_outages: Vec::new(),
-        count_staleness_seconds: 0,
-    }
-}
-
-fn lone() -> Trace {
-    Trace::new("lone", "one message after 2 h idle", vec![7230])
 }
 
 fn max_desired(o: &Outcome) -> u32 {

@@ -70,17 +70,13 @@ pub type RecordedMetrics = facerec_aws_support::emf::RecordedMetrics<SpotHandler
 #[cfg(test)]
 mod tests {
     use super::*;
+    use facerec_aws_support::emf::assert_each_emitted;
 
     #[test]
     fn every_listed_metric_is_emitted_by_the_handler() {
-        let handler = include_str!("handler.rs");
-        for m in EMITTED {
-            assert!(
-                handler.contains(&format!(".metric(\"{}\", ", m.name)),
-                "{} is listed but handler.rs never emits it",
-                m.name
-            );
-        }
+        assert_each_emitted(EMITTED, "handler.rs", include_str!("handler.rs"), |name| {
+            format!(".metric(\"{name}\", ")
+        });
     }
 
     #[test]

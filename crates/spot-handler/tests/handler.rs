@@ -8,12 +8,8 @@ use memory::*;
 
 #[tokio::test]
 async fn spot_warning_drains_our_instance_and_counts_it_by_az() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1),
-        config(false),
-    );
-    let body = fixture("spot-interruption-warning.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let h = handler_with_ours("ACTIVE", 1, config(false));
+    let out = deliver(&h, "spot-interruption-warning.json").await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::Drained {
@@ -40,12 +36,8 @@ async fn spot_warning_drains_our_instance_and_counts_it_by_az() {
 
 #[tokio::test]
 async fn spot_warning_for_an_already_draining_instance_changes_nothing() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "DRAINING", 1),
-        config(false),
-    );
-    let body = fixture("spot-interruption-warning.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let h = handler_with_ours("DRAINING", 1, config(false));
+    let out = deliver(&h, "spot-interruption-warning.json").await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::AlreadyDraining {
@@ -61,12 +53,8 @@ async fn spot_warning_for_an_already_draining_instance_changes_nothing() {
 
 #[tokio::test]
 async fn rebalance_is_recorded_when_capacity_rebalance_is_off() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1),
-        config(false),
-    );
-    let body = fixture("rebalance-recommendation.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let h = handler_with_ours("ACTIVE", 1, config(false));
+    let out = deliver(&h, "rebalance-recommendation.json").await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::Recorded {
@@ -81,12 +69,8 @@ async fn rebalance_is_recorded_when_capacity_rebalance_is_off() {
 
 #[tokio::test]
 async fn rebalance_drains_when_capacity_rebalance_is_on() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1),
-        config(true),
-    );
-    let body = fixture("rebalance-recommendation.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let h = handler_with_ours("ACTIVE", 1, config(true));
+    let out = deliver(&h, "rebalance-recommendation.json").await;
     assert!(matches!(
         out.records[0].outcome,
         RecordOutcome::Drained { .. }
@@ -102,18 +86,11 @@ async fn lifecycle_drains_waits_for_tasks_heartbeats_then_continues() {
         ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 2)
     };
     let h = handler(fleet, config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let started = tokio::time::Instant::now();
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
-        RecordOutcome::LifecycleDone {
-            container_instance_arn: Some(OUR_ARN.into()),
-            wait: WaitEnd::TasksStopped,
-            continued: true
-        }
+        ours_lifecycle_done(WaitEnd::TasksStopped, true)
     );
-    let waited = started.elapsed();
     assert!(
         waited >= Duration::from_secs(140) && waited < Duration::from_secs(150),
         "{waited:?}"
@@ -144,23 +121,16 @@ async fn lifecycle_drains_waits_for_tasks_heartbeats_then_continues() {
 #[tokio::test(start_paused = true)]
 async fn lifecycle_wait_is_bounded() {
     // Tasks never stop: the handler must still complete the hook at the bound.
-    let h = handler(MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1), {
+    let h = handler_with_ours("ACTIVE", 1, {
         let mut c = config(false);
         c.lifecycle.max_wait = Duration::from_secs(120);
         c
     });
-    let body = fixture("terminate-lifecycle-action.json");
-    let started = tokio::time::Instant::now();
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
-        RecordOutcome::LifecycleDone {
-            container_instance_arn: Some(OUR_ARN.into()),
-            wait: WaitEnd::BoundReached,
-            continued: true
-        }
+        ours_lifecycle_done(WaitEnd::BoundReached, true)
     );
-    let waited = started.elapsed();
     assert!(
         waited >= Duration::from_secs(120) && waited < Duration::from_secs(126),
         "{waited:?}"
@@ -172,8 +142,7 @@ async fn lifecycle_wait_is_bounded() {
 #[tokio::test]
 async fn lifecycle_for_an_instance_outside_the_cluster_completes_at_once() {
     let h = handler(MemoryFleet::default(), config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let out = deliver(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::LifecycleDone {
@@ -193,9 +162,8 @@ async fn lifecycle_for_an_instance_outside_the_cluster_completes_at_once() {
 async fn lifecycle_of_another_group_is_skipped_when_the_group_is_configured() {
     let mut c = config(false);
     c.autoscaling_group = Some("facerec-workers".into());
-    let h = handler(MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 0), c);
-    let body = fixture("terminate-lifecycle-action.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let h = handler_with_ours("ACTIVE", 0, c);
+    let out = deliver(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::Skipped(SkipReason::OtherAutoScalingGroup("my-asg".into()))
@@ -212,15 +180,10 @@ async fn lifecycle_already_completed_elsewhere_is_success() {
         ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 0)
     };
     let h = handler(fleet, config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let out = deliver(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
-        RecordOutcome::LifecycleDone {
-            container_instance_arn: Some(OUR_ARN.into()),
-            wait: WaitEnd::TasksStopped,
-            continued: false
-        }
+        ours_lifecycle_done(WaitEnd::TasksStopped, false)
     );
     assert!(out.response().batch_item_failures.is_empty());
     // Someone else's CONTINUE ended the wait: no stop latency sample of ours.
@@ -251,10 +214,7 @@ async fn instances_outside_the_cluster_are_skipped() {
 
 #[tokio::test]
 async fn malformed_and_unknown_events_are_skipped_without_failing_the_batch() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1),
-        config(false),
-    );
+    let h = handler_with_ours("ACTIVE", 1, config(false));
     let unknown = fixture("instance-state-change.json");
     let bad_detail = fixture("spot-interruption-warning.json").replace("instance-id", "instanceId");
     let spot = fixture("spot-interruption-warning.json");
@@ -300,10 +260,7 @@ async fn malformed_and_unknown_events_are_skipped_without_failing_the_batch() {
 
 #[tokio::test]
 async fn duplicate_delivery_in_one_batch_acts_once() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1),
-        config(false),
-    );
+    let h = handler_with_ours("ACTIVE", 1, config(false));
     let spot = fixture("spot-interruption-warning.json");
     let out = h
         .handle_batch(sqs_event(&[
@@ -326,10 +283,7 @@ async fn duplicate_delivery_in_one_batch_acts_once() {
 
 #[tokio::test]
 async fn duplicate_delivery_across_batches_is_idempotent() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1),
-        config(false),
-    );
+    let h = handler_with_ours("ACTIVE", 1, config(false));
     let spot = fixture("spot-interruption-warning.json");
     let first = h.handle_batch(sqs_event(&[("m1", Some(&spot))])).await;
     let second = h.handle_batch(sqs_event(&[("m9", Some(&spot))])).await;

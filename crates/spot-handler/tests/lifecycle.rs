@@ -10,10 +10,7 @@ use memory::*;
 async fn another_hooks_lifecycle_action_is_skipped_never_completed() {
     // ECS managed draining installs its own termination hook on the same group; its
     // events reach us through the same rule.
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1),
-        config(false),
-    );
+    let h = handler_with_ours("ACTIVE", 1, config(false));
     let ecs_hook = fixture("terminate-lifecycle-action.json")
         .replace(OUR_HOOK, "ecs-managed-draining-termination-hook");
     let spot = fixture("spot-interruption-warning.json");
@@ -45,9 +42,8 @@ async fn another_hooks_lifecycle_action_is_skipped_never_completed() {
 async fn without_a_configured_hook_no_lifecycle_action_is_completed() {
     let mut c = config(false);
     c.lifecycle_hook = None;
-    let h = handler(MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1), c);
-    let body = fixture("terminate-lifecycle-action.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let h = handler_with_ours("ACTIVE", 1, c);
+    let out = deliver(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::Skipped(SkipReason::OtherHook(OUR_HOOK.into()))
@@ -60,16 +56,11 @@ async fn without_a_configured_hook_no_lifecycle_action_is_completed() {
 async fn the_warm_pool_sample_with_fractional_time_is_handled_for_its_hook() {
     let mut c = config(false);
     c.lifecycle_hook = Some("my-termination-lifecycle-hook".into());
-    let h = handler(MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 0), c);
-    let body = fixture("terminate-lifecycle-action-warm-pool.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let h = handler_with_ours("ACTIVE", 0, c);
+    let out = deliver(&h, "terminate-lifecycle-action-warm-pool.json").await;
     assert_eq!(
         out.records[0].outcome,
-        RecordOutcome::LifecycleDone {
-            container_instance_arn: Some(OUR_ARN.into()),
-            wait: WaitEnd::TasksStopped,
-            continued: true
-        }
+        ours_lifecycle_done(WaitEnd::TasksStopped, true)
     );
     assert_eq!(
         h.fleet().calls().last(),
@@ -98,18 +89,11 @@ async fn a_heartbeat_finding_the_action_gone_ends_the_wait_without_completing() 
         ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
     };
     let h = handler(fleet, config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let started = tokio::time::Instant::now();
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
-        RecordOutcome::LifecycleDone {
-            container_instance_arn: Some(OUR_ARN.into()),
-            wait: WaitEnd::ActionEnded,
-            continued: false
-        }
+        ours_lifecycle_done(WaitEnd::ActionEnded, false)
     );
-    let waited = started.elapsed();
     // Heartbeats at 60 s and 120 s; the second ends it, well before the 600 s bound.
     assert!(
         waited >= Duration::from_secs(120) && waited < Duration::from_secs(130),
@@ -130,18 +114,11 @@ async fn describe_errors_while_waiting_keep_the_wait_going() {
         ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
     };
     let h = handler(fleet, config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let started = tokio::time::Instant::now();
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
-        RecordOutcome::LifecycleDone {
-            container_instance_arn: Some(OUR_ARN.into()),
-            wait: WaitEnd::TasksStopped,
-            continued: true
-        }
+        ours_lifecycle_done(WaitEnd::TasksStopped, true)
     );
-    let waited = started.elapsed();
     assert!(
         waited >= Duration::from_secs(15) && waited < Duration::from_secs(20),
         "{waited:?}"
@@ -157,17 +134,12 @@ async fn describe_errors_while_waiting_keep_the_wait_going() {
     let mut c = config(false);
     c.lifecycle.max_wait = Duration::from_secs(90);
     let h = handler(fleet, c);
-    let started = tokio::time::Instant::now();
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
-        RecordOutcome::LifecycleDone {
-            container_instance_arn: Some(OUR_ARN.into()),
-            wait: WaitEnd::BoundReached,
-            continued: true
-        }
+        ours_lifecycle_done(WaitEnd::BoundReached, true)
     );
-    assert!(started.elapsed() >= Duration::from_secs(90));
+    assert!(waited >= Duration::from_secs(90));
     assert_eq!(h.fleet().count(|c| matches!(c, Call::Complete(_))), 1);
     assert!(h.metrics().records_with("TaskStopLatency").is_empty());
 }
@@ -179,18 +151,12 @@ async fn an_instance_deregistering_while_waiting_ends_the_wait() {
         ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 2)
     };
     let h = handler(fleet, config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let started = tokio::time::Instant::now();
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
-        RecordOutcome::LifecycleDone {
-            container_instance_arn: Some(OUR_ARN.into()),
-            wait: WaitEnd::Deregistered,
-            continued: true
-        }
+        ours_lifecycle_done(WaitEnd::Deregistered, true)
     );
-    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(waited < Duration::from_secs(15));
     assert_eq!(h.fleet().count(|c| matches!(c, Call::Describe(_))), 3);
     assert_eq!(
         h.fleet().calls().last(),
@@ -206,8 +172,7 @@ async fn a_permanent_error_on_completion_is_reported_not_retried() {
         ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 0)
     };
     let h = handler(fleet, config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let out = deliver(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::Failed(permanent("autoscaling:CompleteLifecycleAction"))
@@ -228,8 +193,7 @@ async fn an_instance_that_cannot_be_drained_is_let_go_with_continue() {
         ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
     };
     let h = handler(fleet, config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let out = deliver(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::LifecycleDone {
@@ -254,8 +218,7 @@ async fn a_transient_drain_error_leaves_the_hook_pending_for_the_redelivery() {
         ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
     };
     let h = handler(fleet, config(false));
-    let body = fixture("terminate-lifecycle-action.json");
-    let out = h.handle_batch(sqs_event(&[("m1", Some(&body))])).await;
+    let out = deliver(&h, "terminate-lifecycle-action.json").await;
     assert_eq!(out.records[0].outcome, RecordOutcome::Failed(transient()));
     assert_eq!(out.response().batch_item_failures.len(), 1);
     assert_eq!(h.fleet().count(|c| matches!(c, Call::Complete(_))), 0);
@@ -266,10 +229,7 @@ async fn a_transient_drain_error_leaves_the_hook_pending_for_the_redelivery() {
 
 #[tokio::test]
 async fn a_spot_warning_then_the_termination_hook_count_one_interruption() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 0),
-        config(false),
-    );
+    let h = handler_with_ours("ACTIVE", 0, config(false));
     let spot = fixture("spot-interruption-warning.json");
     let lifecycle = fixture("terminate-lifecycle-action.json");
     let first = h.handle_batch(sqs_event(&[("m1", Some(&spot))])).await;
@@ -297,10 +257,7 @@ async fn a_spot_warning_then_the_termination_hook_count_one_interruption() {
 async fn notices_for_one_instance_in_one_batch_count_it_once() {
     // Same batch, same instance: handled in order, not concurrently, so the second
     // sees the first one's mark.
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 0),
-        config(true),
-    );
+    let h = handler_with_ours("ACTIVE", 0, config(true));
     let spot = fixture("spot-interruption-warning.json");
     let rebalance = fixture("rebalance-recommendation.json");
     let lifecycle = fixture("terminate-lifecycle-action.json");
@@ -330,10 +287,7 @@ async fn notices_for_one_instance_in_one_batch_count_it_once() {
 
 #[tokio::test]
 async fn an_instance_ecs_drained_first_is_counted_once_as_drained_by_ecs() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "DRAINING", 1),
-        config(false),
-    );
+    let h = handler_with_ours("DRAINING", 1, config(false));
     let spot = fixture("spot-interruption-warning.json");
     h.handle_batch(sqs_event(&[("m1", Some(&spot))])).await;
     h.handle_batch(sqs_event(&[("m2", Some(&spot))])).await;
@@ -347,10 +301,7 @@ async fn an_instance_ecs_drained_first_is_counted_once_as_drained_by_ecs() {
 
 #[tokio::test]
 async fn recorded_recommendations_count_once_and_do_not_hide_the_interruption() {
-    let h = handler(
-        MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1),
-        config(false),
-    );
+    let h = handler_with_ours("ACTIVE", 1, config(false));
     let rebalance = fixture("rebalance-recommendation.json");
     let again = with_id("rebalance-recommendation.json", "another-recommendation");
     let spot = fixture("spot-interruption-warning.json");

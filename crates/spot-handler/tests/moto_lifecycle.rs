@@ -175,6 +175,18 @@ impl Group {
     }
 
     /// Starts one worker task on the container instance; returns its ARN.
+    /// A scale-in that picks `instance`: Auto Scaling holds it in Terminating:Wait and
+    /// emits one lifecycle event per hook.
+    async fn scale_in(&self, instance: &str) {
+        self.autoscaling
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(instance)
+            .should_decrement_desired_capacity(true)
+            .send()
+            .await
+            .unwrap();
+    }
+
     async fn start_task(&self, container_instance_arn: &str) -> String {
         self.ecs
             .register_task_definition()
@@ -238,13 +250,7 @@ async fn lifecycle_completes_our_hook_with_continue_once_the_task_stops() {
 
     // A scale-in picks the victim: Auto Scaling holds it in Terminating:Wait and emits
     // one lifecycle event per hook.
-    g.autoscaling
-        .terminate_instance_in_auto_scaling_group()
-        .instance_id(victim)
-        .should_decrement_desired_capacity(true)
-        .send()
-        .await
-        .unwrap();
+    g.scale_in(victim).await;
     // The worker task stops 4 s later (as ECS stops it once the instance drains).
     let stopper = {
         let ecs = g.ecs.clone();
@@ -348,13 +354,7 @@ async fn a_hook_completed_by_someone_else_ends_the_wait() {
     let g = group(&moto, 300).await;
     let (victim, victim_arn) = &g.instances[0];
     g.start_task(victim_arn).await; // never stops
-    g.autoscaling
-        .terminate_instance_in_auto_scaling_group()
-        .instance_id(victim)
-        .should_decrement_desired_capacity(true)
-        .send()
-        .await
-        .unwrap();
+    g.scale_in(victim).await;
     let batch = g.receive(&moto, 2).await;
     // An operator answers our hook 1 s into the wait.
     let operator = {

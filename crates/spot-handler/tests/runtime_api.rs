@@ -5,10 +5,12 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-
 use serde_json::{json, Value};
-use support::{answer_to_first_invocation, sdk_config, start_moto, Reply, Stub};
+use support::cluster::{fixture, register, status_of};
+use support::{
+    answer_to_first_invocation, failed_cold_start, lambda_bootstrap, runtime_api_with_one_event,
+    sdk_config, start_moto,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
@@ -30,20 +32,12 @@ async fn packaged_bootstrap_serves_one_invocation() {
 /// fails with a message naming the missing variable, before any event is taken.
 #[test]
 fn bootstrap_refuses_a_group_without_a_hook_name() {
-    let out = Command::new(env!("CARGO_BIN_EXE_facerec-spot-handler"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("CLUSTER_NAME", "facerec")
-        .env("AUTOSCALING_GROUP_NAME", "facerec-workers")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let all = failed_cold_start(
+        env!("CARGO_BIN_EXE_facerec-spot-handler"),
+        &[
+            ("CLUSTER_NAME", "facerec"),
+            ("AUTOSCALING_GROUP_NAME", "facerec-workers"),
+        ],
     );
     assert!(all.contains("LIFECYCLE_HOOK_NAME"), "{all}");
 }
@@ -58,93 +52,20 @@ async fn serve_one_invocation(binary: &str) {
         .await
         .unwrap();
     let instance = moto.run_instance("us-east-1a").await;
-    let arn = ecs
-        .register_container_instance()
-        .cluster("facerec")
-        .instance_identity_document(json!({ "instanceId": instance }).to_string())
-        .send()
-        .await
-        .unwrap()
-        .container_instance()
-        .and_then(|c| c.container_instance_arn())
-        .unwrap()
-        .to_string();
+    let arn = register(&ecs, "facerec", &instance).await;
 
-    let fixture = format!(
-        "{}/tests/fixtures/spot-interruption-warning.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let body = std::fs::read_to_string(fixture)
-        .unwrap()
-        .replace("i-1234567890abcdef0", &instance);
+    let body = fixture("spot-interruption-warning.json").replace("i-1234567890abcdef0", &instance);
     let event = json!({ "Records": [
         { "messageId": "m-1", "body": body, "eventSource": "aws:sqs" },
         { "messageId": "m-2", "body": "garbage", "eventSource": "aws:sqs" },
     ]})
     .to_string();
 
-    // The Runtime API: the first `next` returns the batch; later ones fail, which makes
-    // the runtime exit once it has posted its response.
-    let served = std::sync::atomic::AtomicBool::new(false);
-    let runtime_api = Stub::start(move |request| {
-        let first_line = request
-            .headers
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        if first_line.starts_with("GET /2018-06-01/runtime/invocation/next") {
-            if served.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                return Reply {
-                    status: 500,
-                    headers: vec![],
-                    body: String::new(),
-                };
-            }
-            let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
-            return Reply {
-                status: 200,
-                headers: vec![
-                    ("Content-Type".into(), "application/json".into()),
-                    ("Lambda-Runtime-Aws-Request-Id".into(), "req-1".into()),
-                    ("Lambda-Runtime-Deadline-Ms".into(), deadline.to_string()),
-                    (
-                        "Lambda-Runtime-Invoked-Function-Arn".into(),
-                        "arn:aws:lambda:us-east-1:123456789012:function:spot".into(),
-                    ),
-                ],
-                body: event.clone(),
-            };
-        }
-        Reply {
-            status: 202,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: r#"{"status":"OK"}"#.into(),
-        }
-    })
-    .await;
+    let runtime_api = runtime_api_with_one_event("spot", event).await;
 
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "AWS_LAMBDA_RUNTIME_API",
-            runtime_api.endpoint.trim_start_matches("http://"),
-        )
-        .env("AWS_LAMBDA_FUNCTION_NAME", "spot")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "group")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+    let mut child = lambda_bootstrap(binary, &runtime_api, "spot", &moto.endpoint)
         .env("CLUSTER_NAME", "facerec")
         .env("METRICS_NAMESPACE", "test/bootstrap")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
 
@@ -159,17 +80,7 @@ async fn serve_one_invocation(binary: &str) {
     let payload: Value = serde_json::from_str(&response.body).unwrap();
     assert_eq!(payload, json!({"batchItemFailures": []}));
 
-    let status = ecs
-        .describe_container_instances()
-        .cluster("facerec")
-        .container_instances(&arn)
-        .send()
-        .await
-        .unwrap()
-        .container_instances()[0]
-        .status()
-        .unwrap()
-        .to_string();
+    let status = status_of(&ecs, "facerec", &arn).await;
     assert_eq!(status, "DRAINING");
 
     // Every stdout line is JSON: log records and EMF records alike.

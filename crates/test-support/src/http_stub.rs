@@ -3,9 +3,10 @@
 //! (throttling, canned errors). Used by the Spot handler's and the backlog scaler's tests.
 
 use std::io::Read;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -114,6 +115,104 @@ async fn read_request(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> 
         }
         buf.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// The Lambda Runtime API for one invocation: the first `next` hands out `event` as
+/// invocation `req-1` of `function_name`, due a minute from now; later `next` calls fail,
+/// which makes the runtime exit once it has posted its answer (accepted, 202).
+pub async fn runtime_api_with_one_event(function_name: &str, event: String) -> Stub {
+    let function_arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}");
+    let served = AtomicBool::new(false);
+    Stub::start(move |request| {
+        let first_line = request.headers.lines().next().unwrap_or_default();
+        if first_line.starts_with("GET /2018-06-01/runtime/invocation/next") {
+            if served.swap(true, Ordering::SeqCst) {
+                return Reply {
+                    status: 500,
+                    headers: vec![],
+                    body: String::new(),
+                };
+            }
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            return Reply {
+                status: 200,
+                headers: vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("Lambda-Runtime-Aws-Request-Id".into(), "req-1".into()),
+                    (
+                        "Lambda-Runtime-Deadline-Ms".into(),
+                        (now_ms + 60_000).to_string(),
+                    ),
+                    (
+                        "Lambda-Runtime-Invoked-Function-Arn".into(),
+                        function_arn.clone(),
+                    ),
+                ],
+                body: event.clone(),
+            };
+        }
+        Reply {
+            status: 202,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: r#"{"status":"OK"}"#.into(),
+        }
+    })
+    .await
+}
+
+/// A Lambda bootstrap as Lambda starts function `function_name`: a clean environment
+/// with the Runtime API at `runtime_api`, the test's region and credentials, AWS at
+/// `aws_endpoint`, stdout and stderr piped for [`answer_to_first_invocation`]. The
+/// caller adds the function's own variables and spawns it.
+pub fn lambda_bootstrap(
+    binary: &str,
+    runtime_api: &Stub,
+    function_name: &str,
+    aws_endpoint: &str,
+) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            runtime_api.endpoint.trim_start_matches("http://"),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "group")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL", aws_endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A Lambda bootstrap's cold start with only `variables` set (and a Runtime API it never
+/// reaches) must fail; returns what it printed, stdout and stderr together.
+pub fn failed_cold_start(binary: &str, variables: &[(&str, &str)]) -> String {
+    let out = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .envs(variables.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Waits (at most 30 s) until `child`, a Lambda bootstrap pointed at `runtime_api`, posts

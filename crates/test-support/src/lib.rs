@@ -24,7 +24,10 @@ pub mod worker_runtime;
 
 pub use facerec_moto_server::{repo_root, MotoServer};
 pub use fault_proxy::{Fault, FaultProxy};
-pub use http_stub::{answer_to_first_invocation, Recorded, Reply, Stub};
+pub use http_stub::{
+    answer_to_first_invocation, failed_cold_start, lambda_bootstrap, runtime_api_with_one_event,
+    Recorded, Reply, Stub,
+};
 pub use moto::Moto;
 pub use process::WorkerProcess;
 pub use sdk::{aws_env, loopback_loader, sdk_config, set_test_env};

@@ -81,28 +81,28 @@ resource "aws_iam_role" "task_execution" {
   assume_role_policy = data.aws_iam_policy_document.assume["ecs_tasks"].json
 }
 
+# Pull the worker's image and write its logs: the task execution role's whole policy, and
+# the end of the instance role's (the same statements, so the two cannot drift apart).
+locals {
+  pull_image_and_log_statements = concat(
+    # ECR only when the image is in ECR (an image elsewhere needs no ECR access at all).
+    var.ecr_repository_arn == null ? [] : [
+      # GetAuthorizationToken has no resource-level permissions.
+      { sid = "EcrAuth", actions = ["ecr:GetAuthorizationToken"], resources = ["*"] },
+      { sid = "EcrPull", actions = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"], resources = [var.ecr_repository_arn] },
+    ],
+    [{ sid = "Logs", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${local.worker_log_group_arn}:*"] }],
+  )
+}
+
 data "aws_iam_policy_document" "task_execution" {
-  # ECR only when the image is in ECR (an image elsewhere needs no ECR access at all).
   dynamic "statement" {
-    for_each = var.ecr_repository_arn == null ? [] : [1]
+    for_each = local.pull_image_and_log_statements
     content {
-      sid       = "EcrAuth"
-      actions   = ["ecr:GetAuthorizationToken"]
-      resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
-  }
-  dynamic "statement" {
-    for_each = var.ecr_repository_arn == null ? [] : [1]
-    content {
-      sid       = "EcrPull"
-      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-      resources = [var.ecr_repository_arn]
-    }
-  }
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.worker_log_group_arn}:*"]
   }
 }
 
@@ -275,25 +275,12 @@ data "aws_iam_policy_document" "instance" {
   # EC2 ("Using Amazon ECR images with Amazon ECS"). Kept, scoped to our repository and
   # log group (docs/design.md).
   dynamic "statement" {
-    for_each = var.ecr_repository_arn == null ? [] : [1]
+    for_each = local.pull_image_and_log_statements
     content {
-      sid       = "EcrAuth"
-      actions   = ["ecr:GetAuthorizationToken"]
-      resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
-  }
-  dynamic "statement" {
-    for_each = var.ecr_repository_arn == null ? [] : [1]
-    content {
-      sid       = "EcrPull"
-      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-      resources = [var.ecr_repository_arn]
-    }
-  }
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.worker_log_group_arn}:*"]
   }
 }
 

@@ -21,223 +21,176 @@ locals {
   scaler = var.backlog_scaler_function_name != null
   spot   = var.spot_handler_metrics_namespace != null
 
+  # A widget is its title, what it shows, and what differs from the defaults of its kind
+  # (type, "metric" unless it says). Its place follows from its row (dashboard_rows): six
+  # high at the row's y, the row's width shared equally.
+  widget_defaults = {
+    metric = { region = local.region, view = "timeSeries", stacked = false, period = 60 }
+    log    = { region = local.region, view = "table" }
+  }
+
   queue_widgets = [
     {
-      type = "metric", x = 0, y = 0, width = 8, height = 6
-      properties = {
-        title  = "Backlog: jobs visible and in flight"
-        region = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Maximum"
-        metrics = [
-          [local.sqs, "ApproximateNumberOfMessagesVisible", "QueueName", var.jobs_queue_name, { label = "visible" }],
-          [local.sqs, "ApproximateNumberOfMessagesNotVisible", "QueueName", var.jobs_queue_name, { label = "in flight" }],
-        ]
-      }
+      title = "Backlog: jobs visible and in flight", stat = "Maximum"
+      metrics = [
+        [local.sqs, "ApproximateNumberOfMessagesVisible", "QueueName", var.jobs_queue_name, { label = "visible" }],
+        [local.sqs, "ApproximateNumberOfMessagesNotVisible", "QueueName", var.jobs_queue_name, { label = "in flight" }],
+      ]
     },
     {
-      type = "metric", x = 8, y = 0, width = 8, height = 6
-      properties = {
-        title  = "Age of the oldest job (s)"
-        region = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Maximum"
-        metrics = [
-          [local.sqs, "ApproximateAgeOfOldestMessage", "QueueName", var.jobs_queue_name, { label = "oldest job" }],
-        ]
-        annotations = { horizontal = [{ label = "alarm", value = var.oldest_message_threshold_seconds }] }
-      }
+      title = "Age of the oldest job (s)", stat = "Maximum"
+      metrics = [
+        [local.sqs, "ApproximateAgeOfOldestMessage", "QueueName", var.jobs_queue_name, { label = "oldest job" }],
+      ]
+      annotations = { horizontal = [{ label = "alarm", value = var.oldest_message_threshold_seconds }] }
     },
     {
-      type = "metric", x = 16, y = 0, width = 8, height = 6
-      properties = {
-        title   = "Dead-letter queues: messages"
-        region  = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Maximum"
-        metrics = [for q in sort(tolist(local.dlqs)) : [local.sqs, "ApproximateNumberOfMessagesVisible", "QueueName", q, { label = q }]]
-      }
+      title   = "Dead-letter queues: messages", stat = "Maximum"
+      metrics = [for q in sort(tolist(local.dlqs)) : [local.sqs, "ApproximateNumberOfMessagesVisible", "QueueName", q, { label = q }]]
     },
   ]
 
   job_widgets = [
     {
-      type = "metric", x = 0, y = 6, width = 8, height = 6
-      properties = {
-        title  = "Throughput: jobs per minute"
-        region = local.region, view = "timeSeries", stacked = true, period = 60, stat = "Sum"
-        metrics = [
-          [local.w, "JobsSucceeded", "Service", var.worker_service_dimension, { label = "succeeded" }],
-          [local.w, "JobsFailed", "Service", var.worker_service_dimension, { label = "failed" }],
-          [local.w, "JobsAlreadyStored", "Service", var.worker_service_dimension, { label = "redelivered, already stored" }],
-        ]
-      }
+      title = "Throughput: jobs per minute", stacked = true, stat = "Sum"
+      metrics = [
+        [local.w, "JobsSucceeded", "Service", var.worker_service_dimension, { label = "succeeded" }],
+        [local.w, "JobsFailed", "Service", var.worker_service_dimension, { label = "failed" }],
+        [local.w, "JobsAlreadyStored", "Service", var.worker_service_dimension, { label = "redelivered, already stored" }],
+      ]
     },
     {
-      type = "metric", x = 8, y = 6, width = 8, height = 6
-      properties = {
-        title  = "Job duration (ms): p50, p95, max"
-        region = local.region, view = "timeSeries", stacked = false, period = 60
-        metrics = [
-          [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "p50", label = "p50" }],
-          [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "p95", label = "p95" }],
-          [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "Maximum", label = "max" }],
-        ]
-      }
+      title = "Job duration (ms): p50, p95, max"
+      metrics = [
+        [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "p50", label = "p50" }],
+        [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "p95", label = "p95" }],
+        [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "Maximum", label = "max" }],
+      ]
     },
     {
-      type = "metric", x = 16, y = 6, width = 8, height = 6
-      properties = {
-        title  = "Queue wait (ms): p50, p95, max"
-        region = local.region, view = "timeSeries", stacked = false, period = 60
-        metrics = [
-          [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "p50", label = "p50" }],
-          [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "p95", label = "p95" }],
-          [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "Maximum", label = "max" }],
-        ]
-      }
+      title = "Queue wait (ms): p50, p95, max"
+      metrics = [
+        [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "p50", label = "p50" }],
+        [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "p95", label = "p95" }],
+        [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "Maximum", label = "max" }],
+      ]
     },
   ]
 
   fleet_widgets = [
     {
-      type = "metric", x = 0, y = 12, width = 8, height = 6
-      properties = {
-        title  = "Tasks: desired, running, busy"
-        region = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Maximum"
-        metrics = concat(
-          [
-            [local.ci, "DesiredTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "desired" }],
-            [local.ci, "RunningTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "running" }],
-          ],
-          local.scaler ? [[var.backlog_scaler_metrics_namespace, "BusyTasks", "ServiceName", var.service_name, { label = "busy (scale-in protected)" }]] : [],
-        )
-      }
+      title = "Tasks: desired, running, busy", stat = "Maximum"
+      metrics = concat(
+        [
+          [local.ci, "DesiredTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "desired" }],
+          [local.ci, "RunningTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "running" }],
+        ],
+        local.scaler ? [[var.backlog_scaler_metrics_namespace, "BusyTasks", "ServiceName", var.service_name, { label = "busy (scale-in protected)" }]] : [],
+      )
     },
     {
-      type = "metric", x = 8, y = 12, width = 8, height = 6
-      properties = {
-        title  = "Instances: desired, in service, pending, draining"
-        region = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Maximum"
-        metrics = [
-          [local.asg, "GroupDesiredCapacity", "AutoScalingGroupName", var.asg_name, { label = "desired" }],
-          [local.asg, "GroupInServiceInstances", "AutoScalingGroupName", var.asg_name, { label = "in service" }],
-          [local.asg, "GroupPendingInstances", "AutoScalingGroupName", var.asg_name, { label = "pending (booting)" }],
-          [local.asg, "GroupTerminatingInstances", "AutoScalingGroupName", var.asg_name, { label = "draining (terminating, hook held)" }],
-        ]
-      }
+      title = "Instances: desired, in service, pending, draining", stat = "Maximum"
+      metrics = [
+        [local.asg, "GroupDesiredCapacity", "AutoScalingGroupName", var.asg_name, { label = "desired" }],
+        [local.asg, "GroupInServiceInstances", "AutoScalingGroupName", var.asg_name, { label = "in service" }],
+        [local.asg, "GroupPendingInstances", "AutoScalingGroupName", var.asg_name, { label = "pending (booting)" }],
+        [local.asg, "GroupTerminatingInstances", "AutoScalingGroupName", var.asg_name, { label = "draining (terminating, hook held)" }],
+      ]
     },
     {
-      type = "metric", x = 16, y = 12, width = 8, height = 6
-      properties = {
-        title  = "Cost proxy: instance-hours per hour, $ per hour"
-        region = local.region, view = "timeSeries", stacked = false, period = 3600
-        metrics = [
-          [local.asg, "GroupTotalInstances", "AutoScalingGroupName", var.asg_name, { id = "ih", stat = "Average", label = "instance-hours" }],
-          [{ id = "usd", expression = "ih * ${var.instance_hour_price}", label = "$ at ${var.instance_hour_price}/instance-hour (scaling.json spot_price_per_hour)" }],
-        ]
-      }
+      title = "Cost proxy: instance-hours per hour, $ per hour", period = 3600
+      metrics = [
+        [local.asg, "GroupTotalInstances", "AutoScalingGroupName", var.asg_name, { id = "ih", stat = "Average", label = "instance-hours" }],
+        [{ id = "usd", expression = "ih * ${var.instance_hour_price}", label = "$ at ${var.instance_hour_price}/instance-hour (scaling.json spot_price_per_hour)" }],
+      ]
     },
   ]
 
   service_widgets = [
     {
-      type = "metric", x = 0, y = 18, width = 8, height = 6
-      properties = {
-        title  = "Service CPU and memory (%)"
-        region = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Average"
-        metrics = [
-          ["AWS/ECS", "CPUUtilization", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "CPU" }],
-          ["AWS/ECS", "MemoryUtilization", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "memory" }],
-        ]
-        annotations = { horizontal = [{ label = "CPU alarm", value = var.cpu_threshold_percent }] }
-      }
+      title = "Service CPU and memory (%)", stat = "Average"
+      metrics = [
+        ["AWS/ECS", "CPUUtilization", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "CPU" }],
+        ["AWS/ECS", "MemoryUtilization", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "memory" }],
+      ]
+      annotations = { horizontal = [{ label = "CPU alarm", value = var.cpu_threshold_percent }] }
     },
     {
-      type = "log", x = 8, y = 18, width = 8, height = 6
-      properties = {
-        title  = "Failures by reason (worker EMF lines, last period)"
-        region = local.region, view = "table"
-        query  = "SOURCE '${var.worker_log_group_name}' | filter JobsFailed > 0 | stats count(*) as failures by ErrorCode | sort failures desc"
-      }
+      title = "Failures by reason (worker EMF lines, last period)", type = "log"
+      query = "SOURCE '${var.worker_log_group_name}' | filter JobsFailed > 0 | stats count(*) as failures by ErrorCode | sort failures desc"
     },
     {
-      type = "metric", x = 16, y = 18, width = 8, height = 6
-      properties = {
-        title  = "Faces found per minute"
-        region = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Sum"
-        metrics = [
-          [local.w, "FacesFound", "Service", var.worker_service_dimension, { label = "faces" }],
-        ]
-      }
+      title = "Faces found per minute", stat = "Sum"
+      metrics = [
+        [local.w, "FacesFound", "Service", var.worker_service_dimension, { label = "faces" }],
+      ]
     },
   ]
 
-  scaler_widgets = local.scaler ? [
+  scaler_widgets = [
     {
-      type = "metric", x = 0, y = 24, width = 12, height = 6
-      properties = {
-        title  = "Backlog scaler: what it saw and decided (per poll)"
-        region = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Maximum"
-        metrics = [
-          [var.backlog_scaler_metrics_namespace, "Visible", "ServiceName", var.service_name, { label = "visible (its poll)" }],
-          [var.backlog_scaler_metrics_namespace, "InFlight", "ServiceName", var.service_name, { label = "in flight (its poll)" }],
-          [var.backlog_scaler_metrics_namespace, "WantTasks", "ServiceName", var.service_name, { label = "tasks wanted" }],
-          [var.backlog_scaler_metrics_namespace, "DesiredTasks", "ServiceName", var.service_name, { label = "desired count set" }],
-          [var.backlog_scaler_metrics_namespace, "InstancesTerminated", "ServiceName", var.service_name, { stat = "Sum", label = "instances terminated" }],
-        ]
-      }
+      title = "Backlog scaler: what it saw and decided (per poll)", stat = "Maximum"
+      metrics = [
+        [var.backlog_scaler_metrics_namespace, "Visible", "ServiceName", var.service_name, { label = "visible (its poll)" }],
+        [var.backlog_scaler_metrics_namespace, "InFlight", "ServiceName", var.service_name, { label = "in flight (its poll)" }],
+        [var.backlog_scaler_metrics_namespace, "WantTasks", "ServiceName", var.service_name, { label = "tasks wanted" }],
+        [var.backlog_scaler_metrics_namespace, "DesiredTasks", "ServiceName", var.service_name, { label = "desired count set" }],
+        [var.backlog_scaler_metrics_namespace, "InstancesTerminated", "ServiceName", var.service_name, { stat = "Sum", label = "instances terminated" }],
+      ]
     },
     {
-      type = "metric", x = 12, y = 24, width = 12, height = 6
-      properties = {
-        title  = "Backlog scaler: invocations, errors, failed polls"
-        region = local.region, view = "timeSeries", stacked = false, period = 60, stat = "Sum"
-        metrics = [
-          [local.fn, "Invocations", "FunctionName", var.backlog_scaler_function_name, { label = "invocations" }],
-          [local.fn, "Errors", "FunctionName", var.backlog_scaler_function_name, { label = "errors (every poll failed)" }],
-          [local.fn, "Throttles", "FunctionName", var.backlog_scaler_function_name, { label = "throttles" }],
-          [var.backlog_scaler_metrics_namespace, "PollErrors", "ServiceName", var.service_name, { label = "polls skipped" }],
-        ]
-      }
+      title = "Backlog scaler: invocations, errors, failed polls", stat = "Sum"
+      metrics = [
+        [local.fn, "Invocations", "FunctionName", var.backlog_scaler_function_name, { label = "invocations" }],
+        [local.fn, "Errors", "FunctionName", var.backlog_scaler_function_name, { label = "errors (every poll failed)" }],
+        [local.fn, "Throttles", "FunctionName", var.backlog_scaler_function_name, { label = "throttles" }],
+        [var.backlog_scaler_metrics_namespace, "PollErrors", "ServiceName", var.service_name, { label = "polls skipped" }],
+      ]
     },
-  ] : []
+  ]
 
-  spot_widgets = local.spot ? [
+  spot_widgets = [
     {
-      type = "metric", x = 0, y = 30, width = 8, height = 6
-      properties = {
-        title  = "Spot: interruptions and rebalance recommendations"
-        region = local.region, view = "timeSeries", stacked = true, period = 300, stat = "Sum"
-        metrics = [
-          [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "spot-interruption", { label = "interruption notices" }],
-          [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "rebalance-recommendation", { label = "rebalance recommendations" }],
-          [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "terminate-lifecycle", { label = "terminations (lifecycle hook)" }],
-        ]
-      }
+      title = "Spot: interruptions and rebalance recommendations", stacked = true, period = 300, stat = "Sum"
+      metrics = [
+        [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "spot-interruption", { label = "interruption notices" }],
+        [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "rebalance-recommendation", { label = "rebalance recommendations" }],
+        [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "terminate-lifecycle", { label = "terminations (lifecycle hook)" }],
+      ]
     },
     {
-      type = "metric", x = 8, y = 30, width = 8, height = 6
-      properties = {
-        title  = "Spot: drain and task-stop latency (ms)"
-        region = local.region, view = "timeSeries", stacked = false, period = 300, stat = "Maximum"
-        metrics = [
-          [var.spot_handler_metrics_namespace, "DrainLatency", "EventType", "spot-interruption", { label = "drain latency" }],
-          [var.spot_handler_metrics_namespace, "TaskStopLatency", "EventType", "terminate-lifecycle", { label = "task stop latency" }],
-        ]
-      }
+      title = "Spot: drain and task-stop latency (ms)", period = 300, stat = "Maximum"
+      metrics = [
+        [var.spot_handler_metrics_namespace, "DrainLatency", "EventType", "spot-interruption", { label = "drain latency" }],
+        [var.spot_handler_metrics_namespace, "TaskStopLatency", "EventType", "terminate-lifecycle", { label = "task stop latency" }],
+      ]
     },
     {
-      type = "metric", x = 16, y = 30, width = 8, height = 6
-      properties = {
-        title  = "Spot handler: errors and skipped events"
-        region = local.region, view = "timeSeries", stacked = false, period = 300, stat = "Sum"
-        metrics = [
-          [var.spot_handler_metrics_namespace, "HandlerErrors", "Transient", "false", { label = "permanent errors (alarm)" }],
-          [var.spot_handler_metrics_namespace, "HandlerErrors", "Transient", "true", { label = "transient errors (retried)" }],
-          [var.spot_handler_metrics_namespace, "EventsSkipped", "Reason", "not-in-cluster", { label = "skipped: not in the cluster" }],
-          [var.spot_handler_metrics_namespace, "EventsSkipped", "Reason", "malformed", { label = "skipped: malformed" }],
-        ]
-      }
+      title = "Spot handler: errors and skipped events", period = 300, stat = "Sum"
+      metrics = [
+        [var.spot_handler_metrics_namespace, "HandlerErrors", "Transient", "false", { label = "permanent errors (alarm)" }],
+        [var.spot_handler_metrics_namespace, "HandlerErrors", "Transient", "true", { label = "transient errors (retried)" }],
+        [var.spot_handler_metrics_namespace, "EventsSkipped", "Reason", "not-in-cluster", { label = "skipped: not in the cluster" }],
+        [var.spot_handler_metrics_namespace, "EventsSkipped", "Reason", "malformed", { label = "skipped: malformed" }],
+      ]
     },
-  ] : []
+  ]
 
-  dashboard_widgets = concat(local.queue_widgets, local.job_widgets, local.fleet_widgets, local.service_widgets, local.scaler_widgets, local.spot_widgets)
-  dashboard_name    = "${var.name}-fleet"
+  # Fixed rows: the row of a part that is not deployed is left out, the others keep their place.
+  dashboard_rows = [
+    { y = 0, widgets = local.queue_widgets, shown = true },
+    { y = 6, widgets = local.job_widgets, shown = true },
+    { y = 12, widgets = local.fleet_widgets, shown = true },
+    { y = 18, widgets = local.service_widgets, shown = true },
+    { y = 24, widgets = local.scaler_widgets, shown = local.scaler },
+    { y = 30, widgets = local.spot_widgets, shown = local.spot },
+  ]
+  dashboard_widgets = flatten([for row in local.dashboard_rows : [for i, w in row.widgets : {
+    type       = try(w.type, "metric")
+    x          = i * 24 / length(row.widgets), y = row.y, width = 24 / length(row.widgets), height = 6
+    properties = { for k, v in merge(local.widget_defaults[try(w.type, "metric")], w) : k => v if k != "type" }
+  }] if row.shown])
+  dashboard_name = "${var.name}-fleet"
 }
 
 resource "aws_cloudwatch_dashboard" "fleet" {

@@ -345,6 +345,19 @@ pub fn count(calls: &[String], prefix: &str) -> usize {
     calls.iter().filter(|c| c.starts_with(prefix)).count()
 }
 
+/// The first container instance, drained for a removal that did not happen, was set
+/// ACTIVE again: `calls` has the call, and the fleet shows it.
+pub fn assert_first_instance_set_active_again(s: &Scaler, calls: &[String]) {
+    assert!(calls.contains(&format!(
+        "UpdateContainerInstancesState {} ACTIVE",
+        ci(1, 0).arn
+    )));
+    assert_eq!(
+        s.fleet().world.lock().unwrap().container_instances[0].status,
+        "ACTIVE"
+    );
+}
+
 /// The calls that change or re-read the fleet, in order.
 pub fn writes(calls: &[String]) -> Vec<String> {
     calls

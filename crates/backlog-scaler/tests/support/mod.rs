@@ -6,11 +6,9 @@
 
 pub mod fake;
 
-use std::time::Duration;
-
 use aws_config::SdkConfig;
 use aws_sdk_ecs::types::ContainerDefinition;
-use facerec_backlog_policy::{LoadEstimate, PolicyConfig, PolicyState};
+use facerec_backlog_policy::PolicyState;
 use facerec_backlog_scaler::{
     AwsFleet, BacklogScaler, RecordedMetrics, ScalerConfig, SsmStateStore,
 };
@@ -156,28 +154,11 @@ pub async fn fleet(messages: usize, service_desired: i32, instances: i32) -> Fle
 }
 
 impl Fleet {
+    /// The handler tests' configuration ([`fake::config`], the same names), on this queue.
     pub fn config(&self) -> ScalerConfig {
         ScalerConfig {
             queue_url: self.queue_url.clone(),
-            cluster_name: CLUSTER.into(),
-            service_name: SERVICE.into(),
-            autoscaling_group_name: GROUP.into(),
-            state_parameter: PARAMETER.into(),
-            poll_interval: Duration::from_secs(10),
-            run_for: Duration::from_secs(50),
-            policy: PolicyConfig {
-                job_seconds: 6.0,
-                acceptable_latency_seconds: 300.0,
-                cold_start_seconds: 165,
-                target_utilization: 1.0,
-                min_tasks: 0,
-                max_tasks: 5,
-                load_window_seconds: 60,
-                scale_down_window_seconds: 60,
-                activity_window_seconds: 900,
-                load_estimate: LoadEstimate::BusyMean,
-            },
-            metrics_namespace: "test/scaler".into(),
+            ..fake::config()
         }
     }
 
@@ -289,4 +270,7 @@ impl Fleet {
 
 // The loopback stub (Lambda Runtime API stand-in), shared with the Spot handler's tests.
 #[allow(unused_imports)] // not every test binary uses the stub
-pub use facerec_test_support::{answer_to_first_invocation, Recorded, Reply, Stub};
+pub use facerec_test_support::{
+    answer_to_first_invocation, failed_cold_start, lambda_bootstrap, runtime_api_with_one_event,
+    Recorded, Reply, Stub,
+};

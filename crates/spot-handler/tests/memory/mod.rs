@@ -10,9 +10,9 @@ pub use std::time::Duration;
 
 pub use aws_lambda_events::event::sqs::SqsEvent;
 pub use facerec_spot_handler::{
-    marks, ClusterControl, ContainerInstance, FleetError, HandlerConfig, LifecycleAction,
-    LifecycleHooks, LifecycleWait, RecordOutcome, RecordedMetrics, SkipReason, SpotHandler,
-    WaitEnd,
+    marks, BatchOutcome, ClusterControl, ContainerInstance, FleetError, HandlerConfig,
+    LifecycleAction, LifecycleHooks, LifecycleWait, RecordOutcome, RecordedMetrics, SkipReason,
+    SpotHandler, WaitEnd,
 };
 pub use serde_json::{json, Value};
 
@@ -227,11 +227,41 @@ pub fn config(capacity_rebalance: bool) -> HandlerConfig {
     }
 }
 
-pub fn handler(
-    fleet: MemoryFleet,
-    config: HandlerConfig,
-) -> SpotHandler<MemoryFleet, RecordedMetrics> {
+pub fn handler(fleet: MemoryFleet, config: HandlerConfig) -> MemoryHandler {
     SpotHandler::new(config, fleet, RecordedMetrics::default())
+}
+
+pub type MemoryHandler = SpotHandler<MemoryFleet, RecordedMetrics>;
+
+/// A handler over a cluster of our instance alone, `status` with `running` tasks.
+pub fn handler_with_ours(status: &str, running: i32, config: HandlerConfig) -> MemoryHandler {
+    handler(
+        MemoryFleet::with_instance(OURS, OUR_ARN, status, running),
+        config,
+    )
+}
+
+/// The sample event `name`, delivered alone as message m1.
+pub async fn deliver(h: &MemoryHandler, name: &str) -> BatchOutcome {
+    let body = fixture(name);
+    h.handle_batch(sqs_event(&[("m1", Some(&body))])).await
+}
+
+/// [`deliver`], and how long the handler took on tokio's clock (paused in the tests of
+/// the lifecycle wait, so that is the time the wait slept).
+pub async fn deliver_timed(h: &MemoryHandler, name: &str) -> (BatchOutcome, Duration) {
+    let started = tokio::time::Instant::now();
+    let out = deliver(h, name).await;
+    (out, started.elapsed())
+}
+
+/// The outcome of a lifecycle action of our instance whose wait ended with `wait`.
+pub fn ours_lifecycle_done(wait: WaitEnd, continued: bool) -> RecordOutcome {
+    RecordOutcome::LifecycleDone {
+        container_instance_arn: Some(OUR_ARN.into()),
+        wait,
+        continued,
+    }
 }
 
 pub fn transient() -> FleetError {
@@ -248,7 +278,7 @@ pub fn permanent(operation: &'static str) -> FleetError {
     }
 }
 
-pub fn handler_errors(h: &SpotHandler<MemoryFleet, RecordedMetrics>, transient: &str) -> usize {
+pub fn handler_errors(h: &MemoryHandler, transient: &str) -> usize {
     h.metrics()
         .records_with("HandlerErrors")
         .iter()
