@@ -18,6 +18,7 @@ use crate::policy::{PolicyKind, ALL_POLICIES};
 use crate::report::{judge, markdown_table, summarize};
 use crate::scaling_doc;
 use crate::trace::{self, TRACE_NAMES};
+use crate::world::WorldKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,8 +55,11 @@ struct TraceRun {
 }
 
 fn parse_outage(text: &str) -> anyhow::Result<ScalerOutage> {
-    let bad =
-        || anyhow::anyhow!("--scaler-outage must be START-END or START- in seconds, got {text:?}");
+    parse_window(text, "--scaler-outage")
+}
+
+fn parse_window(text: &str, flag: &str) -> anyhow::Result<ScalerOutage> {
+    let bad = || anyhow::anyhow!("{flag} must be START-END or START- in seconds, got {text:?}");
     let (start, end) = text.split_once('-').ok_or_else(bad)?;
     let start: u64 = start.trim().parse().map_err(|_| bad())?;
     let end = match end.trim() {
@@ -63,7 +67,7 @@ fn parse_outage(text: &str) -> anyhow::Result<ScalerOutage> {
         e => Some(e.parse::<u64>().map_err(|_| bad())?),
     };
     if end.is_some_and(|e| e <= start) {
-        bail!("--scaler-outage {text:?}: END must come after START");
+        bail!("{flag} {text:?}: END must come after START");
     }
     Ok(ScalerOutage { start, end })
 }
@@ -268,12 +272,57 @@ struct Common {
     count_staleness_seconds: Option<u64>,
     #[arg(long)]
     seed: Option<u64>,
+    /// The world: `realistic` (boot, placement and task start drawn, stale counts, missed
+    /// invocations, a no-capacity window; docs/scaling.md) or `ideal`. Default: realistic,
+    /// except for `cost` (docs/cost.md is computed in the idealised world).
+    #[arg(long, value_enum)]
+    world: Option<WorldKind>,
+    /// Boot to registration is --instance-boot-seconds plus a uniform draw up to this.
+    #[arg(long)]
+    boot_spread_seconds: Option<u64>,
+    /// Registration to placement: a uniform draw up to this many seconds.
+    #[arg(long)]
+    placement_max_seconds: Option<u64>,
+    /// Probability that one one-minute scaler invocation does not run.
+    #[arg(long)]
+    missed_invocations: Option<f64>,
+    /// A window with no Spot capacity: START-END in seconds from the trace's start;
+    /// repeatable. Replaces the realistic world's randomly placed window.
+    #[arg(long = "no-capacity", value_name = "START-END")]
+    no_capacity: Vec<String>,
 }
 
 impl Common {
     fn load(&self) -> anyhow::Result<(ScalingParams, Environment)> {
+        self.load_in(WorldKind::Realistic)
+    }
+
+    /// The parameters and the environment, in `default_world` unless --world says otherwise.
+    fn load_in(&self, default_world: WorldKind) -> anyhow::Result<(ScalingParams, Environment)> {
         let params = ScalingParams::load(&self.scaling, self.override_path.as_deref())?;
-        let mut env = Environment::default();
+        let mut env = self.world.unwrap_or(default_world).environment();
+        if let Some(v) = self.boot_spread_seconds {
+            env.boot_spread_seconds = v;
+        }
+        if let Some(v) = self.placement_max_seconds {
+            env.placement_max_seconds = v;
+        }
+        if let Some(v) = self.missed_invocations {
+            if !(0.0..=1.0).contains(&v) {
+                bail!("--missed-invocations must be a probability within 0..=1, got {v}");
+            }
+            env.missed_invocation_probability = v;
+        }
+        if !self.no_capacity.is_empty() {
+            env.random_no_capacity_minutes = 0;
+            for w in &self.no_capacity {
+                let o = parse_window(w, "--no-capacity")?;
+                let Some(_) = o.end else {
+                    bail!("--no-capacity {w:?}: give an END (Spot capacity never returning is not modelled)");
+                };
+                env.no_capacity.push(o);
+            }
+        }
         if let Some(v) = self.instance_boot_seconds {
             env.instance_boot_seconds = v;
         }
@@ -301,7 +350,9 @@ impl Common {
         if let Some(v) = self.seed {
             env.seed = v;
         }
-        env.capacity_rebalance = self.capacity_rebalance;
+        if self.capacity_rebalance {
+            env.capacity_rebalance = true;
+        }
         if let Some(v) = self.count_staleness_seconds {
             if v > 3600 {
                 bail!("--count-staleness-seconds must be within 0..=3600, got {v}");
@@ -347,7 +398,7 @@ where
             cost,
             common,
         } => {
-            let (params, env) = common.load()?;
+            let (params, env) = common.load_in(WorldKind::Ideal)?;
             let inputs = cost.inputs(&params)?;
             let traces: Vec<String> = if traces.is_empty() {
                 TRACE_NAMES.iter().map(|s| s.to_string()).collect()

@@ -128,6 +128,9 @@ impl Task {
 struct Instance {
     launched: u64,
     registered_at: u64,
+    /// When the service scheduler can first place a task on it (registration plus the
+    /// scheduler's next attempt; equal to `registered_at` in the idealised world).
+    placeable_at: u64,
     task: Option<usize>,
     terminate_at: Option<u64>,
     gone: bool,
@@ -137,6 +140,8 @@ struct World<'a> {
     p: &'a ScalingParams,
     env: &'a Environment,
     rng: StdRng,
+    /// The realistic world's draws (boot, placement, task start, stale counts).
+    world: StdRng,
     jobs: Vec<Job>,
     visible: VecDeque<usize>,
     returning: Vec<(u64, usize)>,

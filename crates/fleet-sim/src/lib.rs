@@ -34,6 +34,8 @@
 //! - [`tuning`]: ours over several seeds, and the search for better `scaling.json` values.
 //! - [`scaling_doc`]: writes `docs/scaling.md` and its plots (PNG and SVG of backlog,
 //!   tasks and instances), its sections on the scaler and the candidates.
+//! - [`world`]: the idealised and the realistic world (distributions, stale counts,
+//!   missed invocations, no-capacity windows), with their sources.
 //! - [`cli`]: the command line (`fleet-sim …`, later `facerec simulate …`): [`run`].
 
 pub mod backlog_scaler;
@@ -53,5 +55,6 @@ pub mod scaling_doc;
 pub mod trace;
 pub mod trace_file;
 pub mod tuning;
+pub mod world;
 
 pub use cli::run;

@@ -8,7 +8,8 @@ use crate::params::{Environment, ScalingParams};
 /// The oracle's instance schedule: a fluid model of the work (arrivals × job_seconds)
 /// per minute gives the tasks each minute needs; an instance is wanted at `t` if it is
 /// needed anywhere in `[t, t + cold start]`, so it is launched exactly one cold start
-/// before it is needed and kept through gaps shorter than a cold start.
+/// before it is needed and kept through gaps shorter than a cold start. In the
+/// realistic world it launches the longest cold start any draw gives ahead.
 pub fn oracle_schedule(
     arrivals: &[u64],
     horizon: u64,
@@ -29,7 +30,7 @@ pub fn oracle_schedule(
         carry = (total - n as f64 * 60.0).max(0.0);
     }
     // One second of margin so the task is polling before the first job of its minute arrives.
-    let lead = env.cold_start_seconds() as usize + 1;
+    let lead = env.cold_start_max_seconds() as usize + 1;
     let len = horizon as usize + 1;
     let mut schedule = vec![0u32; len];
     for (t, slot) in schedule.iter_mut().enumerate() {

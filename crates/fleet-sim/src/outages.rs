@@ -145,5 +145,8 @@ pub fn lone_job_bound(params: &ScalingParams, env: &Environment) -> u64 {
     let silent = crate::backstop::SILENT_MINUTES as u64 * 60;
     let tasks_alarm = silent + env.metric_delay_seconds;
     let group_alarm = 60 + env.metric_delay_seconds;
-    tasks_alarm + group_alarm + env.cold_start_seconds() + params.acceptable_latency_seconds as u64
+    tasks_alarm
+        + group_alarm
+        + env.cold_start_max_seconds()
+        + params.acceptable_latency_seconds as u64
 }

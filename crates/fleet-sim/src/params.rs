@@ -245,6 +245,26 @@ pub struct Environment {
     /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html>).
     /// 0: exact; docs/scaling.md's sensitivity table varies it.
     pub count_staleness_seconds: u64,
+    /// The realistic world ([`crate::world`]); every one 0 or empty in the idealised
+    /// world. Boot to registration: `instance_boot_seconds` plus a uniform draw in
+    /// `0..=boot_spread_seconds`, per instance.
+    pub boot_spread_seconds: u64,
+    /// Task start (image pull + model load): `task_start_seconds` plus a uniform draw in
+    /// `0..=task_start_spread_seconds`, per task.
+    pub task_start_spread_seconds: u64,
+    /// Registration to placement: a uniform draw in `0..=placement_max_seconds` per
+    /// instance (the service scheduler's next placement attempt).
+    pub placement_max_seconds: u64,
+    /// API latency and approximate counts: each poll reads counts
+    /// `count_staleness_seconds` plus a uniform draw in `0..=count_staleness_spread_seconds` old.
+    pub count_staleness_spread_seconds: u64,
+    /// Probability that one scheduled one-minute invocation of the scaler does not run.
+    pub missed_invocation_probability: f64,
+    /// Windows in which the group can launch no Spot instance (it retries every second).
+    pub no_capacity: Vec<ScalerOutage>,
+    /// Minutes of one window without Spot capacity, at a time drawn per seed within the
+    /// trace (0: none).
+    pub random_no_capacity_minutes: u64,
 }
 
 /// The backlog scaler silent from `start` until `end` (`None`: for good).
@@ -275,14 +295,30 @@ impl Default for Environment {
             capacity_rebalance: false,
             scaler_outages: Vec::new(),
             count_staleness_seconds: 0,
+            boot_spread_seconds: 0,
+            task_start_spread_seconds: 0,
+            placement_max_seconds: 0,
+            count_staleness_spread_seconds: 0,
+            missed_invocation_probability: 0.0,
+            no_capacity: Vec::new(),
+            random_no_capacity_minutes: 0,
         }
     }
 }
 
 impl Environment {
-    /// Time from an instance launch to its task polling SQS.
+    /// Time from an instance launch to its task polling SQS: the shortest draw (the
+    /// idealised world's constant), which the lower bound uses.
     pub fn cold_start_seconds(&self) -> u64 {
         self.instance_boot_seconds + self.task_start_seconds
+    }
+
+    /// The longest cold start any draw gives: the oracle launches this far ahead.
+    pub fn cold_start_max_seconds(&self) -> u64 {
+        self.cold_start_seconds()
+            + self.boot_spread_seconds
+            + self.task_start_spread_seconds
+            + self.placement_max_seconds
     }
 }
 

@@ -225,3 +225,39 @@ fn trace_file_runs_and_prints_json() {
     assert!(err.contains("--scaler-outage"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--world` and the world flags: the idealised world on request, a capacity window from
+/// the command line, and a window without an end refused in one line.
+#[test]
+fn world_flags_reach_the_simulation() {
+    let dir = temp_dir("world-flags");
+    let csv = dir.join("one.csv");
+    std::fs::write(&csv, "arrival_seconds,job_seconds\n600,6\n").unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleet-sim"))
+            .args(["--trace", csv.to_str().unwrap(), "--json", "--scaling"])
+            .arg(scaling_json())
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let first = |extra: &[&str]| {
+        let (ok, stdout, stderr) = run(extra);
+        assert!(ok, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        v["ours"]["first_result"].as_f64().unwrap()
+    };
+    let ideal = first(&["--world", "ideal"]);
+    let held = first(&["--world", "ideal", "--no-capacity", "500-1800"]);
+    assert!(held >= ideal + 1000.0, "{ideal} s vs {held} s");
+    let (ok, _, stderr) = run(&["--no-capacity", "500-"]);
+    assert!(!ok && stderr.contains("--no-capacity"), "{stderr}");
+    let (ok, _, stderr) = run(&["--missed-invocations", "2"]);
+    assert!(!ok && stderr.contains("--missed-invocations"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

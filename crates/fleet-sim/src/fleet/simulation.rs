@@ -36,6 +36,8 @@ pub fn simulate_with(
     settings: &CandidateSettings,
 ) -> Outcome {
     let horizon = trace.duration + env.tail_seconds;
+    // This run's drawn events (missed invocations, the no-capacity window), made explicit.
+    let env = &crate::world::resolve(env, trace.duration, horizon);
     let mut sim = Simulation::new(params, env, trace, kind, settings, horizon);
     for t in 0..=horizon {
         sim.step(t);
@@ -88,6 +90,7 @@ impl<'a> Simulation<'a> {
                 p: params,
                 env,
                 rng: StdRng::seed_from_u64(env.seed),
+                world: crate::world::stream(env.seed),
                 jobs: Vec::with_capacity(trace.arrivals.len()),
                 visible: VecDeque::new(),
                 returning: Vec::new(),
@@ -264,7 +267,11 @@ impl<'a> Simulation<'a> {
         self.counts
             .push((w.visible.len() as u32, w.in_flight as u32));
         // The counts a poller reads: exact, or as they were `count_staleness_seconds` ago.
-        let seen = t.saturating_sub(w.env.count_staleness_seconds) as usize;
+        let env = w.env;
+        let stale = env.count_staleness_seconds
+            + crate::world::draw(&mut self.w.world, env.count_staleness_spread_seconds);
+        let w = &self.w;
+        let seen = t.saturating_sub(stale) as usize;
         let (visible, in_flight) = self.counts[seen.min(self.counts.len() - 1)];
         self.scaler.decide(&Observation {
             t,
@@ -407,11 +414,20 @@ impl<'a> Simulation<'a> {
             InstanceScaleIn::ManagedProtection => target_n.max((launch_to as usize).min(cap)),
             _ => target_n,
         };
-        if live.len() < launch_n {
+        // No Spot capacity: every launch fails; the group retries, here every second. The
+        // oracle is exempt: it is the reference cost of the work, not of the outage.
+        let no_capacity =
+            self.kind != PolicyKind::Oracle && env.no_capacity.iter().any(|o| o.covers(t));
+        if live.len() < launch_n && !no_capacity {
             for _ in live.len()..launch_n {
+                let registered_at = t
+                    + env.instance_boot_seconds
+                    + crate::world::draw(&mut w.world, env.boot_spread_seconds);
                 w.instances.push(Instance {
                     launched: t,
-                    registered_at: t + env.instance_boot_seconds,
+                    registered_at,
+                    placeable_at: registered_at
+                        + crate::world::draw(&mut w.world, env.placement_max_seconds),
                     task: None,
                     terminate_at: None,
                     gone: false,
@@ -486,13 +502,15 @@ impl<'a> Simulation<'a> {
                         !inst.gone
                             && inst.task.is_none()
                             && inst.terminate_at.is_none()
-                            && inst.registered_at <= t
+                            && inst.placeable_at <= t
                     });
                     if let Some(i) = free {
                         w.instances[i].task = Some(k);
                         w.tasks[k].instance = Some(i);
+                        let start = env.task_start_seconds
+                            + crate::world::draw(&mut w.world, env.task_start_spread_seconds);
                         w.tasks[k].state = TaskState::Starting {
-                            ready_at: t + env.task_start_seconds,
+                            ready_at: t + start,
                         };
                     }
                 }

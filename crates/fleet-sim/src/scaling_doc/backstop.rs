@@ -31,13 +31,13 @@ pub fn render(w: &mut String, p: &ScalingParams, env: &Environment) {
         "**Bound on a lone job with the scaler dead**: the tasks alarm needs {} datapoints with \
          the job visible ({silent} s, the first minute closing within 60 s of the job) and the \
          CloudWatch delay ({} s); the instances alarm one more datapoint and the delay (60 + {} s); \
-         then a cold start ({} s): {} s, plus `acceptable_latency_seconds` ({:.0} s) as the issue \
+         then the longest cold start ({} s): {} s, plus `acceptable_latency_seconds` ({:.0} s) as the issue \
          allows: **{bound} s**. (A queue idle for six hours may publish its metrics up to 15 minutes \
          late on waking, which would add to this; see \"CloudWatch delay\" above.)\n",
         crate::backstop::SILENT_MINUTES,
         env.metric_delay_seconds,
         env.metric_delay_seconds,
-        env.cold_start_seconds(),
+        env.cold_start_max_seconds(),
         bound - p.acceptable_latency_seconds as u64,
         p.acceptable_latency_seconds,
     );

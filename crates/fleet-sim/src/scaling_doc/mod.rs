@@ -8,6 +8,7 @@ pub mod candidates;
 pub mod held;
 pub mod honest;
 pub mod plot;
+pub mod world;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -342,6 +343,7 @@ fn render(
         env.spot_notice_seconds
     );
     let _ = writeln!(w, "| simulated tail after the last arrival | {} s | lets every policy drain and scale in; counted in instance-hours |", env.tail_seconds);
+    world::assumption_rows(w, env);
     let _ = writeln!(w, "| seed | {} | every run is deterministic |\n", env.seed);
 
     let _ = writeln!(w, "## Summary\n");
@@ -427,14 +429,14 @@ fn render(
         let _ = writeln!(w, "{intro}");
         spread_table(w, seeds);
     }
+    if seeds.is_some() {
+        // Runs every seed some twenty times: only with the seed tables (not `--no-tuning`).
+        world::render(w, p, env);
+    }
     let _ = writeln!(w, "{}", include_str!("findings.md"));
     candidates_doc::render(w, p, env, cmp, candidates);
     backstop::render(w, p, env);
     held::render(w, p, env);
-    if seeds.is_some() {
-        // Runs every seed four times: only with the seed tables (not `--no-tuning`).
-        honest::staleness_table(w, p, env);
-    }
 
     for (t, rows) in cmp.traces.iter().zip(&cmp.rows) {
         let _ = writeln!(

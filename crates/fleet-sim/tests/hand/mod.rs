@@ -47,6 +47,14 @@ pub fn env() -> Environment {
         capacity_rebalance: false,
         scaler_outages: Vec::new(),
         count_staleness_seconds: 0,
+        // The idealised world: nothing drawn, so every number is computable by hand.
+        boot_spread_seconds: 0,
+        task_start_spread_seconds: 0,
+        placement_max_seconds: 0,
+        count_staleness_spread_seconds: 0,
+        missed_invocation_probability: 0.0,
+        no_capacity: Vec::new(),
+        random_no_capacity_minutes: 0,
     }
 }
 
