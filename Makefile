@@ -59,11 +59,13 @@ install: models
 	@echo "installed $(PREFIX)/bin/facerec; models in $(PREFIX)/share/facerec/models"
 
 # The Rust suite and the Terraform suite are independent and mostly wait (on moto, on
-# timeouts), so they run side by side; the IAM proof needs both.
+# timeouts), so they run side by side; the IAM proof needs both. Their output is not
+# synchronised: make would hold each command's output until it ends (no sign of life
+# for ten minutes); both write whole lines, the Rust runner whole blocks per binary.
 .PHONY: test
 test: venv models
 	@start=$$SECONDS; \
-	$(MAKE) --no-print-directory -j2 --output-sync=line test-rust test-terraform; \
+	$(MAKE) --no-print-directory -j2 test-rust test-terraform; \
 	$(MAKE) --no-print-directory test-iam; \
 	echo "make test: all suites passed in $$((SECONDS - start)) s"
 

@@ -158,14 +158,36 @@ strip --strip-debug -o "$stage/bootstrap" "$binary"
 chmod 755 "$stage/bootstrap"
 check_glibc "$stage/bootstrap" "$max_glibc"
 if [[ "$verify" == 1 ]]; then
-    log "verifying the packaged bootstrap: cargo test --test glibc --test runtime_api -- --ignored"
+    log "verifying the packaged bootstrap: the crate's glibc and runtime_api tests, --ignored"
+    # The test binaries as `make test` builds them (the whole workspace's feature set): a
+    # `cargo test -p $package` would resolve the SDK's features for this crate alone and
+    # compile it all again, minutes on a cold machine. After `make test` this builds
+    # nothing; on its own it builds the workspace's tests once.
+    tests="$(CARGO_TARGET_DIR="$target_dir" cargo test --workspace --locked --no-run \
+        --message-format=json | python3 -c '
+import json, sys
+crate_dir = sys.argv[1]
+for line in sys.stdin:
+    m = json.loads(line)
+    if (m.get("reason") == "compiler-artifact" and m.get("executable")
+            and m["target"]["name"] in ("glibc", "runtime_api")
+            and m["manifest_path"] == crate_dir + "/Cargo.toml"):
+        print(m["executable"])
+' "$repo/crates/$function")" || { log "FAIL: building the tests"; exit 1; }
+    if [[ "$(wc -l <<<"$tests")" != 2 ]]; then
+        log "FAIL: expected the glibc and runtime_api test binaries of $package, found: $tests"
+        exit 1
+    fi
     # The tests start moto themselves on loopback; no AWS is reached (static credentials,
     # no IMDS), as in `make test`.
-    env "$bootstrap_var=$stage/bootstrap" CARGO_TARGET_DIR="$target_dir" \
-        AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-        AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-        cargo test -p "$package" --locked --test glibc --test runtime_api -- --ignored ||
-        { log "FAIL: the packaged bootstrap did not pass its tests (--no-verify skips them)"; exit 1; }
+    while read -r test_binary; do
+        (cd "$repo/crates/$function" &&
+            env "$bootstrap_var=$stage/bootstrap" CARGO_MANIFEST_DIR="$repo/crates/$function" \
+                AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+                AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+                "$test_binary" --ignored) ||
+            { log "FAIL: the packaged bootstrap did not pass $(basename "$test_binary") (--no-verify skips them)"; exit 1; }
+    done <<<"$tests"
 else
     log "--no-verify: the packaged bootstrap was only glibc-checked, not run"
 fi
