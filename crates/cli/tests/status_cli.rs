@@ -4,24 +4,15 @@
 mod support;
 
 use aws_sdk_ecs::types::ContainerDefinition;
-use facerec_test_support::Moto;
+use facerec_test_support::{aws_env, sdk_config, set_test_env, Moto};
 use support::*;
-
-const AWS_ENV: [(&str, &str); 4] = [
-    ("AWS_EC2_METADATA_DISABLED", "true"),
-    ("AWS_REGION", "us-east-1"),
-    ("AWS_ACCESS_KEY_ID", "test"),
-    ("AWS_SECRET_ACCESS_KEY", "test"),
-];
 
 fn status(moto: &Moto, args: &[&str]) -> std::process::Output {
     let mut c = facerec();
     c.arg("status")
         .args(args)
         .args(["--endpoint-url", &moto.endpoint]);
-    for (k, v) in AWS_ENV {
-        c.env(k, v);
-    }
+    c.envs(aws_env(&moto.endpoint));
     c.env_remove("AWS_PROFILE")
         .env_remove("QUEUE_URL")
         .env_remove("DLQ_URL")
@@ -32,14 +23,9 @@ fn status(moto: &Moto, args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_queue_dlq_tasks_and_instances() {
-    for (k, v) in AWS_ENV {
-        std::env::set_var(k, v);
-    }
+    set_test_env();
     let moto = Moto::start();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
-        .load()
-        .await;
+    let sdk = sdk_config(&moto.endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let asg = aws_sdk_autoscaling::Client::new(&sdk);

@@ -308,19 +308,7 @@ async fn from_queue(
         }
         // Received but not printed (over --max): hand them back at once instead of hiding
         // them from the next reader for the visibility timeout.
-        for r in over_limit {
-            if let Err(e) = sqs
-                .change_message_visibility()
-                .queue_url(url)
-                .receipt_handle(r)
-                .visibility_timeout(0)
-                .send()
-                .await
-            {
-                // Harmless: the message reappears when its visibility timeout ends.
-                eprintln!("WARNING: {url}: could not release a message: {}", chain(&e));
-            }
-        }
+        release(sqs, url, over_limit).await;
     }
     Ok(failed)
 }
@@ -387,6 +375,12 @@ async fn from_dlq(
             failed = true;
         }
     }
+    release(sqs, url, receipts).await;
+    Ok(failed)
+}
+
+/// Make received messages visible again at once (visibility 0), for the next reader.
+async fn release(sqs: &aws_sdk_sqs::Client, url: &str, receipts: impl IntoIterator<Item = String>) {
     for r in receipts {
         if let Err(e) = sqs
             .change_message_visibility()
@@ -400,5 +394,4 @@ async fn from_dlq(
             eprintln!("WARNING: {url}: could not release a message: {}", chain(&e));
         }
     }
-    Ok(failed)
 }
