@@ -26,7 +26,9 @@ if [ -z "${MOTO_ENDPOINT:-}" ]; then
   "$repo/.venv/bin/python" "$repo/tools/moto/launch.py" --port 0 --port-file "$work/moto.port" \
     >"$work/moto.log" 2>&1 &
   moto_pid=$!
-  for _ in $(seq 100); do [ -s "$work/moto.port" ] && break; sleep 0.1; done
+  # Up to 60 s: importing moto takes seconds, and on a loaded 2-core machine (the Rust
+  # suite and the other terraform lane beside it) more than ten.
+  for _ in $(seq 600); do [ -s "$work/moto.port" ] && break; sleep 0.1; done
   [ -s "$work/moto.port" ] || { cat "$work/moto.log"; echo "moto did not start" >&2; exit 1; }
   MOTO_ENDPOINT="http://127.0.0.1:$(cat "$work/moto.port")"
 fi
