@@ -11,10 +11,14 @@ async fn interrupted_worker_releases_its_jobs_and_nothing_is_lost() {
         "30",
         "--workers",
         "3",
+        // Jobs of 2.5-3.5 s: the victim must read the notice while a job it received is
+        // still unstarted, i.e. before a running one ends. With 1-2 s jobs, a loaded
+        // machine (make test runs three binaries and the Terraform suite at once) once
+        // delayed the notice that long and nothing was left to release.
         "--job-ms-min",
-        "1000",
+        "2500",
         "--job-ms-max",
-        "2000",
+        "3500",
         "--spot-poll",
         "0.2",
         "--notice-after-results",
