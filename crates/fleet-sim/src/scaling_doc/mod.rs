@@ -8,6 +8,7 @@ pub mod candidates;
 pub mod held;
 pub mod honest;
 pub mod plot;
+pub mod reach;
 pub mod world;
 
 use std::fmt::Write as _;
