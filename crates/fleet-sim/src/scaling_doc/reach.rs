@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::world::{evaluate, row, WorldRuns, ISSUE_GOAL_RUNS};
+use super::world::{evaluate, row, RunVsBound, WorldRuns, ISSUE_GOAL_RUNS};
 use crate::params::{Environment, ScalingParams};
 use crate::policy::PolicyKind;
 use crate::report::COST_BOUND;
@@ -48,7 +48,7 @@ pub fn lower_bound(w: &mut String, p: &ScalingParams, env: &Environment, ours: &
     let mut ruled_out = Vec::new();
     for (name, runs) in TRACE_NAMES.iter().zip(&ours.bounds) {
         let over = |v: Option<u64>| v.is_none_or(|s| s > budget);
-        let bound = |r: &(Option<(u64, u64)>, Option<u64>)| r.0.map(|b| b.0);
+        let bound = |r: &RunVsBound| r.0.map(|b| b.0);
         let out_of_reach = runs.iter().filter(|r| over(bound(r))).count();
         let gap = runs.iter().filter(|r| !over(bound(r)) && over(r.1)).count();
         for (k, r) in runs.iter().enumerate() {

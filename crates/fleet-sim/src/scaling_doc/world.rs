@@ -17,6 +17,10 @@ use crate::tuning;
 /// Issue 12's goal: runs meeting it, of 36.
 pub const ISSUE_GOAL_RUNS: usize = 32;
 
+/// One run: [`crate::feasibility::run_bound`]'s (bound, seconds a no-capacity window held
+/// the first launch back), and the policy's p95 wait over all jobs.
+pub type RunVsBound = (Option<(u64, u64)>, Option<u64>);
+
 /// One policy over every seed and trace, judged by issue 12's goal.
 #[derive(Debug, Clone)]
 pub struct WorldRuns {
@@ -35,7 +39,7 @@ pub struct WorldRuns {
     /// Per trace, per run (seed order): [`crate::feasibility`]'s lower bound on the p95
     /// wait over all jobs with how long a no-capacity window held the first launch back,
     /// and this policy's p95 over all jobs (`None`: a job never started).
-    pub bounds: Vec<Vec<(Option<(u64, u64)>, Option<u64>)>>,
+    pub bounds: Vec<Vec<RunVsBound>>,
 }
 
 /// Runs `kind` on every scenario of `env` (its seeds) and counts.
