@@ -44,6 +44,7 @@ pub mod candidates;
 pub mod cli;
 pub mod cloudwatch;
 pub mod cost;
+pub mod feasibility;
 pub mod fleet;
 pub mod held;
 pub mod oracle;

@@ -29,6 +29,59 @@ pub fn frozen_at_one_task(params: &ScalingParams) -> Trace {
     )
 }
 
+/// 15 task-minutes of jobs at once at 10 min, then nothing: the scaler takes the fleet to
+/// `max_tasks`, and [`frozen_fleet`]'s outage freezes it there with every task busy.
+pub fn burst_then_idle(params: &ScalingParams) -> Trace {
+    let burst = (15.0 * 60.0 / params.job_seconds).round() as usize;
+    Trace::new(
+        "burst-then-idle",
+        "15 task-minutes of jobs at once at 10 min, then nothing",
+        vec![600; burst],
+    )
+}
+
+/// The scaler stops at 15 min, with [`burst_then_idle`]'s burst on `max_tasks` busy tasks,
+/// and comes back at 45 min: the frozen fleet drains the burst, idles, and is scaled in
+/// once the scaler is back ([`frozen_scale_in_bound`]).
+pub fn frozen_fleet(params: &ScalingParams) -> OutageScenario {
+    OutageScenario {
+        name: "tasks frozen at max_tasks, scaler back after 30 min",
+        trace: burst_then_idle(params),
+        outage: ScalerOutage {
+            start: 900,
+            end: Some(2700),
+        },
+    }
+}
+
+/// The bound on scaling in a fleet the scaler left frozen, from the scaler's return to
+/// an idle queue until no instance runs: the next invocation (≤ 60 s); the rule's
+/// windows — the mean busy count forgets the busy polls before the outage within
+/// `scaler_load_window_seconds`, a scale-down needs `scaler_scale_down_window_seconds`
+/// of lower wants, and going to zero waits at most one cold start
+/// (`cold_start_seconds`) when arrivals were frequent; the idle tasks stopping after
+/// the desired count drops (at most `stop_timeout_seconds`); and one more poll to
+/// terminate the now-empty instances (`scaler_poll_seconds`). Each missed invocation in
+/// between adds 60 s. While the scaler is silent nothing scales in (every instance is
+/// protected from the group's scale-in), so the fleet costs at most
+/// max(N, `max_tasks`) instances an hour until the scaler returns.
+pub fn frozen_scale_in_bound(params: &ScalingParams) -> u64 {
+    60 + params
+        .scaler_load_window_seconds
+        .max(params.scaler_scale_down_window_seconds)
+        + params.cold_start_seconds
+        + params.stop_timeout_seconds
+        + params.scaler_poll_seconds
+}
+
+/// Seconds from `since` until the first minute sample with no instance, if any.
+pub fn seconds_to_no_instance(o: &Outcome, since: u64) -> Option<u64> {
+    o.samples
+        .iter()
+        .find(|s| s.t >= since && s.instances == 0)
+        .map(|s| s.t - since)
+}
+
 /// The four scenarios of the issue: a lone job with the scaler dead from the start, the
 /// scaler stopped for 10 minutes under load, stopped for good with bursts to come, and
 /// frozen at one task before a burst.
@@ -119,6 +172,16 @@ pub fn run(
     scenario: &OutageScenario,
     backstop: bool,
 ) -> OutageRow {
+    summarize_all_jobs(&simulate(params, env, scenario, backstop))
+}
+
+/// The run behind [`run`]'s row.
+pub fn simulate(
+    params: &ScalingParams,
+    env: &Environment,
+    scenario: &OutageScenario,
+    backstop: bool,
+) -> Outcome {
     let env = Environment {
         scaler_outages: vec![scenario.outage],
         ..env.clone()
@@ -127,13 +190,7 @@ pub fn run(
         backstop,
         ..CandidateSettings::default()
     };
-    summarize_all_jobs(&simulate_with(
-        params,
-        &env,
-        &scenario.trace,
-        PolicyKind::Ours,
-        &settings,
-    ))
+    simulate_with(params, &env, &scenario.trace, PolicyKind::Ours, &settings)
 }
 
 /// The bound on a lone job's wait with the scaler dead: the backstop's tasks alarm needs

@@ -7,8 +7,9 @@ use crate::fleet::Outcome;
 use crate::params::ScalingParams;
 use crate::policy::PolicyKind;
 
-/// The goal's cost bound: at most this multiple of the oracle's instance-hours.
-pub const COST_BOUND: f64 = 1.10;
+/// The goal's cost bound: at most this multiple of the oracle's instance-hours (issue 12:
+/// ≤ 1.15 ×; issue 7 had 1.10). The one constant every goal check and table reads.
+pub const COST_BOUND: f64 = 1.15;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -102,7 +103,7 @@ pub fn summarize(o: &Outcome, params: &ScalingParams) -> Row {
 }
 
 /// Fills cost ratios against the oracle's row of the same trace and the goal verdict:
-/// p95 warm wait within the acceptable latency, every job done, cost ≤ 1.10 × oracle.
+/// p95 warm wait within the acceptable latency, every job done, cost ≤ [`COST_BOUND`] × oracle.
 pub fn judge(rows: &mut [Row]) {
     let oracle = rows
         .iter()
@@ -167,5 +168,45 @@ mod tests {
         assert_eq!(percentile(&v, 0.50), Some(50.0));
         assert_eq!(percentile(&[7.0], 0.95), Some(7.0));
         assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    fn row(policy: PolicyKind, instance_hours: f64) -> Row {
+        Row {
+            policy,
+            trace: "t".into(),
+            jobs: 1,
+            done: 1,
+            dead_lettered: 0,
+            unserved: 0,
+            wait_p50: Some(1.0),
+            wait_p95: Some(1.0),
+            wait_max: Some(1.0),
+            cold_jobs: 0,
+            cold_wait_max: None,
+            instance_hours,
+            cost: 0.0,
+            first_result: None,
+            instances_launched: 1,
+            interruptions: 0,
+            cost_ratio: None,
+            latency_ok: true,
+            goal_met: false,
+        }
+    }
+
+    #[test]
+    fn the_goal_allows_issue_12s_cost_bound_and_no_more() {
+        assert_eq!(COST_BOUND, 1.15);
+        // 1.14 × and exactly 1.15 × the oracle meet it (1.14 missed issue 7's 1.10); 1.16 ×
+        // does not.
+        let mut rows = [
+            row(PolicyKind::Oracle, 1.0),
+            row(PolicyKind::Ours, 1.14),
+            row(PolicyKind::OursAlarms, 1.15),
+            row(PolicyKind::KedaLike, 1.16),
+        ];
+        judge(&mut rows);
+        let met: Vec<bool> = rows[1..].iter().map(|r| r.goal_met).collect();
+        assert_eq!(met, [true, true, false]);
     }
 }

@@ -100,3 +100,36 @@ fn backstop_changes_nothing_while_the_scaler_runs() {
         assert_eq!(run(true), run(false), "{name}");
     }
 }
+
+#[test]
+fn frozen_fleet_is_scaled_in_within_the_bound_once_the_scaler_returns() {
+    let (p, env) = (params(), Environment::default());
+    let s = outages::frozen_fleet(&p);
+    let back = s.outage.end.unwrap();
+    let o = outages::simulate(&p, &env, &s, true);
+    assert_eq!(summarize_all_jobs(&o).lost, 0);
+    // Frozen: max_tasks instances the whole outage, long after the burst has drained.
+    let during: Vec<u32> = o
+        .samples
+        .iter()
+        .filter(|x| x.t >= s.outage.start && x.t < back)
+        .map(|x| x.instances)
+        .collect();
+    assert!(!during.is_empty());
+    assert!(during.iter().all(|&n| n == p.max_tasks), "{during:?}");
+    let bound = outages::frozen_scale_in_bound(&p);
+    assert_eq!(bound, 60 + 60 + 165 + 110 + 10);
+    let took = outages::seconds_to_no_instance(&o, back).expect("scaled in");
+    assert!(took <= bound, "{took} s > {bound} s");
+    // The scale-in is the scaler's: dead for good, the fleet keeps its instances.
+    let dead = outages::OutageScenario {
+        outage: facerec_fleet_sim::params::ScalerOutage {
+            start: s.outage.start,
+            end: None,
+        },
+        ..s
+    };
+    let o = outages::simulate(&p, &env, &dead, true);
+    assert_eq!(outages::seconds_to_no_instance(&o, back), None);
+    assert_eq!(o.samples.last().unwrap().instances, p.max_tasks);
+}

@@ -14,25 +14,32 @@ use crate::report::{judge, summarize, COST_BOUND};
 use crate::trace::TRACE_NAMES;
 use crate::tuning;
 
-/// Issue 12's cost bound: at most this multiple of the oracle's instance-hours.
-pub const ISSUE_COST_BOUND: f64 = 1.15;
 /// Issue 12's goal: runs meeting it, of 36.
 pub const ISSUE_GOAL_RUNS: usize = 32;
+
+/// One run: [`crate::feasibility::run_bound`]'s (bound, seconds a no-capacity window held
+/// the first launch back), and the policy's p95 wait over all jobs.
+pub type RunVsBound = (Option<(u64, u64)>, Option<u64>);
 
 /// One policy over every seed and trace, judged by issue 12's goal.
 #[derive(Debug, Clone)]
 pub struct WorldRuns {
     pub runs: usize,
-    /// p95 wait over all jobs ≤ the acceptable latency, nothing lost, ≤ 1.15 × oracle.
+    /// p95 wait over all jobs ≤ the acceptable latency, nothing lost, ≤ [`COST_BOUND`] × oracle.
     pub all_jobs_goal: usize,
     /// The same, latency and loss only.
     pub all_jobs_latency: usize,
-    /// Issue 7's goal (warm p95, ≤ 1.10 × oracle), as the seed tables count it.
+    /// Issue 7's latency goal (warm p95: jobs outside cold starts), with the same cost
+    /// bound, as the seed tables count it.
     pub warm_goal: usize,
     pub mean_cost_ratio: f64,
     /// Per trace (in [`TRACE_NAMES`] order): runs meeting the all-jobs goal, and the
     /// worst p95 wait over all jobs (`None`: a job never started).
     pub per_trace: Vec<(usize, Option<u64>)>,
+    /// Per trace, per run (seed order): [`crate::feasibility`]'s lower bound on the p95
+    /// wait over all jobs with how long a no-capacity window held the first launch back,
+    /// and this policy's p95 over all jobs (`None`: a job never started).
+    pub bounds: Vec<Vec<RunVsBound>>,
 }
 
 /// Runs `kind` on every scenario of `env` (its seeds) and counts.
@@ -47,6 +54,7 @@ pub fn evaluate(kind: PolicyKind, p: &ScalingParams, env: &Environment) -> World
         warm_goal: 0,
         mean_cost_ratio: 0.0,
         per_trace: vec![(0, Some(0)); TRACE_NAMES.len()],
+        bounds: vec![Vec::new(); TRACE_NAMES.len()],
     };
     let mut ratio_sum = 0.0;
     let mut ratios = 0;
@@ -54,13 +62,22 @@ pub fn evaluate(kind: PolicyKind, p: &ScalingParams, env: &Environment) -> World
         for (k, (trace, oracle)) in sc.traces.iter().zip(&sc.oracles).enumerate() {
             let o = simulate_with(p, &sc.env, trace, kind, &settings);
             let all = summarize_all_jobs(&o);
+            let resolved = crate::world::resolve(
+                &sc.env,
+                trace.duration,
+                trace.duration + sc.env.tail_seconds,
+            );
+            out.bounds[k].push((
+                crate::feasibility::run_bound(&o, &resolved, p.max_tasks),
+                all.wait_p95,
+            ));
             let mut pair = vec![summarize(&o, p), oracle.clone()];
             judge(&mut pair);
             let r = &pair[0];
             // No oracle row to divide by only if the oracle ran no instance at all.
             let ratio = r.cost_ratio.unwrap_or(f64::INFINITY);
             let latency = all.lost == 0 && all.wait_p95.is_some_and(|w| w as f64 <= budget);
-            let goal = latency && ratio <= ISSUE_COST_BOUND + 1e-9;
+            let goal = latency && ratio <= COST_BOUND + 1e-9;
             out.runs += 1;
             out.all_jobs_latency += usize::from(latency);
             out.all_jobs_goal += usize::from(goal);
@@ -98,7 +115,7 @@ pub fn assumption_rows(w: &mut String, env: &Environment) {
     let _ = writeln!(w, "| window with no Spot capacity | {} min per run, at a drawn time | assumption; EC2's `InsufficientInstanceCapacity` advice is to wait \"a few minutes\" ([errors](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html)) |", env.random_no_capacity_minutes);
 }
 
-fn row(w: &mut String, label: &str, r: &WorldRuns) {
+pub(super) fn row(w: &mut String, label: &str, r: &WorldRuns) {
     let _ = writeln!(
         w,
         "| {label} | {} of {} | {} of {} | {} of {} | {:.2} |",
@@ -118,14 +135,14 @@ pub fn render(w: &mut String, p: &ScalingParams, env: &Environment) {
         w,
         "Issue 12's goal: in the realistic world, the deployed design meets the latency goal over **all** jobs \
          (p95 wait, cold starts included, ≤ {:.0} s, nothing lost) in ≥ {ISSUE_GOAL_RUNS} of 36 seed runs at \
-         ≤ {ISSUE_COST_BOUND:.2} × the oracle's instance-hours, and beats the alarms mode and the KEDA-like row on \
-         every trace. Seeds {seeds}, 6 traces each; \"warm goal\" is issue 7's (p95 outside cold starts, \
-         ≤ {COST_BOUND:.2} ×), as the tables above count it.\n",
+         ≤ {COST_BOUND:.2} × the oracle's instance-hours, and beats the alarms mode and the KEDA-like row on \
+         every trace. Seeds {seeds}, 6 traces each; \"warm goal\" is issue 7's latency goal (p95 outside cold \
+         starts) with the same cost bound, as the tables above count it.\n",
         p.acceptable_latency_seconds
     );
     let _ = writeln!(
         w,
-        "| world, policy | goal over all jobs (≤ {ISSUE_COST_BOUND:.2} ×) | latency over all jobs, nothing lost | warm goal | mean × oracle |"
+        "| world, policy | goal over all jobs (≤ {COST_BOUND:.2} ×) | latency over all jobs, nothing lost | warm goal | mean × oracle |"
     );
     let _ = writeln!(w, "|---|---:|---:|---:|---:|");
     let kinds = [
@@ -207,13 +224,27 @@ pub fn render(w: &mut String, p: &ScalingParams, env: &Environment) {
         w,
         "\n(\"Beats\": more runs meeting the goal, then a lower worst p95.)\n"
     );
+    super::reach::lower_bound(w, p, env, ours);
     why_it_misses(w, p, env, ours);
     leave_one_out(w, p, env);
+    super::reach::options(w, p, env);
     sensitivity(w, p, env);
 }
 
 /// Where the deployed design misses issue 12's goal, trace by trace, and why.
 fn why_it_misses(w: &mut String, p: &ScalingParams, env: &Environment, ours: &WorldRuns) {
+    let spike_bound = TRACE_NAMES
+        .iter()
+        .position(|n| *n == "spike")
+        .and_then(|k| {
+            let mut b: Vec<u64> = ours.bounds[k]
+                .iter()
+                .filter_map(|r| r.0.map(|b| b.0))
+                .collect();
+            b.sort_unstable();
+            b.get(b.len().saturating_sub(1) / 2).copied()
+        })
+        .map_or("—".to_string(), |s| format!("{s} s"));
     let missed: Vec<String> = TRACE_NAMES
         .iter()
         .zip(&ours.per_trace)
@@ -233,12 +264,16 @@ fn why_it_misses(w: &mut String, p: &ScalingParams, env: &Environment, ours: &Wo
     let _ = writeln!(
         w,
         "- `spike` lands 15 task-minutes of jobs on an idle fleet. Counted over all jobs, every one of them waits a \
-         cold start ({}–{} s here) before the first task polls, and then for {} tasks to drain the rest: no reactive \
-         policy gets that p95 under {:.0} s (even in the idealised world it is above it); only capacity kept warm \
-         (`min_tasks` ≥ 1) would.",
+         cold start ({}–{} s here) before the first task polls, and then for {} tasks to drain the rest. Even at \
+         the shortest cold start, with perfect reaction and the jobs in the best order, the bound above is {} \
+         (median of the runs): what is left of the {:.0} s is less than the spread of the cold starts the world \
+         draws and the age of the counts a poll reads, so no reactive policy meets it reliably; only capacity \
+         kept warm avoids the cold start, at the cost the `min_tasks` row of \"What a different policy would buy\" \
+         shows.",
         env.cold_start_seconds(),
         env.cold_start_max_seconds(),
         p.max_tasks,
+        spike_bound,
         p.acceptable_latency_seconds
     );
     let _ = writeln!(
@@ -256,11 +291,26 @@ fn why_it_misses(w: &mut String, p: &ScalingParams, env: &Environment, ours: &Wo
     );
     let _ = writeln!(
         w,
-        "The policy was not tuned to this world (issue 12: numbers first). Fixed counts 15–30 s old cost nothing \
-         measurable here; what moves the count is the cold start (table below), the \
-         capacity window and the burst size against `max_tasks`. A change worth trying, in the real scaler and the \
-         simulator together: a `cold_start_seconds` set to the measured cold start's upper end, so the backlog term \
-         asks for capacity earlier.\n"
+        "**What the policy can change, and what it cannot.** No setting of the rule the Lambda and the simulator \
+         share (`crates/backlog-policy`, read from `terraform/scaling.json`) meets the goal in more runs (table \
+         \"What a different policy would buy\" below): asking for capacity earlier and keeping the last task \
+         longer (a longer `cold_start_seconds`) or one task always warm (`min_tasks` = 1: latency, at several times \
+         the oracle's instance-hours) costs more and meets the whole goal in no more runs, and a larger cap does \
+         not either; so `terraform/scaling.json` keeps its values. What would gain runs \
+         is capacity while the Spot pools have none: the table's last row removes the window, the most any \
+         fallback could buy. The deployed group already spreads over several instance types and every subnet \
+         (Availability Zone) given, with `price-capacity-optimized` allocation, which is AWS's advice for getting \
+         Spot capacity (a Spot pool is one instance type in one Availability Zone: \
+         [Spot best practices](https://docs.aws.amazon.com/whitepapers/latest/cost-optimization-leveraging-ec2-spot-instances/spot-best-practices.html)), \
+         so a window with no capacity in any pool is this world's pessimistic assumption. An Auto Scaling group's \
+         On-Demand share is set, not adaptive: a fixed base and a percentage above it \
+         ([InstancesDistribution](https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstancesDistribution.html); \
+         and ECS has no capacity strategy that falls back to On-Demand only when Spot runs out, a request on its roadmap: [containers-roadmap#773](https://github.com/aws/containers-roadmap/issues/773)). \
+         A fallback the scaler drives — raise `OnDemandBaseCapacity` while launches fail, lower it when Spot \
+         launches succeed again — would need the group's scaling activities read, the IAM to update the group, \
+         and On-Demand priced in the cost; it is not built. Even the window removed leaves the deployed design \
+         short of {ISSUE_GOAL_RUNS} runs: the rest of the gap is `bursty` and `spike`, whose bursts wait for cold \
+         starts (above).\n"
     );
 }
 
