@@ -8,7 +8,7 @@
 //! twice the target on both sides, libjpeg decodes it at 1/2, 1/4 or 1/8 scale in the DCT
 //! (`draft`, with the target size) and the Lanczos shrink goes the rest of the way. Its
 //! pixels are Pillow's `draft` + `resize(…, box=…, reducing_gap=2.0)` to the bit
-//! (testdata/references/drafts.json); a 12-Mpx JPEG decodes and shrinks 3–4× faster.
+//! (testdata/references/drafts.json); a 12-Mpx JPEG decodes and shrinks about 3× faster.
 
 use facerec_engine::{decode_image_draft, ImageError, LoadOptions, RgbImage};
 
