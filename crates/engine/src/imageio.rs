@@ -72,9 +72,60 @@ pub fn sniff_format(bytes: &[u8]) -> Option<image::ImageFormat> {
 /// Decode an in-memory JPEG, PNG, WebP, GIF (first frame), BMP or TIFF, by its content
 /// (the file name's extension plays no part).
 pub fn decode_image(bytes: &[u8], opts: &LoadOptions) -> Result<RgbImage, ImageError> {
-    let img = match sniff_format(bytes) {
-        Some(image::ImageFormat::Jpeg) => decode_jpeg(bytes, opts)?,
-        Some(format) => decode_other(bytes, format, opts)?,
+    decode(bytes, opts, None).map(|d| d.image)
+}
+
+/// A photo decoded by [`decode_image_draft`].
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// The pixels, upright as `LoadOptions` says: the photo's own size divided by `scale`,
+    /// rounded up.
+    pub image: RgbImage,
+    /// The photo's own width and height, upright.
+    pub width: u32,
+    pub height: u32,
+    /// 1, 2, 4 or 8.
+    pub scale: u32,
+}
+
+/// [`decode_image`] for a caller that will shrink the photo to `wanted(width, height)`
+/// (its upright size in, the size it needs out): a JPEG is decoded at 1/2, 1/4 or 1/8 of
+/// its size by libjpeg's DCT scaling when at least that much is left, as Pillow's
+/// `JpegImageFile.draft(mode, wanted)` does — the largest of 8, 4, 2 not above
+/// `min(width / wanted_w, height / wanted_h)` in integers. A scaled IDCT is several times
+/// cheaper than a full decode and leaves a smaller image to shrink; its pixels are
+/// Pillow's after `draft`, not after a full decode. Other formats decode at full size.
+pub fn decode_image_draft(
+    bytes: &[u8],
+    opts: &LoadOptions,
+    wanted: &dyn Fn(u32, u32) -> (u32, u32),
+) -> Result<Draft, ImageError> {
+    decode(bytes, opts, Some(wanted))
+}
+
+/// Pillow's draft scale for a `width`×`height` JPEG wanted at `want_w`×`want_h` (or more).
+fn draft_scale(width: u32, height: u32, want_w: u32, want_h: u32) -> u32 {
+    let ratio = (width / want_w.max(1)).min(height / want_h.max(1));
+    [8, 4, 2].into_iter().find(|&s| ratio >= s).unwrap_or(1)
+}
+
+type Wanted<'a> = Option<&'a dyn Fn(u32, u32) -> (u32, u32)>;
+
+fn decode(bytes: &[u8], opts: &LoadOptions, wanted: Wanted) -> Result<Draft, ImageError> {
+    let orientation = if opts.apply_exif_orientation {
+        exif_orientation(bytes)
+    } else {
+        1
+    };
+    // Orientations 5–8 turn the photo a quarter: its upright width is the stored height.
+    let quarter_turn = (5..=8).contains(&orientation);
+    let (img, (width, height), scale) = match sniff_format(bytes) {
+        Some(image::ImageFormat::Jpeg) => decode_jpeg(bytes, opts, wanted, quarter_turn)?,
+        Some(format) => {
+            let img = decode_other(bytes, format, opts)?;
+            let size = img.dimensions();
+            (img, size, 1)
+        }
         None => return Err(ImageError::UnsupportedFormat),
     };
     if img.width() == 0 || img.height() == 0 {
@@ -83,10 +134,16 @@ pub fn decode_image(bytes: &[u8], opts: &LoadOptions) -> Result<RgbImage, ImageE
             height: img.height(),
         });
     }
-    Ok(if opts.apply_exif_orientation {
-        apply_orientation(img, exif_orientation(bytes))
+    let (width, height) = if quarter_turn {
+        (height, width)
     } else {
-        img
+        (width, height)
+    };
+    Ok(Draft {
+        image: apply_orientation(img, orientation),
+        width,
+        height,
+        scale,
     })
 }
 
@@ -207,7 +264,13 @@ fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
         .collect()
 }
 
-fn decode_jpeg(bytes: &[u8], opts: &LoadOptions) -> Result<RgbImage, ImageError> {
+/// The decoded pixels (stored orientation), the JPEG's own stored size, and the draft scale.
+fn decode_jpeg(
+    bytes: &[u8],
+    opts: &LoadOptions,
+    wanted: Wanted,
+    quarter_turn: bool,
+) -> Result<(RgbImage, (u32, u32), u32), ImageError> {
     let layout = jpeg_layout(bytes);
     if !layout.reaches_eoi {
         // libjpeg would fake an end of image and pad with grey; Pillow raises instead.
@@ -216,36 +279,56 @@ fn decode_jpeg(bytes: &[u8], opts: &LoadOptions) -> Result<RgbImage, ImageError>
         ));
     }
     // libjpeg reports fatal errors through a callback that mozjpeg turns into a panic.
-    let result = std::panic::catch_unwind(|| -> Result<RgbImage, ImageError> {
-        let d =
-            mozjpeg::Decompress::new_mem(bytes).map_err(|e| ImageError::Decode(e.to_string()))?;
-        let (w, h) = (d.width() as u64, d.height() as u64);
-        check_size(w, h, opts)?;
-        let cmyk = matches!(
-            d.color_space(),
-            mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK
-        );
-        let data: Vec<u8> = if cmyk {
-            // libjpeg converts YCCK to CMYK; CMYK to RGB is Pillow's formula.
-            let mut started = d
-                .to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
+    // (`wanted` only computes a size: nothing it sees is left half-changed by a panic.)
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> Result<(RgbImage, (u32, u32), u32), ImageError> {
+            let mut d = mozjpeg::Decompress::new_mem(bytes)
                 .map_err(|e| ImageError::Decode(e.to_string()))?;
-            let raw: Vec<u8> = started
-                .read_scanlines()
-                .map_err(|e| ImageError::Decode(e.to_string()))?;
-            let _ = started.finish();
-            cmyk_to_rgb(&raw, layout.adobe)
-        } else {
-            let mut started = d.rgb().map_err(|e| ImageError::Decode(e.to_string()))?;
-            let data: Vec<u8> = started
-                .read_scanlines()
-                .map_err(|e| ImageError::Decode(e.to_string()))?;
-            let _ = started.finish();
-            data
-        };
-        RgbImage::from_raw(w as u32, h as u32, data)
-            .ok_or_else(|| ImageError::Decode("short JPEG scanlines".into()))
-    });
+            let (w, h) = (d.width() as u64, d.height() as u64);
+            check_size(w, h, opts)?;
+            let (w, h) = (w as u32, h as u32);
+            let scale = wanted.map_or(1, |wanted| {
+                if quarter_turn {
+                    let (ww, wh) = wanted(h, w);
+                    draft_scale(w, h, wh, ww)
+                } else {
+                    let (ww, wh) = wanted(w, h);
+                    draft_scale(w, h, ww, wh)
+                }
+            });
+            if scale > 1 {
+                // scale/8 in libjpeg's terms; the same output as Pillow's 1/scale.
+                d.scale((8 / scale) as u8);
+            }
+            let cmyk = matches!(
+                d.color_space(),
+                mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK
+            );
+            let (data, out_w, out_h) = if cmyk {
+                // libjpeg converts YCCK to CMYK; CMYK to RGB is Pillow's formula.
+                let mut started = d
+                    .to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
+                    .map_err(|e| ImageError::Decode(e.to_string()))?;
+                let raw: Vec<u8> = started
+                    .read_scanlines()
+                    .map_err(|e| ImageError::Decode(e.to_string()))?;
+                let size = (started.width(), started.height());
+                let _ = started.finish();
+                (cmyk_to_rgb(&raw, layout.adobe), size.0, size.1)
+            } else {
+                let mut started = d.rgb().map_err(|e| ImageError::Decode(e.to_string()))?;
+                let data: Vec<u8> = started
+                    .read_scanlines()
+                    .map_err(|e| ImageError::Decode(e.to_string()))?;
+                let size = (started.width(), started.height());
+                let _ = started.finish();
+                (data, size.0, size.1)
+            };
+            let img = RgbImage::from_raw(out_w as u32, out_h as u32, data)
+                .ok_or_else(|| ImageError::Decode("short JPEG scanlines".into()))?;
+            Ok((img, (w, h), scale))
+        },
+    ));
     match result {
         Ok(r) => r,
         Err(panic) => {

@@ -99,7 +99,10 @@ pub use error::{EngineError, ImageError, ModelError};
 pub use gallery::{face_distance, match_faces, Gallery, Match, DEFAULT_TOLERANCE};
 pub use geometry::{Point, Rect};
 pub use image::RgbImage;
-pub use imageio::{decode_image, load_image, sniff_format, LoadOptions, IMAGE_EXTENSIONS};
+pub use imageio::{
+    decode_image, decode_image_draft, load_image, sniff_format, Draft, LoadOptions,
+    IMAGE_EXTENSIONS,
+};
 pub use models::ModelPaths;
 
 use hog::HogDetector;

@@ -92,21 +92,29 @@ fn clip8(v: i32) -> u8 {
 /// `Image.thumbnail((max, max), Image.LANCZOS)` when it resizes to `out_w`×`out_h`
 /// (`Image.resize(size, LANCZOS, reducing_gap=2.0)`).
 pub fn thumbnail(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
-    const REDUCING_GAP: f64 = 2.0;
     let (w, h) = img.dimensions();
-    let factor_x = ((w as f64 / out_w as f64 / REDUCING_GAP) as u32).max(1);
-    let factor_y = ((h as f64 / out_h as f64 / REDUCING_GAP) as u32).max(1);
+    resize_reducing(img, w as f64, h as f64, out_w, out_h)
+}
+
+/// `Image.resize((out_w, out_h), LANCZOS, box=(0, 0, box_w, box_h), reducing_gap=2.0)`:
+/// what `thumbnail` does after a JPEG `draft` (the box is then the photo's size over the
+/// draft scale, which can end half a pixel short of the decoded image's edge).
+pub fn resize_reducing(img: &RgbImage, box_w: f64, box_h: f64, out_w: u32, out_h: u32) -> RgbImage {
+    const REDUCING_GAP: f64 = 2.0;
+    let factor_x = ((box_w / out_w as f64 / REDUCING_GAP) as u32).max(1);
+    let factor_y = ((box_h / out_h as f64 / REDUCING_GAP) as u32).max(1);
     if factor_x == 1 && factor_y == 1 {
-        return resize_lanczos_box(img, [0.0, 0.0, w as f32, h as f32], out_w, out_h);
+        return resize_lanczos_box(img, [0.0, 0.0, box_w as f32, box_h as f32], out_w, out_h);
     }
-    // The "safe box" of the whole image is the whole image: reduce all of it, then
-    // resample the part of the reduced image that the original box maps to.
+    // The "safe box" around a box that starts at 0 and ends within a pixel of the image's
+    // edge is the whole image: reduce all of it, then resample the part of the reduced
+    // image that the box maps to.
     let small = reduce(img, factor_x, factor_y);
     let b = [
         0.0,
         0.0,
-        (w as f64 / factor_x as f64) as f32,
-        (h as f64 / factor_y as f64) as f32,
+        (box_w / factor_x as f64) as f32,
+        (box_h / factor_y as f64) as f32,
     ];
     resize_lanczos_box(&small, b, out_w, out_h)
 }
@@ -217,19 +225,25 @@ fn vertical_pass(src: &[u8], width: u32, row0: usize, c: &Coeffs) -> Vec<u8> {
     let stride = width as usize * 3;
     let half = 1i32 << (PRECISION_BITS - 1);
     let mut out = vec![0u8; stride * c.bounds.len()];
+    let mut acc = vec![0i32; stride];
     for (yy, (&(ymin, n), dst_row)) in c
         .bounds
         .iter()
         .zip(out.chunks_exact_mut(stride))
         .enumerate()
     {
+        // Row by row into one accumulator row (contiguous, so it vectorises): the same
+        // integer sums as Pillow's per-pixel loop, in another order, so the same bits.
+        acc.fill(half);
         let k = &c.weights[yy * c.ksize..][..n];
-        for (i, dst) in dst_row.iter_mut().enumerate() {
-            let mut ss = half;
-            for (y, &w) in k.iter().enumerate() {
-                ss += src[(ymin - row0 + y) * stride + i] as i32 * w;
+        for (y, &w) in k.iter().enumerate() {
+            let src_row = &src[(ymin - row0 + y) * stride..][..stride];
+            for (a, &v) in acc.iter_mut().zip(src_row) {
+                *a += v as i32 * w;
             }
-            *dst = clip8(ss);
+        }
+        for (dst, &a) in dst_row.iter_mut().zip(&acc) {
+            *dst = clip8(a);
         }
     }
     out

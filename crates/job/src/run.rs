@@ -1,4 +1,4 @@
-//! One job's work, top to bottom: decode → shrink → detect → encode → match.
+//! One job's work, top to bottom: decode and shrink → detect → encode → match.
 //!
 //! [`run`] is the whole data path of a job once its bytes are in memory; the worker (S3 or
 //! a local file) and `facerec run` (the embedded queue) only fetch the bytes and store
@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use facerec_engine::{decode_image, Detector, Engine, Gallery, ImageError, LoadOptions};
+use facerec_engine::{Detector, Engine, Gallery, ImageError, LoadOptions};
 
 use crate::contract::{Detector as JobDetector, GalleryEntry, JobOptions};
 use crate::error::JobError;
@@ -71,14 +71,14 @@ pub fn run(
         max_pixels: limits.max_pixels,
         ..LoadOptions::default()
     };
-    let img = std::panic::catch_unwind(|| decode_image(image, &load))
-        .map_err(|_| JobError::permanent("corrupt_image", "decoder panicked on this image"))?
-        .map_err(image_error)?;
-    let (width, height) = (img.width(), img.height());
-
     // Shrink: detection cost and memory follow the pixels, so a giant photo is fitted to
-    // `max_side` first; boxes are scaled back to the original's pixels below.
-    let (img, scale) = crate::shrink::fit(img, options.max_side);
+    // `max_side` as it is decoded; boxes are scaled back to the original's pixels below.
+    let fitted =
+        std::panic::catch_unwind(|| crate::shrink::decode_fitted(image, &load, options.max_side))
+            .map_err(|_| JobError::permanent("corrupt_image", "decoder panicked on this image"))?
+            .map_err(image_error)?;
+    let (width, height, scale) = (fitted.width, fitted.height, fitted.scale);
+    let img = fitted.image;
     timings.decode_ms = ms(t);
 
     // Detect.
