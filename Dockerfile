@@ -1,8 +1,9 @@
 # facerec-worker image.
 #
 # Stage 1 runs scripts/build-worker.sh — the same script CI runs natively (no Docker
-# engine there) — which builds the release binary, fetches and verifies the models, and
-# assembles the runtime filesystem under /out/rootfs.
+# engine there) — which builds the release binary (with zig for glibc 2.34, as the Lambdas
+# are: python3-venv lets it install ziglang and cargo-zigbuild from PyPI), fetches and
+# verifies the models, and assembles the runtime filesystem under /out/rootfs.
 # Stage 2 is distroless (glibc + libgcc + CA certificates, no shell, no package manager),
 # runs as the non-root user 65532, and writes nothing outside /tmp (the health file), so
 # it runs with a read-only root filesystem plus a small tmpfs on /tmp:
@@ -12,7 +13,7 @@
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3-pip \
+ && apt-get install -y --no-install-recommends python3-pip python3-venv \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

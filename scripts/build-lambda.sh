@@ -19,13 +19,14 @@
 #   MAX_VERSION (default 2.34), counting ABI markers (GLIBC_ABI_DT_RELR = 2.36) and
 #   refusing names it does not know. A static binary passes.
 #
-# How it builds (first that applies):
-#   1. cargo-zigbuild for x86_64-unknown-linux-gnu.2.34: zig links against glibc 2.34
-#      stubs, so the binary cannot pick up a newer symbol. cargo-zigbuild and ziglang
-#      come from PyPI into $FACEREC_LAMBDA_TOOLS (default /var/tmp/facerec-fleet/lambda-tools);
-#      set FACEREC_LAMBDA_BUILDER=cargo to skip this.
-#   2. plain `cargo build --release` with the host toolchain. On a host with a newer
-#      glibc this may produce a binary AL2023 cannot load; the check below catches it.
+# How it builds: scripts/build-release.sh, which builds the worker and both Lambdas in one
+#   cargo invocation — with cargo-zigbuild for x86_64-unknown-linux-gnu.2.34 (zig links
+#   against glibc 2.34 stubs, so the binary cannot pick up a newer symbol; cargo-zigbuild
+#   and ziglang come from PyPI into $FACEREC_LAMBDA_TOOLS, default
+#   /var/tmp/facerec-fleet/lambda-tools), or with the host toolchain when
+#   FACEREC_RELEASE_BUILDER=cargo or the zig tools cannot be installed. On a host with a
+#   newer glibc the host build may produce a binary AL2023 cannot load; the check below
+#   catches it.
 # Users with internet access can equally run `cargo lambda build --release -p
 # facerec-FUNCTION --bin facerec-FUNCTION --output-format zip` (cargo-lambda also uses zig
 # and, like this script, names the file `bootstrap` inside the zip).
@@ -39,10 +40,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-tools="${FACEREC_LAMBDA_TOOLS:-/var/tmp/facerec-fleet/lambda-tools}"
-builder="${FACEREC_LAMBDA_BUILDER:-zig}"
 max_glibc="2.34"
-triple="x86_64-unknown-linux-gnu"
 
 log() { echo "build-lambda: $*" >&2; }
 
@@ -119,34 +117,11 @@ fi
 out_zip="${1:-$target_dir/lambda/$function/bootstrap.zip}"
 out_zip="$(realpath -m "$out_zip")"
 
-ensure_zig_tools() {
-    if [[ -x "$tools/bin/cargo-zigbuild" && -x "$tools/bin/python-zig" ]]; then
-        return 0
-    fi
-    log "installing cargo-zigbuild and ziglang into $tools"
-    python3 -m venv "$tools" &&
-        "$tools/bin/pip" install --quiet 'ziglang==0.15.1' 'cargo-zigbuild==0.24.0'
-}
-
-# Both functions in one cargo invocation, whichever is packaged: their dependencies (the
-# SDK, the Lambda runtime) are then resolved with one feature set and compiled once, and
-# packaging the second function finds everything built.
-all_functions=(-p facerec-spot-handler -p facerec-backlog-scaler)
-
 cd "$repo"
-binary=""
-if [[ "$builder" == "zig" ]] && ensure_zig_tools; then
-    log "cargo zigbuild --target $triple.$max_glibc"
-    # cargo-zigbuild finds zig through the `ziglang` module of the python on PATH.
-    PATH="$tools/bin:$PATH" CARGO_TARGET_DIR="$target_dir" \
-        cargo-zigbuild zigbuild --release --locked "${all_functions[@]}" \
-        --target "$triple.$max_glibc"
-    binary="$target_dir/$triple/release/$package"
-else
-    log "zig tools unavailable or disabled; building with the host toolchain"
-    CARGO_TARGET_DIR="$target_dir" cargo build --release --locked "${all_functions[@]}"
-    binary="$target_dir/release/$package"
-fi
+# The worker and both Lambdas in one release build (their dependencies compile once);
+# packaging the second function, or the worker's image, finds everything built.
+release_dir="$(CARGO_TARGET_DIR="$target_dir" "$repo/scripts/build-release.sh")"
+binary="$release_dir/$package"
 
 # Each crate's binary has its own name (two `bootstrap` bins in one workspace would
 # overwrite each other in the target dir); Lambda's provided runtime wants `bootstrap`.

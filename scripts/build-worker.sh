@@ -5,7 +5,7 @@
 # Usage: scripts/build-worker.sh [OUT_DIR]
 #   OUT_DIR defaults to $CARGO_TARGET_DIR/worker-image (CARGO_TARGET_DIR defaults to
 #   <repo>/target). Produces:
-#     OUT_DIR/rootfs/usr/local/bin/facerec-worker      release binary
+#     OUT_DIR/rootfs/usr/local/bin/facerec-worker      release binary (scripts/build-release.sh)
 #     OUT_DIR/rootfs/opt/facerec/models/*              dlib models + RetinaFace (checksummed)
 #
 # Then checks the result the way the container uses it, with no AWS and a read-only
@@ -26,13 +26,18 @@ log() { echo "build-worker: $*" >&2; }
 
 fail() { log "FAIL: $*"; exit 1; }
 
-log "cargo build --release --locked -p facerec-worker --bin facerec-worker"
-(cd "$repo" && CARGO_TARGET_DIR="$target_dir" cargo build --release --locked -p facerec-worker --bin facerec-worker) \
+# The worker is built with both Lambdas in one release invocation (scripts/build-release.sh
+# says why): zig-linked for glibc 2.34, or with the host toolchain without zig.
+release_dir="$(CARGO_TARGET_DIR="$target_dir" "$repo/scripts/build-release.sh")" \
     || fail "cargo build"
+# The image's base (distroless Debian 12) has glibc 2.36: refuse a binary that needs more
+# (the zig build needs at most 2.34; a host build on a newer distribution might not).
+"$repo/scripts/build-lambda.sh" --check-glibc "$release_dir/facerec-worker" 2.36 \
+    || fail "glibc check"
 
 rm -rf "$rootfs"
 mkdir -p "$rootfs/usr/local/bin" "$rootfs/opt/facerec/models"
-install -m 0755 "$target_dir/release/facerec-worker" "$rootfs/usr/local/bin/facerec-worker"
+install -m 0755 "$release_dir/facerec-worker" "$rootfs/usr/local/bin/facerec-worker"
 # The release profile keeps line tables (for local profiling); the image does not need
 # them. Symbols stay, so panic backtraces still name functions.
 strip --strip-debug "$rootfs/usr/local/bin/facerec-worker"

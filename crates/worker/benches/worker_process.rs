@@ -26,9 +26,17 @@ fn models() -> PathBuf {
         .unwrap_or_else(|| repo().join("models"))
 }
 
+/// The binary measured: `$FACEREC_BENCH_WORKER` (e.g. the image's, built by
+/// scripts/build-release.sh for glibc 2.34 with zig), else this build's.
+fn worker_exe() -> PathBuf {
+    std::env::var_os("FACEREC_BENCH_WORKER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_facerec-worker")))
+}
+
 /// Spawn the worker with `env` on top of the common settings; stderr to `log`.
 fn spawn(env: &[(&str, String)], dir: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_facerec-worker"))
+    Command::new(worker_exe())
         .env_clear()
         .envs([
             ("AWS_EC2_METADATA_DISABLED", "true"),
@@ -164,6 +172,7 @@ async fn recognition(dir: &Path, jobs: usize, parallelism: Option<u32>) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
+    println!("measuring {}", worker_exe().display());
 
     // ---- start-to-ready: embedded queue ----
     start_to_ready("embedded queue", dir.path(), |i| {
