@@ -39,10 +39,10 @@ pub fn thumbnail_size(width: u32, height: u32, max: u32) -> (u32, u32) {
 /// `img` shrunk to fit `max_side` (0: never), and the factor that maps its pixels back to
 /// the original's (1.0 when it was small enough already).
 pub fn fit(img: RgbImage, max_side: u32) -> (RgbImage, f64) {
-    if max_side == 0 || img.width().max(img.height()) <= max_side {
+    let (w, h) = fitted_size(img.width(), img.height(), max_side);
+    if (w, h) == img.dimensions() {
         return (img, 1.0);
     }
-    let (w, h) = thumbnail_size(img.width(), img.height(), max_side);
     let scale = img.width() as f64 / w as f64;
     (crate::pil_resize::thumbnail(&img, w, h), scale)
 }
