@@ -361,10 +361,11 @@ run "producer_policy_is_what_the_cli_calls" {
       CountDeadLetters   = { actions = toset(["sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs-dlq"]) }
       ReadServiceState   = { actions = toset(["ecs:DescribeServices"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:service/facerec-worker-cluster/facerec-worker-service"]) }
       ReadGroupState     = { actions = toset(["autoscaling:DescribeAutoScalingGroups"]), resources = toset(["*"]) }
+      ReadQueueAge       = { actions = toset(["cloudwatch:GetMetricData"]), resources = toset(["*"]) }
       ReadResultObjects  = { actions = toset(["s3:GetObject"]), resources = toset(["arn:aws:s3:::facerec-results/v1/*"]) }
       ListResultObjects  = { actions = toset(["s3:ListBucket"]), resources = toset(["arn:aws:s3:::facerec-results"]) }
     }
-    error_message = "Producers: PutObject under the first input prefix, SendMessage(+Batch)/GetQueueAttributes on the jobs queue, receive/delete/extend on the results queue, receive/hand back/count on the DLQ, DescribeServices on the service, DescribeAutoScalingGroups, GetObject and ListBucket under the result prefix. Nothing else."
+    error_message = "Producers: PutObject under the first input prefix, SendMessage(+Batch)/GetQueueAttributes on the jobs queue, receive/delete/extend on the results queue, receive/hand back/count on the DLQ, DescribeServices on the service, DescribeAutoScalingGroups, GetMetricData, GetObject and ListBucket under the result prefix. Nothing else."
   }
   assert {
     condition     = one([for s in data.aws_iam_policy_document.producer.statement : "${one(s.condition).test} ${one(s.condition).variable} ${join(",", one(s.condition).values)}" if s.sid == "ListResultObjects"]) == "StringLike s3:prefix v1/*"
@@ -407,6 +408,7 @@ run "producer_policy_with_a_queue_key_and_no_results_queue" {
       CountDeadLetters = { actions = toset(["sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs-dlq"]) }
       ReadServiceState = { actions = toset(["ecs:DescribeServices"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:service/facerec-worker-cluster/facerec-worker-service"]) }
       ReadGroupState   = { actions = toset(["autoscaling:DescribeAutoScalingGroups"]), resources = toset(["*"]) }
+      ReadQueueAge     = { actions = toset(["cloudwatch:GetMetricData"]), resources = toset(["*"]) }
       UseQueueKey      = { actions = toset(["kms:GenerateDataKey", "kms:Decrypt"]), resources = toset([var.sqs_kms_key_arn]) }
     }
     error_message = "Without results queue or prefixes only sending and reading the DLQ and the fleet state remain; a customer queue key adds GenerateDataKey (send) and Decrypt (receive)."

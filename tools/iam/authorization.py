@@ -23,6 +23,7 @@ SAR_S3 = SAR + "list_amazons3.html"
 SAR_ECS = SAR + "list_amazonelasticcontainerservice.html"
 SAR_ASG = SAR + "list_amazonec2autoscaling.html"
 SAR_SSM = SAR + "list_awssystemsmanager.html"
+SAR_CLOUDWATCH = SAR + "list_amazoncloudwatch.html"
 SQS_BATCH = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
              "sqs-api-permissions-reference.html (batch actions need the single action's permission)")
 LISTTASKS_STAR = ("ListTasks without containerInstance is authorised against '*': cdklabs/construct-hub#1207, "
@@ -215,6 +216,9 @@ OPERATIONS: Dict[Tuple[str, str], Rule] = {
     ("autoscaling", "RecordLifecycleActionHeartbeat"): asg("autoscaling:RecordLifecycleActionHeartbeat"),
     ("ssm", "GetParameter"): ssm("ssm:GetParameter"),
     ("ssm", "PutParameter"): ssm("ssm:PutParameter"),
+    # CloudWatch's signing name is "monitoring"; GetMetricData has no resource types.
+    ("monitoring", "GetMetricData"): lambda p, d: [Authorization(
+        "cloudwatch:GetMetricData", "*", _ctx(d), SAR_CLOUDWATCH + " (no resource-level permissions)")],
 }
 
 

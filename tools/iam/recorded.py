@@ -8,7 +8,10 @@ components use:
 * JSON (`X-Amz-Target: <prefix>.<Operation>`, parameters in the JSON body): SQS, ECS, SSM;
 * query (`Action=<Operation>` in a form body): EC2 Auto Scaling;
 * REST-XML: S3, where the method, the path (path-style `/<bucket>/<key>`, as the SDK
-  sends it to an overridden endpoint) and the query name the operation.
+  sends it to an overridden endpoint) and the query name the operation;
+* Smithy RPC v2 CBOR (`smithy-protocol: rpc-v2-cbor`, the operation the path's last
+  segment): CloudWatch. Its CBOR body is not decoded: the one operation of ours that uses
+  it (GetMetricData) is authorised against "*" whatever its parameters.
 """
 import glob
 import json
@@ -75,7 +78,9 @@ def parse(record: dict, source: str = "") -> Request:
     query = urllib.parse.parse_qs(record.get("query", ""), keep_blank_values=True)
     operation, params = "", {}
     target = headers.get("HTTP_X_AMZ_TARGET", "")
-    if target:
+    if headers.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
+        operation = record.get("path", "").rsplit("/operation/", 1)[-1]
+    elif target:
         operation = target.rsplit(".", 1)[-1]
         try:
             params = json.loads(body) if body else {}

@@ -114,6 +114,27 @@ class ProveTest(unittest.TestCase):
         self.assertTrue(any("autoscaling:TerminateInstanceInAutoScalingGroup on arn:aws:autoscaling" in f
                             and "ImplicitDeny" in f for f in failures), failures)
 
+    def test_cbor_protocol_get_metric_data_needs_cloudwatch_on_star(self):
+        # CloudWatch's RPC v2 CBOR: the operation is the path's last segment, the body CBOR.
+        get = request("facerec-cli", "monitoring", "", {})
+        get["headers"].pop("HTTP_X_AMZ_TARGET")
+        get["headers"]["HTTP_SMITHY_PROTOCOL"] = "rpc-v2-cbor"
+        get["path"] = "/service/GraniteServiceVersion20100801/operation/GetMetricData"
+        get["body"] = "\ufffd"
+        list_tasks = {"Sid": "ListServiceTasks", "Effect": "Allow", "Action": "ecs:ListTasks", "Resource": "*",
+                      "Condition": {"ArnEquals": {"ecs:cluster": CLUSTER_ARN}}}
+        policies = rendered([list_tasks, LOGS], TASK_MIN)
+        stmt = {"Sid": "ReadQueueAge", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}
+        policies["roles"]["producer"] = {"role_name": "p", "managed_policy_arns": [],
+                                         "policies": [{"Version": "2012-10-17", "Statement": [stmt]}]}
+        # (The producer's other cited needs are not granted here: only CloudWatch is judged.)
+        failures = self.run_proof([get, RECEIVE, LIST_TASKS], policies)
+        self.assertEqual([f for f in failures if "cloudwatch" in f.lower()], [], failures)
+        stmt["Action"] = "cloudwatch:GetMetricStatistics"
+        failures = self.run_proof([get, RECEIVE, LIST_TASKS], policies)
+        self.assertTrue(any("role producer: cloudwatch:GetMetricData on * is ImplicitDeny" in f for f in failures),
+                        failures)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -42,7 +42,10 @@ def main() -> None:
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    app = DomainDispatcherApplication(create_backend_app)
+    import cloudwatch_cbor  # noqa: E402
+
+    # CloudWatch over RPC v2 CBOR (the Rust SDK's protocol), which moto does not parse.
+    app = cloudwatch_cbor.Middleware(DomainDispatcherApplication(create_backend_app))
     if os.environ.get("FACEREC_AWS_CALL_LOG"):
         import recorder  # noqa: E402
 

@@ -1,8 +1,11 @@
 //! `facerec status` against moto: the queue's and the DLQ's counts, the ECS service's
-//! tasks and the Auto Scaling group's instances, set up as Terraform names them.
+//! tasks and the Auto Scaling group's instances, set up as Terraform names them; the
+//! oldest job's age from the CloudWatch metric SQS publishes (put into moto here, which
+//! publishes no SQS metrics of its own).
 
 mod support;
 
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_ecs::types::ContainerDefinition;
 use facerec_test_support::{aws_env, sdk_config, set_test_env, Moto};
 use support::*;
@@ -98,6 +101,50 @@ async fn status_shows_queue_dlq_tasks_and_instances() {
         .await
         .unwrap();
 
+    // No metric yet: the age is unknown, and the rest of the status still stands.
+    let o = status(&moto, &["--queue-url", jobs, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        s["queue"]["oldest"]["seconds"],
+        serde_json::Value::Null,
+        "{s}"
+    );
+    assert!(
+        s["queue"]["oldest"]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains(
+                "no AWS/SQS ApproximateAgeOfOldestMessage datapoint for facerec-worker-jobs"
+            )),
+        "{s}"
+    );
+
+    // The age as SQS publishes it: per queue name, each minute. The newest datapoint wins,
+    // and another queue's metric is not taken for ours.
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let now = std::time::SystemTime::now();
+    for (queue, minutes_ago, age) in [
+        ("facerec-worker-jobs", 3, 120.0),
+        ("facerec-worker-jobs", 1, 245.0),
+        ("other-jobs", 0, 9_999.0),
+    ] {
+        let at = now - std::time::Duration::from_secs(60 * minutes_ago);
+        cw.put_metric_data()
+            .namespace("AWS/SQS")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("ApproximateAgeOfOldestMessage")
+                    .dimensions(Dimension::builder().name("QueueName").value(queue).build())
+                    .timestamp(at.into())
+                    .value(age)
+                    .unit(StandardUnit::Seconds)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     // Default names (Terraform's `name` = facerec-worker), the DLQ beside the queue.
     let o = status(&moto, &["--queue-url", jobs, "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -106,6 +153,7 @@ async fn status_shows_queue_dlq_tasks_and_instances() {
     assert_eq!(s["queue"]["in_flight"], 1, "{s}");
     assert_eq!(s["dlq"]["url"], dlq.as_str(), "{s}");
     assert_eq!(s["dlq"]["visible"], 2, "{s}");
+    assert_eq!(s["queue"]["oldest"]["seconds"], 245.0, "{s}");
     assert_eq!(s["service"]["desired"], 4, "{s}");
     assert_eq!(s["group"]["desired"], 2, "{s}");
     let instances = s["group"]["instances"].as_array().unwrap();
@@ -119,6 +167,10 @@ async fn status_shows_queue_dlq_tasks_and_instances() {
     let text = stdout(&o);
     assert!(
         text.contains("queue    2 visible, 1 in flight, 0 delayed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\noldest   4 min 5 s (CloudWatch, "),
         "{text}"
     );
     assert!(text.contains("dlq      2 message(s)"), "{text}");

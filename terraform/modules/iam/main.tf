@@ -488,7 +488,8 @@ resource "aws_iam_role_policy" "backlog_scaler_schedule" {
 #                   message back; never DeleteMessage) on the DLQ;
 #   facerec status  (crates/cli/src/cmd/status.rs): GetQueueAttributes on the jobs queue
 #                   and the DLQ, DescribeServices on the service,
-#                   DescribeAutoScalingGroups (no resource-level permissions: "*");
+#                   DescribeAutoScalingGroups and GetMetricData (the oldest job's age;
+#                   neither has resource-level permissions: "*");
 #   facerec load    (crates/load-generator/src): SendMessageBatch, and
 #                   GetQueueAttributes for the depth it records.
 # ---------------------------------------------------------------------------
@@ -534,6 +535,14 @@ data "aws_iam_policy_document" "producer" {
     # DescribeAutoScalingGroups has no resource-level permissions.
     sid       = "ReadGroupState"
     actions   = ["autoscaling:DescribeAutoScalingGroups"]
+    resources = ["*"]
+  }
+  statement {
+    # The oldest job's age is a CloudWatch metric (AWS/SQS ApproximateAgeOfOldestMessage);
+    # GetMetricData has no resource-level permissions (Service Authorization Reference,
+    # "Actions defined by Amazon CloudWatch").
+    sid       = "ReadQueueAge"
+    actions   = ["cloudwatch:GetMetricData"]
     resources = ["*"]
   }
   dynamic "statement" {
