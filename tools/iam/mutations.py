@@ -65,12 +65,22 @@ def scaler_cluster_condition_of_another_cluster(r):
     return r
 
 
+def producer_without_queue_age(r):
+    """A producer policy from before `facerec status` read the oldest job's age."""
+    for doc in r["roles"]["producer"]["policies"]:
+        st = doc["Statement"]
+        doc["Statement"] = [s for s in ([st] if isinstance(st, dict) else st)
+                            if "cloudwatch:GetMetricData" not in actions_of(s)]
+    return r
+
+
 MUTATIONS = [
     (old_list_tasks_resource, r"role backlog_scaler: ecs:ListTasks on \* is ImplicitDeny"),
     (task_role_without_delete, r"role task: sqs:DeleteMessage on arn:aws:sqs:\S+ is ImplicitDeny"),
     (task_role_with_unused_grant, r"role task: statement Unused grants sqs:purgequeue, which no recorded call"),
     (scaler_update_service_on_star, r"role backlog_scaler: statement \S+ grants ecs:updateservice on \*"),
     (scaler_cluster_condition_of_another_cluster, r"role backlog_scaler: ecs:ListTasks on \* is ImplicitDeny"),
+    (producer_without_queue_age, r"role producer: cloudwatch:GetMetricData on \* is ImplicitDeny"),
 ]
 
 
