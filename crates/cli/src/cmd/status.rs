@@ -10,8 +10,8 @@
 //! the age only as the metric `ApproximateAgeOfOldestMessage` in `AWS/SQS`, per queue, at
 //! one-minute intervals (SQS Developer Guide, "Available CloudWatch metrics for Amazon
 //! SQS"). So it is the newest datapoint of the last [`AGE_WINDOW`], shown with its time; a
-//! queue with no datapoint in that window (SQS stops publishing for a queue inactive for
-//! up to six hours) shows none. Without `cloudwatch:GetMetricData` (a producer policy from
+//! queue with no datapoint in that window shows none (that guide: SQS reports the age only
+//! while the queue holds a message, and publishes metrics only for active queues). Without `cloudwatch:GetMetricData` (a producer policy from
 //! before this command read it) the rest of the status is still shown, and the age's line
 //! says why it is missing.
 
