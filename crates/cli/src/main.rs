@@ -112,6 +112,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists; `run` holds photos on the same blocking threads as the
+    // worker, so glibc's default arenas would cache their buffers eight per core.
+    facerec_worker_runtime::allocator::limit_arenas_to_cores();
     let argv = cmd::compat::rewrite(std::env::args_os().collect());
     let argv = cmd::identify::join_show_distance_value(argv);
     if let Some(code) = fleet_command_missing(&argv) {

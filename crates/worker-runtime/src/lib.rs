@@ -26,13 +26,15 @@
 //! * [`launch`] — the wiring shared by the binary and the test worker.
 //! * `src/bin/test_worker.rs` — `facerec-test-worker`, the production wiring with a
 //!   controllable test handler, for the process-level tests and benchmarks.
-//! * Plumbing: [`aws`] (SDK clients from the environment), [`backoff`],
+//! * Plumbing: [`allocator`] (one glibc malloc arena per core), [`aws`] (SDK clients
+//!   from the environment), [`backoff`],
 //!   [`link_local_http`] (the tiny client for the ECS agent and IMDS).
 //!
 //! Feature `aws` (default): SQS, the S3 and result-queue sinks, [`aws`] and [`launch`].
 //! Without it the runtime is the embedded queue alone and builds no AWS SDK; that is how
 //! `facerec run` and `make demo` build it.
 
+pub mod allocator;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod backoff;

@@ -67,6 +67,9 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    // Before any thread exists: glibc's arenas otherwise cache freed photo buffers
+    // eight per core (about 100 MiB more at the bench's peak; allocator.rs).
+    facerec_worker_runtime::allocator::limit_arenas_to_cores();
     let cli: Cli = launch::parse_cli("facerec-worker");
     match cli.command {
         Some(Command::Health {
