@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Terraform half of `make test`: fmt -check, validate, then two lanes side by side:
+# Terraform half of `make test`: fmt -check, validate, then three lanes side by side:
 #   - terraform test (mocked provider), one process per test file, TF_TEST_JOBS (2) at a time;
-#   - the examples, static AWS rules, apply -> plan -> destroy against moto, checkov.
+#   - apply -> plan -> destroy against moto;
+#   - the examples, static AWS rules, checkov.
 # Each part's output is kept in a log and printed whole when the part ends, with its time;
 # the script fails if any part failed (every part still runs).
 #
 # Why lanes: one after another these took about 8 minutes, the longest pole of `make
 # test`, while the Rust suite beside them mostly waits on moto and timeouts. The test
 # files are independent (each run plans in memory; nothing is written to terraform/), and
-# the examples and the moto apply work in scratch copies.
+# the examples and the moto apply work in scratch copies. The moto apply has a lane of its
+# own because most of its four minutes are the AWS provider's fixed waits (SQS attributes
+# and S3 lifecycle rules settling), not CPU.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib/terraform-env.sh
@@ -133,19 +136,20 @@ checkov_scan() {
   grep -q 'Failed checks: 0' "$repo/.tmp/checkov.log"
 }
 
-# The second lane: what uses moto or scratch copies, one after another.
-moto_lane() {
+# The third lane: the scratch copies and static checks, one after another.
+checks_lane() {
   part examples examples
   part "static AWS rules" static_rules
-  part "apply -> plan -> destroy against moto" tests/moto/apply.sh
   part checkov checkov_scan
 }
 
-step "terraform test (mock provider, ${TF_TEST_JOBS:-2} files at a time) beside the examples, static rules, moto apply and checkov"
+step "terraform test (mock provider, ${TF_TEST_JOBS:-2} files at a time) beside the moto apply, and the examples, static rules and checkov"
 unit_tests &
 unit_pid=$!
-moto_lane
-wait "$unit_pid"
+part "apply -> plan -> destroy against moto" tests/moto/apply.sh &
+apply_pid=$!
+checks_lane
+wait "$unit_pid" "$apply_pid"
 
 if [ -s "$logs/failed" ]; then
   echo; echo "=== terraform: FAILED: $(paste -sd, "$logs/failed")"
