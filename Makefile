@@ -67,7 +67,7 @@ install: models
 test: venv models
 	@start=$$SECONDS; \
 	$(MAKE) --no-print-directory -j2 test-rust test-terraform; \
-	$(MAKE) --no-print-directory test-iam; \
+	$(MAKE) --no-print-directory test-iam test-tools; \
 	echo "make test: all suites passed in $$((SECONDS - start)) s"
 
 # Every AWS request moto serves during the Rust suite is recorded here for the IAM proof.
@@ -84,6 +84,11 @@ test-rust: venv models
 .PHONY: test-iam
 test-iam: venv
 	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) scripts/test-iam.sh
+
+# The moto layer's own unit tests (tools/moto/test_*.py; the IAM tools' run in test-iam).
+.PHONY: test-tools
+test-tools: venv
+	.venv/bin/python -m unittest discover -s tools/moto -p 'test_*.py'
 
 .PHONY: lint
 lint:

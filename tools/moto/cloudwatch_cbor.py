@@ -5,7 +5,7 @@ v2 CBOR: `POST /service/GraniteServiceVersion20100801/operation/<Operation>` wit
 header `smithy-protocol: rpc-v2-cbor` and a CBOR body, timestamps as CBOR tag 1 (epoch
 seconds), errors as a CBOR map with `__type` (Smithy's "RPC v2 CBOR protocol" spec).
 moto 5.2.5 serves CloudWatch only over the query protocol (its botocore model has no
-other), so without this those requests fall through to a 404.
+other), so without this it cannot answer those requests.
 
 Only the operations our code and tests call are served: PutMetricData (tests put the
 metric SQS would publish) and GetMetricData (`facerec status`). Both go straight to
@@ -93,15 +93,18 @@ class Middleware:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         operation = OPERATIONS.get(match.group(1))
-        try:
-            if operation is None:
-                raise _Unsupported(match.group(1))
-            request = _naive_utc(cbor2.loads(body)) if body else {}
-            status, answer = "200 OK", operation(backend, request)
-        except ServiceException as e:
-            status, answer = "400 Bad Request", {"__type": e.code, "message": e.message}
-        except _Unsupported as e:
-            status, answer = "400 Bad Request", {"__type": "UnknownOperationException", "message": str(e)}
+        if operation is None:
+            status, answer = "400 Bad Request", {
+                "__type": "UnknownOperationException",
+                "message": f"CloudWatch {match.group(1)} over RPC v2 CBOR is not served by "
+                "tools/moto/cloudwatch_cbor.py (only GetMetricData, PutMetricData)",
+            }
+        else:
+            try:
+                request = _naive_utc(cbor2.loads(body)) if body else {}
+                status, answer = "200 OK", operation(backend, request)
+            except ServiceException as e:
+                status, answer = "400 Bad Request", {"__type": e.code, "message": e.message}
         out = cbor2.dumps(answer, datetime_as_timestamp=True, timezone=datetime.timezone.utc)
         start_response(status, [
             ("Content-Type", "application/cbor"),
@@ -110,8 +113,3 @@ class Middleware:
         ])
         return [out]
 
-
-class _Unsupported(Exception):
-    def __init__(self, operation: str) -> None:
-        super().__init__(f"CloudWatch {operation} over RPC v2 CBOR is not served by "
-                         "tools/moto/cloudwatch_cbor.py (only GetMetricData, PutMetricData)")
