@@ -43,8 +43,11 @@ locals {
   instance_types = var.instance_types != null ? var.instance_types : local.sizing_defaults[var.sizing].instance_types
   task_memory    = var.task_memory != null ? var.task_memory : local.sizing_defaults[var.sizing].task_memory
 
-  worker_log_group_name       = "/ecs/${local.name}"
-  worker_metrics_namespace    = "FaceRec" # the worker's FACEREC_METRICS_NAMESPACE
+  worker_log_group_name = "/ecs/${local.name}"
+  # One CloudWatch namespace for the fleet's own EMF metrics: the worker's and both
+  # Lambdas' (their metric names and dimensions differ). The code's default is the same
+  # (crates/aws-support/src/lib.rs, METRICS_NAMESPACE).
+  metrics_namespace           = "facerec-fleet"
   spot_handler_function_name  = "${local.name}-spot-handler"
   spot_events_queue_name      = "${local.name}-spot-events"
   lifecycle_events_queue_name = "${local.name}-lifecycle-events"
@@ -194,7 +197,7 @@ locals {
       # 5 s: unstarted jobs go back to the queue that much sooner.
       FACEREC_SPOT_POLL_INTERVAL = "1"
       # The namespace of its EMF metrics, which the dashboard and alarms name.
-      FACEREC_METRICS_NAMESPACE = local.worker_metrics_namespace
+      FACEREC_METRICS_NAMESPACE = local.metrics_namespace
     },
     var.create_result_queue ? { RESULT_QUEUE_URL = module.sqs.results_queue_url } : {},
     var.result_s3_prefix == null ? {} : { RESULT_PREFIX = var.result_s3_prefix },
@@ -238,6 +241,7 @@ module "backlog_scaler" {
   reserved_concurrency = var.backlog_scaler_reserved_concurrency
   log_retention_days   = var.log_retention_days
   logs_kms_key_arn     = var.logs_kms_key_arn
+  metrics_namespace    = local.metrics_namespace
 
   queue_url    = module.sqs.jobs_queue_url
   queue_name   = module.sqs.jobs_queue_name
@@ -278,6 +282,7 @@ module "spot_handler" {
   log_retention_days             = var.log_retention_days
   logs_kms_key_arn               = var.logs_kms_key_arn
   sqs_kms_key_arn                = var.sqs_kms_key_arn
+  metrics_namespace              = local.metrics_namespace
 }
 
 # Existing deployments: the two Lambda functions, their log groups and their roles (which
@@ -338,13 +343,12 @@ module "monitoring" {
   alarm_email                      = var.alarm_email
   topic_arn                        = var.alarm_topic_arn
   kms_key_arn                      = var.alarm_topic_kms_key_arn
-  spot_handler_metrics_namespace   = var.enable_spot_handler ? module.spot_handler[0].metrics_namespace : null
+  spot_handler_enabled             = var.enable_spot_handler
   backlog_scaler_function_name     = local.backlog_scaler ? module.backlog_scaler[0].function_name : null
-  backlog_scaler_metrics_namespace = local.backlog_scaler ? module.backlog_scaler[0].metrics_namespace : null
   create_dashboard                 = var.create_dashboard
   region                           = var.aws_region
   asg_name                         = module.asg.asg_name
-  worker_metrics_namespace         = local.worker_metrics_namespace
+  metrics_namespace                = local.metrics_namespace
   worker_log_group_name            = local.worker_log_group_name
   instance_hour_price              = local.scaling_defaults.spot_price_per_hour
 }

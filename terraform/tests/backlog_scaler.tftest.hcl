@@ -56,7 +56,7 @@ run "function_environment_is_what_the_crate_reads" {
       LOAD_WINDOW_SECONDS        = "60"
       SCALE_DOWN_WINDOW_SECONDS  = "60"
       ACTIVITY_WINDOW_SECONDS    = "900"
-      METRICS_NAMESPACE          = "facerec-fleet/BacklogScaler"
+      METRICS_NAMESPACE          = "facerec-fleet"
     })
     error_message = "The function must get exactly the configuration crates/backlog-scaler reads (polls at 0, 10 ... 50 s of each minute)."
   }
@@ -232,7 +232,7 @@ run "backstop_acts_only_while_the_scaler_is_silent" {
     condition = alltrue([
       for a in [aws_cloudwatch_metric_alarm.backstop_tasks[0], aws_cloudwatch_metric_alarm.backstop_instances[0]] :
       [for q in a.metric_query : [q.metric[0].namespace, q.metric[0].metric_name, q.metric[0].stat, q.metric[0].dimensions] if q.id == "heartbeat"] ==
-      [["facerec-fleet/BacklogScaler", "DesiredTasks", "SampleCount", tomap({ ServiceName = "facerec-worker-service" })]]
+      [["facerec-fleet", "DesiredTasks", "SampleCount", tomap({ ServiceName = "facerec-worker-service" })]]
     ])
     error_message = "Both alarms must read the scaler's heartbeat: the SampleCount of its DesiredTasks metric, one sample per poll."
   }

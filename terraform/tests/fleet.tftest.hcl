@@ -212,7 +212,7 @@ run "default_mode_is_the_backlog_scaler" {
       LOAD_WINDOW_SECONDS        = "60"
       SCALE_DOWN_WINDOW_SECONDS  = "60"
       ACTIVITY_WINDOW_SECONDS    = "900"
-      METRICS_NAMESPACE          = "facerec-fleet/BacklogScaler"
+      METRICS_NAMESPACE          = "facerec-fleet"
     })
     error_message = "The scaler must scale our queue, service and group with scaling.json's values."
   }

@@ -24,14 +24,15 @@ run "dashboard_of_this_stack" {
   assert {
     condition = alltrue([for s in [
       "\"AutoScalingGroupName\",\"facerec-worker-asg\"", "\"QueueName\",\"facerec-worker-jobs\"",
-      "\"facerec-fleet/BacklogScaler\"", "\"facerec-fleet/SpotHandler\"", "SOURCE '/ecs/facerec-worker'",
-      "\"FaceRec\",\"JobDuration\",\"Service\",\"facerec-worker\"",
+      "\"facerec-fleet\",\"DesiredTasks\",\"ServiceName\",\"facerec-worker-service\"",
+      "\"facerec-fleet\",\"HandlerErrors\",\"Transient\"", "SOURCE '/ecs/facerec-worker'",
+      "\"facerec-fleet\",\"JobDuration\",\"Service\",\"facerec-worker\"",
     ] : strcontains(module.monitoring.dashboard_body, s)])
-    error_message = "The dashboard names this stack's group, queue, namespaces and log group."
+    error_message = "The dashboard names this stack's group, queue, service, log group, and the fleet's namespace for the worker and both Lambdas."
   }
   # The worker publishes its EMF metrics under the namespace the dashboard and alarms name.
   assert {
-    condition     = output.worker_environment.FACEREC_METRICS_NAMESPACE == "FaceRec"
+    condition     = output.worker_environment.FACEREC_METRICS_NAMESPACE == "facerec-fleet"
     error_message = "The worker's metrics namespace is set explicitly."
   }
   # The dashboard's instance widgets need the group's metrics.

@@ -114,7 +114,7 @@ run "function_environment_is_what_the_crate_reads" {
       LIFECYCLE_MAX_WAIT_SECONDS  = "600"
       LIFECYCLE_POLL_SECONDS      = "5"
       LIFECYCLE_HEARTBEAT_SECONDS = "100"
-      METRICS_NAMESPACE           = "facerec-fleet/SpotHandler"
+      METRICS_NAMESPACE           = "facerec-fleet"
     })
     error_message = "The function must get exactly the configuration crates/spot-handler/src/config.rs reads (hook name = our hook, heartbeat a third of the hook timeout)."
   }
@@ -234,6 +234,18 @@ run "reserved_concurrency_too_small_for_two_mappings" {
     reserved_concurrency = 3
   }
   expect_failures = [var.reserved_concurrency]
+}
+
+# CloudWatch reserves namespaces beginning with AWS/ for AWS's services.
+run "metrics_namespace_of_aws_is_refused" {
+  command = plan
+  module {
+    source = "./modules/spot_handler"
+  }
+  variables {
+    metrics_namespace = "AWS/SpotHandler"
+  }
+  expect_failures = [var.metrics_namespace]
 }
 
 run "only_eventbridge_rules_may_send" {

@@ -308,7 +308,7 @@ mod tests {
         );
         // Worker (crates/worker-runtime, EmfEmitter): integer counts, float durations.
         assert_eq!(
-            EmfLine::new("FaceRec")
+            EmfLine::new("facerec-fleet")
                 .dimensions(&["Service"])
                 .property("Service", "facerec-worker")
                 .metric("JobsSucceeded", Unit::Count, 1u64)
@@ -316,7 +316,7 @@ mod tests {
                 .metric("JobDuration", Unit::Milliseconds, 250.0)
                 .property("ErrorCode", "none")
                 .to_line(1_700_000_000_000),
-            r#"{"ErrorCode":"none","JobDuration":250.0,"JobsFailed":0,"JobsSucceeded":1,"Service":"facerec-worker","_aws":{"CloudWatchMetrics":[{"Dimensions":[["Service"]],"Metrics":[{"Name":"JobsSucceeded","Unit":"Count"},{"Name":"JobsFailed","Unit":"Count"},{"Name":"JobDuration","Unit":"Milliseconds"}],"Namespace":"FaceRec"}],"Timestamp":1700000000000}}"#
+            r#"{"ErrorCode":"none","JobDuration":250.0,"JobsFailed":0,"JobsSucceeded":1,"Service":"facerec-worker","_aws":{"CloudWatchMetrics":[{"Dimensions":[["Service"]],"Metrics":[{"Name":"JobsSucceeded","Unit":"Count"},{"Name":"JobsFailed","Unit":"Count"},{"Name":"JobDuration","Unit":"Milliseconds"}],"Namespace":"facerec-fleet"}],"Timestamp":1700000000000}}"#
         );
     }
 

@@ -28,4 +28,9 @@ pub use emf::{EmfLine, MetricsSink, RecordedMetrics, StdoutMetrics, Unit};
 /// The one environment variable that filters every component's logs (the worker and
 /// both Lambdas): a `tracing` filter such as `info` or `facerec_worker_runtime=debug`.
 pub const LOG_FILTER_VAR: &str = "FACEREC_LOG";
+
+/// The one CloudWatch namespace of every component's EMF metrics (the worker and both
+/// Lambdas; their metric names and dimensions tell them apart). Terraform sets the same
+/// (terraform/main.tf, `local.metrics_namespace`); this is the default when it is unset.
+pub const METRICS_NAMESPACE: &str = "facerec-fleet";
 pub use error::chain;

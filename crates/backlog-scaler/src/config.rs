@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use facerec_backlog_policy::{LoadEstimate, PolicyConfig};
 
-/// The default CloudWatch namespace of the scaler's metrics.
-pub const DEFAULT_METRICS_NAMESPACE: &str = "facerec-fleet/BacklogScaler";
+/// The default CloudWatch namespace of the scaler's metrics: the fleet's one namespace.
+pub use facerec_aws_support::METRICS_NAMESPACE as DEFAULT_METRICS_NAMESPACE;
 
 /// An SSM standard parameter holds at most 4096 characters. A sample takes at most ~35
 /// (`[1767225600,9999999,999,999],`), so 110 samples leave room for the rest.

@@ -54,8 +54,8 @@ pub struct HandlerConfig {
     pub metrics_namespace: String,
 }
 
-/// The default CloudWatch namespace of the handler's metrics.
-pub const DEFAULT_METRICS_NAMESPACE: &str = "facerec-fleet/SpotHandler";
+/// The default CloudWatch namespace of the handler's metrics: the fleet's one namespace.
+pub use facerec_aws_support::METRICS_NAMESPACE as DEFAULT_METRICS_NAMESPACE;
 
 /// A configuration value that is missing or does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -191,7 +191,7 @@ mod tests {
     /// [`EMITTED`], so the list the dashboard check reads cannot drift from the writer.
     #[test]
     fn emitted_list_is_exactly_what_render_declares() {
-        let e = EmfEmitter::with_sink("FaceRec", SERVICE, |_| {});
+        let e = EmfEmitter::with_sink("facerec-fleet", SERVICE, |_| {});
         let outcomes = [
             JobMetrics {
                 succeeded: true,
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn renders_valid_emf() {
-        let e = EmfEmitter::with_sink("FaceRec", "facerec-worker", |_| {});
+        let e = EmfEmitter::with_sink("facerec-fleet", "facerec-worker", |_| {});
         let line = e.render(&JobMetrics {
             succeeded: true,
             duration: Duration::from_millis(250),
@@ -252,7 +252,7 @@ mod tests {
         });
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         let cw = &v["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(cw["Namespace"], "FaceRec");
+        assert_eq!(cw["Namespace"], "facerec-fleet");
         let names: Vec<_> = cw["Metrics"]
             .as_array()
             .unwrap()
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn renders_dependency_changes_by_dependency() {
-        let e = EmfEmitter::with_sink("FaceRec", "facerec-worker", |_| {});
+        let e = EmfEmitter::with_sink("facerec-fleet", "facerec-worker", |_| {});
         let down: serde_json::Value =
             serde_json::from_str(&e.render_dependency("s3", true, None)).unwrap();
         let cw = &down["_aws"]["CloudWatchMetrics"][0];

@@ -126,12 +126,12 @@ pub struct WorkerSettings {
     /// checked by `health`.
     #[arg(long, env = "FACEREC_HEALTH_FILE", value_name = "FACEREC_HEALTH_FILE", default_value = DEFAULT_HEALTH_FILE)]
     pub health_file: PathBuf,
-    /// CloudWatch namespace of the EMF metrics.
+    /// CloudWatch namespace of the EMF metrics (the fleet's one namespace by default).
     #[arg(
         long,
         env = "FACEREC_METRICS_NAMESPACE",
         value_name = "FACEREC_METRICS_NAMESPACE",
-        default_value = "FaceRec"
+        default_value = facerec_aws_support::METRICS_NAMESPACE
     )]
     pub metrics_namespace: String,
 }

@@ -133,9 +133,15 @@ variable "activity_window_seconds" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the function's EMF metrics."
+  description = "CloudWatch namespace of the function's EMF metrics (the fleet's one namespace, shared with the worker and the Spot handler)."
   type        = string
-  default     = "facerec-fleet/BacklogScaler"
+  default     = "facerec-fleet"
+  validation {
+    # PutMetricData (CloudWatch API Reference): 1-255 characters; a namespace beginning
+    # with AWS/ is reserved for AWS's services.
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 characters and not begin with AWS/ (reserved for AWS's services)."
+  }
 }
 
 # --- The backstop (backstop.tf) -----------------------------------------------------------

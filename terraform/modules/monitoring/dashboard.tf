@@ -13,13 +13,13 @@ locals {
 
   # [namespace, name, dimension, value, ..., {options}]: the dashboard's metric form.
   sqs = "AWS/SQS"
-  w   = var.worker_metrics_namespace
+  ns  = var.metrics_namespace # ours: the worker, the scaler and the Spot handler alike
   ci  = "ECS/ContainerInsights"
   asg = "AWS/AutoScaling"
   fn  = "AWS/Lambda"
 
   scaler = var.backlog_scaler_function_name != null
-  spot   = var.spot_handler_metrics_namespace != null
+  spot   = var.spot_handler_enabled
 
   # A widget is its title, what it shows, and what differs from the defaults of its kind
   # (type, "metric" unless it says). Its place follows from its row (dashboard_rows): six
@@ -54,25 +54,25 @@ locals {
     {
       title = "Throughput: jobs per minute", stacked = true, stat = "Sum"
       metrics = [
-        [local.w, "JobsSucceeded", "Service", var.worker_service_dimension, { label = "succeeded" }],
-        [local.w, "JobsFailed", "Service", var.worker_service_dimension, { label = "failed" }],
-        [local.w, "JobsAlreadyStored", "Service", var.worker_service_dimension, { label = "redelivered, already stored" }],
+        [local.ns, "JobsSucceeded", "Service", var.worker_service_dimension, { label = "succeeded" }],
+        [local.ns, "JobsFailed", "Service", var.worker_service_dimension, { label = "failed" }],
+        [local.ns, "JobsAlreadyStored", "Service", var.worker_service_dimension, { label = "redelivered, already stored" }],
       ]
     },
     {
       title = "Job duration (ms): p50, p95, max"
       metrics = [
-        [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "p50", label = "p50" }],
-        [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "p95", label = "p95" }],
-        [local.w, "JobDuration", "Service", var.worker_service_dimension, { stat = "Maximum", label = "max" }],
+        [local.ns, "JobDuration", "Service", var.worker_service_dimension, { stat = "p50", label = "p50" }],
+        [local.ns, "JobDuration", "Service", var.worker_service_dimension, { stat = "p95", label = "p95" }],
+        [local.ns, "JobDuration", "Service", var.worker_service_dimension, { stat = "Maximum", label = "max" }],
       ]
     },
     {
       title = "Queue wait (ms): p50, p95, max"
       metrics = [
-        [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "p50", label = "p50" }],
-        [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "p95", label = "p95" }],
-        [local.w, "QueueWait", "Service", var.worker_service_dimension, { stat = "Maximum", label = "max" }],
+        [local.ns, "QueueWait", "Service", var.worker_service_dimension, { stat = "p50", label = "p50" }],
+        [local.ns, "QueueWait", "Service", var.worker_service_dimension, { stat = "p95", label = "p95" }],
+        [local.ns, "QueueWait", "Service", var.worker_service_dimension, { stat = "Maximum", label = "max" }],
       ]
     },
   ]
@@ -85,7 +85,7 @@ locals {
           [local.ci, "DesiredTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "desired" }],
           [local.ci, "RunningTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { label = "running" }],
         ],
-        local.scaler ? [[var.backlog_scaler_metrics_namespace, "BusyTasks", "ServiceName", var.service_name, { label = "busy (scale-in protected)" }]] : [],
+        local.scaler ? [[local.ns, "BusyTasks", "ServiceName", var.service_name, { label = "busy (scale-in protected)" }]] : [],
       )
     },
     {
@@ -122,7 +122,7 @@ locals {
     {
       title = "Faces found per minute", stat = "Sum"
       metrics = [
-        [local.w, "FacesFound", "Service", var.worker_service_dimension, { label = "faces" }],
+        [local.ns, "FacesFound", "Service", var.worker_service_dimension, { label = "faces" }],
       ]
     },
   ]
@@ -131,11 +131,11 @@ locals {
     {
       title = "Backlog scaler: what it saw and decided (per poll)", stat = "Maximum"
       metrics = [
-        [var.backlog_scaler_metrics_namespace, "Visible", "ServiceName", var.service_name, { label = "visible (its poll)" }],
-        [var.backlog_scaler_metrics_namespace, "InFlight", "ServiceName", var.service_name, { label = "in flight (its poll)" }],
-        [var.backlog_scaler_metrics_namespace, "WantTasks", "ServiceName", var.service_name, { label = "tasks wanted" }],
-        [var.backlog_scaler_metrics_namespace, "DesiredTasks", "ServiceName", var.service_name, { label = "desired count set" }],
-        [var.backlog_scaler_metrics_namespace, "InstancesTerminated", "ServiceName", var.service_name, { stat = "Sum", label = "instances terminated" }],
+        [local.ns, "Visible", "ServiceName", var.service_name, { label = "visible (its poll)" }],
+        [local.ns, "InFlight", "ServiceName", var.service_name, { label = "in flight (its poll)" }],
+        [local.ns, "WantTasks", "ServiceName", var.service_name, { label = "tasks wanted" }],
+        [local.ns, "DesiredTasks", "ServiceName", var.service_name, { label = "desired count set" }],
+        [local.ns, "InstancesTerminated", "ServiceName", var.service_name, { stat = "Sum", label = "instances terminated" }],
       ]
     },
     {
@@ -144,7 +144,7 @@ locals {
         [local.fn, "Invocations", "FunctionName", var.backlog_scaler_function_name, { label = "invocations" }],
         [local.fn, "Errors", "FunctionName", var.backlog_scaler_function_name, { label = "errors (every poll failed)" }],
         [local.fn, "Throttles", "FunctionName", var.backlog_scaler_function_name, { label = "throttles" }],
-        [var.backlog_scaler_metrics_namespace, "PollErrors", "ServiceName", var.service_name, { label = "polls skipped" }],
+        [local.ns, "PollErrors", "ServiceName", var.service_name, { label = "polls skipped" }],
       ]
     },
   ]
@@ -153,25 +153,25 @@ locals {
     {
       title = "Spot: interruptions and rebalance recommendations", stacked = true, period = 300, stat = "Sum"
       metrics = [
-        [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "spot-interruption", { label = "interruption notices" }],
-        [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "rebalance-recommendation", { label = "rebalance recommendations" }],
-        [var.spot_handler_metrics_namespace, "Interruptions", "EventType", "terminate-lifecycle", { label = "terminations (lifecycle hook)" }],
+        [local.ns, "Interruptions", "EventType", "spot-interruption", { label = "interruption notices" }],
+        [local.ns, "Interruptions", "EventType", "rebalance-recommendation", { label = "rebalance recommendations" }],
+        [local.ns, "Interruptions", "EventType", "terminate-lifecycle", { label = "terminations (lifecycle hook)" }],
       ]
     },
     {
       title = "Spot: drain and task-stop latency (ms)", period = 300, stat = "Maximum"
       metrics = [
-        [var.spot_handler_metrics_namespace, "DrainLatency", "EventType", "spot-interruption", { label = "drain latency" }],
-        [var.spot_handler_metrics_namespace, "TaskStopLatency", "EventType", "terminate-lifecycle", { label = "task stop latency" }],
+        [local.ns, "DrainLatency", "EventType", "spot-interruption", { label = "drain latency" }],
+        [local.ns, "TaskStopLatency", "EventType", "terminate-lifecycle", { label = "task stop latency" }],
       ]
     },
     {
       title = "Spot handler: errors and skipped events", period = 300, stat = "Sum"
       metrics = [
-        [var.spot_handler_metrics_namespace, "HandlerErrors", "Transient", "false", { label = "permanent errors (alarm)" }],
-        [var.spot_handler_metrics_namespace, "HandlerErrors", "Transient", "true", { label = "transient errors (retried)" }],
-        [var.spot_handler_metrics_namespace, "EventsSkipped", "Reason", "not-in-cluster", { label = "skipped: not in the cluster" }],
-        [var.spot_handler_metrics_namespace, "EventsSkipped", "Reason", "malformed", { label = "skipped: malformed" }],
+        [local.ns, "HandlerErrors", "Transient", "false", { label = "permanent errors (alarm)" }],
+        [local.ns, "HandlerErrors", "Transient", "true", { label = "transient errors (retried)" }],
+        [local.ns, "EventsSkipped", "Reason", "not-in-cluster", { label = "skipped: not in the cluster" }],
+        [local.ns, "EventsSkipped", "Reason", "malformed", { label = "skipped: malformed" }],
       ]
     },
   ]

@@ -85,13 +85,13 @@ resource "aws_cloudwatch_metric_alarm" "oldest_job_age" {
 # dropped, not retried, so a configuration or permission problem shows only here.
 # crates/spot-handler emits HandlerErrors with the single dimension Transient.
 resource "aws_cloudwatch_metric_alarm" "spot_handler_permanent_errors" {
-  count               = var.spot_handler_metrics_namespace == null ? 0 : 1
+  count               = var.spot_handler_enabled ? 1 : 0
   alarm_name          = "${var.name}-spot-handler-permanent-errors"
   alarm_description   = "The Spot handler failed an event with an error it does not retry (permissions, configuration); see its log group for 'event failed' lines with retried=false."
   comparison_operator = "GreaterThanThreshold"
   evaluation_periods  = 1
   metric_name         = "HandlerErrors"
-  namespace           = var.spot_handler_metrics_namespace
+  namespace           = var.metrics_namespace
   period              = 300
   statistic           = "Sum"
   threshold           = 0

@@ -56,10 +56,10 @@ variable "kms_key_arn" {
   default     = null
 }
 
-variable "spot_handler_metrics_namespace" {
-  description = "CloudWatch namespace of the Spot handler's metrics; null: no handler, no alarm on it."
-  type        = string
-  default     = null
+variable "spot_handler_enabled" {
+  description = "Whether the Spot handler is deployed: its alarm and its widgets."
+  type        = bool
+  default     = false
 }
 
 variable "backlog_scaler_function_name" {
@@ -90,10 +90,16 @@ variable "asg_name" {
   type        = string
 }
 
-variable "worker_metrics_namespace" {
-  description = "CloudWatch namespace of the worker's EMF metrics (FACEREC_METRICS_NAMESPACE)."
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the fleet's own EMF metrics: the worker's (FACEREC_METRICS_NAMESPACE) and both Lambdas' (METRICS_NAMESPACE)."
   type        = string
-  default     = "FaceRec"
+  default     = "facerec-fleet"
+  validation {
+    # PutMetricData (CloudWatch API Reference): 1-255 characters; a namespace beginning
+    # with AWS/ is reserved for AWS's services.
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 characters and not begin with AWS/ (reserved for AWS's services)."
+  }
 }
 
 variable "worker_service_dimension" {
@@ -105,12 +111,6 @@ variable "worker_service_dimension" {
 variable "worker_log_group_name" {
   description = "The worker's log group (its EMF lines carry each failure's ErrorCode)."
   type        = string
-}
-
-variable "backlog_scaler_metrics_namespace" {
-  description = "CloudWatch namespace of the backlog scaler's EMF metrics; null without the scaler."
-  type        = string
-  default     = null
 }
 
 variable "instance_hour_price" {

@@ -39,9 +39,6 @@ locals {
   spot_notice_concurrency = 2
   lifecycle_concurrency   = var.reserved_concurrency == null ? 3 : min(1000, var.reserved_concurrency - local.spot_notice_concurrency)
 
-  # crates/spot-handler/src/config.rs: the default namespace of its EMF metrics.
-  metrics_namespace = "facerec-fleet/SpotHandler"
-
   sse_sqs = var.sqs_kms_key_arn == null
 }
 
@@ -250,7 +247,7 @@ module "function" {
     LIFECYCLE_MAX_WAIT_SECONDS  = tostring(local.lifecycle_max_wait_seconds)
     LIFECYCLE_POLL_SECONDS      = "5"
     LIFECYCLE_HEARTBEAT_SECONDS = tostring(max(10, floor(var.lifecycle_hook_timeout_seconds / 3)))
-    METRICS_NAMESPACE           = local.metrics_namespace
+    METRICS_NAMESPACE           = var.metrics_namespace
   }
 }
 

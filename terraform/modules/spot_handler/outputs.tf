@@ -50,7 +50,7 @@ output "lifecycle_hook_name" {
 
 output "metrics_namespace" {
   description = "CloudWatch namespace of the handler's EMF metrics."
-  value       = local.metrics_namespace
+  value       = var.metrics_namespace
 }
 
 output "reserved_concurrency" {

@@ -91,3 +91,15 @@ variable "sqs_kms_key_arn" {
   type        = string
   default     = null
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the handler's EMF metrics (the fleet's one namespace, shared with the worker and the backlog scaler)."
+  type        = string
+  default     = "facerec-fleet"
+  validation {
+    # PutMetricData (CloudWatch API Reference): 1-255 characters; a namespace beginning
+    # with AWS/ is reserved for AWS's services.
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 characters and not begin with AWS/ (reserved for AWS's services)."
+  }
+}

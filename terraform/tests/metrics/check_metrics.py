@@ -13,8 +13,9 @@ aws_cloudwatch_metric_alarm (plain or metric_query) to:
   list to what the writer really emits (a test renders every outcome, or refuses any
   unlisted record and finds every listed name in the handler). The namespace must be the
   one the applied stack configures for that component (worker task definition
-  FACEREC_METRICS_NAMESPACE, each function's METRICS_NAMESPACE), the dimension names one
-  of the metric's dimension sets, and each dimension value one the code sets (the worker's
+  FACEREC_METRICS_NAMESPACE, each function's METRICS_NAMESPACE; the stack gives all three
+  the same one, so the metric's name says whose it is), the dimension names one of the
+  metric's dimension sets, and each dimension value one the code sets (the worker's
   `SERVICE`, the scaler's service name, the Spot handler's EventType / Reason / Transient
   labels, read from its source);
 - AWS's metrics, from the table AWS_METRICS below (each row cites the AWS page that
@@ -144,7 +145,7 @@ class Stack:
 
 
 def components(repo, stack):
-    """namespace -> (component, {metric: dimension sets}, {dimension: allowed values or None})."""
+    """namespace -> [(component, {metric: dimension sets}, {dimension: allowed values or None})]."""
     crates = Path(repo) / "crates"
     out = {}
     task_envs = []
@@ -153,24 +154,24 @@ def components(repo, stack):
             task_envs.append({e["name"]: e["value"] for e in c.get("environment", [])})
     worker_ns = {e["FACEREC_METRICS_NAMESPACE"] for e in task_envs if "FACEREC_METRICS_NAMESPACE" in e}
     for ns in worker_ns:
-        out[ns] = (
+        out.setdefault(ns, []).append((
             "worker",
             emitted(crates / "worker-runtime/src/emf.rs"),
             {"Service": {string_const(crates / "worker-runtime/src/emf.rs", "SERVICE")}},
-        )
+        ))
     for f in stack.of("aws_lambda_function"):
         env = ((f["values"].get("environment") or [{}])[0] or {}).get("variables") or {}
         ns = env.get("METRICS_NAMESPACE")
         if ns is None:
             continue
         if "POLL_SECONDS" in env:
-            out[ns] = (
+            out.setdefault(ns, []).append((
                 "backlog scaler",
                 emitted(crates / "backlog-scaler/src/metrics.rs"),
                 {"ServiceName": {env["SERVICE_NAME"]}},
-            )
+            ))
         elif "LIFECYCLE_HOOK_NAME" in env:
-            out[ns] = (
+            out.setdefault(ns, []).append((
                 "spot handler",
                 emitted(crates / "spot-handler/src/metrics.rs"),
                 {
@@ -180,7 +181,7 @@ def components(repo, stack):
                     "Transient": {"true", "false"},
                     "AvailabilityZone": None,
                 },
-            )
+            ))
     return out
 
 
@@ -207,9 +208,11 @@ def check_metric(where, ns, name, dims, ours, aws_values, insights, group_metric
     errs = []
     names = sorted(dims)
     if ns in ours:
-        component, metrics, allowed = ours[ns]
-        if name not in metrics:
-            return [f"{where}: {ns} {name}: the {component} emits no such metric (its EMITTED list: {sorted(metrics)})"]
+        emitters = [c for c in ours[ns] if name in c[1]]
+        if not emitters:
+            lists = "; ".join(f"the {c}'s: {sorted(m)}" for c, m, _ in ours[ns])
+            return [f"{where}: {ns} {name}: nothing of ours emits such a metric (EMITTED lists in {ns}: {lists})"]
+        component, metrics, allowed = emitters[0]
         if names not in [sorted(s) for s in metrics[name]]:
             errs.append(f"{where}: {ns} {name} by {names}: the {component} emits it only by {metrics[name]}")
         for d, v in dims.items():
@@ -285,7 +288,7 @@ def check(repo, show):
             errs.append(f"{where}: uses the '...' shorthand, which this check cannot follow: write the metric out")
             continue
         errs += check_metric(where, ns, name, dims, ours, aws_values, insights, group_metrics)
-    worker = next((c for c in ours.values() if c[0] == "worker"), None)
+    worker = next((c for cs in ours.values() for c in cs if c[0] == "worker"), None)
     worker_fields = set(worker[1]) | {"ErrorCode"} if worker else set()
     log_groups = stack.values("aws_cloudwatch_log_group", "name")
     for where, query in logs:
@@ -311,11 +314,20 @@ def _edit_body(show, fn):
     r["values"]["dashboard_body"] = json.dumps(body)
 
 
-def _first_metric(body, ns_prefix):
+def _first_metric(body, ns_prefix, names=None):
+    """The first metric of the dashboard in that namespace (and, given, with one of those names)."""
     for w in body["widgets"]:
         for m in w["properties"].get("metrics", []):
-            if m and isinstance(m[0], str) and m[0].startswith(ns_prefix):
+            if m and isinstance(m[0], str) and m[0].startswith(ns_prefix) and (names is None or m[1] in names):
                 return m
+
+
+# The fleet's own namespace (terraform/main.tf, local.metrics_namespace), and a metric of
+# each of its three parts, to find their widgets by.
+NS = "facerec-fleet"
+WORKER = ("JobsSucceeded", "JobDuration", "QueueWait")
+SPOT_HANDLER = ("Interruptions",)
+SCALER = ("Visible", "DesiredTasks")
 
 
 def _alarm(show, name_suffix):
@@ -328,26 +340,26 @@ def _alarm(show, name_suffix):
 # naming it (the expected substring).
 MUTATIONS = {
     "worker metric no code emits": (
-        lambda s: _edit_body(s, lambda b: _first_metric(b, "FaceRec").__setitem__(1, "JobsExploded")),
-        "the worker emits no such metric",
+        lambda s: _edit_body(s, lambda b: _first_metric(b, NS, WORKER).__setitem__(1, "JobsExploded")),
+        f"{NS} JobsExploded: nothing of ours emits such a metric",
     ),
     "worker metric under a dimension it is not emitted by": (
-        lambda s: _edit_body(s, lambda b: _first_metric(b, "FaceRec").__setitem__(2, "ServiceName")),
+        lambda s: _edit_body(s, lambda b: _first_metric(b, NS, WORKER).__setitem__(2, "ServiceName")),
         "the worker emits it only by",
     ),
     "worker metric in another namespace": (
-        lambda s: _edit_body(s, lambda b: _first_metric(b, "FaceRec").__setitem__(0, "Facerec")),
+        lambda s: _edit_body(s, lambda b: _first_metric(b, NS, WORKER).__setitem__(0, "Facerec")),
         "namespace 'Facerec'",
     ),
     "Spot handler EventType the handler never sets": (
         lambda s: _edit_body(
-            s, lambda b: _first_metric(b, "facerec-fleet/SpotHandler").__setitem__(3, "spot-warning")
+            s, lambda b: _first_metric(b, NS, SPOT_HANDLER).__setitem__(3, "spot-warning")
         ),
         "EventType='spot-warning' is never set",
     ),
     "scaler metric no code emits": (
-        lambda s: _edit_body(s, lambda b: _first_metric(b, "facerec-fleet/BacklogScaler").__setitem__(1, "Wanted")),
-        "the backlog scaler emits no such metric",
+        lambda s: _edit_body(s, lambda b: _first_metric(b, NS, SCALER).__setitem__(1, "Wanted")),
+        "Wanted: nothing of ours emits such a metric",
     ),
     "group metric that is not enabled": (
         lambda s: _edit_body(s, lambda b: _first_metric(b, "AWS/AutoScaling").__setitem__(1, "GroupStandbyInstances")),
@@ -368,7 +380,7 @@ MUTATIONS = {
     ),
     "alarm on a handler metric no code emits": (
         lambda s: _alarm(s, "-spot-handler-permanent-errors").__setitem__("metric_name", "PermanentErrors"),
-        "the spot handler emits no such metric",
+        "PermanentErrors: nothing of ours emits such a metric",
     ),
 }
 

@@ -263,7 +263,7 @@ def check_backlog_scaler(endpoint: str, out: dict, check) -> None:
         "LOAD_WINDOW_SECONDS": str(scaling["scaler_load_window_seconds"]),
         "SCALE_DOWN_WINDOW_SECONDS": str(scaling["scaler_scale_down_window_seconds"]),
         "ACTIVITY_WINDOW_SECONDS": str(scaling["scaler_activity_window_seconds"]),
-        "METRICS_NAMESPACE": "facerec-fleet/BacklogScaler",
+        "METRICS_NAMESPACE": "facerec-fleet",
     }
     diff = {k: (env.get(k), want.get(k)) for k in set(env) | set(want) if env.get(k) != want.get(k)}
     check(not diff, f"the scaler's environment is the applied queue, service, group, parameter and scaling.json (got, wanted: {diff})")
