@@ -97,7 +97,10 @@ impl JobHandler for DrillHandler {
 }
 
 /// Run one drill worker until a signal or a Spot notice stops it.
-pub async fn run(args: DrillWorkerArgs, started: Instant) -> launch::anyhow_like::Result<()> {
+pub async fn run(
+    args: DrillWorkerArgs,
+    started: Instant,
+) -> Result<(), facerec_worker_runtime::BoxError> {
     if args.job_ms_min > args.job_ms_max {
         return Err("FACEREC_DRILL_JOB_MS_MIN must not exceed FACEREC_DRILL_JOB_MS_MAX".into());
     }

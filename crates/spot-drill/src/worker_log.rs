@@ -1,6 +1,6 @@
 //! The workers' JSON log lines (stderr, one object per line, `FACEREC_LOG_FORMAT=json`)
 //! as timestamped events. The drill reads what the runtime says it did: these messages
-//! are the runtime's own (crates/worker-runtime/src/runtime.rs, spot_notice.rs); if one
+//! are the runtime's own (crates/worker-runtime/src/runtime/, spot_notice.rs); if one
 //! is renamed, the drill's checks fail loudly rather than pass on missing data.
 
 use std::path::Path;

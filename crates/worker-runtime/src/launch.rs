@@ -98,11 +98,11 @@ pub async fn run_worker<H, F, Fut>(
     settings: WorkerSettings,
     started: Instant,
     make_handler: F,
-) -> anyhow_like::Result<RunSummary>
+) -> crate::Result<RunSummary>
 where
     H: JobHandler,
     F: FnOnce(LaunchContext) -> Fut,
-    Fut: std::future::Future<Output = anyhow_like::Result<H>>,
+    Fut: std::future::Future<Output = Result<H, crate::BoxError>>,
 {
     settings.validate()?;
     let sdk = crate::aws::load_sdk_config().await;
@@ -146,7 +146,7 @@ where
         embedded,
         settings: settings.clone(),
     };
-    let handler = make_handler(ctx).await?;
+    let handler = make_handler(ctx).await.map_err(crate::Error::Handler)?;
     let emf = EmfEmitter::stdout(settings.metrics_namespace.clone(), crate::emf::SERVICE);
     let health = HealthFile::new(&settings.health_file);
 
@@ -217,13 +217,6 @@ fn spot_watcher(settings: &WorkerSettings) -> Result<Option<SpotNoticeWatcher>, 
     SpotNoticeWatcher::new(&endpoint, settings.spot_poll_interval, persistence)
         .map(Some)
         .map_err(|e| SettingsError::Endpoint(format!("AWS_EC2_METADATA_SERVICE_ENDPOINT: {e}")))
-}
-
-/// A boxed error type for the launch path, so handler factories can use `?` freely
-/// without this crate depending on anyhow.
-pub mod anyhow_like {
-    pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
-    pub type Result<T> = std::result::Result<T, Error>;
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 //!   watcher), [`shutdown`] (signals), [`emf`] (CloudWatch metrics), [`health`] (liveness file).
 //! * [`settings`] — every setting as a flag and an environment variable, checked, and
 //!   turned into the runtime's configuration.
+//! * [`error`] — the crate's one error type, [`Error`]: why a worker could not start.
 //! * [`launch`] — the wiring shared by the binary and the test worker.
 //! * `src/bin/test_worker.rs` — `facerec-test-worker`, the production wiring with a
 //!   controllable test handler, for the process-level tests and benchmarks.
@@ -41,6 +42,7 @@ pub mod backoff;
 pub mod cpu_quota;
 pub mod dependency;
 pub mod emf;
+pub mod error;
 pub mod handler;
 pub mod health;
 #[cfg(feature = "aws")]
@@ -55,6 +57,7 @@ pub mod shutdown;
 pub mod spot_notice;
 pub mod task_protection;
 
+pub use error::{BoxError, Error, Result};
 pub use handler::{ErrorKind, JobError, JobHandler, JobOutput};
 pub use queue::JobQueue;
 pub use runtime::{RunSummary, Runtime, RuntimeConfig, RuntimeStats};

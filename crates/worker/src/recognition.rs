@@ -11,7 +11,7 @@ use std::time::Instant;
 use facerec_engine::Engine;
 use facerec_job::{gallery_of, JobV1, Limits, ResultV1, CONTRACT_VERSION};
 #[cfg(feature = "aws")]
-use facerec_worker_runtime::launch::{anyhow_like, LaunchContext};
+use facerec_worker_runtime::launch::LaunchContext;
 use facerec_worker_runtime::{JobError, JobHandler, JobOutput};
 
 use crate::source::ImageSources;
@@ -39,7 +39,10 @@ pub fn from_job_error(e: facerec_job::JobError) -> JobError {
 impl RecognitionHandler {
     /// Load the models (from `FACEREC_MODELS` / `--models`, else the engine's search path).
     #[cfg(feature = "aws")]
-    pub async fn load(ctx: LaunchContext, limits: Limits) -> anyhow_like::Result<Self> {
+    pub async fn load(
+        ctx: LaunchContext,
+        limits: Limits,
+    ) -> Result<Self, facerec_worker_runtime::BoxError> {
         let models = ctx.settings.models.clone();
         let t = Instant::now();
         let engine = tokio::task::spawn_blocking(move || {
