@@ -5,7 +5,7 @@
 //! the label with the largest edge weight among its neighbours (ties: the smallest label).
 //! Labels are finally renumbered in order of first appearance.
 //!
-//! Reproduced step for step, RNG included, so the same descriptors give the very labels
+//! Reproduced step for step, RNG included, so the same embeddings give the very labels
 //! dlib gives (testdata/references/clusters.json) — and every run the same ones.
 
 use std::collections::BTreeMap;
@@ -60,7 +60,7 @@ impl Mt19937 {
     }
 }
 
-/// dlib's `length(a - b)` on the descriptors as doubles.
+/// dlib's `length(a - b)` on the embeddings as doubles.
 pub fn distance(a: &[f32], b: &[f32]) -> f64 {
     a.iter()
         .zip(b)
@@ -72,14 +72,14 @@ pub fn distance(a: &[f32], b: &[f32]) -> f64 {
         .sqrt()
 }
 
-/// A cluster label per descriptor, `0..n_clusters` in order of first appearance.
-pub fn cluster(descriptors: &[&[f32]], threshold: f64) -> Vec<usize> {
-    let n = descriptors.len();
+/// A cluster label per embedding, `0..n_clusters` in order of first appearance.
+pub fn cluster(embeddings: &[&[f32]], threshold: f64) -> Vec<usize> {
+    let n = embeddings.len();
     // Neighbour lists in index order (dlib sorts its ordered edges by index), self included.
     let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); n];
     for i in 0..n {
         for j in i..n {
-            if distance(descriptors[i], descriptors[j]) < threshold {
+            if distance(embeddings[i], embeddings[j]) < threshold {
                 neighbours[i].push(j);
                 if i != j {
                     neighbours[j].push(i);
@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(last, 4_123_659_995);
     }
 
-    /// The committed descriptors through this port give dlib's very labels, at thresholds
+    /// The committed embeddings through this port give dlib's very labels, at thresholds
     /// where clusters chain and the random node order decides the outcome.
     #[test]
     fn labels_are_dlibs() {
@@ -147,13 +147,13 @@ mod tests {
             .iter()
             .map(|f| serde_json::from_value(f["encoding"].clone()).unwrap())
             .collect();
-        let descriptors: Vec<&[f32]> = encodings.iter().map(Vec::as_slice).collect();
+        let embeddings: Vec<&[f32]> = encodings.iter().map(Vec::as_slice).collect();
         let runs = doc["runs"].as_array().unwrap();
         assert!(runs.len() >= 3);
         for run in runs {
             let t = run["threshold"].as_f64().unwrap();
             let want: Vec<usize> = serde_json::from_value(run["labels"].clone()).unwrap();
-            assert_eq!(cluster(&descriptors, t), want, "threshold {t}");
+            assert_eq!(cluster(&embeddings, t), want, "threshold {t}");
         }
     }
 

@@ -12,7 +12,7 @@ use facerec_job::{parse_gallery_document, GalleryEntry, GALLERY_FORMAT, GALLERY_
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The embedding model the encodings come from (recorded for people, not checked).
+/// The embedding model the embeddings come from (recorded for people, not checked).
 pub const MODEL: &str = "dlib_face_recognition_resnet_model_v1";
 
 /// One enrolled face.
@@ -95,7 +95,7 @@ pub fn read(path: &Path) -> Result<Vec<GalleryEntry>, GalleryFileError> {
 }
 
 /// A gallery file's entries with their `source`, to rewrite it with some entries added or
-/// removed: the others keep their very encodings (read back bit for bit) and sources.
+/// removed: the others keep their very embeddings (read back bit for bit) and sources.
 /// A missing file is an empty gallery.
 pub fn read_enrolled(path: &Path) -> Result<Vec<Enrolled>, GalleryFileError> {
     let entries = match read(path) {

@@ -3,7 +3,7 @@
 //! * Flat folder (`known/obama.jpg`): the person is the file stem; only the first face of
 //!   each photo is used (face_recognition's rule, with its warning).
 //! * Subfolders (`known/obama/1.jpg`, `known/obama/2.jpg`): the person is the folder name
-//!   and every photo adds an encoding; a photo with several faces is skipped (which face is
+//!   and every photo adds an embedding; a photo with several faces is skipped (which face is
 //!   the person is ambiguous — the rule of face_recognition's k-NN example).
 //!
 //! Both may be mixed. A photo without a face is skipped with a warning; an unreadable one

@@ -113,8 +113,10 @@ use retinaface::RetinaFace;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-/// A 128-d face embedding (dlib's descriptor).
-pub type Embedding = [f32; resnet::DESCRIPTOR_LEN];
+/// A 128-d face embedding: the project's one word for it. dlib calls it a face
+/// descriptor and face_recognition an encoding; only face_recognition-compatible output
+/// (`encode`, the gallery's and the job's `encoding` fields) keeps that word.
+pub type Embedding = [f32; resnet::EMBEDDING_LEN];
 
 /// Padding face_recognition (dlib's `compute_face_descriptor`) puts around the face chip.
 pub const CHIP_PADDING: f64 = 0.25;
@@ -290,7 +292,7 @@ impl Engine {
             .clamp(1, resnet::MAX_BATCH);
         chips
             .par_chunks(per_task)
-            .flat_map_iter(|batch| self.resnet.descriptors(batch))
+            .flat_map_iter(|batch| self.resnet.embeddings(batch))
             .collect()
     }
 
@@ -313,7 +315,7 @@ impl Engine {
                 height: chip.height(),
             });
         }
-        Ok(self.resnet.descriptor(chip.as_raw()))
+        Ok(self.resnet.embedding(chip.as_raw()))
     }
 
     /// Embed many aligned chips, in order: in batches through the network (each

@@ -1,5 +1,5 @@
 //! dlib's face recognition ResNet (`dlib_face_recognition_resnet_model_v1.dat`): loading and
-//! the forward pass from a 150×150 RGB chip to the 128-d descriptor.
+//! the forward pass from a 150×150 RGB chip to the 128-d embedding.
 //!
 //! dlib serializes a network by its C++ type, outermost layer first, each layer writing its
 //! version, then its whole sub-network, then its own parameters. The stream does not say
@@ -12,9 +12,9 @@ use crate::nn::{add_padded, affine, affine_relu, pool, relu, Conv, Planes};
 
 /// Side of the square input chip.
 pub const CHIP_SIZE: usize = 150;
-/// Length of a face descriptor.
-pub const DESCRIPTOR_LEN: usize = 128;
-/// Chips per batch beyond which [`FaceResNet::descriptors`] gains nothing more: the
+/// Length of a face embedding.
+pub const EMBEDDING_LEN: usize = 128;
+/// Chips per batch beyond which [`FaceResNet::embeddings`] gains nothing more: the
 /// late stages' GEMMs have enough columns, and larger batches only need more memory.
 pub const MAX_BATCH: usize = 8;
 
@@ -434,16 +434,16 @@ impl FaceResNet {
         })
     }
 
-    /// The 128-d descriptor of one aligned 150×150 RGB chip (row-major, 3 bytes a pixel).
-    pub fn descriptor(&self, chip_rgb: &[u8]) -> [f32; DESCRIPTOR_LEN] {
-        self.descriptors(&[chip_rgb])[0]
+    /// The 128-d embedding of one aligned 150×150 RGB chip (row-major, 3 bytes a pixel).
+    pub fn embedding(&self, chip_rgb: &[u8]) -> [f32; EMBEDDING_LEN] {
+        self.embeddings(&[chip_rgb])[0]
     }
 
-    /// The descriptors of several chips, run through the network together: each
+    /// The embeddings of several chips, run through the network together: each
     /// convolution is one GEMM over all of them, which keeps the late stages' GEMMs
     /// (9×9 down to 3×3 pixels a chip) efficient. Each chip's answer is the one it gets
     /// alone, up to float rounding. Batches of [`MAX_BATCH`] or fewer chips do best.
-    pub fn descriptors(&self, chips_rgb: &[&[u8]]) -> Vec<[f32; DESCRIPTOR_LEN]> {
+    pub fn embeddings(&self, chips_rgb: &[&[u8]]) -> Vec<[f32; EMBEDDING_LEN]> {
         let b = chips_rgb.len();
         if b == 0 {
             return Vec::new();
@@ -528,7 +528,7 @@ impl FaceResNet {
                             }
                         }
                     }
-                    // Sample-major from here on (only the descriptors are left).
+                    // Sample-major from here on (only the embeddings are left).
                     x = Planes {
                         k: *outputs,
                         b,
@@ -540,9 +540,9 @@ impl FaceResNet {
             }
         }
         x.data
-            .chunks_exact(DESCRIPTOR_LEN)
+            .chunks_exact(EMBEDDING_LEN)
             .map(|d| {
-                let mut out = [0.0f32; DESCRIPTOR_LEN];
+                let mut out = [0.0f32; EMBEDDING_LEN];
                 out.copy_from_slice(d);
                 out
             })

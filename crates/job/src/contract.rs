@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::JobError;
 
 pub const CONTRACT_VERSION: u32 = 1;
-pub const ENCODING_DIM: usize = 128;
+pub const EMBEDDING_LEN: usize = 128;
 pub const MAX_JOB_ID_LEN: usize = 128;
 pub const MAX_GALLERY_ENTRIES: usize = 10_000;
 /// face_recognition's CLI shrinks unknown photos to fit 1600 px; so do jobs by default.
@@ -113,7 +113,7 @@ pub const GALLERY_FORMAT: &str = "facerec-gallery";
 pub const GALLERY_VERSION: u32 = 1;
 
 /// A gallery file (`facerec enroll`): a versioned wrapper around the entries, so a future
-/// embedding model cannot be silently compared with this one's encodings.
+/// embedding model cannot be silently compared with this one's embeddings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GalleryFile {
     pub format: String,
@@ -252,9 +252,9 @@ pub fn validate_gallery(entries: &[GalleryEntry]) -> Result<(), JobError> {
         )));
     }
     for (i, e) in entries.iter().enumerate() {
-        if e.encoding.len() != ENCODING_DIM {
+        if e.encoding.len() != EMBEDDING_LEN {
             return Err(invalid(format!(
-                "gallery[{i}] ({:?}): encoding has {} values, expected {ENCODING_DIM}",
+                "gallery[{i}] ({:?}): encoding has {} values, expected {EMBEDDING_LEN}",
                 e.label,
                 e.encoding.len()
             )));

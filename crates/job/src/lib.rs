@@ -30,7 +30,7 @@ pub mod shrink;
 pub use builder::JobBuilder;
 pub use contract::{
     parse_gallery_document, validate_job_id, Detector, GalleryEntry, GalleryFile, GallerySpec,
-    ImageRef, JobOptions, JobV1, CONTRACT_VERSION, DEFAULT_MAX_SIDE, ENCODING_DIM, GALLERY_FORMAT,
+    ImageRef, JobOptions, JobV1, CONTRACT_VERSION, DEFAULT_MAX_SIDE, EMBEDDING_LEN, GALLERY_FORMAT,
     GALLERY_VERSION,
 };
 pub use error::{ErrorKind, JobError};

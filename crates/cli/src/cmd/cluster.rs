@@ -153,11 +153,11 @@ fn cluster(args: &Args) -> anyhow::Result<ExitCode> {
         exit::report("no faces to cluster");
         return Ok(exit::finished(true));
     }
-    let descriptors: Vec<&[f32]> = flat
+    let embeddings: Vec<&[f32]> = flat
         .iter()
         .map(|(p, i)| &p.faces[*i].embedding[..])
         .collect();
-    let labels = chinese_whispers::cluster(&descriptors, args.threshold);
+    let labels = chinese_whispers::cluster(&embeddings, args.threshold);
     let n = labels.iter().max().map_or(0, |m| m + 1);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (face, &l) in labels.iter().enumerate() {
@@ -281,7 +281,7 @@ fn name(a: NameArgs) -> anyhow::Result<ExitCode> {
     gallery_file::write(&a.gallery, &entries)
         .map_err(|e| anyhow::anyhow!("{}: cannot write gallery: {e}", a.gallery.display()))?;
     eprintln!(
-        "added cluster {} ({} faces) as {} to {} ({} encodings in all)",
+        "added cluster {} ({} faces) as {} to {} ({} embeddings in all)",
         a.id,
         cluster.faces.len(),
         a.name,

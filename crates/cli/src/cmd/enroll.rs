@@ -4,7 +4,7 @@
 //!
 //! `facerec enroll -o GALLERY --add NAME PHOTO…` and `--remove NAME` change one person in
 //! an existing gallery: only the new photos are encoded, every other entry is written back
-//! as it was read (encodings bit for bit).
+//! as it was read (embeddings bit for bit).
 
 use super::ImageOpts;
 use crate::gallery_file::{self, Enrolled};
@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|(name, n)| format!("{name} ({n})"))
         .collect();
     eprintln!(
-        "enrolled {} encodings of {} people into {}: {}",
+        "enrolled {} embeddings of {} people into {}: {}",
         scan.entries.len(),
         per_person.len(),
         args.output.display(),
@@ -92,7 +92,7 @@ fn change(args: &Args) -> anyhow::Result<ExitCode> {
                 args.output.display()
             );
         }
-        said.push(format!("removed {removed} encodings of {name}"));
+        said.push(format!("removed {removed} embeddings of {name}"));
     }
     if let Some(name) = &args.add {
         if name.trim().is_empty() {
@@ -109,7 +109,7 @@ fn change(args: &Args) -> anyhow::Result<ExitCode> {
                 args.output.display()
             );
         }
-        said.push(format!("added {} encodings of {name}", added.len()));
+        said.push(format!("added {} embeddings of {name}", added.len()));
         entries.extend(added);
     } else if !args.paths.is_empty() {
         anyhow::bail!("photos given without --add NAME");
@@ -122,7 +122,7 @@ fn change(args: &Args) -> anyhow::Result<ExitCode> {
     }
     write(&args.output, &entries)?;
     eprintln!(
-        "{}: {}; {} encodings in all",
+        "{}: {}; {} embeddings in all",
         args.output.display(),
         said.join(", "),
         entries.len()
@@ -130,7 +130,7 @@ fn change(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(exit::finished(failed))
 }
 
-/// One encoding per photo of `name`: a photo with no face or several is skipped with a
+/// One embedding per photo of `name`: a photo with no face or several is skipped with a
 /// warning (which face would be the person is ambiguous), an unreadable one reported.
 fn encode_person(
     name: &str,

@@ -83,7 +83,7 @@ struct FaceMatches {
 }
 
 /// face_recognition's `face_distance`: `np.linalg.norm(known - probe, axis=1)` on float64
-/// copies of the (float32) encodings. numpy sums a 128-long row with 8 interleaved
+/// copies of the (float32) embeddings. numpy sums a 128-long row with 8 interleaved
 /// partial sums (its pairwise summation), so this does the same, to print the very digits
 /// `--show-distance` prints there.
 pub fn numpy_distance(a: &Embedding, b: &Embedding) -> f64 {
@@ -117,7 +117,7 @@ pub fn python_float(x: f64) -> String {
     }
 }
 
-/// Per person, the smallest distance (a person may have several encodings).
+/// Per person, the smallest distance (a person may have several embeddings).
 fn match_face(known: &[(String, Embedding)], probe: &Embedding, tolerance: f64) -> FaceMatches {
     let mut per_person: Vec<(String, f64)> = Vec::new();
     for (label, e) in known {

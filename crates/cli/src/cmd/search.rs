@@ -1,6 +1,6 @@
 //! `facerec search NAME DIR… --gallery G`: every photo under DIR (subfolders included)
 //! with a face of NAME, best first: one `path,distance` line per photo, the distance of
-//! its face nearest to NAME's gallery encodings (identify's distances), at most
+//! its face nearest to NAME's gallery embeddings (identify's distances), at most
 //! `--tolerance`.
 //!
 //! `--results RUN.jsonl` reuses a `facerec run` of those photos: a photo the run holds,

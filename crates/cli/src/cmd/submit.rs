@@ -149,7 +149,7 @@ async fn submit(args: Args) -> anyhow::Result<ExitCode> {
                     ))
                 }
                 None => {
-                    // Each job carries the gallery: labels and encodings only.
+                    // Each job carries the gallery: labels and embeddings only.
                     let inline = GallerySpec::Inline(
                         entries
                             .into_iter()
