@@ -1,12 +1,12 @@
 //! glibc's malloc told to keep one arena per core instead of eight.
 //!
-//! A thread that allocates while another holds an arena's lock gets an arena of its own,
-//! up to `M_ARENA_MAX`, 8 × the cores on 64-bit by default (mallopt(3)); an arena keeps the
-//! pages it has freed for its next allocations. Jobs run on tokio's blocking pool, whose
-//! threads come and go, so over a run the same job-sized buffers (a decoded photo, the
-//! detector's pyramid) were left cached in many arenas: the worker bench peaked at
-//! 263–343 MiB at parallelism 2 with about 70 MB live, and at one arena per core at
-//! 165–186 MiB with the same throughput (docs/benchmarks.md, "Worker").
+//! Each thread that allocates gets an arena of its own until there are `M_ARENA_MAX`,
+//! 8 × the cores on 64-bit by default (mallopt(3)); past that, threads share them. An
+//! arena keeps the pages it has freed for its next allocations. Jobs run on tokio's
+//! blocking pool, whose threads come and go, so over a run the same job-sized buffers (a
+//! decoded photo, the detector's pyramid) were left cached in many arenas: the worker
+//! bench peaked at 263–343 MiB at parallelism 2 with about 70 MB live, and at one arena
+//! per core at 170–200 MiB with the same throughput (docs/benchmarks.md, "Worker").
 //!
 //! An operator's own `MALLOC_ARENA_MAX` (or `GLIBC_TUNABLES=glibc.malloc.arena_max=…`)
 //! wins. Elsewhere than glibc this does nothing.
