@@ -28,7 +28,7 @@ help:
 	@echo "make demo        run the main job on this machine (embedded queue, no AWS)"
 	@echo "make install     an optimised facerec in ~/.cargo/bin (PREFIX=...), models beside it"
 	@echo "make test        the whole test suite (Rust, Terraform, moto, checkov, the IAM proof)"
-	@echo "make lint        cargo fmt --check, clippy -D warnings (full and local builds), terraform fmt -check"
+	@echo "make lint        cargo fmt --check, clippy -D warnings (full and local builds, the full one as make test's build), terraform fmt -check"
 	@echo "make scaling-docs  regenerate docs/scaling.md and its plots"
 	@echo "make scaling-docs-check  check docs/scaling.md and its plots regenerate byte for byte (release build)"
 	@echo "make spot-drill  Spot interruption drill: workers on moto, one gets a notice (docs/operations.md)"
@@ -73,12 +73,14 @@ test: venv models
 # Every AWS request moto serves during the Rust suite is recorded here for the IAM proof.
 AWS_CALL_LOG := $(CURDIR)/.tmp/aws-calls
 
-# The test binaries run three at a time (scripts/cargo-test-parallel.py says why).
+# The test binaries run three at a time (scripts/cargo-test-parallel.py says why), built
+# through clippy (CLIPPY_BUILD, below).
 .PHONY: test-rust
 test-rust: venv models
 	cargo fmt --all -- --check
 	rm -rf $(AWS_CALL_LOG)
-	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) scripts/cargo-test-parallel.py --workspace --locked --no-fail-fast
+	$(CLIPPY_BUILD) FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) \
+	  scripts/cargo-test-parallel.py --workspace --locked --no-fail-fast
 
 # Needs test-rust's recorded calls and test-terraform's rendered policies.
 .PHONY: test-iam
@@ -90,10 +92,23 @@ test-iam: venv
 test-tools: venv
 	.venv/bin/python -m unittest discover -s tools/moto -p 'test_*.py'
 
+# Clippy as a build, not a check: our crates compile through clippy's driver with the
+# arguments `cargo clippy -- -D warnings` passes it (cargo clippy's own protocol: the
+# driver as the workspace's rustc wrapper, its arguments in CLIPPY_ARGS). `make lint` and
+# `make test` build the same test binaries that way, so one compile of every dependency
+# serves both. `cargo clippy` would type-check every dependency once more in check mode:
+# 5 of a cold CI's 46 minutes (docs/benchmarks.md, "Build times"). The dependencies
+# compile with plain rustc as before; a plain `cargo test` keeps artifacts of its own.
+CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=$(shell rustc --print sysroot)/bin/clippy-driver \
+  CLIPPY_ARGS=-Dwarnings__CLIPPY_HACKERY__
+
 .PHONY: lint
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --locked -- -D warnings
+	# The workspace, every target: test-rust's build (same arguments, so the same
+	# artifacts), then the two benches that `cargo test` leaves out.
+	$(CLIPPY_BUILD) cargo test --workspace --locked --no-run
+	$(CLIPPY_BUILD) cargo test --workspace --locked --no-run --benches
 	# The local build (make demo's): warning-free too, and without the AWS SDK and tract.
 	# Its code only: with --all-targets the tests' dev-dependencies brought the SDK and
 	# tract back, checked a second time with one crate's features (2.5 min cold).
