@@ -258,7 +258,9 @@ async fn a_panicking_or_hanging_handler_is_retried_then_dead_lettered(backend: B
         .await;
     let config = RuntimeConfig {
         parallelism: 1,
-        job_timeout: Some(Duration::from_millis(400)),
+        // Long enough that the panicking job's task runs before it even on a loaded
+        // machine (at 400 ms a cold CI once counted a panic as a timeout).
+        job_timeout: Some(Duration::from_millis(1500)),
         ..fast_config()
     };
     let w = start(&backend, config, None, |r| r).await;

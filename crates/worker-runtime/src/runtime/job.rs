@@ -239,7 +239,10 @@ pub(super) async fn run_handler<Q: JobQueue, H: JobHandler>(
             None => std::future::pending().await,
         }
     };
+    // Biased: a handler that has finished (or panicked) by the time the deadline fires
+    // reports what it did; a fair select picked either at random when both were ready.
     tokio::select! {
+        biased;
         r = &mut task => Some(match r {
             Ok(r) => r,
             Err(e) if e.is_panic() => {
