@@ -63,45 +63,55 @@ pub fn from_results(
         .map(
             |RunLine {
                  image: path, faces, ..
-             }| {
-                let stored = faces.iter().all(|f| f.embedding.is_some());
-                let img = if stored && !thumbs {
-                    None
-                } else {
-                    Some(
-                        load_image(&path, &opts.load_options())
-                            .map_err(|e| format!("{}: {e}", path.display()))?,
-                    )
-                };
-                let missing: Vec<Rect> = faces
-                    .iter()
-                    .filter(|f| f.embedding.is_none())
-                    .map(|f| f.rect)
-                    .collect();
-                let mut computed = match &img {
-                    Some(img) if !missing.is_empty() => engine.encode_faces(img, &missing),
-                    _ => Vec::new(),
-                }
-                .into_iter();
-                let faces = faces
-                    .into_iter()
-                    .map(|f| PhotoFace {
-                        css: f.rect.css(),
-                        embedding: f
-                            .embedding
-                            .unwrap_or_else(|| computed.next().expect("one per box").embedding),
-                        name: f.name,
-                        thumb: img
-                            .as_ref()
-                            .filter(|_| thumbs)
-                            .map(|i| thumbnail(i, f.rect)),
-                    })
-                    .collect();
-                Ok(Photo { path, faces })
-            },
+             }| from_line_faces(engine, opts, path, faces, thumbs),
         )
         .collect();
     Ok(settle(photos))
+}
+
+/// One photo of a run with its faces: each stored `embedding` kept, the missing ones
+/// computed on their boxes (the photo is loaded only when one is missing or `thumbs`).
+pub fn from_line_faces(
+    engine: &Engine,
+    opts: &ImageOpts,
+    path: PathBuf,
+    faces: Vec<LineFace>,
+    thumbs: bool,
+) -> Result<Photo, String> {
+    let stored = faces.iter().all(|f| f.embedding.is_some());
+    let img = if stored && !thumbs {
+        None
+    } else {
+        Some(
+            load_image(&path, &opts.load_options())
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+        )
+    };
+    let missing: Vec<Rect> = faces
+        .iter()
+        .filter(|f| f.embedding.is_none())
+        .map(|f| f.rect)
+        .collect();
+    let mut computed = match &img {
+        Some(img) if !missing.is_empty() => engine.encode_faces(img, &missing),
+        _ => Vec::new(),
+    }
+    .into_iter();
+    let faces = faces
+        .into_iter()
+        .map(|f| PhotoFace {
+            css: f.rect.css(),
+            embedding: f
+                .embedding
+                .unwrap_or_else(|| computed.next().expect("one per box").embedding),
+            name: f.name,
+            thumb: img
+                .as_ref()
+                .filter(|_| thumbs)
+                .map(|i| thumbnail(i, f.rect)),
+        })
+        .collect();
+    Ok(Photo { path, faces })
 }
 
 /// The photos of a run's JSONL `results` with their faces; dead-lettered lines are

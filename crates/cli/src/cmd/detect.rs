@@ -70,11 +70,7 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Err(line) => {
-                if args.json {
-                    writeln!(out, "{}", json!({"path": path, "error": line}))?;
-                }
-                out.flush()?;
-                exit::report(line);
+                exit::report_input(&mut out, args.json, &path, &line)?;
                 failed = true;
             }
         }

@@ -259,11 +259,7 @@ fn run_in_pool(args: &Args) -> anyhow::Result<ExitCode> {
             Ok(faces) if args.json => writeln!(out, "{}", json_line(path, faces, args.tolerance))?,
             Ok(faces) => print_csv(&mut out, path, faces, args.show_distance)?,
             Err(line) => {
-                if args.json {
-                    writeln!(out, "{}", json!({"path": path, "error": line}))?;
-                }
-                out.flush()?;
-                exit::report(line);
+                exit::report_input(&mut out, args.json, path, line)?;
                 failed = true;
             }
         }

@@ -9,9 +9,9 @@
 //! (else computed on those boxes).
 
 use super::ImageOpts;
-use crate::photo_faces::{self, LineFace, Photo, PhotoFace};
+use crate::photo_faces::{self, LineFace, Photo};
 use crate::{exit, gallery_file, inputs};
-use facerec_engine::{load_image, Embedding};
+use facerec_engine::Embedding;
 use rayon::prelude::*;
 use serde_json::json;
 use std::collections::HashMap;
@@ -130,7 +130,15 @@ fn search(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let mut photos: Vec<Result<Photo, String>> = reused
         .into_par_iter()
-        .map(|(path, hit)| from_boxes(&engine, &args.image, path, hit.expect("partitioned")))
+        .map(|(path, hit)| {
+            photo_faces::from_line_faces(
+                &engine,
+                &args.image,
+                path,
+                hit.expect("partitioned"),
+                false,
+            )
+        })
         .collect();
     let found = photo_faces::from_images(&fresh, &engine, &args.image, false);
     failed |= found.failed;
@@ -190,37 +198,4 @@ fn reusable(
         return None; // changed since the run
     }
     from_run.remove(&abs).map(|(_, faces)| faces)
-}
-
-fn from_boxes(
-    engine: &facerec_engine::Engine,
-    opts: &ImageOpts,
-    path: PathBuf,
-    faces: Vec<LineFace>,
-) -> Result<Photo, String> {
-    let missing: Vec<_> = faces
-        .iter()
-        .filter(|f| f.embedding.is_none())
-        .map(|f| f.rect)
-        .collect();
-    let mut computed = if missing.is_empty() {
-        Vec::new()
-    } else {
-        let img = load_image(&path, &opts.load_options())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        engine.encode_faces(&img, &missing)
-    }
-    .into_iter();
-    let faces = faces
-        .into_iter()
-        .map(|f| PhotoFace {
-            css: f.rect.css(),
-            embedding: f
-                .embedding
-                .unwrap_or_else(|| computed.next().expect("one per box").embedding),
-            name: f.name,
-            thumb: None,
-        })
-        .collect();
-    Ok(Photo { path, faces })
 }
