@@ -10,10 +10,6 @@ use support::*;
 const KNOWN: [u8; 3] = [0, 200, 60];
 const UNKNOWN: [u8; 3] = [230, 40, 40];
 
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
 fn near(got: [u8; 3], want: [u8; 3], slack: i32) -> bool {
     got.iter()
         .zip(want)
@@ -53,14 +49,7 @@ fn annotated_copies_box_and_name_faces_and_leave_originals_alone() {
             ("alex-lacamoire.png", "alex.png"),
         ],
     );
-    let known = tmp.path().join("known");
-    copy_photos(
-        &known,
-        &[("obama.jpg", "obama.jpg"), ("biden.jpg", "biden.jpg")],
-    );
-    let gallery = tmp.path().join("gallery.json");
-    let o = run(&["enroll", &s(&known), "-o", &s(&gallery)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let gallery = known_gallery(tmp.path(), OBAMA_AND_BIDEN);
     let originals: Vec<Vec<u8>> = ["two_people.jpg", "alex.png"]
         .iter()
         .map(|f| std::fs::read(photos.join(f)).unwrap())
@@ -131,18 +120,7 @@ fn annotated_copies_box_and_name_faces_and_leave_originals_alone() {
     );
 
     // From a run's results: its boxes and names, no gallery needed.
-    let results = tmp.path().join("results.jsonl");
-    let o = run(&[
-        "run",
-        &s(&photos),
-        "--gallery",
-        &s(&gallery),
-        "--out",
-        &s(&results),
-        "--state",
-        &s(&tmp.path().join("state/run.sqlite")),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let results = run_results(tmp.path(), &photos, &gallery);
     let from_run = tmp.path().join("from-run");
     let o = run(&["annotate", "--results", &s(&results), "-o", &s(&from_run)]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -19,11 +19,6 @@ fn fixture(dir: &Path) {
     std::fs::create_dir_all(dir.join("empty")).unwrap();
 }
 
-/// stderr lines that are errors (not warnings or progress).
-fn error_lines(err: &str) -> Vec<&str> {
-    err.lines().filter(|l| l.starts_with("facerec: ")).collect()
-}
-
 #[test]
 fn identify_reports_each_bad_input_on_one_line_and_finishes_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
@@ -63,13 +58,7 @@ fn a_gallery_of_another_version_is_refused_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     fixture(tmp.path());
     let gallery = tmp.path().join("g.json");
-    let o = run(&[
-        "enroll",
-        tmp.path().join("known").to_str().unwrap(),
-        "-o",
-        gallery.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    enroll_ok(tmp.path().join("known"), &gallery);
     let text = std::fs::read_to_string(&gallery).unwrap();
     let v2 = tmp.path().join("v2.json");
     std::fs::write(&v2, text.replace(r#""version":1"#, r#""version":2"#)).unwrap();
@@ -132,14 +121,7 @@ fn run_dead_letters_bad_photos_with_reasons_and_finishes_the_rest() {
     copy_photos(&bad, &[("obama.jpg", "big-file.jpg")]);
     std::fs::write(bad.join("readme.txt"), "not a photo").unwrap();
     let gallery = tmp.path().join("g.json");
-    assert!(run(&[
-        "enroll",
-        tmp.path().join("known").to_str().unwrap(),
-        "-o",
-        gallery.to_str().unwrap()
-    ])
-    .status
-    .success());
+    enroll_ok(tmp.path().join("known"), &gallery);
     let results = tmp.path().join("r.jsonl");
     let o = run(&[
         "run",
@@ -258,12 +240,7 @@ fn a_bad_photo_among_the_known_people_is_one_error_line_and_the_rest_is_enrolled
     let jpeg = std::fs::read(examples().join("obama_small.jpg")).unwrap();
     std::fs::write(known.join("broken.jpg"), &jpeg[..300]).unwrap();
     let gallery = tmp.path().join("g.json");
-    let o = run(&[
-        "enroll",
-        known.to_str().unwrap(),
-        "-o",
-        gallery.to_str().unwrap(),
-    ]);
+    let o = enroll(&known, &gallery);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     let lines = error_lines(&err);
@@ -336,9 +313,7 @@ fn run_on_a_missing_folder_is_fatal_and_names_it() {
 #[test]
 fn other_files_beside_the_photos_are_warnings_and_leave_the_exit_code_at_0() {
     let tmp = tempfile::tempdir().unwrap();
-    let photos = tmp.path().join("photos");
-    copy_photos(&photos, &[("obama_small.jpg", "obama_small.jpg")]);
-    std::fs::write(photos.join("notes.txt"), "not a photo").unwrap();
+    let photos = photo_and_notes(tmp.path(), "obama_small.jpg");
     std::fs::write(photos.join("clip.mov"), "not a photo either").unwrap();
     let out = tmp.path().join("r.jsonl");
     let o = run(&[

@@ -157,24 +157,8 @@ fn a_runs_unknown_faces_cluster_and_a_cluster_joins_the_gallery() {
             ("two_people.jpg", "two_people.jpg"),
         ],
     );
-    let known = tmp.path().join("known");
-    copy_photos(&known, &[("obama.jpg", "obama.jpg")]);
-    let gallery = tmp.path().join("gallery.json");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    let o = run(&["enroll", &s(&known), "-o", &s(&gallery)]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let results = tmp.path().join("results.jsonl");
-    let o = run(&[
-        "run",
-        &s(&photos),
-        "--gallery",
-        &s(&gallery),
-        "--out",
-        &s(&results),
-        "--state",
-        &s(&tmp.path().join("state/run.sqlite")),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let gallery = known_gallery(tmp.path(), &[("obama.jpg", "obama.jpg")]);
+    let results = run_results(tmp.path(), &photos, &gallery);
 
     let out = tmp.path().join("clusters");
     let o = run(&["cluster", "--results", &s(&results), "-o", &s(&out)]);

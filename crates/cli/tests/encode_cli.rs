@@ -1,17 +1,8 @@
 //! Runs the real `facerec` binary on committed photos.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn facerec() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_facerec"));
-    c.current_dir(root()); // models/ is found as ./models
-    c
-}
+use support::*;
 
 #[test]
 fn encode_json_prints_one_line_per_image_with_face_recognitions_box() {
@@ -30,7 +21,7 @@ fn encode_json_prints_one_line_per_image_with_face_recognitions_box() {
         out.status.code(),
         Some(1),
         "a missing file must fail the run: {}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr(&out)
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<serde_json::Value> = text
@@ -66,11 +57,7 @@ fn encode_aligned_embeds_the_chip_itself() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let enc = line["faces"][0]["encoding"].as_array().unwrap();
     assert_eq!(enc.len(), 128);
@@ -95,7 +82,7 @@ fn missing_models_say_how_to_fetch_them() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("scripts/fetch-models.sh"));
+    assert!(stderr(&out).contains("scripts/fetch-models.sh"));
 }
 
 /// face_recognition's two conventions, on a face crossing the left edge
@@ -130,11 +117,7 @@ fn encode_follows_either_face_recognition_convention_on_a_border_face() {
         args.extend_from_slice(extra);
         args.push(&path);
         let out = facerec().args(&args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", stderr(&out));
         let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let faces = line["faces"].as_array().unwrap();
         assert_eq!(faces.len(), 1, "{line}");

@@ -4,6 +4,7 @@
 
 mod support;
 
+use aws_sdk_sqs::types::QueueAttributeName;
 use facerec_engine::{Engine, ModelPaths};
 use facerec_job::Limits;
 use facerec_test_support::Moto;
@@ -35,35 +36,22 @@ fn cli(moto: &Moto, args: &[&str]) -> std::process::Output {
     c.env_remove("AWS_PROFILE").output().unwrap()
 }
 
+/// `facerec submit --queue-url JOBS --upload-to UPLOAD_TO REST…` run by `cli`.
+fn cli_submit(moto: &Moto, jobs: &str, upload_to: &str, rest: &[&str]) -> std::process::Output {
+    let mut args = vec!["submit", "--queue-url", jobs, "--upload-to", upload_to];
+    args.extend(rest);
+    cli(moto, &args)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_then_worker_then_results_names_the_faces() {
     for (k, v) in AWS_ENV {
         std::env::set_var(k, v);
     }
     let moto = Moto::start();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
-        .load()
-        .await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let s3 = facerec_worker_runtime::aws::s3_client(&sdk);
-    s3.create_bucket().bucket("photos").send().await.unwrap();
-    let queue_url = |name: &str| {
-        let sqs = sqs.clone();
-        let name = name.to_string();
-        async move {
-            sqs.create_queue()
-                .queue_name(name)
-                .send()
-                .await
-                .unwrap()
-                .queue_url
-                .unwrap()
-        }
-    };
-    let jobs = queue_url("jobs").await;
-    let results_q = queue_url("results").await;
-    let dlq = queue_url("jobs-dlq").await;
+    let (sqs, s3, jobs) = photos_and_jobs(&moto).await;
+    let results_q = create_queue(&sqs, "results").await;
+    let dlq = create_queue(&sqs, "jobs-dlq").await;
 
     let tmp = tempfile::tempdir().unwrap();
     let gallery = tmp.path().join("gallery.json");
@@ -82,14 +70,11 @@ async fn submit_then_worker_then_results_names_the_faces() {
     let manifest = tmp.path().join("submitted.jsonl");
 
     let submit = |moto: &Moto| {
-        cli(
+        cli_submit(
             moto,
+            &jobs,
+            "s3://photos/incoming",
             &[
-                "submit",
-                "--queue-url",
-                &jobs,
-                "--upload-to",
-                "s3://photos/incoming",
                 "--gallery",
                 gallery.to_str().unwrap(),
                 "--manifest",
@@ -257,16 +242,9 @@ async fn submit_then_worker_then_results_names_the_faces() {
         "{}",
         stdout(&o)
     );
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .unwrap();
+    let attrs = queue_attributes(&sqs, &dlq, QueueAttributeName::ApproximateNumberOfMessages).await;
     assert_eq!(
-        attrs.attributes().unwrap()
-            [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages],
+        attrs[&QueueAttributeName::ApproximateNumberOfMessages],
         "2",
         "read, not deleted, and visible again"
     );
@@ -311,6 +289,59 @@ async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
         .await
 }
 
+/// Create the SQS queue `name`; its URL.
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
+}
+
+/// The attribute `name` (`All`: every one) of the queue at `url`, as SQS reports it.
+async fn queue_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    name: QueueAttributeName,
+) -> std::collections::HashMap<QueueAttributeName, String> {
+    let got = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name)
+        .send()
+        .await
+        .unwrap();
+    got.attributes().unwrap().clone()
+}
+
+/// Clients for `moto`, its bucket `photos` and its queue `jobs` (created): SQS, S3, the
+/// queue's URL.
+async fn photos_and_jobs(moto: &Moto) -> (aws_sdk_sqs::Client, aws_sdk_s3::Client, String) {
+    let sdk = sdk(moto).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let s3 = facerec_worker_runtime::aws::s3_client(&sdk);
+    s3.create_bucket().bucket("photos").send().await.unwrap();
+    let jobs = create_queue(&sqs, "jobs").await;
+    (sqs, s3, jobs)
+}
+
+/// `facerec submit --queue-url QUEUE_URL --upload-to s3://photos/in --endpoint-url
+/// ENDPOINT`, for the caller to add photos, options and environment to.
+fn submit_cmd(queue_url: &str, endpoint: &str) -> std::process::Command {
+    let mut c = facerec();
+    c.args([
+        "submit",
+        "--queue-url",
+        queue_url,
+        "--upload-to",
+        "s3://photos/in",
+    ])
+    .args(["--endpoint-url", endpoint]);
+    c
+}
+
 /// The job ids of `results`' JSON lines, sorted.
 fn job_ids(out: &str) -> Vec<String> {
     let mut ids: Vec<String> = out
@@ -328,14 +359,7 @@ fn job_ids(out: &str) -> Vec<String> {
 async fn results_max_prints_that_many_and_leaves_the_rest_in_the_queue() {
     let moto = Moto::start();
     let sqs = aws_sdk_sqs::Client::new(&sdk(&moto).await);
-    let q = sqs
-        .create_queue()
-        .queue_name("results")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let q = create_queue(&sqs, "results").await;
     for id in ["job-a", "job-b", "job-c"] {
         let doc = serde_json::json!({"version": 1, "job_id": id, "image": format!("s3://b/{id}.jpg"), "faces": []});
         sqs.send_message()
@@ -377,16 +401,8 @@ async fn results_max_prints_that_many_and_leaves_the_rest_in_the_queue() {
     let mut all: Vec<String> = first.iter().chain(&rest).cloned().collect();
     all.sort();
     assert_eq!(all, ["job-a", "job-b", "job-c"], "each result exactly once");
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&q)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let count = |name: aws_sdk_sqs::types::QueueAttributeName| {
-        attrs.attributes().unwrap()[&name].parse::<u32>().unwrap()
-    };
+    let attrs = queue_attributes(&sqs, &q, QueueAttributeName::All).await;
+    let count = |name: QueueAttributeName| attrs[&name].parse::<u32>().unwrap();
     use aws_sdk_sqs::types::QueueAttributeName as A;
     // Left: only the message that is not a result (hidden for its visibility timeout).
     assert_eq!(
@@ -398,28 +414,11 @@ async fn results_max_prints_that_many_and_leaves_the_rest_in_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_reports_each_bad_input_and_sends_the_rest() {
     let moto = Moto::start();
-    let sdk = sdk(&moto).await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let s3 = facerec_worker_runtime::aws::s3_client(&sdk);
-    s3.create_bucket().bucket("photos").send().await.unwrap();
-    let jobs = sqs
-        .create_queue()
-        .queue_name("jobs")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let (sqs, s3, jobs) = photos_and_jobs(&moto).await;
     let queued = || async {
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(&jobs)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .unwrap();
-        attrs.attributes().unwrap()
-            [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
+        let attrs =
+            queue_attributes(&sqs, &jobs, QueueAttributeName::ApproximateNumberOfMessages).await;
+        attrs[&QueueAttributeName::ApproximateNumberOfMessages]
             .parse::<u32>()
             .unwrap()
     };
@@ -442,18 +441,11 @@ async fn submit_reports_each_bad_input_and_sends_the_rest() {
     )
     .unwrap();
     let photo = "examples/demo/photos/obama-small.jpg";
-    let o = cli(
+    let o = cli_submit(
         &moto,
-        &[
-            "submit",
-            "--queue-url",
-            &jobs,
-            "--upload-to",
-            "s3://photos/in",
-            "--gallery",
-            v2.to_str().unwrap(),
-            photo,
-        ],
+        &jobs,
+        "s3://photos/in",
+        &["--gallery", v2.to_str().unwrap(), photo],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
@@ -468,22 +460,15 @@ async fn submit_reports_each_bad_input_and_sends_the_rest() {
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let missing = tmp.path().join("missing.jpg");
-    let o = cli(
+    let o = cli_submit(
         &moto,
-        &[
-            "submit",
-            "--queue-url",
-            &jobs,
-            "--upload-to",
-            "s3://photos/in",
-            missing.to_str().unwrap(),
-            empty.to_str().unwrap(),
-            photo,
-        ],
+        &jobs,
+        "s3://photos/in",
+        &[missing.to_str().unwrap(), empty.to_str().unwrap(), photo],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("facerec: ")).collect();
+    let errors = error_lines(&err);
     assert_eq!(errors.len(), 2, "{err}");
     assert!(errors
         .iter()
@@ -497,14 +482,11 @@ async fn submit_reports_each_bad_input_and_sends_the_rest() {
 
     // An upload that fails (no such bucket) fails the next ones too: one line, uploads
     // stop, and the s3:// image given as it is still goes out.
-    let o = cli(
+    let o = cli_submit(
         &moto,
+        &jobs,
+        "s3://no-such-bucket/in",
         &[
-            "submit",
-            "--queue-url",
-            &jobs,
-            "--upload-to",
-            "s3://no-such-bucket/in",
             photo,
             "examples/demo/photos/eileen-collins.jpg",
             "s3://photos/elsewhere/already-there.jpg",
@@ -512,7 +494,7 @@ async fn submit_reports_each_bad_input_and_sends_the_rest() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("facerec: ")).collect();
+    let errors = error_lines(&err);
     assert_eq!(errors.len(), 1, "{err}");
     assert!(
         errors[0].contains("obama-small.jpg")
@@ -540,24 +522,16 @@ fn submit_with(
     strip: &[&str],
 ) -> std::process::Output {
     let home = tempfile::tempdir().unwrap();
-    let mut c = facerec();
-    c.args([
-        "submit",
-        "--queue-url",
-        queue_url,
-        "--upload-to",
-        "s3://photos/in",
-    ])
-    .args(["--endpoint-url", &moto.endpoint])
-    .arg(photos)
-    .env("HOME", home.path())
-    .env("AWS_CONFIG_FILE", home.path().join("config"))
-    .env(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        home.path().join("credentials"),
-    )
-    .env_remove("AWS_PROFILE")
-    .env_remove("AWS_DEFAULT_REGION");
+    let mut c = submit_cmd(queue_url, &moto.endpoint);
+    c.arg(photos)
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_REGION");
     for (k, v) in AWS_ENV {
         if strip.contains(&k) {
             c.env_remove(k);
@@ -571,18 +545,7 @@ fn submit_with(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_fails_fast_and_once_before_uploading_anything() {
     let moto = Moto::start();
-    let sdk = sdk(&moto).await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let s3 = facerec_worker_runtime::aws::s3_client(&sdk);
-    s3.create_bucket().bucket("photos").send().await.unwrap();
-    let jobs = sqs
-        .create_queue()
-        .queue_name("jobs")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let (_, s3, jobs) = photos_and_jobs(&moto).await;
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
     for i in 0..5 {
@@ -623,16 +586,7 @@ async fn submit_fails_fast_and_once_before_uploading_anything() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let started = Instant::now();
-    let mut c = facerec();
-    let o = c
-        .args([
-            "submit",
-            "--queue-url",
-            &jobs,
-            "--upload-to",
-            "s3://photos/in",
-        ])
-        .args(["--endpoint-url", &closed])
+    let o = submit_cmd(&jobs, &closed)
         .arg(&photos)
         .envs(AWS_ENV)
         .env_remove("AWS_PROFILE")
@@ -651,16 +605,8 @@ async fn submit_fails_fast_and_once_before_uploading_anything() {
     );
 
     // --region works where the environment has none.
-    let mut c = facerec();
-    let o = c
-        .args([
-            "submit",
-            "--queue-url",
-            &jobs,
-            "--upload-to",
-            "s3://photos/in",
-        ])
-        .args(["--endpoint-url", &moto.endpoint, "--region", "us-east-1"])
+    let o = submit_cmd(&jobs, &moto.endpoint)
+        .args(["--region", "us-east-1"])
         .arg(&photos)
         .envs(AWS_ENV.iter().filter(|(k, _)| *k != "AWS_REGION").copied())
         .env_remove("AWS_REGION")

@@ -10,29 +10,12 @@ use support::*;
 #[test]
 fn enroll_then_identify_names_obama_and_biden_like_face_recognition() {
     let tmp = tempfile::tempdir().unwrap();
+    let gallery = known_gallery(tmp.path(), OBAMA_AND_BIDEN);
     let known = tmp.path().join("known");
-    copy_photos(
-        &known,
-        &[("obama.jpg", "obama.jpg"), ("biden.jpg", "biden.jpg")],
-    );
-    let gallery = tmp.path().join("gallery.json");
-    let o = run(&[
-        "enroll",
-        known.to_str().unwrap(),
-        "-o",
-        gallery.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let doc: Value = serde_json::from_slice(&std::fs::read(&gallery).unwrap()).unwrap();
     assert_eq!(doc["format"], "facerec-gallery");
     assert_eq!(doc["version"], 1);
-    let labels: Vec<&str> = doc["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["label"].as_str().unwrap())
-        .collect();
-    assert_eq!(labels, ["biden", "obama"]);
+    assert_eq!(gallery_labels(&gallery), ["biden", "obama"]);
 
     let unknown = [
         "testdata/faces/fr/examples/two_people.jpg",
@@ -122,13 +105,7 @@ fn enroll_then_identify_names_obama_and_biden_like_face_recognition() {
 fn subfolders_enroll_several_photos_per_person() {
     let tmp = tempfile::tempdir().unwrap();
     let gallery = tmp.path().join("g.json");
-    let o = run(&[
-        "enroll",
-        "testdata/faces/fr/examples/knn_examples/train",
-        "-o",
-        gallery.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    enroll_ok("testdata/faces/fr/examples/knn_examples/train", &gallery);
     let doc: Value = serde_json::from_slice(&std::fs::read(&gallery).unwrap()).unwrap();
     let count = |who: &str| {
         doc["entries"]
@@ -225,12 +202,7 @@ fn enroll_warns_about_known_photos_with_no_face_or_several_as_face_recognition()
     )
     .unwrap();
     let gallery = tmp.path().join("g.json");
-    let o = run(&[
-        "enroll",
-        known.to_str().unwrap(),
-        "-o",
-        gallery.to_str().unwrap(),
-    ]);
+    let o = enroll(&known, &gallery);
     assert!(
         o.status.success(),
         "warnings are not failures: {}",
@@ -246,14 +218,7 @@ fn enroll_warns_about_known_photos_with_no_face_or_several_as_face_recognition()
     ] {
         assert!(err.lines().any(|l| l == w), "{w:?} in\n{err}");
     }
-    let doc: Value = serde_json::from_slice(&std::fs::read(&gallery).unwrap()).unwrap();
-    let labels: Vec<&str> = doc["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["label"].as_str().unwrap())
-        .collect();
-    assert_eq!(labels, ["obama", "pair"]);
+    assert_eq!(gallery_labels(&gallery), ["obama", "pair"]);
 }
 
 /// examples/demo/photos/biden-phone.jpg is stored sideways with EXIF Orientation 6, as a
@@ -299,10 +264,7 @@ fn rotated_phone_photos_are_turned_upright_unless_no_exif() {
 fn the_accurate_detector_finds_small_faces_and_names_them() {
     let tmp = tempfile::tempdir().unwrap();
     let known = tmp.path().join("known");
-    copy_photos(
-        &known,
-        &[("obama.jpg", "obama.jpg"), ("biden.jpg", "biden.jpg")],
-    );
+    copy_photos(&known, OBAMA_AND_BIDEN);
     let people = facerec_engine::load_image(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../testdata/faces/fr/examples/two_people.jpg"),
@@ -341,9 +303,7 @@ fn the_accurate_detector_finds_small_faces_and_names_them() {
 #[test]
 fn csv_lines_quote_a_path_with_a_comma_and_folders_name_what_they_skip() {
     let tmp = tempfile::tempdir().unwrap();
-    let photos = tmp.path().join("photos");
-    copy_photos(&photos, &[("obama_small.jpg", "obama, 2008.jpg")]);
-    std::fs::write(photos.join("notes.txt"), "not a photo").unwrap();
+    let photos = photo_and_notes(tmp.path(), "obama, 2008.jpg");
     let o = run(&["detect", photos.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);

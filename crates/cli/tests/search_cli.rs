@@ -6,11 +6,8 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
+use std::process::Output;
 use support::*;
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
 
 /// (file name, distance) per line.
 fn hits(out: &str) -> Vec<(String, f64)> {
@@ -21,6 +18,21 @@ fn hits(out: &str) -> Vec<(String, f64)> {
             (name.to_string(), d.parse().unwrap())
         })
         .collect()
+}
+
+/// `facerec search obama LIB --gallery GALLERY --results RESULTS`, asserting success.
+fn search_obama_reusing(lib: &Path, gallery: &Path, results: &Path) -> Output {
+    let o = run(&[
+        "search",
+        "obama",
+        &s(lib),
+        "--gallery",
+        &s(gallery),
+        "--results",
+        &s(results),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
 }
 
 #[test]
@@ -37,14 +49,7 @@ fn search_lists_the_persons_photos_best_first_and_reuses_a_run() {
         ],
     );
     copy_photos(&lib.join("2009"), &[("obama-480p.jpg", "obama-480p.jpg")]);
-    let known = tmp.path().join("known");
-    copy_photos(
-        &known,
-        &[("obama.jpg", "obama.jpg"), ("biden.jpg", "biden.jpg")],
-    );
-    let gallery = tmp.path().join("gallery.json");
-    let o = run(&["enroll", &s(&known), "-o", &s(&gallery)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let gallery = known_gallery(tmp.path(), OBAMA_AND_BIDEN);
 
     let o = run(&["search", "obama", &s(&lib), "--gallery", &s(&gallery)]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -70,28 +75,8 @@ fn search_lists_the_persons_photos_best_first_and_reuses_a_run() {
     assert_eq!(search_d, identify_d, "{line}");
 
     // A run of the library, then the same search from its results.
-    let results = tmp.path().join("results.jsonl");
-    let o = run(&[
-        "run",
-        &s(&lib),
-        "--gallery",
-        &s(&gallery),
-        "--out",
-        &s(&results),
-        "--state",
-        &s(&tmp.path().join("state/run.sqlite")),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&[
-        "search",
-        "obama",
-        &s(&lib),
-        "--gallery",
-        &s(&gallery),
-        "--results",
-        &s(&results),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let results = run_results(tmp.path(), &lib, &gallery);
+    let o = search_obama_reusing(&lib, &gallery, &results);
     assert!(
         stderr(&o).contains("5 photos from the run's results, 0 detected afresh"),
         "{}",
@@ -123,16 +108,7 @@ fn search_lists_the_persons_photos_best_first_and_reuses_a_run() {
     std::fs::write(&results, edited.join("\n") + "\n").unwrap();
     // And a photo changed since the run is detected afresh.
     std::fs::copy(examples().join("obama.jpg"), lib.join("biden.jpg")).unwrap();
-    let o = run(&[
-        "search",
-        "obama",
-        &s(&lib),
-        "--gallery",
-        &s(&gallery),
-        "--results",
-        &s(&results),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = search_obama_reusing(&lib, &gallery, &results);
     assert!(
         stderr(&o).contains("4 photos from the run's results, 1 detected afresh"),
         "{}",

@@ -24,6 +24,13 @@ fn status(moto: &Moto, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `facerec status --queue-url JOBS --json`, asserting success; the document it prints.
+fn status_json(moto: &Moto, jobs: &str) -> serde_json::Value {
+    let o = status(moto, &["--queue-url", jobs, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_queue_dlq_tasks_and_instances() {
     set_test_env();
@@ -102,9 +109,7 @@ async fn status_shows_queue_dlq_tasks_and_instances() {
         .unwrap();
 
     // No metric yet: the age is unknown, and the rest of the status still stands.
-    let o = status(&moto, &["--queue-url", jobs, "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let s = status_json(&moto, jobs);
     assert_eq!(
         s["queue"]["oldest"]["seconds"],
         serde_json::Value::Null,
@@ -146,9 +151,7 @@ async fn status_shows_queue_dlq_tasks_and_instances() {
     }
 
     // Default names (Terraform's `name` = facerec-worker), the DLQ beside the queue.
-    let o = status(&moto, &["--queue-url", jobs, "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let s = status_json(&moto, jobs);
     assert_eq!(s["queue"]["visible"], 2, "{s}");
     assert_eq!(s["queue"]["in_flight"], 1, "{s}");
     assert_eq!(s["dlq"]["url"], dlq.as_str(), "{s}");

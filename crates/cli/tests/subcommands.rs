@@ -1,14 +1,8 @@
 //! `facerec simulate` and `facerec load` reach their crates with their own arguments.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
 
-fn facerec() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_facerec"));
-    // terraform/scaling.json is found relative to the repository root.
-    c.current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
-    c
-}
+use support::*;
 
 #[test]
 fn simulate_prints_the_table_for_one_trace() {
@@ -16,11 +10,7 @@ fn simulate_prints_the_table_for_one_trace() {
         .args(["simulate", "table", "--trace", "lone"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("### lone"), "{table}");
     assert!(table.contains("ours (deployed)"), "{table}");
@@ -45,11 +35,6 @@ fn load_rejects_a_bad_speedup_before_sending_anything() {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("speedup"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("speedup"));
 }
