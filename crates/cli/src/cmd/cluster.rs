@@ -103,12 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(Action::Name(a)) = args.action {
         return name(a);
     }
-    if !(args.threshold > 0.0 && args.threshold.is_finite()) {
-        anyhow::bail!(
-            "--threshold must be a positive number, got {}",
-            args.threshold
-        );
-    }
+    super::require_positive("--threshold", args.threshold)?;
     super::thread_pool(args.cpus)?.install(|| cluster(&args))
 }
 

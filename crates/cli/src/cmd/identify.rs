@@ -204,12 +204,7 @@ fn json_line(path: &str, faces: &[FaceMatches], tolerance: f64) -> serde_json::V
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.tolerance > 0.0 && args.tolerance.is_finite()) {
-        anyhow::bail!(
-            "--tolerance must be a positive number, got {}",
-            args.tolerance
-        );
-    }
+    super::require_positive("--tolerance", args.tolerance)?;
     super::thread_pool(args.cpus)?.install(|| run_in_pool(&args))
 }
 

@@ -46,6 +46,14 @@ pub struct ImageOpts {
 /// a 48 Mpx phone photo passes, a decompression bomb does not).
 pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
 
+/// Refuse a `FLAG` value that is not a positive, finite number (a fatal argument error).
+pub fn require_positive(flag: &str, value: f64) -> anyhow::Result<()> {
+    if !(value > 0.0 && value.is_finite()) {
+        anyhow::bail!("{flag} must be a positive number, got {value}");
+    }
+    Ok(())
+}
+
 /// A rayon pool of `--cpus` threads (`-1` or `0`: one per core, as face_recognition's `-1`).
 pub fn thread_pool(cpus: i32) -> anyhow::Result<rayon::ThreadPool> {
     let threads = usize::try_from(cpus).unwrap_or(0);

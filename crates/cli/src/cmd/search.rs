@@ -46,12 +46,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.tolerance > 0.0 && args.tolerance.is_finite()) {
-        anyhow::bail!(
-            "--tolerance must be a positive number, got {}",
-            args.tolerance
-        );
-    }
+    super::require_positive("--tolerance", args.tolerance)?;
     super::thread_pool(args.cpus)?.install(|| search(&args))
 }
 
