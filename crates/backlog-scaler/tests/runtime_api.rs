@@ -5,10 +5,9 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use support::{
-    answer_to_first_invocation, failed_cold_start, fleet, lambda_bootstrap,
-    runtime_api_with_one_event, CLUSTER, GROUP, PARAMETER, SERVICE,
+    failed_cold_start, fleet, invoke_once, packaged_bootstrap, CLUSTER, GROUP, PARAMETER, SERVICE,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,9 +20,7 @@ async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "runs the packaged binary named by FACEREC_BACKLOG_SCALER_BOOTSTRAP; scripts/build-lambda.sh backlog-scaler runs it"]
 async fn packaged_bootstrap_serves_one_invocation() {
-    let binary = std::env::var("FACEREC_BACKLOG_SCALER_BOOTSTRAP")
-        .expect("FACEREC_BACKLOG_SCALER_BOOTSTRAP must name the packaged bootstrap");
-    serve_one_invocation(&binary).await;
+    serve_one_invocation(&packaged_bootstrap("FACEREC_BACKLOG_SCALER_BOOTSTRAP")).await;
 }
 
 /// A missing variable fails the cold start with its name, before any event is taken.
@@ -45,34 +42,29 @@ async fn serve_one_invocation(binary: &str) {
     let f = fleet(40, 0, 0).await;
     // What EventBridge Scheduler sends when the target has no input: an empty object.
     let event = "{}".to_string();
-    let runtime_api = runtime_api_with_one_event("backlog-scaler", event).await;
-
-    let mut child = lambda_bootstrap(binary, &runtime_api, "backlog-scaler", f.moto.endpoint())
-        .env("QUEUE_URL", &f.queue_url)
-        .env("CLUSTER_NAME", CLUSTER)
-        .env("SERVICE_NAME", SERVICE)
-        .env("AUTOSCALING_GROUP_NAME", GROUP)
-        .env("STATE_PARAMETER", PARAMETER)
-        .env("JOB_SECONDS", "6")
-        .env("ACCEPTABLE_LATENCY_SECONDS", "300")
-        .env("TARGET_UTILIZATION", "1")
-        .env("MIN_TASKS", "0")
-        .env("MAX_TASKS", "5")
-        // One poll: the test does not wait 50 s of real time.
-        .env("RUN_SECONDS", "0")
-        .env("METRICS_NAMESPACE", "test/bootstrap")
-        .spawn()
-        .unwrap();
-
-    let (response, stdout, stderr) = answer_to_first_invocation(&runtime_api, &mut child).await;
-
-    assert!(
-        response.headers.contains("/invocation/req-1/response"),
-        "the function reported an error: {} {}\nstderr: {stderr}",
-        response.headers,
-        response.body
-    );
-    let payload: Value = serde_json::from_str(&response.body).unwrap();
+    let run = invoke_once(
+        binary,
+        "backlog-scaler",
+        event,
+        f.moto.endpoint(),
+        &[
+            ("QUEUE_URL", &f.queue_url),
+            ("CLUSTER_NAME", CLUSTER),
+            ("SERVICE_NAME", SERVICE),
+            ("AUTOSCALING_GROUP_NAME", GROUP),
+            ("STATE_PARAMETER", PARAMETER),
+            ("JOB_SECONDS", "6"),
+            ("ACCEPTABLE_LATENCY_SECONDS", "300"),
+            ("TARGET_UTILIZATION", "1"),
+            ("MIN_TASKS", "0"),
+            ("MAX_TASKS", "5"),
+            // One poll: the test does not wait 50 s of real time.
+            ("RUN_SECONDS", "0"),
+            ("METRICS_NAMESPACE", "test/bootstrap"),
+        ],
+    )
+    .await;
+    let (payload, lines, stdout) = (&run.payload, &run.lines, &run.stdout);
     assert_eq!(payload["polls"][0]["visible"], json!(40));
     assert_eq!(payload["polls"][0]["desired_tasks"], json!(2));
     assert_eq!(payload["failed_polls"], json!([]));
@@ -80,11 +72,7 @@ async fn serve_one_invocation(binary: &str) {
     assert_eq!(f.group().await.0, 2);
     assert_eq!(f.state().await.samples.len(), 1);
 
-    // Every stdout line is JSON: log records and EMF records alike.
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    // Every stdout line is JSON (asserted by `invoke_once`): log and EMF records alike.
     let poll = lines
         .iter()
         .find(|v| v.get("DesiredTasks").is_some())

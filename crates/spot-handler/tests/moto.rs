@@ -53,10 +53,16 @@ async fn spot_warning_drains_only_the_interrupted_instance() {
     assert_eq!(out.records[3].outcome, RecordOutcome::Duplicate);
     assert!(out.response().batch_item_failures.is_empty());
 
-    assert_eq!(status_of(&c.ecs, CLUSTER, victim_arn).await, "DRAINING");
-    assert_eq!(status_of(&c.ecs, CLUSTER, bystander_arn).await, "ACTIVE");
     assert_eq!(
-        status_of(&c.ecs, "someone-else", &c.foreign.1).await,
+        container_instance_status(&c.ecs, CLUSTER, victim_arn).await,
+        "DRAINING"
+    );
+    assert_eq!(
+        container_instance_status(&c.ecs, CLUSTER, bystander_arn).await,
+        "ACTIVE"
+    );
+    assert_eq!(
+        container_instance_status(&c.ecs, "someone-else", &c.foreign.1).await,
         "ACTIVE"
     );
     assert_ne!(victim, bystander);
@@ -75,7 +81,10 @@ async fn spot_warning_drains_only_the_interrupted_instance() {
             container_instance_arn: victim_arn.clone()
         }
     );
-    assert_eq!(status_of(&c.ecs, CLUSTER, bystander_arn).await, "ACTIVE");
+    assert_eq!(
+        container_instance_status(&c.ecs, CLUSTER, bystander_arn).await,
+        "ACTIVE"
+    );
     // The first delivery left its mark on the container instance (an ECS attribute, read
     // back by DescribeContainerInstances): the redelivery counts nothing more.
     assert_eq!(handler.metrics().records_with("Interruptions").len(), 1);
@@ -100,7 +109,10 @@ async fn rebalance_recommendation_follows_capacity_rebalance() {
         out.records[0].outcome,
         RecordOutcome::Recorded { .. }
     ));
-    assert_eq!(status_of(&c.ecs, CLUSTER, first_arn).await, "ACTIVE");
+    assert_eq!(
+        container_instance_status(&c.ecs, CLUSTER, first_arn).await,
+        "ACTIVE"
+    );
     assert_eq!(
         off.metrics().records_with("Interruptions")[0]["AvailabilityZone"],
         "us-east-1a"
@@ -117,8 +129,14 @@ async fn rebalance_recommendation_follows_capacity_rebalance() {
         out.records[0].outcome,
         RecordOutcome::Drained { .. }
     ));
-    assert_eq!(status_of(&c.ecs, CLUSTER, second_arn).await, "DRAINING");
-    assert_eq!(status_of(&c.ecs, CLUSTER, first_arn).await, "ACTIVE");
+    assert_eq!(
+        container_instance_status(&c.ecs, CLUSTER, second_arn).await,
+        "DRAINING"
+    );
+    assert_eq!(
+        container_instance_status(&c.ecs, CLUSTER, first_arn).await,
+        "ACTIVE"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

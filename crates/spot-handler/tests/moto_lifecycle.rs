@@ -28,25 +28,7 @@ async fn group(moto: &Moto, our_heartbeat_timeout: i32) -> Group {
         .send()
         .await
         .unwrap();
-    autoscaling
-        .create_launch_configuration()
-        .launch_configuration_name("facerec-workers")
-        .image_id("ami-12c6146b")
-        .instance_type("c6i.large")
-        .send()
-        .await
-        .unwrap();
-    autoscaling
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(GROUP)
-        .launch_configuration_name("facerec-workers")
-        .min_size(0)
-        .max_size(2)
-        .desired_capacity(2)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
+    create_group(&autoscaling, GROUP, 2, 2, false).await;
     for (hook, timeout) in [(OUR_HOOK, our_heartbeat_timeout), (ECS_HOOK, 300)] {
         autoscaling
             .put_lifecycle_hook()
@@ -59,16 +41,9 @@ async fn group(moto: &Moto, our_heartbeat_timeout: i32) -> Group {
             .await
             .unwrap();
     }
-    let members = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(GROUP)
-        .send()
-        .await
-        .unwrap();
     let mut instances = Vec::new();
-    for member in members.auto_scaling_groups()[0].instances() {
-        let id = member.instance_id().unwrap().to_string();
-        let arn = register(&ecs, CLUSTER, &id).await;
+    for id in group_instance_ids(&autoscaling, GROUP).await {
+        let arn = register_container_instance(&ecs, CLUSTER, &id).await;
         instances.push((id, arn));
     }
     assert_eq!(instances.len(), 2);
@@ -174,7 +149,6 @@ impl Group {
         serde_json::from_value(json!({ "Records": records })).unwrap()
     }
 
-    /// Starts one worker task on the container instance; returns its ARN.
     /// A scale-in that picks `instance`: Auto Scaling holds it in Terminating:Wait and
     /// emits one lifecycle event per hook.
     async fn scale_in(&self, instance: &str) {
@@ -187,20 +161,9 @@ impl Group {
             .unwrap();
     }
 
+    /// Starts one worker task on the container instance; returns its ARN.
     async fn start_task(&self, container_instance_arn: &str) -> String {
-        self.ecs
-            .register_task_definition()
-            .family("facerec-worker")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("worker")
-                    .image("facerec-worker:test")
-                    .memory(512)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        register_worker_task_definition(&self.ecs).await;
         self.ecs
             .start_task()
             .cluster(CLUSTER)
@@ -307,8 +270,14 @@ async fn lifecycle_completes_our_hook_with_continue_once_the_task_stops() {
     );
     let waited = finished - started;
     assert!(waited < Duration::from_secs(15), "{waited:?}");
-    assert_eq!(status_of(&g.ecs, CLUSTER, victim_arn).await, "DRAINING");
-    assert_eq!(status_of(&g.ecs, CLUSTER, bystander_arn).await, "ACTIVE");
+    assert_eq!(
+        container_instance_status(&g.ecs, CLUSTER, victim_arn).await,
+        "DRAINING"
+    );
+    assert_eq!(
+        container_instance_status(&g.ecs, CLUSTER, bystander_arn).await,
+        "ACTIVE"
+    );
 
     // Our CONTINUE did not end ECS's action (ABANDON would have): the instance waits on
     // ECS's hook alone, and ECS can still complete it. Then Auto Scaling terminates it.

@@ -6,11 +6,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::cluster::{fixture, register, status_of};
-use support::{
-    answer_to_first_invocation, failed_cold_start, lambda_bootstrap, runtime_api_with_one_event,
-    sdk_config, start_moto,
-};
+use support::cluster::{container_instance_status, fixture, register_container_instance};
+use support::{failed_cold_start, invoke_once, packaged_bootstrap, sdk_config, start_moto};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
@@ -23,9 +20,7 @@ async fn bootstrap_serves_one_invocation_through_the_runtime_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "runs the packaged binary named by FACEREC_SPOT_HANDLER_BOOTSTRAP; scripts/build-spot-handler.sh runs it"]
 async fn packaged_bootstrap_serves_one_invocation() {
-    let binary = std::env::var("FACEREC_SPOT_HANDLER_BOOTSTRAP")
-        .expect("FACEREC_SPOT_HANDLER_BOOTSTRAP must name the packaged bootstrap");
-    serve_one_invocation(&binary).await;
+    serve_one_invocation(&packaged_bootstrap("FACEREC_SPOT_HANDLER_BOOTSTRAP")).await;
 }
 
 /// A group without our hook's name cannot tell our hook from ECS's: the cold start
@@ -52,7 +47,7 @@ async fn serve_one_invocation(binary: &str) {
         .await
         .unwrap();
     let instance = moto.run_instance("us-east-1a").await;
-    let arn = register(&ecs, "facerec", &instance).await;
+    let arn = register_container_instance(&ecs, "facerec", &instance).await;
 
     let body = fixture("spot-interruption-warning.json").replace("i-1234567890abcdef0", &instance);
     let event = json!({ "Records": [
@@ -61,33 +56,24 @@ async fn serve_one_invocation(binary: &str) {
     ]})
     .to_string();
 
-    let runtime_api = runtime_api_with_one_event("spot", event).await;
+    let run = invoke_once(
+        binary,
+        "spot",
+        event,
+        &moto.endpoint,
+        &[
+            ("CLUSTER_NAME", "facerec"),
+            ("METRICS_NAMESPACE", "test/bootstrap"),
+        ],
+    )
+    .await;
+    let (lines, stdout) = (&run.lines, &run.stdout);
+    assert_eq!(run.payload, json!({"batchItemFailures": []}));
 
-    let mut child = lambda_bootstrap(binary, &runtime_api, "spot", &moto.endpoint)
-        .env("CLUSTER_NAME", "facerec")
-        .env("METRICS_NAMESPACE", "test/bootstrap")
-        .spawn()
-        .unwrap();
-
-    let (response, stdout, stderr) = answer_to_first_invocation(&runtime_api, &mut child).await;
-
-    assert!(
-        response.headers.contains("/invocation/req-1/response"),
-        "the function reported an error: {} {}\nstderr: {stderr}",
-        response.headers,
-        response.body
-    );
-    let payload: Value = serde_json::from_str(&response.body).unwrap();
-    assert_eq!(payload, json!({"batchItemFailures": []}));
-
-    let status = status_of(&ecs, "facerec", &arn).await;
+    let status = container_instance_status(&ecs, "facerec", &arn).await;
     assert_eq!(status, "DRAINING");
 
-    // Every stdout line is JSON: log records and EMF records alike.
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    // Every stdout line is JSON (asserted by `invoke_once`): log and EMF records alike.
     let emf: Vec<&Value> = lines.iter().filter(|v| v.get("_aws").is_some()).collect();
     let interruption = emf
         .iter()

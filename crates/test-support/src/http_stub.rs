@@ -256,3 +256,52 @@ pub async fn answer_to_first_invocation(
         .unwrap();
     (response, stdout, stderr)
 }
+
+/// What a Lambda bootstrap answered to its one invocation: the response payload and its
+/// stdout, each line parsed as JSON (log and EMF records alike), and as text.
+pub struct Invocation {
+    pub payload: serde_json::Value,
+    pub lines: Vec<serde_json::Value>,
+    pub stdout: String,
+}
+
+/// Runs `binary` as Lambda function `function_name` with `variables` and AWS at
+/// `aws_endpoint`, hands it `event` through [`runtime_api_with_one_event`], and returns
+/// its answer; asserts the answer is a response (not an error) and every stdout line is
+/// JSON.
+pub async fn invoke_once(
+    binary: &str,
+    function_name: &str,
+    event: String,
+    aws_endpoint: &str,
+    variables: &[(&str, &str)],
+) -> Invocation {
+    let runtime_api = runtime_api_with_one_event(function_name, event).await;
+    let mut child = lambda_bootstrap(binary, &runtime_api, function_name, aws_endpoint)
+        .envs(variables.iter().copied())
+        .spawn()
+        .unwrap();
+    let (response, stdout, stderr) = answer_to_first_invocation(&runtime_api, &mut child).await;
+    assert!(
+        response.headers.contains("/invocation/req-1/response"),
+        "the function reported an error: {} {}\nstderr: {stderr}",
+        response.headers,
+        response.body
+    );
+    let payload = serde_json::from_str(&response.body).unwrap();
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    Invocation {
+        payload,
+        lines,
+        stdout,
+    }
+}
+
+/// The packaged bootstrap that `variable` names (a build script sets it before zipping).
+pub fn packaged_bootstrap(variable: &str) -> String {
+    std::env::var(variable)
+        .unwrap_or_else(|_| panic!("{variable} must name the packaged bootstrap"))
+}

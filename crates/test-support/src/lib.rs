@@ -11,9 +11,12 @@
 //!   slow, reset mid-response) between a worker and moto, switchable at run time;
 //! - [`stand_ins`]: the ECS agent's and IMDSv2's stand-ins, an endpoint that goes away;
 //! - [`process`]: worker processes with their logs;
+//! - [`fleet`] (feature `fleet`): the worker fleet's ECS and Auto Scaling pieces in moto;
 //! - [`worker_runtime`] (feature `worker-runtime`): the worker runtime's test bed.
 
 pub mod fault_proxy;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 pub mod http_stub;
 pub mod moto;
 pub mod process;
@@ -25,8 +28,8 @@ pub mod worker_runtime;
 pub use facerec_moto_server::{repo_root, MotoServer};
 pub use fault_proxy::{Fault, FaultProxy};
 pub use http_stub::{
-    answer_to_first_invocation, failed_cold_start, lambda_bootstrap, runtime_api_with_one_event,
-    Recorded, Reply, Stub,
+    answer_to_first_invocation, failed_cold_start, invoke_once, lambda_bootstrap,
+    packaged_bootstrap, runtime_api_with_one_event, Invocation, Recorded, Reply, Stub,
 };
 pub use moto::Moto;
 pub use process::WorkerProcess;

@@ -7,10 +7,13 @@
 pub mod fake;
 
 use aws_config::SdkConfig;
-use aws_sdk_ecs::types::ContainerDefinition;
 use facerec_backlog_policy::PolicyState;
 use facerec_backlog_scaler::{
     AwsFleet, BacklogScaler, RecordedMetrics, ScalerConfig, SsmStateStore,
+};
+use facerec_test_support::fleet::{
+    container_instance_status, create_group, create_worker_service, group_instance_ids,
+    register_container_instance,
 };
 use facerec_test_support::MotoServer;
 
@@ -71,67 +74,11 @@ pub async fn fleet(messages: usize, service_desired: i32, instances: i32) -> Fle
         .send()
         .await
         .unwrap();
-    ecs.register_task_definition()
-        .family("facerec-worker")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("worker")
-                .image("facerec-worker:test")
-                .memory(512)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    ecs.create_service()
-        .cluster(CLUSTER)
-        .service_name(SERVICE)
-        .task_definition("facerec-worker")
-        .desired_count(service_desired)
-        .send()
-        .await
-        .unwrap();
-    autoscaling
-        .create_launch_configuration()
-        .launch_configuration_name("facerec-workers")
-        .image_id("ami-12c6146b")
-        .instance_type("c6i.large")
-        .send()
-        .await
-        .unwrap();
-    autoscaling
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(GROUP)
-        .launch_configuration_name("facerec-workers")
-        .min_size(0)
-        .max_size(10)
-        .desired_capacity(instances)
-        .new_instances_protected_from_scale_in(true)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
-    let members = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(GROUP)
-        .send()
-        .await
-        .unwrap();
+    create_worker_service(&ecs, CLUSTER, SERVICE, service_desired).await;
+    create_group(&autoscaling, GROUP, 10, instances, true).await;
     let mut registered = Vec::new();
-    for member in members.auto_scaling_groups()[0].instances() {
-        let id = member.instance_id().unwrap().to_string();
-        let document = serde_json::json!({ "instanceId": id, "region": "us-east-1" }).to_string();
-        let arn = ecs
-            .register_container_instance()
-            .cluster(CLUSTER)
-            .instance_identity_document(document)
-            .send()
-            .await
-            .unwrap()
-            .container_instance()
-            .and_then(|ci| ci.container_instance_arn())
-            .unwrap()
-            .to_string();
+    for id in group_instance_ids(&autoscaling, GROUP).await {
+        let arn = register_container_instance(&ecs, CLUSTER, &id).await;
         registered.push((id, arn));
     }
     assert_eq!(registered.len(), instances as usize);
@@ -238,17 +185,7 @@ impl Fleet {
     }
 
     pub async fn status(&self, arn: &str) -> String {
-        self.ecs
-            .describe_container_instances()
-            .cluster(CLUSTER)
-            .container_instances(arn)
-            .send()
-            .await
-            .unwrap()
-            .container_instances()[0]
-            .status()
-            .unwrap()
-            .to_string()
+        container_instance_status(&self.ecs, CLUSTER, arn).await
     }
 
     pub async fn state(&self) -> PolicyState {
@@ -271,6 +208,5 @@ impl Fleet {
 // The loopback stub (Lambda Runtime API stand-in), shared with the Spot handler's tests.
 #[allow(unused_imports)] // not every test binary uses the stub
 pub use facerec_test_support::{
-    answer_to_first_invocation, failed_cold_start, lambda_bootstrap, runtime_api_with_one_event,
-    Recorded, Reply, Stub,
+    failed_cold_start, invoke_once, packaged_bootstrap, Recorded, Reply, Stub,
 };

@@ -7,12 +7,16 @@
 pub use std::time::Duration;
 
 pub use aws_lambda_events::event::sqs::SqsEvent;
-pub use aws_sdk_ecs::types::ContainerDefinition;
 pub use facerec_spot_handler::{
     AwsFleet, HandlerConfig, LifecycleWait, RecordOutcome, RecordedMetrics, SkipReason,
     SpotHandler, WaitEnd,
 };
 pub use serde_json::{json, Value};
+
+pub use facerec_test_support::fleet::{
+    container_instance_status, create_group, group_instance_ids, register_container_instance,
+    register_worker_task_definition,
+};
 
 pub use super::{autoscaling_error, ecs_error, sdk_config, start_moto, Moto, Reply, Stub};
 
@@ -66,34 +70,6 @@ pub fn config(capacity_rebalance: bool) -> HandlerConfig {
     }
 }
 
-/// Registers `instance_id` (which moto launched) as a container instance of `cluster`.
-pub async fn register(ecs: &aws_sdk_ecs::Client, cluster: &str, instance_id: &str) -> String {
-    let document = json!({ "instanceId": instance_id, "region": "us-east-1" }).to_string();
-    ecs.register_container_instance()
-        .cluster(cluster)
-        .instance_identity_document(document)
-        .send()
-        .await
-        .unwrap()
-        .container_instance()
-        .and_then(|ci| ci.container_instance_arn())
-        .unwrap()
-        .to_string()
-}
-
-pub async fn status_of(ecs: &aws_sdk_ecs::Client, cluster: &str, arn: &str) -> String {
-    ecs.describe_container_instances()
-        .cluster(cluster)
-        .container_instances(arn)
-        .send()
-        .await
-        .unwrap()
-        .container_instances()[0]
-        .status()
-        .unwrap()
-        .to_string()
-}
-
 /// Two instances in our cluster (in two AZs) and one in another cluster.
 pub struct Cluster {
     pub ecs: aws_sdk_ecs::Client,
@@ -115,11 +91,11 @@ pub async fn cluster(moto: &Moto) -> Cluster {
     let mut instances = Vec::new();
     for az in ["us-east-1a", "us-east-1b"] {
         let id = moto.run_instance(az).await;
-        let arn = register(&ecs, CLUSTER, &id).await;
+        let arn = register_container_instance(&ecs, CLUSTER, &id).await;
         instances.push((id, arn));
     }
     let foreign_id = moto.run_instance("us-east-1c").await;
-    let foreign_arn = register(&ecs, "someone-else", &foreign_id).await;
+    let foreign_arn = register_container_instance(&ecs, "someone-else", &foreign_id).await;
     Cluster {
         ecs,
         sdk,

@@ -12,8 +12,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 #[allow(unused_imports)] // not every test binary uses the stub
 pub use facerec_test_support::{
-    answer_to_first_invocation, failed_cold_start, lambda_bootstrap, runtime_api_with_one_event,
-    Moto, Recorded, Reply, Stub,
+    failed_cold_start, invoke_once, packaged_bootstrap, Moto, Recorded, Reply, Stub,
 };
 
 /// The environment common.md requires of anything touching the SDK: no IMDS, fixed
