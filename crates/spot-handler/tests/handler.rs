@@ -83,10 +83,9 @@ async fn lifecycle_drains_waits_for_tasks_heartbeats_then_continues() {
     let fleet = MemoryFleet {
         // 5 s polls: tasks stop on the 30th describe, ~145 s in, after two heartbeats.
         stop_after_polls: Some(30),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 2)
+        ..ours_active(2)
     };
-    let h = handler(fleet, config(false));
-    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
+    let (h, out, waited) = lifecycle_timed(fleet).await;
     assert_eq!(
         out.records[0].outcome,
         ours_lifecycle_done(WaitEnd::TasksStopped, true)
@@ -177,10 +176,9 @@ async fn lifecycle_already_completed_elsewhere_is_success() {
         fail_complete: Some(FleetError::LifecycleActionGone(
             "No active Lifecycle Action found".into(),
         )),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 0)
+        ..ours_active(0)
     };
-    let h = handler(fleet, config(false));
-    let out = deliver(&h, "terminate-lifecycle-action.json").await;
+    let (h, out) = lifecycle(fleet).await;
     assert_eq!(
         out.records[0].outcome,
         ours_lifecycle_done(WaitEnd::TasksStopped, false)
@@ -312,7 +310,7 @@ async fn only_transient_failures_are_reported_for_redelivery() {
     let h = handler(
         MemoryFleet {
             fail_drain: Some(transient()),
-            ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
+            ..ours_active(1)
         },
         config(false),
     );
@@ -343,7 +341,7 @@ async fn only_transient_failures_are_reported_for_redelivery() {
                 operation: "ecs:UpdateContainerInstancesState",
                 message: "AccessDeniedException".into(),
             }),
-            ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
+            ..ours_active(1)
         },
         config(false),
     );
@@ -358,7 +356,7 @@ async fn only_transient_failures_are_reported_for_redelivery() {
 #[tokio::test(start_paused = true)]
 async fn a_waiting_lifecycle_hook_does_not_delay_a_spot_warning_in_the_same_batch() {
     let other = "i-0aaaaaaaaaaaaaaaa";
-    let fleet = MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1);
+    let fleet = ours_active(1);
     fleet.add(other, "arn:other", "ACTIVE", 1);
     let h = handler(fleet, config(false));
     let lifecycle = fixture("terminate-lifecycle-action.json");

@@ -86,10 +86,9 @@ async fn the_warm_pool_sample_with_fractional_time_is_handled_for_its_hook() {
 async fn a_heartbeat_finding_the_action_gone_ends_the_wait_without_completing() {
     let fleet = MemoryFleet {
         heartbeat_gone_after: Some(1), // first heartbeat fine, second finds it gone
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
+        ..ours_active(1)
     };
-    let h = handler(fleet, config(false));
-    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
+    let (h, out, waited) = lifecycle_timed(fleet).await;
     assert_eq!(
         out.records[0].outcome,
         ours_lifecycle_done(WaitEnd::ActionEnded, false)
@@ -111,10 +110,9 @@ async fn describe_errors_while_waiting_keep_the_wait_going() {
     let fleet = MemoryFleet {
         fail_describe: Some((transient(), 3)),
         stop_after_polls: Some(4),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
+        ..ours_active(1)
     };
-    let h = handler(fleet, config(false));
-    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
+    let (h, out, waited) = lifecycle_timed(fleet).await;
     assert_eq!(
         out.records[0].outcome,
         ours_lifecycle_done(WaitEnd::TasksStopped, true)
@@ -129,7 +127,7 @@ async fn describe_errors_while_waiting_keep_the_wait_going() {
     // the hook is still answered.
     let fleet = MemoryFleet {
         fail_describe: Some((permanent("ecs:DescribeContainerInstances"), usize::MAX)),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
+        ..ours_active(1)
     };
     let mut c = config(false);
     c.lifecycle.max_wait = Duration::from_secs(90);
@@ -148,10 +146,9 @@ async fn describe_errors_while_waiting_keep_the_wait_going() {
 async fn an_instance_deregistering_while_waiting_ends_the_wait() {
     let fleet = MemoryFleet {
         deregister_at_poll: Some(3),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 2)
+        ..ours_active(2)
     };
-    let h = handler(fleet, config(false));
-    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
+    let (h, out, waited) = lifecycle_timed(fleet).await;
     assert_eq!(
         out.records[0].outcome,
         ours_lifecycle_done(WaitEnd::Deregistered, true)
@@ -169,10 +166,9 @@ async fn an_instance_deregistering_while_waiting_ends_the_wait() {
 async fn a_permanent_error_on_completion_is_reported_not_retried() {
     let fleet = MemoryFleet {
         fail_complete: Some(permanent("autoscaling:CompleteLifecycleAction")),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 0)
+        ..ours_active(0)
     };
-    let h = handler(fleet, config(false));
-    let out = deliver(&h, "terminate-lifecycle-action.json").await;
+    let (h, out) = lifecycle(fleet).await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::Failed(permanent("autoscaling:CompleteLifecycleAction"))
@@ -190,10 +186,9 @@ async fn a_permanent_error_on_completion_is_reported_not_retried() {
 async fn an_instance_that_cannot_be_drained_is_let_go_with_continue() {
     let fleet = MemoryFleet {
         fail_drain: Some(permanent("ecs:UpdateContainerInstancesState")),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
+        ..ours_active(1)
     };
-    let h = handler(fleet, config(false));
-    let out = deliver(&h, "terminate-lifecycle-action.json").await;
+    let (h, out) = lifecycle(fleet).await;
     assert_eq!(
         out.records[0].outcome,
         RecordOutcome::LifecycleDone {
@@ -215,10 +210,9 @@ async fn an_instance_that_cannot_be_drained_is_let_go_with_continue() {
 async fn a_transient_drain_error_leaves_the_hook_pending_for_the_redelivery() {
     let fleet = MemoryFleet {
         fail_drain: Some(transient()),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
+        ..ours_active(1)
     };
-    let h = handler(fleet, config(false));
-    let out = deliver(&h, "terminate-lifecycle-action.json").await;
+    let (h, out) = lifecycle(fleet).await;
     assert_eq!(out.records[0].outcome, RecordOutcome::Failed(transient()));
     assert_eq!(out.response().batch_item_failures.len(), 1);
     assert_eq!(h.fleet().count(|c| matches!(c, Call::Complete(_))), 0);
@@ -326,7 +320,7 @@ async fn recorded_recommendations_count_once_and_do_not_hide_the_interruption() 
 async fn a_failed_mark_still_drains_and_counts() {
     let fleet = MemoryFleet {
         fail_mark: Some(permanent("ecs:PutAttributes")),
-        ..MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", 1)
+        ..ours_active(1)
     };
     let h = handler(fleet, config(false));
     let spot = fixture("spot-interruption-warning.json");

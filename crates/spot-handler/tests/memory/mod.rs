@@ -255,6 +255,27 @@ pub async fn deliver_timed(h: &MemoryHandler, name: &str) -> (BatchOutcome, Dura
     (out, started.elapsed())
 }
 
+/// A cluster of our instance alone, ACTIVE with `running` tasks: the base the tests set
+/// their knobs on.
+pub fn ours_active(running: i32) -> MemoryFleet {
+    MemoryFleet::with_instance(OURS, OUR_ARN, "ACTIVE", running)
+}
+
+/// The lifecycle sample event delivered to a handler over `fleet` with the default
+/// configuration; the handler (for its calls and metrics) and the batch's outcome.
+pub async fn lifecycle(fleet: MemoryFleet) -> (MemoryHandler, BatchOutcome) {
+    let h = handler(fleet, config(false));
+    let out = deliver(&h, "terminate-lifecycle-action.json").await;
+    (h, out)
+}
+
+/// [`lifecycle`], and how long the handler took on tokio's clock (see [`deliver_timed`]).
+pub async fn lifecycle_timed(fleet: MemoryFleet) -> (MemoryHandler, BatchOutcome, Duration) {
+    let h = handler(fleet, config(false));
+    let (out, waited) = deliver_timed(&h, "terminate-lifecycle-action.json").await;
+    (h, out, waited)
+}
+
 /// The outcome of a lifecycle action of our instance whose wait ended with `wait`.
 pub fn ours_lifecycle_done(wait: WaitEnd, continued: bool) -> RecordOutcome {
     RecordOutcome::LifecycleDone {
