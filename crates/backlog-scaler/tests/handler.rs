@@ -11,21 +11,15 @@ use facerec_backlog_scaler::{
     state_json, QueueDepth, ScalerConfig, ScalerError, TokioClock, STATE_LIMIT_BYTES,
 };
 use support::fake::{
-    assert_first_instance_set_active_again, ci, count, in_service, on, scaler, writes, FakeFleet,
-    MemoryStore, World, T0_MS,
+    assert_first_instance_set_active_again, ci, count, fresh, in_service, on, one_idle_instance,
+    scaler, up_to_ten, writes, FakeFleet, MemoryStore, World, T0_MS,
 };
 
 /// One invocation polls at 0, 10 … 50 s of (paused) time, and the rule's samples carry
 /// those times into the saved state.
 #[tokio::test(start_paused = true)]
 async fn an_invocation_polls_every_10_seconds_for_50_seconds() {
-    let s = scaler(
-        World {
-            max_size: 10,
-            ..World::default()
-        },
-        MemoryStore::default(),
-    );
+    let s = fresh(up_to_ten());
     let started = tokio::time::Instant::now();
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert_eq!(started.elapsed(), Duration::from_secs(50));
@@ -57,17 +51,13 @@ async fn an_invocation_polls_every_10_seconds_for_50_seconds() {
 /// to 2 at the first poll; the later polls see the new desired count and change nothing.
 #[tokio::test(start_paused = true)]
 async fn a_backlog_raises_the_service_and_the_group_once() {
-    let s = scaler(
-        World {
-            depth: QueueDepth {
-                visible: 40,
-                in_flight: 0,
-            },
-            max_size: 10,
-            ..World::default()
+    let s = fresh(World {
+        depth: QueueDepth {
+            visible: 40,
+            in_flight: 0,
         },
-        MemoryStore::default(),
-    );
+        ..up_to_ten()
+    });
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert_eq!(report.polls[0].want, 2);
     assert_eq!(report.polls[0].desired_tasks, 2);
@@ -94,33 +84,26 @@ async fn a_backlog_raises_the_service_and_the_group_once() {
 /// the rule, no SetDesiredCapacity call; the raise is capped at the group's max_size.
 #[tokio::test(start_paused = true)]
 async fn the_group_is_never_lowered_with_set_desired_capacity() {
-    let s = scaler(
-        World {
-            depth: QueueDepth {
-                visible: 40,
-                in_flight: 0,
-            },
-            service_desired: 2,
-            group_desired: 5,
-            max_size: 10,
-            ..World::default()
+    let s = fresh(World {
+        depth: QueueDepth {
+            visible: 40,
+            in_flight: 0,
         },
-        MemoryStore::default(),
-    );
+        service_desired: 2,
+        group_desired: 5,
+        ..up_to_ten()
+    });
     s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert_eq!(count(&s.fleet().calls(), "SetDesiredCapacity"), 0);
 
-    let s = scaler(
-        World {
-            depth: QueueDepth {
-                visible: 1000,
-                in_flight: 0,
-            },
-            max_size: 3,
-            ..World::default()
+    let s = fresh(World {
+        depth: QueueDepth {
+            visible: 1000,
+            in_flight: 0,
         },
-        MemoryStore::default(),
-    );
+        max_size: 3,
+        ..World::default()
+    });
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert_eq!(report.polls[0].desired_tasks, 5);
     let calls = s.fleet().calls();
@@ -142,10 +125,9 @@ async fn scale_in_drains_then_terminates_only_empty_instances() {
     let fleet = FakeFleet::new(World {
         service_desired: 3,
         group_desired: 4,
-        max_size: 10,
         group,
         container_instances: vec![ci(1, 0), ci(2, 1), ci(3, 0)],
-        ..World::default()
+        ..up_to_ten()
     });
     let s = on(fleet.clone(), MemoryStore::journaled(&fleet));
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
@@ -183,22 +165,18 @@ async fn scale_in_drains_then_terminates_only_empty_instances() {
 /// so of three empty-looking instances in a group of four only two go.
 #[tokio::test(start_paused = true)]
 async fn never_removes_more_than_the_excess_nor_goes_below_the_busy_tasks() {
-    let s = scaler(
-        World {
-            depth: QueueDepth {
-                visible: 0,
-                in_flight: 2,
-            },
-            busy: 2,
-            service_desired: 4,
-            group_desired: 4,
-            max_size: 10,
-            group: in_service(&[1, 2, 3, 4]),
-            container_instances: vec![ci(1, 0), ci(2, 0), ci(3, 0), ci(4, 1)],
-            ..World::default()
+    let s = fresh(World {
+        depth: QueueDepth {
+            visible: 0,
+            in_flight: 2,
         },
-        MemoryStore::default(),
-    );
+        busy: 2,
+        service_desired: 4,
+        group_desired: 4,
+        group: in_service(&[1, 2, 3, 4]),
+        container_instances: vec![ci(1, 0), ci(2, 0), ci(3, 0), ci(4, 1)],
+        ..up_to_ten()
+    });
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     for poll in &report.polls {
         assert!(poll.desired_tasks >= 2, "{poll:?}");
@@ -224,18 +202,11 @@ async fn never_removes_more_than_the_excess_nor_goes_below_the_busy_tasks() {
 /// set ACTIVE again and not terminated.
 #[tokio::test(start_paused = true)]
 async fn an_instance_that_gains_a_task_while_draining_is_kept() {
-    let s = scaler(
-        World {
-            service_desired: 1,
-            group_desired: 1,
-            max_size: 10,
-            group: in_service(&[1]),
-            container_instances: vec![ci(1, 0)],
-            task_lands_on: Some(ci(1, 0).arn),
-            ..World::default()
-        },
-        MemoryStore::default(),
-    );
+    let s = fresh(World {
+        service_desired: 1,
+        task_lands_on: Some(ci(1, 0).arn),
+        ..one_idle_instance()
+    });
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert!(report.polls.iter().all(|p| p.terminated.is_empty()));
     let calls = s.fleet().calls();
@@ -246,17 +217,10 @@ async fn an_instance_that_gains_a_task_while_draining_is_kept() {
 /// A failed termination sets the drained instance ACTIVE again and skips the poll.
 #[tokio::test(start_paused = true)]
 async fn a_failed_termination_undoes_the_drain() {
-    let s = scaler(
-        World {
-            group_desired: 1,
-            max_size: 10,
-            group: in_service(&[1]),
-            container_instances: vec![ci(1, 0)],
-            fail: vec!["TerminateInstanceInAutoScalingGroup"],
-            ..World::default()
-        },
-        MemoryStore::default(),
-    );
+    let s = fresh(World {
+        fail: vec!["TerminateInstanceInAutoScalingGroup"],
+        ..one_idle_instance()
+    });
     // Every poll tries, fails and undoes: the invocation is an error naming the call.
     match s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap_err() {
         ScalerError::AllPollsFailed { polls, last } => {
@@ -274,14 +238,10 @@ async fn a_failed_termination_undoes_the_drain() {
 /// alarm), and the state is still saved.
 #[tokio::test(start_paused = true)]
 async fn every_poll_failing_is_an_invocation_error() {
-    let s = scaler(
-        World {
-            max_size: 10,
-            fail: vec!["GetTaskProtection"],
-            ..World::default()
-        },
-        MemoryStore::default(),
-    );
+    let s = fresh(World {
+        fail: vec!["GetTaskProtection"],
+        ..up_to_ten()
+    });
     let err = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap_err();
     match &err {
         ScalerError::AllPollsFailed { polls, last } => {
@@ -300,18 +260,14 @@ async fn every_poll_failing_is_an_invocation_error() {
 
     // One poll of six failing: the invocation succeeds, and the next poll acts on what
     // the failed one could not (here: raising the service for a backlog).
-    let s = scaler(
-        World {
-            depth: QueueDepth {
-                visible: 40,
-                in_flight: 0,
-            },
-            max_size: 10,
-            fail_once: vec!["UpdateService"],
-            ..World::default()
+    let s = fresh(World {
+        depth: QueueDepth {
+            visible: 40,
+            in_flight: 0,
         },
-        MemoryStore::default(),
-    );
+        fail_once: vec!["UpdateService"],
+        ..up_to_ten()
+    });
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert_eq!(report.failed_polls.len(), 1, "{report:?}");
     assert!(report.failed_polls[0].contains("UpdateService"));
@@ -333,12 +289,11 @@ async fn state_round_trips_between_invocations() {
         busy: 3,
         service_desired: 3,
         group_desired: 3,
-        max_size: 10,
         group: in_service(&[1, 2, 3]),
         container_instances: vec![ci(1, 1), ci(2, 1), ci(3, 1)],
-        ..World::default()
+        ..up_to_ten()
     };
-    let s = scaler(world, MemoryStore::default());
+    let s = fresh(world);
     s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     let first: PolicyState =
         serde_json::from_str(s.store().value.lock().unwrap().as_deref().unwrap()).unwrap();
@@ -370,13 +325,12 @@ async fn state_round_trips_between_invocations() {
         busy: 3,
         service_desired: 3,
         group_desired: 3,
-        max_size: 10,
         group: in_service(&[1, 2, 3]),
         container_instances: vec![ci(1, 1), ci(2, 1), ci(3, 1)],
-        ..World::default()
+        ..up_to_ten()
     };
     lower(&mut world);
-    let amnesiac = scaler(world, MemoryStore::default());
+    let amnesiac = fresh(world);
     let report = amnesiac
         .invoke(&TokioClock::anchored_at(T0_MS + 120_000))
         .await
@@ -402,13 +356,7 @@ async fn state_round_trips_between_invocations() {
             "state not read",
         ),
     ] {
-        let s = scaler(
-            World {
-                max_size: 10,
-                ..World::default()
-            },
-            store,
-        );
+        let s = scaler(up_to_ten(), store);
         let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
         assert!(
             report
@@ -421,10 +369,7 @@ async fn state_round_trips_between_invocations() {
     }
 
     let s = scaler(
-        World {
-            max_size: 10,
-            ..World::default()
-        },
+        up_to_ten(),
         MemoryStore {
             fail_save: true,
             ..MemoryStore::default()
@@ -506,14 +451,10 @@ fn the_state_fits_the_ssm_parameter_at_max_tasks_and_the_longest_window() {
 /// schedule, and the invocation returns before the function's 60-s timeout.
 #[tokio::test(start_paused = true)]
 async fn a_hanging_call_is_cut_and_the_invocation_ends_before_its_timeout() {
-    let s = scaler(
-        World {
-            max_size: 10,
-            slow: vec![("GetTaskProtection", Duration::from_secs(1000))],
-            ..World::default()
-        },
-        MemoryStore::default(),
-    );
+    let s = fresh(World {
+        slow: vec![("GetTaskProtection", Duration::from_secs(1000))],
+        ..up_to_ten()
+    });
     let started = tokio::time::Instant::now();
     let err = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap_err();
     let took = started.elapsed();
@@ -541,10 +482,7 @@ async fn a_hanging_call_is_cut_and_the_invocation_ends_before_its_timeout() {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_save_is_given_up_before_the_timeout() {
     let s = scaler(
-        World {
-            max_size: 10,
-            ..World::default()
-        },
+        up_to_ten(),
         MemoryStore {
             slow_save: Some(Duration::from_secs(1000)),
             ..MemoryStore::default()
@@ -562,13 +500,7 @@ async fn a_hanging_save_is_given_up_before_the_timeout() {
 /// the polls that would start too late are skipped (and counted as failed).
 #[tokio::test(start_paused = true)]
 async fn the_lambda_deadline_bounds_the_invocation() {
-    let s = scaler(
-        World {
-            max_size: 10,
-            ..World::default()
-        },
-        MemoryStore::default(),
-    );
+    let s = fresh(up_to_ten());
     let started = tokio::time::Instant::now();
     let deadline = started + Duration::from_secs(30);
     let report = s

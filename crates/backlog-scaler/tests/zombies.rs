@@ -6,7 +6,8 @@ mod support;
 
 use facerec_backlog_scaler::{InvocationReport, QueueDepth, ScalerState, TokioClock};
 use support::fake::{
-    ci, count, draining, in_service, on, scaler, FakeFleet, MemoryStore, World, T0, T0_MS,
+    ci, count, draining, fresh, in_service, on, one_idle_instance, scaler, up_to_ten, FakeFleet,
+    MemoryStore, World, T0, T0_MS,
 };
 
 fn terminated(report: &InvocationReport) -> Vec<String> {
@@ -34,10 +35,9 @@ async fn a_zombie_is_terminated_once_seen_draining_for_two_minutes() {
         busy: 1,
         service_desired: 1,
         group_desired: 3,
-        max_size: 10,
         group,
         container_instances: vec![ci(1, 1), draining(2, 0), draining(3, 1), draining(4, 0)],
-        ..World::default()
+        ..up_to_ten()
     });
     let s = on(fleet.clone(), MemoryStore::journaled(&fleet));
     for minute in 0..2 {
@@ -92,21 +92,17 @@ async fn a_zombie_is_terminated_once_seen_draining_for_two_minutes() {
 /// old count, every Pending or InService instance, saw one and removed an ACTIVE one).
 #[tokio::test(start_paused = true)]
 async fn a_draining_instance_is_not_capacity() {
-    let s = scaler(
-        World {
-            depth: QueueDepth {
-                visible: 40,
-                in_flight: 0,
-            },
-            service_desired: 2,
-            group_desired: 3,
-            max_size: 10,
-            group: in_service(&[1, 2, 3]),
-            container_instances: vec![ci(1, 0), ci(2, 0), draining(3, 0)],
-            ..World::default()
+    let s = fresh(World {
+        depth: QueueDepth {
+            visible: 40,
+            in_flight: 0,
         },
-        MemoryStore::default(),
-    );
+        service_desired: 2,
+        group_desired: 3,
+        group: in_service(&[1, 2, 3]),
+        container_instances: vec![ci(1, 0), ci(2, 0), draining(3, 0)],
+        ..up_to_ten()
+    });
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert!(report.polls.iter().all(|p| p.desired_tasks == 2));
     assert!(report.polls.iter().all(|p| p.capacity == 2), "{report:?}");
@@ -133,10 +129,9 @@ async fn an_instance_that_never_registers_is_given_up_after_the_bound() {
                 busy: 1,
                 service_desired: 2,
                 group_desired: 2,
-                max_size: 10,
                 group: in_service(&[1, 9]),
                 container_instances: vec![ci(1, 1)],
-                ..World::default()
+                ..up_to_ten()
             },
             store,
         )
@@ -188,10 +183,9 @@ async fn overlapping_invocations_remove_no_more_than_the_excess() {
             },
             service_desired: 2,
             group_desired: 5,
-            max_size: 10,
             group: in_service(&[1, 2, 3, 4, 5]),
             container_instances: (1..=5).map(|n| ci(n, 0)).collect(),
-            ..World::default()
+            ..up_to_ten()
         });
         let a = on(fleet.with_yields(ya), MemoryStore::default());
         let b = on(fleet.with_yields(yb), MemoryStore::default());
@@ -228,18 +222,11 @@ async fn overlapping_invocations_remove_no_more_than_the_excess() {
 /// DRAINING; later polls count it out and, 120 s after first seeing it so, terminate it.
 #[tokio::test(start_paused = true)]
 async fn an_interrupted_removal_is_finished_by_the_zombie_rule() {
-    let s = scaler(
-        World {
-            group_desired: 1,
-            max_size: 10,
-            group: in_service(&[1]),
-            container_instances: vec![ci(1, 0)],
-            fail_once: vec!["TerminateInstanceInAutoScalingGroup"],
-            fail_undo: true,
-            ..World::default()
-        },
-        MemoryStore::default(),
-    );
+    let s = fresh(World {
+        fail_once: vec!["TerminateInstanceInAutoScalingGroup"],
+        fail_undo: true,
+        ..one_idle_instance()
+    });
     let first = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert_eq!(first.failed_polls.len(), 1, "{first:?}");
     assert!(terminated(&first).is_empty());

@@ -333,6 +333,30 @@ pub fn in_service(ids: &[usize]) -> Vec<(String, String)> {
 
 pub type Scaler = BacklogScaler<FakeFleet, MemoryStore, RecordedMetrics>;
 
+/// An empty fleet whose group may grow to 10 instances: the base most tests set their
+/// fields on.
+pub fn up_to_ten() -> World {
+    World {
+        max_size: 10,
+        ..World::default()
+    }
+}
+
+/// [`up_to_ten`] with one instance in service, its container instance ACTIVE and idle.
+pub fn one_idle_instance() -> World {
+    World {
+        group_desired: 1,
+        group: in_service(&[1]),
+        container_instances: vec![ci(1, 0)],
+        ..up_to_ten()
+    }
+}
+
+/// A scaler over `world` with an empty state store, as before a first invocation.
+pub fn fresh(world: World) -> Scaler {
+    scaler(world, MemoryStore::default())
+}
+
 pub fn scaler(world: World, store: MemoryStore) -> Scaler {
     on(FakeFleet::new(world), store)
 }
