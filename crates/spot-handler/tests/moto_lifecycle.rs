@@ -164,18 +164,7 @@ impl Group {
     /// Starts one worker task on the container instance; returns its ARN.
     async fn start_task(&self, container_instance_arn: &str) -> String {
         register_worker_task_definition(&self.ecs).await;
-        self.ecs
-            .start_task()
-            .cluster(CLUSTER)
-            .task_definition("facerec-worker")
-            .container_instances(container_instance_arn)
-            .send()
-            .await
-            .unwrap()
-            .tasks()[0]
-            .task_arn()
-            .unwrap()
-            .to_string()
+        start_worker_task(&self.ecs, CLUSTER, container_instance_arn, None).await
     }
 
     /// ECS managed draining's side: completing its own hook.

@@ -127,3 +127,26 @@ pub async fn create_worker_service(
         .await
         .unwrap();
 }
+
+/// Starts a `facerec-worker` task on container instance `container_instance_arn` of
+/// `cluster`, in task group `group` if given (`service:NAME`, as the service scheduler
+/// places them); returns its ARN.
+pub async fn start_worker_task(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    container_instance_arn: &str,
+    group: Option<String>,
+) -> String {
+    ecs.start_task()
+        .cluster(cluster)
+        .task_definition("facerec-worker")
+        .set_group(group)
+        .container_instances(container_instance_arn)
+        .send()
+        .await
+        .unwrap()
+        .tasks()[0]
+        .task_arn()
+        .unwrap()
+        .to_string()
+}

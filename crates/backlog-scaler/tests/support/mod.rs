@@ -13,7 +13,7 @@ use facerec_backlog_scaler::{
 };
 use facerec_test_support::fleet::{
     container_instance_status, create_group, create_worker_service, group_instance_ids,
-    register_container_instance,
+    register_container_instance, start_worker_task,
 };
 use facerec_test_support::MotoServer;
 
@@ -122,20 +122,8 @@ impl Fleet {
     /// Starts a task of the service on the container instance (as the service scheduler
     /// would: group `service:NAME`), with scale-in protection if `busy`.
     pub async fn start_task(&self, container_instance_arn: &str, busy: bool) -> String {
-        let task = self
-            .ecs
-            .start_task()
-            .cluster(CLUSTER)
-            .task_definition("facerec-worker")
-            .group(format!("service:{SERVICE}"))
-            .container_instances(container_instance_arn)
-            .send()
-            .await
-            .unwrap()
-            .tasks()[0]
-            .task_arn()
-            .unwrap()
-            .to_string();
+        let group = Some(format!("service:{SERVICE}"));
+        let task = start_worker_task(&self.ecs, CLUSTER, container_instance_arn, group).await;
         if busy {
             // What the worker does through the ECS agent's endpoint while it holds messages.
             let out = self

@@ -15,7 +15,7 @@ pub use serde_json::{json, Value};
 
 pub use facerec_test_support::fleet::{
     container_instance_status, create_group, group_instance_ids, register_container_instance,
-    register_worker_task_definition,
+    register_worker_task_definition, start_worker_task,
 };
 
 pub use super::{autoscaling_error, ecs_error, sdk_config, start_moto, Moto, Reply, Stub};
