@@ -42,19 +42,8 @@ pub const VARIABLES: [&str; 17] = [
     "METRICS_NAMESPACE",
 ];
 
-/// The variables without a default.
-pub const REQUIRED: [&str; 10] = [
-    "QUEUE_URL",
-    "CLUSTER_NAME",
-    "SERVICE_NAME",
-    "AUTOSCALING_GROUP_NAME",
-    "STATE_PARAMETER",
-    "JOB_SECONDS",
-    "ACCEPTABLE_LATENCY_SECONDS",
-    "TARGET_UTILIZATION",
-    "MIN_TASKS",
-    "MAX_TASKS",
-];
+/// The variables without a default: the first ten of [`VARIABLES`].
+pub const REQUIRED: [&str; 10] = *VARIABLES.first_chunk().unwrap();
 
 /// Everything the scaler needs besides the AWS clients.
 #[derive(Clone, Debug, PartialEq)]
