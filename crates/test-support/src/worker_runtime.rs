@@ -194,37 +194,28 @@ impl Backend {
         let mut out = BTreeMap::new();
         match self {
             Backend::Sqs { s3, bucket, .. } => {
-                let mut pages = s3
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix("results/")
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    for o in page.unwrap().contents.unwrap_or_default() {
-                        let key = o.key.unwrap();
-                        let body = s3
-                            .get_object()
-                            .bucket(bucket)
-                            .key(&key)
-                            .send()
-                            .await
-                            .unwrap()
-                            .body
-                            .collect()
-                            .await
-                            .unwrap()
-                            .into_bytes();
-                        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                        let id = key
-                            .strip_prefix("results/")
-                            .unwrap()
-                            .strip_suffix(".json")
-                            .unwrap()
-                            .to_string();
-                        assert_eq!(v["job_id"], id.as_str(), "result stored under its job id");
-                        out.insert(id, v);
-                    }
+                for key in result_keys(s3, bucket).await {
+                    let body = s3
+                        .get_object()
+                        .bucket(bucket)
+                        .key(&key)
+                        .send()
+                        .await
+                        .unwrap()
+                        .body
+                        .collect()
+                        .await
+                        .unwrap()
+                        .into_bytes();
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let id = key
+                        .strip_prefix("results/")
+                        .unwrap()
+                        .strip_suffix(".json")
+                        .unwrap()
+                        .to_string();
+                    assert_eq!(v["job_id"], id.as_str(), "result stored under its job id");
+                    out.insert(id, v);
                 }
             }
             Backend::Embedded { path, .. } => {
@@ -247,18 +238,9 @@ impl Backend {
         match self {
             Backend::Sqs { s3, bucket, .. } => {
                 let mut out = BTreeMap::new();
-                let mut pages = s3
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix("results/")
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    for o in page.unwrap().contents.unwrap_or_default() {
-                        let key = o.key.unwrap();
-                        let id = key.trim_start_matches("results/").trim_end_matches(".json");
-                        out.insert(id.to_string(), ());
-                    }
+                for key in result_keys(s3, bucket).await {
+                    let id = key.trim_start_matches("results/").trim_end_matches(".json");
+                    out.insert(id.to_string(), ());
                 }
                 out
             }
@@ -490,6 +472,23 @@ impl Backend {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// The keys of the result documents in `bucket` (under `results/`), every page of them.
+async fn result_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("results/")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for o in page.unwrap().contents.unwrap_or_default() {
+            keys.push(o.key.unwrap());
+        }
+    }
+    keys
 }
 
 pub fn job(id: &str, sleep_ms: u64) -> String {
