@@ -74,13 +74,13 @@ test: venv models
 AWS_CALL_LOG := $(CURDIR)/.tmp/aws-calls
 
 # The test binaries run three at a time (scripts/cargo-test-parallel.py says why), built
-# through clippy (CLIPPY_BUILD, below).
+# through clippy (scripts/cargo-clippy-build says why).
 .PHONY: test-rust
 test-rust: venv models
 	cargo fmt --all -- --check
 	rm -rf $(AWS_CALL_LOG)
-	$(CLIPPY_BUILD) FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) \
-	  scripts/cargo-test-parallel.py --workspace --locked --no-fail-fast
+	FACEREC_AWS_CALL_LOG=$(AWS_CALL_LOG) scripts/cargo-test-parallel.py \
+	  --cargo scripts/cargo-clippy-build --workspace --locked --no-fail-fast
 
 # Needs test-rust's recorded calls and test-terraform's rendered policies.
 .PHONY: test-iam
@@ -92,23 +92,14 @@ test-iam: venv
 test-tools: venv
 	.venv/bin/python -m unittest discover -s tools/moto -p 'test_*.py'
 
-# Clippy as a build, not a check: our crates compile through clippy's driver with the
-# arguments `cargo clippy -- -D warnings` passes it (cargo clippy's own protocol: the
-# driver as the workspace's rustc wrapper, its arguments in CLIPPY_ARGS). `make lint` and
-# `make test` build the same test binaries that way, so one compile of every dependency
-# serves both. `cargo clippy` would type-check every dependency once more in check mode:
-# 5 of a cold CI's 46 minutes (docs/benchmarks.md, "Build times"). The dependencies
-# compile with plain rustc as before; a plain `cargo test` keeps artifacts of its own.
-CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=$(shell rustc --print sysroot)/bin/clippy-driver \
-  CLIPPY_ARGS=-Dwarnings__CLIPPY_HACKERY__
-
 .PHONY: lint
 lint:
 	cargo fmt --all -- --check
-	# The workspace, every target: test-rust's build (same arguments, so the same
-	# artifacts), then the two benches that `cargo test` leaves out.
-	$(CLIPPY_BUILD) cargo test --workspace --locked --no-run
-	$(CLIPPY_BUILD) cargo test --workspace --locked --no-run --benches
+	# The workspace, every target, through clippy: test-rust's build (same arguments, so
+	# the same artifacts: scripts/cargo-clippy-build says why), then the two benches
+	# that `cargo test` leaves out.
+	scripts/cargo-clippy-build test --workspace --locked --no-run
+	scripts/cargo-clippy-build test --workspace --locked --no-run --benches
 	# The local build (make demo's): warning-free too, and without the AWS SDK and tract.
 	# Its code only: with --all-targets the tests' dev-dependencies brought the SDK and
 	# tract back, checked a second time with one crate's features (2.5 min cold).

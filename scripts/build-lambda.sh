@@ -134,11 +134,11 @@ chmod 755 "$stage/bootstrap"
 check_glibc "$stage/bootstrap" "$max_glibc"
 if [[ "$verify" == 1 ]]; then
     log "verifying the packaged bootstrap: the crate's glibc and runtime_api tests, --ignored"
-    # The test binaries as `make test` builds them (the whole workspace's feature set): a
-    # `cargo test -p $package` would resolve the SDK's features for this crate alone and
-    # compile it all again, minutes on a cold machine. After `make test` this builds
-    # nothing; on its own it builds the workspace's tests once.
-    tests="$(CARGO_TARGET_DIR="$target_dir" cargo test --workspace --locked --no-run \
+    # The test binaries as `make test` builds them (the whole workspace's feature set,
+    # through clippy: scripts/cargo-clippy-build): a `cargo test -p $package`, or a plain
+    # cargo, would compile our crates or the SDK again, minutes on a cold machine. After
+    # `make test` this builds nothing; on its own it builds the workspace's tests once.
+    tests="$(CARGO_TARGET_DIR="$target_dir" "$repo/scripts/cargo-clippy-build" test --workspace --locked --no-run \
         --message-format=json | python3 -c '
 import json, sys
 crate_dir = sys.argv[1]

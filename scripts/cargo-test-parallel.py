@@ -8,7 +8,7 @@ then runs them JOBS at a time, each as cargo would (its package's folder as the 
 directory, CARGO_MANIFEST_DIR set), prints each binary's output whole when it ends, runs
 the doc tests, and ends with the slowest binaries and every failure.
 
-    scripts/cargo-test-parallel.py [--jobs N] [cargo test arguments...]
+    scripts/cargo-test-parallel.py [--jobs N] [--cargo CARGO] [cargo test arguments...]
 
 JOBS defaults to $FACEREC_TEST_JOBS or 3. Exit status 1 if any binary failed (every
 binary still runs, as with --no-fail-fast), 101 if the build failed.
@@ -24,9 +24,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 
-def build(cargo_args):
+def build(cargo, cargo_args):
     """Build the test binaries; return (name, executable, package dir) for each."""
-    cmd = ["cargo", "test", "--no-run", "--message-format=json-render-diagnostics"] + cargo_args
+    cmd = [cargo, "test", "--no-run", "--message-format=json-render-diagnostics"] + cargo_args
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     binaries = []
     for line in proc.stdout:
@@ -51,9 +51,12 @@ def build(cargo_args):
 def main():
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("FACEREC_TEST_JOBS", "3")))
+    # The cargo to build with (make test: scripts/cargo-clippy-build); the doc tests too,
+    # so they link the libraries that build made.
+    parser.add_argument("--cargo", default="cargo")
     ours, cargo_args = parser.parse_known_args()
     started = time.monotonic()
-    binaries = build(cargo_args)
+    binaries = build(ours.cargo, cargo_args)
     print(f"cargo-test-parallel: {len(binaries)} test binaries, {ours.jobs} at a time", flush=True)
 
     lock = threading.Lock()
@@ -79,7 +82,7 @@ def main():
 
     # The doc tests (cargo compiles and runs them itself).
     t0 = time.monotonic()
-    doc = subprocess.run(["cargo", "test", "--doc"] + cargo_args)
+    doc = subprocess.run([ours.cargo, "test", "--doc"] + cargo_args)
     results.append(("doc tests", time.monotonic() - t0, doc.returncode))
 
     print("\ncargo-test-parallel: slowest binaries")
