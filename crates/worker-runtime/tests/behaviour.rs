@@ -44,9 +44,10 @@ async fn many_jobs_through_two_workers_give_exactly_one_result_each(backend: Bac
         .map(|id| job(id, (id.len() % 3) as u64))
         .collect();
     backend.send(&bodies).await;
-    // A visibility timeout with room for moto's latency under a full parallel test run.
+    // A visibility timeout with room for moto's latency under a full parallel test run:
+    // a CI run on 2 cores once stalled a heartbeat past 3 s (half of 6 s).
     let config = RuntimeConfig {
-        visibility_timeout: Duration::from_secs(6),
+        visibility_timeout: Duration::from_secs(10),
         heartbeat_interval: Duration::from_millis(500),
         ..fast_config()
     };

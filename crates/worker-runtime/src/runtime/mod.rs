@@ -489,6 +489,9 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
                 first = false;
             }
             shared.stats.receive_calls.fetch_add(1, Ordering::Relaxed);
+            // The queue starts a message's visibility clock somewhere inside this call;
+            // counting from its start is the safe side (the heartbeat does the same).
+            let sent_at = Instant::now();
             let mut receive: JoinHandle<Result<Vec<ReceivedMessage>, QueueError>> = {
                 let s = shared.clone();
                 tokio::spawn(async move {
@@ -511,14 +514,13 @@ impl<Q: JobQueue, H: JobHandler> Runtime<Q, H> {
                 Ok(messages) => {
                     shared.deps.succeeded(Dependency::Queue);
                     pacer.reset();
-                    let now = Instant::now();
                     for m in messages {
                         shared.stats.received.fetch_add(1, Ordering::Relaxed);
                         shared.tracked.lock().unwrap().insert(
                             m.receipt.clone(),
                             Tracked {
                                 state: State::Waiting,
-                                visible_until: now + config.visibility_timeout,
+                                visible_until: sent_at + config.visibility_timeout,
                             },
                         );
                         shared.active.fetch_add(1, Ordering::SeqCst);
