@@ -208,16 +208,16 @@ run "backlog_scaler_role_is_what_the_scaler_calls" {
     condition = {
       for s in data.aws_iam_policy_document.backlog_scaler[0].statement : s.sid => { actions = s.actions, resources = s.resources }
       } == {
-      ReadQueueDepth         = { actions = toset(["sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"]) }
-      SetServiceDesiredCount = { actions = toset(["ecs:DescribeServices", "ecs:UpdateService"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:service/facerec-worker-cluster/facerec-worker-service"]) }
-      ListServiceTasks       = { actions = toset(["ecs:ListTasks"]), resources = toset(["*"]) }
-      ReadTaskProtection     = { actions = toset(["ecs:GetTaskProtection"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:task/facerec-worker-cluster/*"]) }
-      FindContainerInstances = { actions = toset(["ecs:ListContainerInstances"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"]) }
-      DrainEmptyInstances    = { actions = toset(["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
-      ReadGroup              = { actions = toset(["autoscaling:DescribeAutoScalingGroups"]), resources = toset(["*"]) }
-      SizeGroup              = { actions = toset(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]), resources = toset(["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/facerec-worker-asg"]) }
-      State                  = { actions = toset(["ssm:GetParameter", "ssm:PutParameter"]), resources = toset(["arn:aws:ssm:us-east-1:123456789012:parameter/facerec-worker/backlog-scaler/state"]) }
-      Logs                   = { actions = toset(["logs:CreateLogStream", "logs:PutLogEvents"]), resources = toset(["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/facerec-worker-backlog-scaler:*"]) }
+      ReadQueueDepth               = { actions = toset(["sqs:GetQueueAttributes"]), resources = toset(["arn:aws:sqs:us-east-1:123456789012:facerec-worker-jobs"]) }
+      SetServiceDesiredCount       = { actions = toset(["ecs:DescribeServices", "ecs:UpdateService"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:service/facerec-worker-cluster/facerec-worker-service"]) }
+      ListServiceTasks             = { actions = toset(["ecs:ListTasks"]), resources = toset(["*"]) }
+      ReadAndReleaseTaskProtection = { actions = toset(["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:task/facerec-worker-cluster/*"]) }
+      FindContainerInstances       = { actions = toset(["ecs:ListContainerInstances"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"]) }
+      DrainEmptyInstances          = { actions = toset(["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]), resources = toset(["arn:aws:ecs:us-east-1:123456789012:container-instance/facerec-worker-cluster/*"]) }
+      ReadGroup                    = { actions = toset(["autoscaling:DescribeAutoScalingGroups"]), resources = toset(["*"]) }
+      SizeGroup                    = { actions = toset(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]), resources = toset(["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/facerec-worker-asg"]) }
+      State                        = { actions = toset(["ssm:GetParameter", "ssm:PutParameter"]), resources = toset(["arn:aws:ssm:us-east-1:123456789012:parameter/facerec-worker/backlog-scaler/state"]) }
+      Logs                         = { actions = toset(["logs:CreateLogStream", "logs:PutLogEvents"]), resources = toset(["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/facerec-worker-backlog-scaler:*"]) }
     }
     error_message = "The backlog scaler role must grant exactly its calls, on our queue, service, cluster, group, state parameter and log group ('*' only for DescribeAutoScalingGroups, which has no resource scope, and ListTasks without a container instance, conditioned on ecs:cluster)."
   }
@@ -226,9 +226,9 @@ run "backlog_scaler_role_is_what_the_scaler_calls" {
       for s in data.aws_iam_policy_document.backlog_scaler[0].statement : s.sid => "${one(s.condition).test} ${one(s.condition).variable} ${join(",", one(s.condition).values)}"
       if length(s.condition) > 0
       } == {
-      ListServiceTasks    = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
-      ReadTaskProtection  = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
-      DrainEmptyInstances = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
+      ListServiceTasks             = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
+      ReadAndReleaseTaskProtection = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
+      DrainEmptyInstances          = "ArnEquals ecs:cluster arn:aws:ecs:us-east-1:123456789012:cluster/facerec-worker-cluster"
     }
     error_message = "Tasks and container instances: only those of our cluster (ecs:cluster); nothing else is conditioned."
   }

@@ -5,7 +5,7 @@ only response shaping and attribute bookkeeping, never the semantics our tests c
 (message visibility, receive counts, redrive), so a test that passes here exercises
 moto's own model of SQS/ECS, not ours. The exception is _autoscaling_lifecycle_actions:
 moto has no termination lifecycle at all, so that patch adds one (its docstring says what
-it models and what it leaves out).
+it models and what it leaves out); likewise _ecs_rolling_deployments for ECS deployments.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def apply_all() -> None:
     _sqs_receive_is_atomic()
     _ecs_task_protection()
     _ecs_list_tasks_by_service()
+    _ecs_rolling_deployments()
     _autoscaling_policy_fields()
 
 
@@ -605,6 +606,81 @@ def _ecs_list_tasks_by_service() -> None:
         return tasks
 
     EC2ContainerServiceBackend.list_tasks = list_tasks
+
+
+def _ecs_rolling_deployments() -> None:
+    """ECS UpdateService starting a deployment, and the deployments it replaces.
+
+    Real ECS: UpdateService with forceNewDeployment or another task definition starts a
+    deployment (status PRIMARY); the one it replaces stays in the service's `deployments`
+    with status ACTIVE while it has tasks, each deployment counting its own tasks, whose
+    `startedBy` is the deployment's id (API_Deployment, API_Task). moto 5.2 keeps a
+    single deployment, renamed on forceNewDeployment, and counts the service's tasks as
+    its desired count, so the backlog scaler's handling of a deployment could not be
+    tested. Once a service has had such a deployment here, DescribeServices lists the
+    replaced one as ACTIVE (desiredCount 0) until no RUNNING task started by it is left,
+    and counts every deployment's RUNNING tasks by `startedBy`. moto still starts and
+    stops no task: a test starts the tasks it wants with StartTask.
+    """
+    import copy
+
+    from moto.core.utils import utcnow
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.moto_api._internal import mock_random
+
+    original_update = EC2ContainerServiceBackend.update_service
+    original_describe = EC2ContainerServiceBackend.describe_services
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        service = self._get_service(service_properties.get("cluster", "default"),
+                                    service_properties["service"].split("/")[-1])
+        new_definition = service_properties.get("task_definition")
+        starts = bool(service_properties.get("force_new_deployment")) or (
+            new_definition is not None and new_definition != service.task_definition)
+        replaced = [copy.deepcopy(d) for d in service.deployments] if starts else []
+        result = original_update(self, service_properties)
+        if starts and replaced:
+            primary = dict(replaced[0])
+            now = utcnow()
+            primary.update(id=f"ecs-svc/{mock_random.randint(0, 32**12)}", createdAt=now,
+                           updatedAt=now, taskDefinition=service.task_definition,
+                           rolloutState="IN_PROGRESS")
+            for d in replaced:
+                d["status"] = "ACTIVE"
+                d["desiredCount"] = 0
+            service.deployments = [primary, *replaced]
+            service.facerec_rolling = True
+        return result
+
+    def describe_services(self: Any, cluster_str: str, names: list[str]) -> Any:
+        services, failures = original_describe(self, cluster_str, names)
+        for service in services:
+            if not getattr(service, "facerec_rolling", False):
+                continue
+            tasks = self.tasks.get(service.cluster_name, {}).values()
+
+            def running(deployment_id: str) -> int:
+                # desiredStatus, as ListTasks filters: reading a moto task's lastStatus
+                # advances its state machine.
+                return sum(1 for t in tasks
+                           if t.started_by == deployment_id and t.desired_status == "RUNNING")
+
+            kept = []
+            for d in service.deployments:
+                d["runningCount"] = running(d["id"])
+                d["pendingCount"] = 0
+                if d["status"] == "PRIMARY":
+                    d["desiredCount"] = service.desired_count
+                    kept.append(d)
+                elif d["runningCount"] > 0:
+                    kept.append(d)
+            service.deployments = kept
+            service.running_count = sum(d["runningCount"] for d in kept)
+            service.pending_count = 0
+        return services, failures
+
+    EC2ContainerServiceBackend.update_service = update_service
+    EC2ContainerServiceBackend.describe_services = describe_services
 
 
 # --- EC2 Auto Scaling policies -------------------------------------------------------------

@@ -38,10 +38,16 @@
 //!
 //! [`capacity`]: which instances count as capacity (ACTIVE container instances and
 //! instances still booting, within a bound) and which DRAINING ones are zombies.
+//!
+//! # Deployments
+//!
+//! [`rollout`]: the instances a rolling update of a busy fleet needs (surge), and when the
+//! old deployment's tasks are released from scale-in protection.
 
 use std::collections::VecDeque;
 
 pub mod capacity;
+pub mod rollout;
 
 use serde::{Deserialize, Serialize};
 

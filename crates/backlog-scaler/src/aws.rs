@@ -2,7 +2,7 @@
 //!
 //! IAM actions used (keep `docs/operations.md` and `terraform/modules/iam` in step):
 //! `sqs:GetQueueAttributes`; `ecs:DescribeServices`, `ecs:UpdateService`, `ecs:ListTasks`,
-//! `ecs:GetTaskProtection`, `ecs:ListContainerInstances`,
+//! `ecs:GetTaskProtection`, `ecs:UpdateTaskProtection`, `ecs:ListContainerInstances`,
 //! `ecs:DescribeContainerInstances`, `ecs:UpdateContainerInstancesState`;
 //! `autoscaling:DescribeAutoScalingGroups`, `autoscaling:SetDesiredCapacity`,
 //! `autoscaling:TerminateInstanceInAutoScalingGroup`; `ssm:GetParameter`,
@@ -18,8 +18,8 @@ use facerec_aws_support::ecs::{self, InstanceQuery};
 
 use crate::config::ScalerConfig;
 use crate::fleet::{
-    AwsError, ContainerInstance, FleetApi, GroupInstance, GroupState, QueueDepth, ServiceCounts,
-    StateStore,
+    AwsError, ContainerInstance, Deployment, FleetApi, GroupInstance, GroupState, QueueDepth,
+    ServiceCounts, StateStore,
 };
 
 /// The `app/<name>` the SDK puts in every request's user agent: CloudTrail shows which
@@ -75,6 +75,34 @@ impl AwsFleet {
                 registered_at: ci.registered_at().map_or(0, |d| d.secs()),
             })
             .collect())
+    }
+
+    /// The ARNs of the service's RUNNING tasks (ecs:ListTasks, every page), or only those
+    /// `started_by` a deployment (its id) when given.
+    async fn running_tasks(&self, started_by: Option<&str>) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut next_token = None;
+        loop {
+            let request = self
+                .ecs
+                .list_tasks()
+                .cluster(&self.cluster)
+                .desired_status(DesiredStatus::Running)
+                .set_next_token(next_token);
+            let request = match started_by {
+                Some(id) => request.started_by(id),
+                None => request.service_name(&self.service),
+            };
+            let out = request
+                .send()
+                .await
+                .map_err(|e| sdk_error("ecs:ListTasks", e))?;
+            arns.extend(out.task_arns().iter().cloned());
+            next_token = out.next_token().map(str::to_string);
+            if next_token.is_none() {
+                return Ok(arns);
+            }
+        }
     }
 }
 
@@ -145,33 +173,56 @@ impl FleetApi for AwsFleet {
                 ),
             ));
         };
+        let mut deployments = Vec::new();
+        // PRIMARY and ACTIVE; an INACTIVE deployment has no tasks left.
+        for d in service.deployments() {
+            let primary = match d.status() {
+                Some("PRIMARY") => true,
+                Some("ACTIVE") => false,
+                _ => continue,
+            };
+            deployments.push(Deployment {
+                id: d.id().unwrap_or_default().to_string(),
+                primary,
+                desired: to_count(OP, "deployments[].desiredCount", d.desired_count())?,
+                running: to_count(OP, "deployments[].runningCount", d.running_count())?,
+                pending: to_count(OP, "deployments[].pendingCount", d.pending_count())?,
+            });
+        }
         Ok(ServiceCounts {
             desired: to_count(OP, "desiredCount", service.desired_count())?,
             running: to_count(OP, "runningCount", service.running_count())?,
             pending: to_count(OP, "pendingCount", service.pending_count())?,
+            deployments,
         })
     }
 
-    async fn busy_tasks(&self) -> Result<u32, AwsError> {
-        let mut arns = Vec::new();
-        let mut next_token = None;
-        loop {
+    async fn deployment_tasks(&self, deployment_id: &str) -> Result<Vec<String>, AwsError> {
+        self.running_tasks(Some(deployment_id)).await
+    }
+
+    async fn release_tasks(&self, tasks: &[String]) -> Result<u32, AwsError> {
+        const OP: &str = "ecs:UpdateTaskProtection";
+        let mut released = 0;
+        // UpdateTaskProtection takes at most 10 tasks per call.
+        for chunk in tasks.chunks(10) {
             let out = self
                 .ecs
-                .list_tasks()
+                .update_task_protection()
                 .cluster(&self.cluster)
-                .service_name(&self.service)
-                .desired_status(DesiredStatus::Running)
-                .set_next_token(next_token)
+                .set_tasks(Some(chunk.to_vec()))
+                .protection_enabled(false)
                 .send()
                 .await
-                .map_err(|e| sdk_error("ecs:ListTasks", e))?;
-            arns.extend(out.task_arns().iter().cloned());
-            next_token = out.next_token().map(str::to_string);
-            if next_token.is_none() {
-                break;
-            }
+                .map_err(|e| sdk_error(OP, e))?;
+            // A task that stopped since ListTasks comes back as a failure: nothing to do.
+            released += out.protected_tasks().len() as u32;
         }
+        Ok(released)
+    }
+
+    async fn busy_tasks(&self) -> Result<u32, AwsError> {
+        let arns = self.running_tasks(None).await?;
         let mut busy = 0;
         // GetTaskProtection takes at most 100 tasks per call.
         for chunk in arns.chunks(100) {

@@ -5,6 +5,8 @@
 
 use std::future::Future;
 
+pub use facerec_backlog_policy::rollout::Deployment;
+
 /// The jobs queue's depth (SQS GetQueueAttributes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueDepth {
@@ -14,12 +16,14 @@ pub struct QueueDepth {
     pub in_flight: u64,
 }
 
-/// The ECS service's task counts (DescribeServices).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The ECS service's task counts and deployments (DescribeServices).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServiceCounts {
     pub desired: u32,
     pub running: u32,
     pub pending: u32,
+    /// The PRIMARY deployment and any older (ACTIVE) ones still being replaced.
+    pub deployments: Vec<Deployment>,
 }
 
 /// One instance of the Auto Scaling group (DescribeAutoScalingGroups).
@@ -86,6 +90,18 @@ pub trait FleetApi: Send + Sync {
     /// Tasks of the service whose task scale-in protection is on: ecs:ListTasks (the
     /// service's RUNNING tasks), then ecs:GetTaskProtection.
     fn busy_tasks(&self) -> impl Future<Output = Result<u32, AwsError>> + Send;
+
+    /// The RUNNING tasks a deployment started (ecs:ListTasks with `startedBy` = its id:
+    /// ECS sets a service task's `startedBy` to the deployment's id, API_Task).
+    fn deployment_tasks(
+        &self,
+        deployment_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// Clears the scale-in protection of `tasks` (ecs:UpdateTaskProtection, at most 10
+    /// tasks a call); returns how many ECS reported cleared.
+    fn release_tasks(&self, tasks: &[String])
+        -> impl Future<Output = Result<u32, AwsError>> + Send;
 
     /// ecs:UpdateService with a new desired count.
     fn set_desired_count(&self, count: u32) -> impl Future<Output = Result<(), AwsError>> + Send;

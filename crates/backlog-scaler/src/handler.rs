@@ -4,17 +4,20 @@
 //! Lambda runtime, against in-memory fakes or moto.
 //!
 //! Per poll:
-//! 1. observe: queue depth, the service's desired count, the busy (scale-in protected)
-//!    tasks;
-//! 2. decide: [`BacklogPolicy::poll`];
+//! 1. observe: queue depth, the service's desired count and deployments, the busy
+//!    (scale-in protected) tasks;
+//! 2. decide: [`BacklogPolicy::poll`], and [`rollout`] for a deployment under way;
 //! 3. act: UpdateService when the desired count changes; raise the group's desired
-//!    capacity to the decision when it is lower (never lowered with SetDesiredCapacity);
+//!    capacity to the instances needed — the decision, plus during a deployment one per
+//!    task of the older deployments (surge) — when it is lower (never lowered with
+//!    SetDesiredCapacity); once the primary deployment runs all its tasks, clear the
+//!    older deployments' tasks' scale-in protection so ECS can stop them;
 //! 4. count the capacity ([`facerec_backlog_policy::capacity`]: ACTIVE container
 //!    instances and instances still booting, within a bound, in the group) and, after
 //!    saving the state, terminate (TerminateInstanceInAutoScalingGroup, decrementing):
 //!    - *zombies*: idle DRAINING instances in service, seen so for 120 s;
 //!    - instances booting past the bound (in service, never registered);
-//!    - beyond the decision, up to the excess of *empty* ACTIVE ones, newest first, each
+//!    - beyond the instances needed, up to the excess of *empty* ACTIVE ones, newest first, each
 //!      claimed and checked: set DRAINING, re-read the group and the container instances,
 //!      and terminate only if it is still DRAINING and empty and the capacity without it
 //!      still covers the decision; otherwise set it ACTIVE again (or leave it to whoever
@@ -35,6 +38,7 @@
 use std::time::Duration;
 
 use facerec_backlog_policy::capacity::{InstanceBounds, InstanceClass, Membership};
+use facerec_backlog_policy::rollout::rollout;
 use facerec_backlog_policy::{BacklogPolicy, Observation};
 use serde::Serialize;
 use serde_json::{json, Map};
@@ -70,8 +74,13 @@ pub struct PollReport {
     /// The service's desired count before the poll.
     pub desired_before: u32,
     pub want: u32,
-    /// The desired count after the poll (and the instances the fleet should have).
+    /// The desired count after the poll.
     pub desired_tasks: u32,
+    /// The instances the fleet should have: `desired_tasks`, plus during a deployment one
+    /// per task of the older deployments.
+    pub instances_needed: u32,
+    /// Older deployments' tasks whose scale-in protection this poll cleared.
+    pub released_tasks: u32,
     /// The group's desired capacity after any raise.
     pub group_desired: u32,
     /// Instances counted as capacity (ACTIVE, or booting within the bound).
@@ -321,13 +330,15 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             self.fleet.set_desired_count(next).await?;
         }
 
+        let rollout = rollout(next, &service.deployments);
+        let need = rollout.instances;
         let group = self.fleet.group().await?;
         let mut group_desired = group.desired_capacity;
-        if group_desired < next {
-            let raise_to = next.min(group.max_size);
-            if raise_to < next {
+        if group_desired < need {
+            let raise_to = need.min(group.max_size);
+            if raise_to < need {
                 tracing::warn!(
-                    next,
+                    need,
                     max_size = group.max_size,
                     "the group's max_size caps the raise"
                 );
@@ -336,6 +347,12 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
                 self.fleet.set_desired_capacity(raise_to).await?;
                 group_desired = raise_to;
             }
+        }
+        let mut released_tasks = 0;
+        for deployment in &rollout.release {
+            let tasks = self.fleet.deployment_tasks(deployment).await?;
+            released_tasks += self.fleet.release_tasks(&tasks).await?;
+            tracing::info!(deployment = %deployment, tasks = tasks.len(), "released an older deployment's tasks from scale-in protection");
         }
 
         let containers = self.fleet.container_instances().await?;
@@ -361,7 +378,7 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
         }
         // Newest first: the oldest have shown they stay up (and their image is warm).
         empty.sort_by_key(|ci| std::cmp::Reverse(ci.registered_at));
-        let excess = capacity.saturating_sub(next) as usize;
+        let excess = capacity.saturating_sub(need) as usize;
         empty.truncate(excess);
 
         let mut terminated = Vec::new();
@@ -395,7 +412,7 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             if !time_left() {
                 break;
             }
-            match self.remove_excess(&ci, next, t, sightings, &bounds).await? {
+            match self.remove_excess(&ci, need, t, sightings, &bounds).await? {
                 Removal::Terminated => terminated.push(ci.ec2_instance_id),
                 Removal::Kept => {}
                 Removal::Enough => break,
@@ -410,6 +427,8 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             desired_before: service.desired,
             want: decision.want,
             desired_tasks: next,
+            instances_needed: need,
+            released_tasks,
             group_desired,
             capacity,
             terminated,
@@ -422,6 +441,8 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             want = report.want,
             desired_before = report.desired_before,
             desired = report.desired_tasks,
+            instances_needed = report.instances_needed,
+            released = report.released_tasks,
             group_desired = report.group_desired,
             instances = members.len(),
             capacity = report.capacity,
@@ -447,14 +468,14 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
         Ok(report)
     }
 
-    /// Removes one empty ACTIVE instance beyond the decision `next`: claim it (DRAINING),
+    /// Removes one empty ACTIVE instance beyond the instances needed, `need`: claim it (DRAINING),
     /// re-read the group and the container instances, and terminate it only if it is still
     /// ours to remove (DRAINING, empty, in the group) and the capacity without it — every
-    /// claimed instance left out, another invocation's too — still covers `next`.
+    /// claimed instance left out, another invocation's too — still covers `need`.
     async fn remove_excess(
         &self,
         ci: &ContainerInstance,
-        next: u32,
+        need: u32,
         t: u64,
         sightings: &Sightings,
         bounds: &InstanceBounds,
@@ -497,9 +518,9 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             Some(_) => {}
         }
         let capacity = capacity_of(&members, t, sightings, bounds);
-        if capacity < next {
+        if capacity < need {
             // Another removal (another invocation's) got there first.
-            tracing::info!(instance = %id, capacity, next, "capacity without it is short; set ACTIVE again");
+            tracing::info!(instance = %id, capacity, need, "capacity without it is short; set ACTIVE again");
             self.fleet
                 .set_container_instance_draining(&ci.arn, false)
                 .await?;

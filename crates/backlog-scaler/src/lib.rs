@@ -31,8 +31,8 @@ pub use aws::{AwsFleet, SsmStateStore};
 pub use clock::{Clock, TokioClock};
 pub use config::{ConfigError, ScalerConfig};
 pub use fleet::{
-    AwsError, ContainerInstance, FleetApi, GroupInstance, GroupState, QueueDepth, ServiceCounts,
-    StateStore,
+    AwsError, ContainerInstance, Deployment, FleetApi, GroupInstance, GroupState, QueueDepth,
+    ServiceCounts, StateStore,
 };
 pub use handler::{BacklogScaler, InvocationReport, PollReport, ScalerError};
 pub use metrics::{MetricsSink, RecordedMetrics, StdoutMetrics};

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use facerec_backlog_scaler::Clock;
+use facerec_test_support::fleet::register_container_instance;
 use support::fleet;
 use tokio::time::Instant;
 
@@ -26,10 +27,15 @@ struct JumpingClock {
 
 impl JumpingClock {
     fn new() -> Self {
+        Self::minutes_on(0)
+    }
+
+    /// The clock of an invocation `minutes` after [`JumpingClock::new`]'s.
+    fn minutes_on(minutes: i64) -> Self {
         JumpingClock {
             origin: Instant::now(),
             slept: Mutex::new(Duration::ZERO),
-            unix_millis: 1_767_225_600_000,
+            unix_millis: 1_767_225_600_000 + minutes * 60_000,
         }
     }
 }
@@ -155,4 +161,60 @@ async fn a_zombie_instance_is_terminated() {
     let (desired, instances) = f.group().await;
     assert_eq!((desired, instances), (1, vec![busy]));
     assert_eq!(f.status(&busy_arn).await, "ACTIVE");
+}
+
+/// A deployment of a busy fleet through the real clients (`tools/moto/patches.py`'s
+/// `_ecs_rolling_deployments` lists the replaced deployment as ECS does): two busy tasks
+/// of the old deployment on the group's two instances. The first invocation raises the
+/// group to 4 — an instance for each new task — and releases nothing while no new task
+/// runs; once both new tasks run on the new instances, the next invocation clears the old
+/// tasks' scale-in protection (ListTasks by `startedBy`, UpdateTaskProtection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_fleets_deployment_gets_instances_then_releases_the_old_tasks() {
+    let f = fleet(0, 2, 2).await;
+    let old = f.primary_deployment().await;
+    let mut old_tasks = Vec::new();
+    for (_, arn) in &f.instances {
+        old_tasks.push(f.start_deployment_task(arn, Some(&old), true).await);
+    }
+    f.ecs
+        .update_service()
+        .cluster(support::CLUSTER)
+        .service(support::SERVICE)
+        .force_new_deployment(true)
+        .send()
+        .await
+        .unwrap();
+    let new = f.primary_deployment().await;
+    assert_ne!(new, old);
+
+    let report = f.scaler().invoke(&JumpingClock::new()).await.unwrap();
+    assert!(report.failed_polls.is_empty(), "{:?}", report.failed_polls);
+    let first = &report.polls[0];
+    assert_eq!((first.busy_tasks, first.desired_tasks), (2, 2));
+    assert_eq!((first.instances_needed, first.group_desired), (4, 4));
+    assert!(report.polls.iter().all(|p| p.released_tasks == 0));
+    assert_eq!(f.protected(&old_tasks).await, [true, true]);
+    let (desired, launched) = f.group().await;
+    assert_eq!(
+        (desired, launched.len()),
+        (4, 4),
+        "the group launched two more"
+    );
+
+    let known: Vec<&String> = f.instances.iter().map(|(id, _)| id).collect();
+    for id in launched.iter().filter(|id| !known.contains(id)) {
+        let arn = register_container_instance(&f.ecs, support::CLUSTER, id).await;
+        f.start_deployment_task(&arn, Some(&new), false).await;
+    }
+    let report = f
+        .scaler()
+        .invoke(&JumpingClock::minutes_on(1))
+        .await
+        .unwrap();
+    assert!(report.failed_polls.is_empty(), "{:?}", report.failed_polls);
+    assert_eq!(report.polls[0].instances_needed, 4);
+    assert_eq!(report.polls[0].released_tasks, 2);
+    assert_eq!(f.protected(&old_tasks).await, [false, false]);
+    assert!(report.polls.iter().all(|p| p.terminated.is_empty()));
 }

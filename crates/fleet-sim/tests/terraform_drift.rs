@@ -579,6 +579,7 @@ fn backlog_scaler_role_grants_exactly_the_crates_sdk_calls() {
         "ecs:UpdateService",
         "ecs:ListTasks",
         "ecs:GetTaskProtection",
+        "ecs:UpdateTaskProtection",
         "ecs:ListContainerInstances",
         "ecs:DescribeContainerInstances",
         "ecs:UpdateContainerInstancesState",

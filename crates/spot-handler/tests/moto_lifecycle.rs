@@ -164,7 +164,7 @@ impl Group {
     /// Starts one worker task on the container instance; returns its ARN.
     async fn start_task(&self, container_instance_arn: &str) -> String {
         register_worker_task_definition(&self.ecs).await;
-        start_worker_task(&self.ecs, CLUSTER, container_instance_arn, None).await
+        start_worker_task(&self.ecs, CLUSTER, container_instance_arn, None, None).await
     }
 
     /// ECS managed draining's side: completing its own hook.

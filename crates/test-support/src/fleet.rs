@@ -130,17 +130,20 @@ pub async fn create_worker_service(
 
 /// Starts a `facerec-worker` task on container instance `container_instance_arn` of
 /// `cluster`, in task group `group` if given (`service:NAME`, as the service scheduler
-/// places them); returns its ARN.
+/// places them) and started by `started_by` if given (a service's deployment id, as the
+/// scheduler sets it); returns its ARN.
 pub async fn start_worker_task(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     container_instance_arn: &str,
     group: Option<String>,
+    started_by: Option<&str>,
 ) -> String {
     ecs.start_task()
         .cluster(cluster)
         .task_definition("facerec-worker")
         .set_group(group)
+        .set_started_by(started_by.map(str::to_string))
         .container_instances(container_instance_arn)
         .send()
         .await

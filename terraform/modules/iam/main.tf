@@ -384,7 +384,8 @@ data "aws_iam_policy_document" "backlog_scaler" {
   }
   statement {
     # The Service Authorization Reference lists ListTasks on container-instance, but a
-    # call that names no container instance (ours: cluster + serviceName) is authorised
+    # call that names no container instance (ours: cluster + serviceName, or + startedBy
+    # for a deployment's tasks) is authorised
     # against "*": a container-instance resource denies it (cdklabs/construct-hub#1207,
     # awsdocs/amazon-ecs-developer-guide#211; the CDK grants ListTasks on "*" with
     # ecs:cluster, aws/aws-cdk#3199). ecs:cluster keeps it to our cluster.
@@ -399,8 +400,10 @@ data "aws_iam_policy_document" "backlog_scaler" {
   }
   statement {
     # Busy tasks: the worker holds task scale-in protection exactly while it has jobs.
-    sid       = "ReadTaskProtection"
-    actions   = ["ecs:GetTaskProtection"]
+    # During a deployment, once every new task runs, the scaler clears the old
+    # deployment's tasks' protection so ECS can stop them (docs/design.md, Deployments).
+    sid       = "ReadAndReleaseTaskProtection"
+    actions   = ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"]
     resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task/${var.cluster_name}/*"]
     condition {
       test     = "ArnEquals"

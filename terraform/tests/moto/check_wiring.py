@@ -181,7 +181,8 @@ def main() -> int:
 # What crates/backlog-scaler calls (the shared design), resource by resource.
 BACKLOG_SCALER_ACTIONS = {
     "sqs:GetQueueAttributes", "ecs:DescribeServices", "ecs:UpdateService", "ecs:ListTasks",
-    "ecs:GetTaskProtection", "ecs:ListContainerInstances", "ecs:DescribeContainerInstances",
+    "ecs:GetTaskProtection", "ecs:UpdateTaskProtection", "ecs:ListContainerInstances",
+    "ecs:DescribeContainerInstances",
     "ecs:UpdateContainerInstancesState", "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
     "ssm:GetParameter", "ssm:PutParameter", "logs:CreateLogStream", "logs:PutLogEvents",

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use facerec_backlog_policy::{LoadEstimate, PolicyConfig};
 use facerec_backlog_scaler::{
-    AwsError, BacklogScaler, Clock, ContainerInstance, FleetApi, GroupInstance, GroupState,
-    QueueDepth, RecordedMetrics, ScalerConfig, ServiceCounts, StateStore, TokioClock,
+    AwsError, BacklogScaler, Clock, ContainerInstance, Deployment, FleetApi, GroupInstance,
+    GroupState, QueueDepth, RecordedMetrics, ScalerConfig, ServiceCounts, StateStore, TokioClock,
 };
 
 pub const T0_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -46,6 +46,11 @@ pub struct World {
     pub depth: QueueDepth,
     pub service_desired: u32,
     pub busy: u32,
+    /// The service's deployments; empty reads as one PRIMARY deployment at the desired
+    /// count.
+    pub deployments: Vec<Deployment>,
+    /// (task ARN, the deployment that started it, scale-in protected)
+    pub tasks: Vec<(String, String, bool)>,
     pub group_desired: u32,
     pub max_size: u32,
     /// (instance id, lifecycle state)
@@ -148,7 +153,29 @@ impl FleetApi for FakeFleet {
             desired: w.service_desired,
             running: w.service_desired,
             pending: 0,
+            deployments: w.deployments.clone(),
         })
+    }
+
+    async fn deployment_tasks(&self, deployment_id: &str) -> Result<Vec<String>, AwsError> {
+        let w = self.call("ListTasks", deployment_id.to_string()).await?;
+        Ok(w.tasks
+            .iter()
+            .filter(|(_, started_by, _)| started_by == deployment_id)
+            .map(|(arn, _, _)| arn.clone())
+            .collect())
+    }
+
+    async fn release_tasks(&self, tasks: &[String]) -> Result<u32, AwsError> {
+        let mut w = self.call("UpdateTaskProtection", tasks.join(" ")).await?;
+        let mut released = 0;
+        for (arn, _, protected) in w.tasks.iter_mut() {
+            if tasks.contains(arn) {
+                *protected = false;
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 
     async fn busy_tasks(&self) -> Result<u32, AwsError> {

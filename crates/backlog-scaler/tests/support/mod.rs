@@ -122,8 +122,26 @@ impl Fleet {
     /// Starts a task of the service on the container instance (as the service scheduler
     /// would: group `service:NAME`), with scale-in protection if `busy`.
     pub async fn start_task(&self, container_instance_arn: &str, busy: bool) -> String {
+        self.start_deployment_task(container_instance_arn, None, busy)
+            .await
+    }
+
+    /// [`Fleet::start_task`] for the service's deployment `deployment` (its `startedBy`).
+    pub async fn start_deployment_task(
+        &self,
+        container_instance_arn: &str,
+        deployment: Option<&str>,
+        busy: bool,
+    ) -> String {
         let group = Some(format!("service:{SERVICE}"));
-        let task = start_worker_task(&self.ecs, CLUSTER, container_instance_arn, group).await;
+        let task = start_worker_task(
+            &self.ecs,
+            CLUSTER,
+            container_instance_arn,
+            group,
+            deployment,
+        )
+        .await;
         if busy {
             // What the worker does through the ECS agent's endpoint while it holds messages.
             let out = self
@@ -139,6 +157,44 @@ impl Fleet {
             assert!(out.protected_tasks()[0].protection_enabled());
         }
         task
+    }
+
+    /// The id of the service's PRIMARY deployment.
+    pub async fn primary_deployment(&self) -> String {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(CLUSTER)
+            .services(SERVICE)
+            .send()
+            .await
+            .unwrap();
+        let primary = out.services()[0]
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .unwrap();
+        primary.id().unwrap().to_string()
+    }
+
+    /// Whether each of `tasks` is scale-in protected (ecs:GetTaskProtection).
+    pub async fn protected(&self, tasks: &[String]) -> Vec<bool> {
+        let out = self
+            .ecs
+            .get_task_protection()
+            .cluster(CLUSTER)
+            .set_tasks(Some(tasks.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        tasks
+            .iter()
+            .map(|t| {
+                out.protected_tasks()
+                    .iter()
+                    .any(|p| p.task_arn() == Some(t.as_str()) && p.protection_enabled())
+            })
+            .collect()
     }
 
     pub async fn service_desired(&self) -> i32 {
