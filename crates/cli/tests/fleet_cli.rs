@@ -7,7 +7,7 @@ mod support;
 use aws_sdk_sqs::types::QueueAttributeName;
 use facerec_engine::{Engine, ModelPaths};
 use facerec_job::Limits;
-use facerec_test_support::Moto;
+use facerec_test_support::{create_queue, Moto};
 use facerec_worker::recognition::RecognitionHandler;
 use facerec_worker::source::ImageSources;
 use facerec_worker_runtime::queue::sqs::SqsQueue;
@@ -287,17 +287,6 @@ async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
         .endpoint_url(&moto.endpoint)
         .load()
         .await
-}
-
-/// Create the SQS queue `name`; its URL.
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    sqs.create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap()
 }
 
 /// The attribute `name` (`All`: every one) of the queue at `url`, as SQS reports it.

@@ -6,8 +6,8 @@
 mod support;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use aws_sdk_ecs::types::ContainerDefinition;
-use facerec_test_support::{aws_env, sdk_config, set_test_env, Moto};
+use facerec_test_support::fleet::{create_group, create_worker_service};
+use facerec_test_support::{aws_env, create_queue, sdk_config, set_test_env, Moto};
 use support::*;
 
 fn status(moto: &Moto, args: &[&str]) -> std::process::Output {
@@ -39,12 +39,8 @@ async fn status_shows_queue_dlq_tasks_and_instances() {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    let mut urls = Vec::new();
-    for name in ["facerec-worker-jobs", "facerec-worker-jobs-dlq"] {
-        let url = sqs.create_queue().queue_name(name).send().await.unwrap();
-        urls.push(url.queue_url.unwrap());
-    }
-    let (jobs, dlq) = (&urls[0], &urls[1]);
+    let jobs = &create_queue(&sqs, "facerec-worker-jobs").await;
+    let dlq = &create_queue(&sqs, "facerec-worker-jobs-dlq").await;
     for (url, n) in [(jobs, 3), (dlq, 2)] {
         for k in 0..n {
             let body = format!("{{\"job\":{k}}}");
@@ -70,43 +66,8 @@ async fn status_shows_queue_dlq_tasks_and_instances() {
         .send()
         .await
         .unwrap();
-    let container = ContainerDefinition::builder()
-        .name("worker")
-        .image("facerec-worker:test")
-        .memory(512)
-        .build();
-    ecs.register_task_definition()
-        .family("facerec-worker")
-        .container_definitions(container)
-        .send()
-        .await
-        .unwrap();
-    ecs.create_service()
-        .cluster("facerec-worker-cluster")
-        .service_name("facerec-worker-service")
-        .task_definition("facerec-worker")
-        .desired_count(4)
-        .send()
-        .await
-        .unwrap();
-    asg.create_launch_configuration()
-        .launch_configuration_name("facerec-workers")
-        .image_id("ami-12c6146b")
-        .instance_type("c6i.large")
-        .send()
-        .await
-        .unwrap();
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name("facerec-worker-asg")
-        .launch_configuration_name("facerec-workers")
-        .min_size(0)
-        .max_size(10)
-        .desired_capacity(2)
-        .new_instances_protected_from_scale_in(true)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
+    create_worker_service(&ecs, "facerec-worker-cluster", "facerec-worker-service", 4).await;
+    create_group(&asg, "facerec-worker-asg", 10, 2, true).await;
 
     // No metric yet: the age is unknown, and the rest of the status still stands.
     let s = status_json(&moto, jobs);

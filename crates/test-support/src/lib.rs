@@ -33,5 +33,5 @@ pub use http_stub::{
 };
 pub use moto::Moto;
 pub use process::WorkerProcess;
-pub use sdk::{aws_env, loopback_loader, sdk_config, set_test_env};
+pub use sdk::{aws_env, create_queue, loopback_loader, sdk_config, set_test_env};
 pub use stand_ins::{AgentStandIn, ImdsStandIn, OutageProxy};

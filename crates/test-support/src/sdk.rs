@@ -37,3 +37,14 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 
 /// The environment every process that touches the SDK gets in tests.
 pub use facerec_moto_server::aws_env;
+
+/// Creates the SQS queue `name` (default attributes); returns its URL.
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
+}

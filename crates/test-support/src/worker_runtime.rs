@@ -371,13 +371,7 @@ impl Backend {
         let Backend::Sqs { sqs, .. } = self else {
             panic!("not an SQS backend")
         };
-        sqs.create_queue()
-            .queue_name(name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap()
+        crate::create_queue(sqs, name).await
     }
 
     /// Drain a result queue: job id (`facerec.job-id` attribute) → number of messages.

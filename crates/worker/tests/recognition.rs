@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use facerec_engine::{load_image, Detector, Engine, LoadOptions, ModelPaths};
 use facerec_test_support::worker_runtime::Backend;
-use facerec_test_support::{repo_root, WorkerProcess};
+use facerec_test_support::{create_queue, repo_root, WorkerProcess};
 use serde_json::{json, Value};
 
 fn faces() -> PathBuf {
@@ -176,14 +176,7 @@ async fn sqs_job_with_s3_image_and_gallery_writes_both_result_destinations() {
     put("galleries/g.json", gallery().to_string().into_bytes())
         .await
         .unwrap();
-    let result_queue = sqs
-        .create_queue()
-        .queue_name("results")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let result_queue = create_queue(sqs, "results").await;
     backend
         .send(&[
             json!({"version": 1, "job_id": "s3-obama", "image": "s3://images/in/obama.jpg",

@@ -15,7 +15,7 @@ use facerec_test_support::fleet::{
     container_instance_status, create_group, create_worker_service, group_instance_ids,
     register_container_instance, start_worker_task,
 };
-use facerec_test_support::MotoServer;
+use facerec_test_support::{create_queue, MotoServer};
 
 pub const CLUSTER: &str = "facerec-cluster";
 pub const SERVICE: &str = "facerec-service";
@@ -52,15 +52,7 @@ pub async fn fleet(messages: usize, service_desired: i32, instances: i32) -> Fle
     let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
     let ssm = aws_sdk_ssm::Client::new(&sdk);
 
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("facerec-jobs")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let queue_url = create_queue(&sqs, "facerec-jobs").await;
     for k in 0..messages {
         sqs.send_message()
             .queue_url(&queue_url)
