@@ -6,8 +6,10 @@
 
 mod support;
 
-use facerec_backlog_scaler::{Deployment, InvocationReport, QueueDepth, TokioClock};
-use support::fake::{ci, count, in_service, scaler, up_to_ten, MemoryStore, World, T0_MS};
+use facerec_backlog_scaler::{Deployment, QueueDepth, TokioClock};
+use support::fake::{
+    ci, count, in_service, scaler, terminated, up_to_ten, MemoryStore, World, T0_MS,
+};
 
 fn deployment(id: &str, primary: bool, desired: u32, running: u32) -> Deployment {
     Deployment {
@@ -21,14 +23,6 @@ fn deployment(id: &str, primary: bool, desired: u32, running: u32) -> Deployment
 
 fn task(n: usize) -> String {
     format!("arn:aws:ecs:us-east-1:123456789012:task/facerec-cluster/task-{n}")
-}
-
-fn terminated(report: &InvocationReport) -> Vec<String> {
-    report
-        .polls
-        .iter()
-        .flat_map(|p| p.terminated.iter().cloned())
-        .collect()
 }
 
 /// Three busy tasks of the old deployment on instances 1-3, a standing backlog that keeps

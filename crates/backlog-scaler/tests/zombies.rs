@@ -4,19 +4,11 @@
 
 mod support;
 
-use facerec_backlog_scaler::{InvocationReport, QueueDepth, ScalerState, TokioClock};
+use facerec_backlog_scaler::{QueueDepth, ScalerState, TokioClock};
 use support::fake::{
-    ci, count, draining, fresh, in_service, on, one_idle_instance, scaler, up_to_ten, FakeFleet,
-    MemoryStore, World, T0, T0_MS,
+    ci, count, draining, fresh, in_service, on, one_idle_instance, scaler, terminated, up_to_ten,
+    FakeFleet, MemoryStore, World, T0, T0_MS,
 };
-
-fn terminated(report: &InvocationReport) -> Vec<String> {
-    report
-        .polls
-        .iter()
-        .flat_map(|p| p.terminated.iter().cloned())
-        .collect()
-}
 
 /// An instance left DRAINING and idle in service (an invocation killed between the drain
 /// and the termination, or the Spot handler on a rebalance recommendation) does not count

@@ -9,7 +9,8 @@ use std::time::Duration;
 use facerec_backlog_policy::{LoadEstimate, PolicyConfig};
 use facerec_backlog_scaler::{
     AwsError, BacklogScaler, Clock, ContainerInstance, Deployment, FleetApi, GroupInstance,
-    GroupState, QueueDepth, RecordedMetrics, ScalerConfig, ServiceCounts, StateStore, TokioClock,
+    GroupState, InvocationReport, QueueDepth, RecordedMetrics, ScalerConfig, ServiceCounts,
+    StateStore, TokioClock,
 };
 
 pub const T0_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -390,6 +391,15 @@ pub fn scaler(world: World, store: MemoryStore) -> Scaler {
 
 pub fn on(fleet: FakeFleet, store: MemoryStore) -> Scaler {
     BacklogScaler::new(config(), fleet, store, RecordedMetrics::default())
+}
+
+/// The EC2 instance ids an invocation terminated, poll after poll.
+pub fn terminated(report: &InvocationReport) -> Vec<String> {
+    report
+        .polls
+        .iter()
+        .flat_map(|p| p.terminated.iter().cloned())
+        .collect()
 }
 
 pub fn count(calls: &[String], prefix: &str) -> usize {
