@@ -587,19 +587,29 @@ def _ecs_task_protection() -> None:
 
 
 def _ecs_list_tasks_by_service() -> None:
-    """ECS ListTasks with `serviceName` returns only that service's tasks.
+    """ECS ListTasks with `serviceName` returns only that service's tasks; `startedBy` is
+    a filter of its own; without `desiredStatus` only RUNNING tasks.
 
     Real ECS filters by the service (a service's tasks have the group `service:NAME`);
     moto ignores the parameter and returns every task of the cluster, so a caller that
-    counts a service's tasks would count standalone tasks too.
+    counts a service's tasks would count standalone tasks too. Real ECS also requires
+    that "when you specify startedBy as the filter, it must be the only filter that you
+    use", and its "default status filter is RUNNING" (API_ListTasks); moto combines any
+    filters and returns stopped tasks too, so a call real ECS rejects, or a count of
+    stopped tasks, would pass here. A request with startedBy and another filter gets
+    InvalidParameterException, as AWS's own validation would give.
     """
+    from moto.ecs.exceptions import InvalidParameterException
     from moto.ecs.models import EC2ContainerServiceBackend
 
     original = EC2ContainerServiceBackend.list_tasks
 
     def list_tasks(self: Any, cluster_str: Any = None, container_instance: Any = None, family: Any = None,
                    started_by: Any = None, service_name: Any = None, desiredStatus: Any = None) -> Any:
-        tasks = original(self, cluster_str, container_instance, family, started_by, service_name, desiredStatus)
+        if started_by and (container_instance or family or service_name or desiredStatus):
+            raise InvalidParameterException("When you specify startedBy as the filter, it must be the only filter that you use.")
+        tasks = original(self, cluster_str, container_instance, family, started_by, service_name,
+                         desiredStatus or "RUNNING")
         if service_name:
             group = "service:" + str(service_name).split("/")[-1]
             tasks = [t for t in tasks if getattr(t, "group", None) == group]

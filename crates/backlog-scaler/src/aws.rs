@@ -78,7 +78,8 @@ impl AwsFleet {
     }
 
     /// The ARNs of the service's RUNNING tasks (ecs:ListTasks, every page), or only those
-    /// `started_by` a deployment (its id) when given.
+    /// `started_by` a deployment (its id) when given. `startedBy` "must be the only
+    /// filter that you use" (API_ListTasks); RUNNING is the default status filter.
     async fn running_tasks(&self, started_by: Option<&str>) -> Result<Vec<String>, AwsError> {
         let mut arns = Vec::new();
         let mut next_token = None;
@@ -87,11 +88,12 @@ impl AwsFleet {
                 .ecs
                 .list_tasks()
                 .cluster(&self.cluster)
-                .desired_status(DesiredStatus::Running)
                 .set_next_token(next_token);
             let request = match started_by {
                 Some(id) => request.started_by(id),
-                None => request.service_name(&self.service),
+                None => request
+                    .service_name(&self.service)
+                    .desired_status(DesiredStatus::Running),
             };
             let out = request
                 .send()
