@@ -4,32 +4,12 @@
 //!
 //! Usage: bench [--upsample N | --retinaface] [--repeat N] [--e2e-only] PHOTO_DIR_OR_FILE...
 
+mod common;
+
 use facerec_engine::{load_image, Detector, Engine, LoadOptions, ModelPaths};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-fn collect(p: &Path, out: &mut Vec<PathBuf>) {
-    if p.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for e in entries {
-            collect(&e, out);
-        }
-    } else if matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("jpg" | "jpeg" | "png")
-    ) {
-        out.push(p.to_path_buf());
-    }
-}
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -62,7 +42,7 @@ fn main() {
             "--repeat" => repeat = args.next().unwrap().parse().unwrap(),
             "--e2e-only" => e2e_only = true,
             "--retinaface" => retinaface = true,
-            _ => collect(Path::new(&a), &mut inputs),
+            _ => common::collect_photos(Path::new(&a), &mut inputs),
         }
     }
     let t = Instant::now();

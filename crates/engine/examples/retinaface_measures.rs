@@ -7,31 +7,11 @@
 //! Usage: cargo run --release -p facerec-engine --example retinaface_measures [PHOTO_DIR…]
 //! (default: the committed photos the benchmark uses).
 
+mod common;
+
 use facerec_engine::retinaface::{FaceGeometry, RetinaFace, DEFAULT_THRESHOLD};
 use facerec_engine::{load_image, Detector, Engine, LoadOptions, ModelPaths};
-use std::path::{Path, PathBuf};
-
-fn collect(p: &Path, out: &mut Vec<PathBuf>) {
-    if p.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for e in entries {
-            collect(&e, out);
-        }
-    } else if matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("jpg" | "jpeg" | "png")
-    ) {
-        out.push(p.to_path_buf());
-    }
-}
+use std::path::PathBuf;
 
 /// What is listed: every detection scoring above this (the default is 0.9).
 const LOW_THRESHOLD: f32 = 0.5;
@@ -47,7 +27,7 @@ fn main() {
     }
     let mut photos = Vec::new();
     for a in &args {
-        collect(a, &mut photos);
+        common::collect_photos(a, &mut photos);
     }
     let engine = Engine::load(&ModelPaths::discover().expect("models")).expect("load");
     let net = engine.retinaface().expect("RetinaFace");
