@@ -2,7 +2,7 @@
 //! ECS cluster with the worker service, container instances registered for the EC2
 //! instances of a real Auto Scaling group, tasks with scale-in protection, and the SSM
 //! parameter with the state. moto 5.2 lacks ECS task protection (UpdateTaskProtection,
-//! GetTaskProtection) and ignores ListTasks' serviceName; `tools/moto/patches.py`
+//! GetTaskProtection) and ignores ListTasks' serviceName; `tools/moto/ecs_patches.py`
 //! restores both as ECS documents them.
 //!
 //! The invocation's six polls run back to back (a clock that jumps instead of sleeping:
@@ -163,7 +163,7 @@ async fn a_zombie_instance_is_terminated() {
     assert_eq!(f.status(&busy_arn).await, "ACTIVE");
 }
 
-/// A deployment of a busy fleet through the real clients (`tools/moto/patches.py`'s
+/// A deployment of a busy fleet through the real clients (`tools/moto/ecs_patches.py`'s
 /// `_ecs_rolling_deployments` lists the replaced deployment as ECS does): two busy tasks
 /// of the old deployment on the group's two instances. The first invocation raises the
 /// group to 4 — an instance for each new task — and releases nothing while no new task
