@@ -178,6 +178,9 @@ impl FleetApi for AwsFleet {
         let mut deployments = Vec::new();
         // PRIMARY and ACTIVE; an INACTIVE deployment has no tasks left.
         for d in service.deployments() {
+            if d.id().is_none_or(str::is_empty) {
+                continue;
+            }
             let primary = match d.status() {
                 Some("PRIMARY") => true,
                 Some("ACTIVE") => false,
@@ -218,6 +221,13 @@ impl FleetApi for AwsFleet {
                 .await
                 .map_err(|e| sdk_error(OP, e))?;
             // A task that stopped since ListTasks comes back as a failure: nothing to do.
+            for f in out.failures() {
+                tracing::info!(
+                    task = f.arn().unwrap_or_default(),
+                    reason = f.reason().unwrap_or_default(),
+                    "not released"
+                );
+            }
             released += out.protected_tasks().len() as u32;
         }
         Ok(released)
@@ -225,6 +235,10 @@ impl FleetApi for AwsFleet {
 
     async fn busy_tasks(&self) -> Result<u32, AwsError> {
         let arns = self.running_tasks(None).await?;
+        self.protected_tasks(&arns).await
+    }
+
+    async fn protected_tasks(&self, arns: &[String]) -> Result<u32, AwsError> {
         let mut busy = 0;
         // GetTaskProtection takes at most 100 tasks per call.
         for chunk in arns.chunks(100) {

@@ -98,6 +98,12 @@ pub trait FleetApi: Send + Sync {
         deployment_id: &str,
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 
+    /// How many of `tasks` are scale-in protected (ecs:GetTaskProtection).
+    fn protected_tasks(
+        &self,
+        tasks: &[String],
+    ) -> impl Future<Output = Result<u32, AwsError>> + Send;
+
     /// Clears the scale-in protection of `tasks` (ecs:UpdateTaskProtection, at most 10
     /// tasks a call); returns how many ECS reported cleared.
     fn release_tasks(&self, tasks: &[String])

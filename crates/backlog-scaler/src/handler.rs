@@ -5,7 +5,7 @@
 //!
 //! Per poll:
 //! 1. observe: queue depth, the service's desired count and deployments, the busy
-//!    (scale-in protected) tasks;
+//!    (scale-in protected) tasks — during a deployment, those of the primary only;
 //! 2. decide: [`BacklogPolicy::poll`], and [`rollout`] for a deployment under way;
 //! 3. act: UpdateService when the desired count changes; raise the group's desired
 //!    capacity to the instances needed — the decision, plus during a deployment one per
@@ -17,10 +17,10 @@
 //!    saving the state, terminate (TerminateInstanceInAutoScalingGroup, decrementing):
 //!    - *zombies*: idle DRAINING instances in service, seen so for 120 s;
 //!    - instances booting past the bound (in service, never registered);
-//!    - beyond the instances needed, up to the excess of *empty* ACTIVE ones, newest first, each
-//!      claimed and checked: set DRAINING, re-read the group and the container instances,
-//!      and terminate only if it is still DRAINING and empty and the capacity without it
-//!      still covers the decision; otherwise set it ACTIVE again (or leave it to whoever
+//!    - beyond the instances needed, up to the excess of *empty* ACTIVE ones, newest
+//!      first, each claimed and checked: set DRAINING, re-read the group and the
+//!      container instances, and terminate only if it is still DRAINING and empty and the
+//!      capacity without it still covers the instances needed; otherwise set it ACTIVE again (or leave it to whoever
 //!      else is removing it). A DRAINING instance never counts, so of two invocations at
 //!      once the later check sees the other's claim and backs off: never more than the
 //!      excess goes.
@@ -317,7 +317,18 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
         let t = clock.unix_seconds();
         let depth = self.fleet.queue_depth().await?;
         let service = self.fleet.service().await?;
-        let busy = self.fleet.busy_tasks().await?;
+        // The older deployments' tasks are not the primary's to count: the decision sizes
+        // the primary deployment, and the surge gives the older tasks their instances.
+        let mut busy = self.fleet.busy_tasks().await?;
+        let mut older_tasks = Vec::new();
+        for d in service.deployments.iter().filter(|d| !d.primary) {
+            if d.running + d.pending == 0 {
+                continue;
+            }
+            let tasks = self.fleet.deployment_tasks(&d.id).await?;
+            busy = busy.saturating_sub(self.fleet.protected_tasks(&tasks).await?);
+            older_tasks.push((d.id.as_str(), tasks));
+        }
         let decision = policy.poll(&Observation {
             t,
             visible: depth.visible,
@@ -349,10 +360,11 @@ impl<F: FleetApi, S: StateStore, M: MetricsSink> BacklogScaler<F, S, M> {
             }
         }
         let mut released_tasks = 0;
-        for deployment in &rollout.release {
-            let tasks = self.fleet.deployment_tasks(deployment).await?;
-            released_tasks += self.fleet.release_tasks(&tasks).await?;
-            tracing::info!(deployment = %deployment, tasks = tasks.len(), "released an older deployment's tasks from scale-in protection");
+        for (deployment, tasks) in &older_tasks {
+            if rollout.release.iter().any(|r| r == deployment) {
+                released_tasks += self.fleet.release_tasks(tasks).await?;
+                tracing::info!(deployment = %deployment, tasks = tasks.len(), "released an older deployment's tasks from scale-in protection");
+            }
         }
 
         let containers = self.fleet.container_instances().await?;

@@ -25,15 +25,15 @@ fn task(n: usize) -> String {
     format!("arn:aws:ecs:us-east-1:123456789012:task/facerec-cluster/task-{n}")
 }
 
-/// Three busy tasks of the old deployment on instances 1-3, a standing backlog that keeps
-/// them busy, and a new deployment that wants 3 tasks and has none running.
+/// Three busy tasks of the old deployment on instances 1-3, a standing backlog for which
+/// the rule wants 3 tasks (ceil(60 × 6 / 135)), and a new deployment that wants 3 tasks
+/// and has none running.
 fn busy_fleet_mid_deployment() -> World {
     World {
         depth: QueueDepth {
-            visible: 0,
+            visible: 60,
             in_flight: 3,
         },
-        busy: 3,
         service_desired: 3,
         deployments: vec![
             deployment("ecs-svc/new", true, 3, 0),
@@ -57,6 +57,9 @@ async fn a_busy_fleets_deployment_gets_surge_instances_then_releases_the_old_tas
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert!(report.failed_polls.is_empty(), "{:?}", report.failed_polls);
     let first = &report.polls[0];
+    // The old tasks' protection is not the primary deployment's load (counted, the rule
+    // would want 3 + 3 tasks for it, besides the 3 old ones).
+    assert_eq!(first.busy_tasks, 0);
     assert_eq!((first.desired_tasks, first.instances_needed), (3, 6));
     assert_eq!(first.group_desired, 6);
     assert_eq!(s.fleet().world().group_desired, 6);
@@ -140,5 +143,5 @@ async fn old_tasks_keep_their_protection_until_every_new_task_runs() {
     let report = s.invoke(&TokioClock::anchored_at(T0_MS)).await.unwrap();
     assert!(report.polls.iter().all(|p| p.released_tasks == 0));
     assert!(s.fleet().world().tasks.iter().all(|(_, _, p)| *p));
-    assert_eq!(count(&s.fleet().calls(), "ListTasks"), 0);
+    assert_eq!(count(&s.fleet().calls(), "UpdateTaskProtection"), 0);
 }

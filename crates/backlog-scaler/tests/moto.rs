@@ -165,13 +165,15 @@ async fn a_zombie_instance_is_terminated() {
 
 /// A deployment of a busy fleet through the real clients (`tools/moto/ecs_patches.py`'s
 /// `_ecs_rolling_deployments` lists the replaced deployment as ECS does): two busy tasks
-/// of the old deployment on the group's two instances. The first invocation raises the
+/// of the old deployment on the group's two instances, and 40 jobs waiting, for which the
+/// rule wants 2 tasks (the old tasks' protection is not counted as the new deployment's
+/// load). The first invocation raises the
 /// group to 4 — an instance for each new task — and releases nothing while no new task
 /// runs; once both new tasks run on the new instances, the next invocation clears the old
 /// tasks' scale-in protection (ListTasks by `startedBy`, UpdateTaskProtection).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_fleets_deployment_gets_instances_then_releases_the_old_tasks() {
-    let f = fleet(0, 2, 2).await;
+    let f = fleet(40, 2, 2).await;
     let old = f.primary_deployment().await;
     let mut old_tasks = Vec::new();
     for (_, arn) in &f.instances {
@@ -191,7 +193,7 @@ async fn a_busy_fleets_deployment_gets_instances_then_releases_the_old_tasks() {
     let report = f.scaler().invoke(&JumpingClock::new()).await.unwrap();
     assert!(report.failed_polls.is_empty(), "{:?}", report.failed_polls);
     let first = &report.polls[0];
-    assert_eq!((first.busy_tasks, first.desired_tasks), (2, 2));
+    assert_eq!((first.busy_tasks, first.desired_tasks), (0, 2));
     assert_eq!((first.instances_needed, first.group_desired), (4, 4));
     assert!(report.polls.iter().all(|p| p.released_tasks == 0));
     assert_eq!(f.protected(&old_tasks).await, [true, true]);

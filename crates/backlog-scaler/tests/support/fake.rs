@@ -46,6 +46,7 @@ pub fn config() -> ScalerConfig {
 pub struct World {
     pub depth: QueueDepth,
     pub service_desired: u32,
+    /// Busy (scale-in protected) tasks of the service besides those listed in `tasks`.
     pub busy: u32,
     /// The service's deployments; empty reads as one PRIMARY deployment at the desired
     /// count.
@@ -180,7 +181,20 @@ impl FleetApi for FakeFleet {
     }
 
     async fn busy_tasks(&self) -> Result<u32, AwsError> {
-        Ok(self.call("GetTaskProtection", String::new()).await?.busy)
+        let w = self.call("GetTaskProtection", String::new()).await?;
+        Ok(w.busy
+            + w.tasks
+                .iter()
+                .filter(|(_, _, protected)| *protected)
+                .count() as u32)
+    }
+
+    async fn protected_tasks(&self, tasks: &[String]) -> Result<u32, AwsError> {
+        let w = self.call("GetTaskProtection", tasks.join(" ")).await?;
+        Ok(w.tasks
+            .iter()
+            .filter(|(arn, _, protected)| *protected && tasks.contains(arn))
+            .count() as u32)
     }
 
     async fn set_desired_count(&self, count: u32) -> Result<(), AwsError> {
