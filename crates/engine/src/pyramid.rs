@@ -295,6 +295,32 @@ pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
             })
         })
         .collect();
+    // With AVX-512 VBMI: blocks of 16 columns from one 32-byte load and one byte permute.
+    #[cfg(target_arch = "x86_64")]
+    let vbmi = std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512vbmi");
+    #[cfg(not(target_arch = "x86_64"))]
+    let vbmi = false;
+    let blocks16: Vec<Option<(usize, [u8; 32])>> = if vbmi {
+        (0..simd_cols / 16)
+            .map(|b| {
+                let base = cols.left[16 * b];
+                let span = cols.left[16 * b + 15] + 1 - base;
+                (span < 32).then(|| {
+                    let mut mask = [0u8; 32];
+                    for k in 0..16 {
+                        mask[k] = (cols.left[16 * b + k] - base) as u8;
+                        mask[16 + k] = (cols.left[16 * b + k] + 1 - base) as u8;
+                    }
+                    (base, mask)
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (ow, n_in, n_out) = (out_w, iw * ih, out_w * out_h);
     let mut y = -y_scale;
     for r in 0..out_h {
@@ -305,7 +331,22 @@ pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
         let (tbf, itbf) = (tb as f32, (1.0 - tb) as f32);
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if vbmi {
+            // SAFETY: AVX-512 F/BW/VL/VBMI are available (checked above); the kernel's
+            // 32-byte loads stay inside `img.data` thanks to PLANES_PAD, its stores inside
+            // row `r` of each plane.
+            unsafe {
+                resize_row_avx512(
+                    img,
+                    &mut out,
+                    (top, bottom, r),
+                    (tbf, itbf),
+                    (&cols.lr32, &ilr32, &blocks16),
+                    &cols.left,
+                );
+            }
+            done = 16 * blocks16.len();
+        } else if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (checked above); the kernel's loads stay inside
             // `img.data` thanks to PLANES_PAD, its stores inside row `r` of each plane.
             unsafe {
@@ -343,6 +384,96 @@ pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
         }
     }
     out
+}
+
+/// Byte indices 0, 4, 8, …, 60 (then zeros): the low byte of each of 16 dwords.
+#[cfg(target_arch = "x86_64")]
+const LOW_BYTES: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut i = 0;
+    while i < 16 {
+        t[i] = 4 * i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// [`resize_row_avx2`] 16 columns at a time: one 32-byte load and one byte permute fetch a
+/// block's left and right source pixels. Same f32 operations in the same order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+#[allow(clippy::type_complexity)]
+unsafe fn resize_row_avx512(
+    img: &Planes,
+    out: &mut Planes,
+    (top, bottom, r): (usize, usize, usize),
+    (tbf, itbf): (f32, f32),
+    (lr32, ilr32, blocks): (&[f32], &[f32], &[Option<(usize, [u8; 32])>]),
+    left: &[usize],
+) {
+    use std::arch::x86_64::*;
+    let (iw, n_in) = (img.w, img.w * img.h);
+    let (ow, n_out) = (out.w, out.w * out.h);
+    let (t_v, it_v) = (_mm512_set1_ps(tbf), _mm512_set1_ps(itbf));
+    let src = img.data.as_ptr();
+    let dst = out.data.as_mut_ptr();
+    let f = |x: __m128i| _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(x));
+    let low_bytes = _mm512_loadu_si512(LOW_BYTES.as_ptr() as *const __m512i);
+    for (b, block) in blocks.iter().enumerate() {
+        let c0 = 16 * b;
+        let lr = _mm512_loadu_ps(lr32.as_ptr().add(c0));
+        let ilr = _mm512_loadu_ps(ilr32.as_ptr().add(c0));
+        let (tlf, trf) = (_mm512_mul_ps(it_v, ilr), _mm512_mul_ps(it_v, lr));
+        let (blf, brf) = (_mm512_mul_ps(t_v, ilr), _mm512_mul_ps(t_v, lr));
+        for ch in 0..3 {
+            let plane = src.add(ch * n_in);
+            let (tp, bp) = (plane.add(top * iw), plane.add(bottom * iw));
+            let (tl, tr, bl, br) = match block {
+                Some((base, mask)) => {
+                    let m = _mm256_loadu_si256(mask.as_ptr() as *const __m256i);
+                    let fetch = |p: *const u8| {
+                        _mm256_permutexvar_epi8(
+                            m,
+                            _mm256_loadu_si256(p.add(*base) as *const __m256i),
+                        )
+                    };
+                    let (t, bb) = (fetch(tp), fetch(bp));
+                    (
+                        f(_mm256_castsi256_si128(t)),
+                        f(_mm256_extracti128_si256::<1>(t)),
+                        f(_mm256_castsi256_si128(bb)),
+                        f(_mm256_extracti128_si256::<1>(bb)),
+                    )
+                }
+                None => {
+                    let g = |p: *const u8, d: usize| {
+                        let mut v = [0f32; 16];
+                        for k in 0..16 {
+                            v[k] = *p.add(left[c0 + k] + d) as f32;
+                        }
+                        _mm512_loadu_ps(v.as_ptr())
+                    };
+                    (g(tp, 0), g(tp, 1), g(bp, 0), g(bp, 1))
+                }
+            };
+            let v = _mm512_add_ps(
+                _mm512_add_ps(
+                    _mm512_add_ps(_mm512_mul_ps(tlf, tl), _mm512_mul_ps(trf, tr)),
+                    _mm512_mul_ps(blf, bl),
+                ),
+                _mm512_mul_ps(brf, br),
+            );
+            // Truncate to integers, then keep each one's low byte: the weights are
+            // non-negative and sum to 1 (to rounding), so the values are in 0..=255 and
+            // this is the AVX2 kernel's saturating narrowing. (One byte permute: the
+            // narrowing instructions that store to memory are slow.)
+            let i = _mm512_permutexvar_epi8(low_bytes, _mm512_cvttps_epi32(v));
+            _mm_storeu_si128(
+                dst.add(ch * n_out + r * ow + c0) as *mut __m128i,
+                _mm512_castsi512_si128(i),
+            );
+        }
+    }
 }
 
 /// One output row of [`resize_planes`], the blocks of 8 SIMD columns, all three planes:
