@@ -112,11 +112,74 @@ impl CellGrid {
 }
 
 /// Per pixel row: each column's bilinear votes, ready to add. `idx` is the bin's offset in
-/// the histogram row of the pixel's cell (before the row offset), `w` the four weights:
-/// same cell row and column, next row, next column, both. Zero weights: no gradient.
+/// the histogram row of the pixel's cell (before the row offset); `own` holds, per column,
+/// the weights for the pixel's cell in its cell row and the next one, `next` the same for
+/// the next cell column (pairs, as [`PairRows`] holds the two rows). Zero weights: no
+/// gradient.
 struct RowVotes {
     idx: Vec<u32>,
-    w: [Vec<f32>; 4],
+    own: Vec<f32>,
+    next: Vec<f32>,
+}
+
+/// Two histogram rows, interleaved: bin k of row `row` at 2k, of row `row + 1` at 2k + 1.
+/// A pixel row votes into exactly two histogram rows, so each of its votes for one cell is
+/// one two-float addition instead of two scalar ones. Loaded from the histogram when the
+/// pixel rows reach a new cell row and stored back after; the additions are the same, in
+/// the same order, so the histogram is too.
+struct PairRows {
+    row: Option<usize>,
+    data: Vec<f32>,
+}
+
+impl PairRows {
+    fn move_to(&mut self, row: usize, hist: &mut [f32], hc18: usize) {
+        if self.row == Some(row) {
+            return;
+        }
+        self.store(hist, hc18);
+        let (a, b) = (
+            &hist[row * hc18..][..hc18],
+            &hist[(row + 1) * hc18..][..hc18],
+        );
+        for ((d, a), b) in self.data.chunks_exact_mut(2).zip(a).zip(b) {
+            d[0] = *a;
+            d[1] = *b;
+        }
+        self.row = Some(row);
+    }
+
+    fn store(&self, hist: &mut [f32], hc18: usize) {
+        let Some(row) = self.row else { return };
+        let (a, b) = hist[row * hc18..][..2 * hc18].split_at_mut(hc18);
+        for ((d, a), b) in self.data.chunks_exact(2).zip(a).zip(b) {
+            *a = d[0];
+            *b = d[1];
+        }
+    }
+}
+
+/// `dst[0..2] += w[0..2]`, lane by lane.
+///
+/// # Safety
+/// Both pointers are valid for two floats.
+#[inline(always)]
+unsafe fn add_pair(dst: *mut f32, w: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // 8-byte loads and store; the upper lanes add zeros and are dropped.
+        let sum = _mm_add_ps(
+            _mm_castpd_ps(_mm_load_sd(dst as *const f64)),
+            _mm_castpd_ps(_mm_load_sd(w as *const f64)),
+        );
+        _mm_store_sd(dst as *mut f64, _mm_castps_pd(sum));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        *dst += *w;
+        *dst.add(1) += *w.add(1);
+    }
 }
 
 /// Column tables for the votes: a column's cell offset (× 18 bins) and its two weights.
@@ -153,7 +216,12 @@ pub(crate) fn fhog_planes(
     }
     let mut votes = RowVotes {
         idx: vec![0; w],
-        w: std::array::from_fn(|_| vec![0.0; w]),
+        own: vec![0.0; 2 * w],
+        next: vec![0.0; 2 * w],
+    };
+    let mut pair = PairRows {
+        row: None,
+        data: vec![0.0; 2 * grid.hc * 18],
     };
     let planes = [img.plane(0), img.plane(1), img.plane(2)];
     let hc18 = grid.hc * 18;
@@ -178,31 +246,29 @@ pub(crate) fn fhog_planes(
         for x in x..end {
             votes_scalar(&rows, x, x < simd_end, &cols, vy, &mut votes);
         }
-        let hist_row = &mut hist[hy * hc18..];
-        // Every vote lands inside the histogram: bins are < 18, the last column's cell is at
-        // most the second-to-last histogram column, the pixel row's cell row the
-        // second-to-last histogram row. Checked once here, so the loop needs no checks.
-        assert!(cols.base[end - 1] as usize + 17 + 18 + hc18 < hist_row.len());
-        let [w11, w01, w10, w00] = &votes.w;
-        let (idx, w11, w01, w10, w00) = (
+        pair.move_to(hy, &mut hist, hc18);
+        // Every vote lands inside the pair rows: bins are < 18 and the last column's cell
+        // is at most the second-to-last histogram column. Checked once here, so the loop
+        // needs no checks.
+        assert!(2 * (cols.base[end - 1] as usize + 17 + 18) + 1 < pair.data.len());
+        let (idx, own, next) = (
             &votes.idx[..end],
-            &w11[..end],
-            &w01[..end],
-            &w10[..end],
-            &w00[..end],
+            &votes.own[..2 * end],
+            &votes.next[..2 * end],
         );
+        let dst = pair.data.as_mut_ptr();
         // No branch on "no gradient": its weights are +0, and adding +0 changes nothing.
         for x in 1..end {
-            let i = idx[x] as usize;
-            // SAFETY: i ≤ base[end - 1] + 17 (bases grow with x), asserted above.
+            let i = 2 * idx[x] as usize;
+            // SAFETY: i + 37 ≤ 2 · (base[end - 1] + 17 + 18) + 1 (bases grow with x),
+            // asserted above; 2x + 1 < 2 · end.
             unsafe {
-                *hist_row.get_unchecked_mut(i) += w11[x];
-                *hist_row.get_unchecked_mut(i + hc18) += w01[x];
-                *hist_row.get_unchecked_mut(i + 18) += w10[x];
-                *hist_row.get_unchecked_mut(i + hc18 + 18) += w00[x];
+                add_pair(dst.add(i), own.as_ptr().add(2 * x));
+                add_pair(dst.add(i + 36), next.as_ptr().add(2 * x));
             }
         }
     }
+    pair.store(&mut hist, hc18);
     features(&grid, &hist, pad_rows, pad_cols)
 }
 
@@ -230,24 +296,14 @@ fn votes_scalar(
             (gx, gy, len) = (cgx, cgy, l);
         }
     }
-    let (gxf, gyf) = (gx as f32, gy as f32);
-    let (mut bd, mut bo) = (0f32, 0u32);
-    for (o, (dx, dy)) in DIRECTIONS.iter().enumerate() {
-        let dot = dx * gxf + dy * gyf;
-        if dot > bd {
-            (bd, bo) = (dot, o as u32);
-        }
-        if -dot > bd {
-            (bd, bo) = (-dot, o as u32 + 9);
-        }
-    }
+    let bo = orientation_bin(gx, gy);
     let v = (len as f32).sqrt();
     let (vx1v, vx0v) = (cols.vx1[x] * v, cols.vx0[x] * v);
     out.idx[x] = cols.base[x] + bo;
-    out.w[0][x] = vy1 * vx1v;
-    out.w[1][x] = vy0 * vx1v;
-    out.w[2][x] = vy1 * vx0v;
-    out.w[3][x] = vy0 * vx0v;
+    out.own[2 * x] = vy1 * vx1v;
+    out.own[2 * x + 1] = vy0 * vx1v;
+    out.next[2 * x] = vy1 * vx0v;
+    out.next[2 * x + 1] = vy0 * vx0v;
 }
 
 /// dlib's orientation bin of a gradient: the first of the 18 signed directions with the
@@ -311,8 +367,11 @@ unsafe fn votes_avx512(
     let simd_end_v = _mm512_set1_epi32(simd_end as i32);
     let (vy0v, vy1v) = (_mm512_set1_ps(vy0), _mm512_set1_ps(vy1));
     let table = orientation_table();
-    let (c255, c511) = (_mm512_set1_ps(255.0), _mm512_set1_ps(511.0));
+    let (c255, c511) = (_mm512_set1_ps(255.0), _mm512_set1_ps(GRADIENT_SPAN as f32));
     let byte = _mm512_set1_epi32(0xff);
+    // Lane j of a, then lane j of b (index 16 + j), for j = 0..8 and j = 8..16.
+    let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     let mut x = 1;
     while x + 16 <= end {
         // Lanes before simd_end break ties towards the later channel.
@@ -337,6 +396,7 @@ unsafe fn votes_avx512(
             gy = _mm512_mask_mov_ps(gy, take, cgy);
             len = _mm512_mask_mov_ps(len, take, l);
         }
+        // The bin from the table: (gy + 255) · 511 + gx + 255, exact in f32 (< 2²⁴).
         let at = _mm512_cvtps_epi32(_mm512_add_ps(
             _mm512_mul_ps(_mm512_add_ps(gy, c255), c511),
             _mm512_add_ps(gx, c255),
@@ -353,10 +413,21 @@ unsafe fn votes_avx512(
             out.idx.as_mut_ptr().add(x) as *mut __m512i,
             _mm512_add_epi32(base, bo),
         );
-        _mm512_storeu_ps(out.w[0].as_mut_ptr().add(x), _mm512_mul_ps(vy1v, vx1v));
-        _mm512_storeu_ps(out.w[1].as_mut_ptr().add(x), _mm512_mul_ps(vy0v, vx1v));
-        _mm512_storeu_ps(out.w[2].as_mut_ptr().add(x), _mm512_mul_ps(vy1v, vx0v));
-        _mm512_storeu_ps(out.w[3].as_mut_ptr().add(x), _mm512_mul_ps(vy0v, vx0v));
+        // Interleaved: this row's weight, then the next row's, per column.
+        let pairs = |dst: *mut f32, a: __m512, b: __m512| {
+            _mm512_storeu_ps(dst.add(2 * x), _mm512_permutex2var_ps(a, lo, b));
+            _mm512_storeu_ps(dst.add(2 * x + 16), _mm512_permutex2var_ps(a, hi, b));
+        };
+        pairs(
+            out.own.as_mut_ptr(),
+            _mm512_mul_ps(vy1v, vx1v),
+            _mm512_mul_ps(vy0v, vx1v),
+        );
+        pairs(
+            out.next.as_mut_ptr(),
+            _mm512_mul_ps(vy1v, vx0v),
+            _mm512_mul_ps(vy0v, vx0v),
+        );
         x += 16;
     }
     x
@@ -434,10 +505,22 @@ unsafe fn votes_avx2(
             out.idx.as_mut_ptr().add(x) as *mut __m256i,
             _mm256_add_epi32(base, bo),
         );
-        _mm256_storeu_ps(out.w[0].as_mut_ptr().add(x), _mm256_mul_ps(vy1v, vx1v));
-        _mm256_storeu_ps(out.w[1].as_mut_ptr().add(x), _mm256_mul_ps(vy0v, vx1v));
-        _mm256_storeu_ps(out.w[2].as_mut_ptr().add(x), _mm256_mul_ps(vy1v, vx0v));
-        _mm256_storeu_ps(out.w[3].as_mut_ptr().add(x), _mm256_mul_ps(vy0v, vx0v));
+        // Interleaved: this row's weight, then the next row's, per column.
+        let pairs = |dst: *mut f32, a: __m256, b: __m256| {
+            let (l, h) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+            _mm256_storeu_ps(dst.add(2 * x), _mm256_permute2f128_ps::<0x20>(l, h));
+            _mm256_storeu_ps(dst.add(2 * x + 8), _mm256_permute2f128_ps::<0x31>(l, h));
+        };
+        pairs(
+            out.own.as_mut_ptr(),
+            _mm256_mul_ps(vy1v, vx1v),
+            _mm256_mul_ps(vy0v, vx1v),
+        );
+        pairs(
+            out.next.as_mut_ptr(),
+            _mm256_mul_ps(vy1v, vx0v),
+            _mm256_mul_ps(vy0v, vx0v),
+        );
         x += 8;
     }
     x
@@ -624,4 +707,123 @@ unsafe fn feature_row_avx2(
         x += 8;
     }
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every votes kernel this CPU has gives the scalar code's votes, bit for bit, on rows
+    /// with every kind of gradient (flat runs, ties between channels, the extremes). The
+    /// whole-image tests only reach the widest kernel, so the AVX2 one is checked here.
+    #[test]
+    fn simd_votes_are_the_scalar_votes() {
+        let (w, cell_size) = (203, 8);
+        let mut s = 0x9e37_79b9u32;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            s
+        };
+        let pixels: Vec<Vec<u8>> = (0..9)
+            .map(|i| {
+                (0..w)
+                    .map(|x| match (x / 20 + i) % 4 {
+                        0 => 128, // flat: no gradient
+                        1 => {
+                            if next() % 2 == 0 {
+                                0
+                            } else {
+                                255
+                            }
+                        } // extremes
+                        2 => (x * 3 + i * 7) as u8, // equal gradients per channel
+                        _ => next() as u8,
+                    })
+                    .collect()
+            })
+            .collect();
+        // rows[ch][i] is row i (above, centre, below) of channel ch.
+        let rows: [[&[u8]; 3]; 3] =
+            std::array::from_fn(|ch| std::array::from_fn(|i| &pixels[ch * 3 + i][..]));
+        let grid = CellGrid::new(w, 40, cell_size).unwrap();
+        let (end, simd_end) = (grid.end(), grid.simd_end.min(grid.end()));
+        let cols = ColumnVotes {
+            base: (0..w)
+                .map(|x| (grid.vote_position(x).0 * 18) as u32)
+                .collect(),
+            vx0: (0..w).map(|x| grid.vote_position(x).1).collect(),
+            vx1: (0..w).map(|x| 1.0 - grid.vote_position(x).1).collect(),
+        };
+        let vy = (0.3125, 0.6875);
+        let fresh = || RowVotes {
+            idx: vec![0; w],
+            own: vec![0.0; 2 * w],
+            next: vec![0.0; 2 * w],
+        };
+        let mut want = fresh();
+        for x in 1..end {
+            votes_scalar(&rows, x, x < simd_end, &cols, vy, &mut want);
+        }
+        let mut kernels: Vec<(&str, RowVotes)> = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut got = fresh();
+                // SAFETY: AVX2 is available; w - 1 columns of 203 stay inside the rows.
+                let x = unsafe { votes_avx2(&rows, simd_end, end, &cols, vy, &mut got) };
+                assert!(x > 150, "the AVX2 kernel did {x} columns");
+                for x in x..end {
+                    votes_scalar(&rows, x, x < simd_end, &cols, vy, &mut got);
+                }
+                kernels.push(("avx2", got));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let mut got = fresh();
+                // SAFETY: as above, with AVX-512F.
+                let x = unsafe { votes_avx512(&rows, simd_end, end, &cols, vy, &mut got) };
+                assert!(x > 150, "the AVX-512 kernel did {x} columns");
+                for x in x..end {
+                    votes_scalar(&rows, x, x < simd_end, &cols, vy, &mut got);
+                }
+                kernels.push(("avx512", got));
+            }
+        }
+        for (name, got) in &kernels {
+            assert_eq!(got.idx, want.idx, "{name}: bins");
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got.own), bits(&want.own), "{name}: own-cell weights");
+            assert_eq!(
+                bits(&got.next),
+                bits(&want.next),
+                "{name}: next-cell weights"
+            );
+        }
+        // Not vacuous: both zero and non-zero gradients, and several bins, occurred.
+        let bins: std::collections::BTreeSet<u32> =
+            (1..end).map(|x| want.idx[x] - cols.base[x]).collect();
+        assert!(bins.len() >= 10, "bins seen: {bins:?}");
+        assert!(want.own.iter().any(|&v| v == 0.0) && want.own.iter().any(|&v| v > 0.0));
+    }
+
+    /// The orientation table is `orientation_bin` at every gradient (spot checks of its
+    /// layout; it is built from the function).
+    #[test]
+    fn orientation_table_is_laid_out_by_gradient() {
+        let t = orientation_table();
+        assert_eq!(t.len(), GRADIENT_SPAN * GRADIENT_SPAN + 3);
+        for (gx, gy) in [
+            (0, 0),
+            (255, 0),
+            (-255, 0),
+            (0, 255),
+            (3, -7),
+            (-255, 255),
+            (100, 37),
+        ] {
+            let at = ((gy + 255) * GRADIENT_SPAN as i32 + gx + 255) as usize;
+            assert_eq!(t[at] as u32, orientation_bin(gx, gy), "({gx}, {gy})");
+        }
+    }
 }
