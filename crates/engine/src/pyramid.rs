@@ -167,12 +167,22 @@ pub fn pyramid_up2_rgb(img: &RgbImage) -> RgbImage {
 /// An RGB image as three planes (R, G, B), each `w × h` bytes, followed by [`PLANES_PAD`]
 /// spare bytes so SIMD code may load 16 bytes starting at any pixel. The HOG scan works on
 /// planes: its gradients are per channel, and a planar resize needs no de-interleaving.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Planes {
     pub w: usize,
     pub h: usize,
     data: Vec<u8>,
 }
+
+/// Equal pixels (the spare bytes may hold anything).
+impl PartialEq for Planes {
+    fn eq(&self, other: &Self) -> bool {
+        let n = 3 * self.w * self.h;
+        (self.w, self.h) == (other.w, other.h) && self.data[..n] == other.data[..n]
+    }
+}
+
+impl Eq for Planes {}
 
 /// Bytes after the last plane that SIMD loads may touch.
 pub const PLANES_PAD: usize = 32;
@@ -210,6 +220,14 @@ impl Planes {
             px[2] = self.data[2 * n + i];
         }
         out
+    }
+
+    /// Makes this a `w × h` image whose pixels are about to be written: a shrinking buffer
+    /// keeps its stale pixels (no clearing), a growing one is zero-filled where it grows.
+    fn reshape(&mut self, w: usize, h: usize) {
+        self.w = w;
+        self.h = h;
+        self.data.resize(3 * w * h + PLANES_PAD, 0);
     }
 
     /// Plane `ch` (0 = R, 1 = G, 2 = B).
@@ -269,10 +287,20 @@ impl ResizeColumns {
 
 /// dlib's RGB bilinear resize (exactly [`resize_bilinear_rgb`]'s pixels) on planes.
 pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
-    let mut out = Planes::new(out_w, out_h);
+    let mut out = Planes::new(0, 0);
+    resize_planes_into(img, &mut out, out_w, out_h);
+    out
+}
+
+/// [`resize_planes`] into `out`, reusing its buffer: every pixel is written, so a buffer
+/// that shrinks is neither freed nor cleared (a pyramid's levels only shrink).
+pub fn resize_planes_into(img: &Planes, out: &mut Planes, out_w: usize, out_h: usize) {
+    out.reshape(out_w, out_h);
+    let out = &mut *out;
     let (iw, ih) = (img.w, img.h);
     if out_w == 0 || out_h == 0 || iw == 0 || ih == 0 {
-        return out;
+        out.data.fill(0);
+        return;
     }
     let x_scale = (iw as f64 - 1.0) / ((out_w as i64 - 1).max(1) as f64);
     let y_scale = (ih as f64 - 1.0) / ((out_h as i64 - 1).max(1) as f64);
@@ -338,7 +366,7 @@ pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
             unsafe {
                 resize_row_avx512(
                     img,
-                    &mut out,
+                    out,
                     (top, bottom, r),
                     (tbf, itbf),
                     (&cols.lr32, &ilr32, &blocks16),
@@ -352,7 +380,7 @@ pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
             unsafe {
                 resize_row_avx2(
                     img,
-                    &mut out,
+                    out,
                     (top, bottom, r),
                     (tbf, itbf),
                     (&cols.lr32, &ilr32, &blocks),
@@ -383,7 +411,6 @@ pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
             }
         }
     }
-    out
 }
 
 /// Byte indices 0, 4, 8, …, 60 (then zeros): the low byte of each of 16 dwords.
@@ -554,6 +581,11 @@ pub fn pyramid_down6_planes(img: &Planes) -> Planes {
     resize_planes(img, (5 * img.w) / 6, (5 * img.h) / 6)
 }
 
+/// [`pyramid_down6_planes`] into `out`, reusing its buffer.
+pub fn pyramid_down6_planes_into(img: &Planes, out: &mut Planes) {
+    resize_planes_into(img, out, (5 * img.w) / 6, (5 * img.h) / 6)
+}
+
 /// [`pyramid_up2_rgb`] on planes.
 pub fn pyramid_up2_planes(img: &Planes) -> Planes {
     let (w, h) = (img.w as f64, img.h as f64);
@@ -614,12 +646,17 @@ mod tests {
                 pyramid_up2_rgb(&img),
                 "up2 {w}x{h}"
             );
+            // A reused buffer, larger and full of other pixels, ends up the same.
+            let mut reused = Planes::from_rgb(&test_image(w * 4 + 3, h * 4 + 1, 99));
             for &(ow, oh) in &[(w * 3 / 2, h), (w / 3 + 1, h / 2 + 1), (w * 4, h * 4)] {
+                let want = resize_bilinear_rgb(&img, ow as usize, oh as usize);
                 assert_eq!(
                     resize_planes(&planes, ow as usize, oh as usize).to_rgb(),
-                    resize_bilinear_rgb(&img, ow as usize, oh as usize),
+                    want,
                     "{w}x{h} -> {ow}x{oh}"
                 );
+                resize_planes_into(&planes, &mut reused, ow as usize, oh as usize);
+                assert_eq!(reused.to_rgb(), want, "{w}x{h} -> {ow}x{oh}, reused buffer");
             }
         }
     }

@@ -124,38 +124,59 @@ struct RowVotes {
 
 /// Two histogram rows, interleaved: bin k of row `row` at 2k, of row `row + 1` at 2k + 1.
 /// A pixel row votes into exactly two histogram rows, so each of its votes for one cell is
-/// one two-float addition instead of two scalar ones. Loaded from the histogram when the
-/// pixel rows reach a new cell row and stored back after; the additions are the same, in
-/// the same order, so the histogram is too.
+/// one two-float addition instead of two scalar ones. Pixel rows reach the histogram rows
+/// in order, so a row is final once the pixels move past it: it is appended to the
+/// histogram then, which is thus built without first being cleared. The additions are the
+/// same, in the same order, so the histogram is too.
 struct PairRows {
-    row: Option<usize>,
+    row: usize,
     data: Vec<f32>,
 }
 
 impl PairRows {
-    fn move_to(&mut self, row: usize, hist: &mut [f32], hc18: usize) {
-        if self.row == Some(row) {
-            return;
+    /// Starts at histogram row `row`; the rows before it get no votes.
+    fn new(row: usize, hc18: usize, hist: &mut Vec<f32>) -> Self {
+        hist.clear();
+        hist.resize(row * hc18, 0.0);
+        PairRows {
+            row,
+            data: vec![0.0; 2 * hc18],
         }
-        self.store(hist, hc18);
-        let (a, b) = (
-            &hist[row * hc18..][..hc18],
-            &hist[(row + 1) * hc18..][..hc18],
-        );
-        for ((d, a), b) in self.data.chunks_exact_mut(2).zip(a).zip(b) {
-            d[0] = *a;
-            d[1] = *b;
-        }
-        self.row = Some(row);
     }
 
-    fn store(&self, hist: &mut [f32], hc18: usize) {
-        let Some(row) = self.row else { return };
-        let (a, b) = hist[row * hc18..][..2 * hc18].split_at_mut(hc18);
-        for ((d, a), b) in self.data.chunks_exact(2).zip(a).zip(b) {
-            *a = d[0];
-            *b = d[1];
+    /// Moves on to rows `row` and `row + 1`, appending the rows left behind to `hist`.
+    fn move_to(&mut self, row: usize, hist: &mut Vec<f32>) {
+        while self.row < row {
+            hist.extend(self.data.iter().step_by(2));
+            for d in self.data.chunks_exact_mut(2) {
+                d[0] = d[1];
+                d[1] = 0.0;
+            }
+            self.row += 1;
         }
+    }
+
+    /// Appends both rows, then the rows after them (no votes), up to `rows` rows.
+    fn finish(self, hist: &mut Vec<f32>, rows: usize, hc18: usize) {
+        hist.extend(self.data.iter().step_by(2));
+        hist.extend(self.data.iter().skip(1).step_by(2));
+        assert!(hist.len() <= rows * hc18, "votes below the histogram");
+        hist.resize(rows * hc18, 0.0);
+    }
+}
+
+/// Buffers that one detection reuses from pyramid level to level: the levels only
+/// shrink, so after the first one nothing is allocated or cleared.
+#[derive(Default)]
+pub(crate) struct FhogBuffers {
+    hist: Vec<f32>,
+    features: Vec<f32>,
+}
+
+impl FhogBuffers {
+    /// Takes back a level's features buffer for the next level.
+    pub fn recycle(&mut self, f: Fhog) {
+        self.features = f.data;
     }
 }
 
@@ -189,18 +210,19 @@ struct ColumnVotes {
     vx1: Vec<f32>,
 }
 
-/// fhog features of a planar RGB image.
-pub(crate) fn fhog_planes(
+/// fhog features of a planar RGB image, computed in `bufs` (the returned features own
+/// `bufs`' features buffer until [`FhogBuffers::recycle`] gives it back).
+pub(crate) fn fhog_planes_with(
     img: &Planes,
     cell_size: usize,
-    pad_rows: usize,
-    pad_cols: usize,
+    (pad_rows, pad_cols): (usize, usize),
+    bufs: &mut FhogBuffers,
 ) -> Fhog {
     let (w, h) = (img.w, img.h);
     let Some(grid) = CellGrid::new(w, h, cell_size) else {
         return Fhog::empty();
     };
-    let mut hist = vec![0f32; grid.hr * grid.hc * 18];
+    let hist = &mut bufs.hist;
     let end = grid.end();
     let simd_end = grid.simd_end.min(end).max(1);
     let mut cols = ColumnVotes {
@@ -219,10 +241,7 @@ pub(crate) fn fhog_planes(
         own: vec![0.0; 2 * w],
         next: vec![0.0; 2 * w],
     };
-    let mut pair = PairRows {
-        row: None,
-        data: vec![0.0; 2 * grid.hc * 18],
-    };
+    let mut pair = PairRows::new(grid.vote_position(1).0, grid.hc * 18, hist);
     let planes = [img.plane(0), img.plane(1), img.plane(2)];
     let hc18 = grid.hc * 18;
     for y in 1..grid.visible_nr.max(1) as usize {
@@ -246,7 +265,7 @@ pub(crate) fn fhog_planes(
         for x in x..end {
             votes_scalar(&rows, x, x < simd_end, &cols, vy, &mut votes);
         }
-        pair.move_to(hy, &mut hist, hc18);
+        pair.move_to(hy, hist);
         // Every vote lands inside the pair rows: bins are < 18 and the last column's cell
         // is at most the second-to-last histogram column. Checked once here, so the loop
         // needs no checks.
@@ -268,8 +287,13 @@ pub(crate) fn fhog_planes(
             }
         }
     }
-    pair.store(&mut hist, hc18);
-    features(&grid, &hist, pad_rows, pad_cols)
+    pair.finish(hist, grid.hr, hc18);
+    features(
+        &grid,
+        hist,
+        (pad_rows, pad_cols),
+        std::mem::take(&mut bufs.features),
+    )
 }
 
 /// dlib's per-pixel steps at column `x`: the strongest channel's gradient, its orientation
@@ -529,7 +553,12 @@ unsafe fn votes_avx2(
 /// Cell histograms → the 31 feature planes (dlib's normalisation), laid out with the
 /// filter padding: `pad_rows - 1` extra rows and `pad_cols - 1` extra columns of zeros,
 /// split around the features as dlib does.
-pub(crate) fn features(grid: &CellGrid, hist: &[f32], pad_rows: usize, pad_cols: usize) -> Fhog {
+pub(crate) fn features(
+    grid: &CellGrid,
+    hist: &[f32],
+    (pad_rows, pad_cols): (usize, usize),
+    mut data: Vec<f32>,
+) -> Fhog {
     let (cells_nr, cells_nc, hc) = (grid.cells_nr, grid.cells_nc, grid.hc);
     let (hog_nr, hog_nc) = (cells_nr - 2, cells_nc - 2);
     let (nr, nc) = (hog_nr + pad_rows - 1, hog_nc + pad_cols - 1);
@@ -547,7 +576,18 @@ pub(crate) fn features(grid: &CellGrid, hist: &[f32], pad_rows: usize, pad_cols:
             norm[r * cells_nc + c] = s;
         }
     }
-    let mut data = vec![0f32; PLANES * nr * nc + FHOG_PAD];
+    // `data` may hold an earlier level's features: every cell inside is written below,
+    // the padding around them is cleared here.
+    data.resize(PLANES * nr * nc + FHOG_PAD, 0.0);
+    for plane in data.chunks_exact_mut(nr * nc).take(PLANES) {
+        plane[..ro * nc].fill(0.0);
+        plane[(ro + hog_nr) * nc..].fill(0.0);
+        for row in plane[ro * nc..(ro + hog_nr) * nc].chunks_exact_mut(nc) {
+            row[..co].fill(0.0);
+            row[co + hog_nc..].fill(0.0);
+        }
+    }
+    data[PLANES * nr * nc..].fill(0.0);
     let n_at = |r: usize, c: usize| norm[r * cells_nc + c];
     let eps = 0.0001f32;
     let sum4 = |v: [f32; 4]| (v[0] + v[2]) + (v[1] + v[3]);
@@ -804,7 +844,7 @@ mod tests {
         let bins: std::collections::BTreeSet<u32> =
             (1..end).map(|x| want.idx[x] - cols.base[x]).collect();
         assert!(bins.len() >= 10, "bins seen: {bins:?}");
-        assert!(want.own.iter().any(|&v| v == 0.0) && want.own.iter().any(|&v| v > 0.0));
+        assert!(want.own.contains(&0.0) && want.own.iter().any(|&v| v > 0.0));
     }
 
     /// The orientation table is `orientation_bin` at every gradient (spot checks of its

@@ -359,7 +359,6 @@ unsafe fn col_pass_avx512(scratch: &[f32], stride: usize, rows: usize, k: &[f32]
         }
     }
     use std::arch::x86_64::*;
-    let kv: Vec<__m512> = k.iter().map(|&k| _mm512_set1_ps(k)).collect();
     let src = scratch.as_ptr();
     let dst = out.as_mut_ptr();
     for r in r..rows {
@@ -367,8 +366,9 @@ unsafe fn col_pass_avx512(scratch: &[f32], stride: usize, rows: usize, k: &[f32]
         while c < stride {
             let o = dst.add(r * stride + c);
             let mut acc = _mm512_loadu_ps(o);
-            for (m, k) in kv.iter().enumerate() {
-                acc = _mm512_fmadd_ps(*k, _mm512_loadu_ps(src.add((r + m) * stride + c)), acc);
+            for (m, &k) in k.iter().enumerate() {
+                let x = _mm512_loadu_ps(src.add((r + m) * stride + c));
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(k), x, acc);
             }
             _mm512_storeu_ps(o, acc);
             c += 16;

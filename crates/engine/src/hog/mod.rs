@@ -9,7 +9,7 @@
 use crate::dlib_format::DlibReader;
 use crate::error::ModelError;
 use crate::geometry::Rect;
-use crate::pyramid::{pyramid_down6_planes, pyramid_up2_planes, Planes};
+use crate::pyramid::{pyramid_down6_planes_into, pyramid_up2_planes, Planes};
 use image::RgbImage;
 
 #[allow(unsafe_code)] // SIMD intrinsics behind runtime feature checks
@@ -19,7 +19,7 @@ mod filter;
 #[cfg(test)]
 mod reference;
 
-use fhog::{fhog_planes, PLANES};
+use fhog::{fhog_planes_with, FhogBuffers, PLANES};
 
 /// The loaded detector.
 pub struct HogDetector {
@@ -286,17 +286,31 @@ impl HogDetector {
             }
         }
         // Level by level, keeping only the current image and its features (memory stays
-        // near one image's worth); the filters run in parallel over bands of rows.
+        // near one image's worth); the filters run in parallel over bands of rows. Each
+        // level is resized into the buffer the level before last used, and the features
+        // reuse theirs: levels only shrink, so only the first ones allocate.
         let mut per_filter: Vec<Vec<(f64, Rect)>> = vec![Vec::new(); self.filters.len()];
-        let mut current: Option<Planes> = None; // None: the original image
+        let mut images = [Planes::new(0, 0), Planes::new(0, 0)];
+        let mut bufs = FhogBuffers::default();
         for level in 0..levels {
-            if level > 0 {
-                current = Some(pyramid_down6_planes(current.as_ref().unwrap_or(img)));
-            }
-            let im = current.as_ref().unwrap_or(img);
-            let f = fhog_planes(im, self.cell_size, self.filter_h, self.filter_w);
+            let im = match level {
+                0 => img,
+                1 => {
+                    pyramid_down6_planes_into(img, &mut images[1]);
+                    &images[1]
+                }
+                _ => {
+                    let [a, b] = &mut images;
+                    let (src, dst) = if level % 2 == 0 { (&*b, a) } else { (&*a, b) };
+                    pyramid_down6_planes_into(src, dst);
+                    &images[level % 2]
+                }
+            };
+            let pad = (self.filter_h, self.filter_w);
+            let f = fhog_planes_with(im, self.cell_size, pad, &mut bufs);
             let banks: Vec<&FilterBank> = self.filters.iter().map(|(b, _)| b).collect();
             let sals = filter::saliencies(&f, &banks, self.filter_h, self.filter_w);
+            bufs.recycle(f);
             let found: Vec<Vec<(f64, Rect)>> = sals
                 .iter()
                 .zip(&self.filters)
