@@ -147,19 +147,20 @@ impl PairRows {
     /// Moves on to rows `row` and `row + 1`, appending the rows left behind to `hist`.
     fn move_to(&mut self, row: usize, hist: &mut Vec<f32>) {
         while self.row < row {
-            hist.extend(self.data.iter().step_by(2));
-            for d in self.data.chunks_exact_mut(2) {
-                d[0] = d[1];
-                d[1] = 0.0;
-            }
+            // The first row out, the second row into its place, zeros into the second's.
+            hist.extend(self.data.chunks_exact_mut(2).map(|d| {
+                let first = d[0];
+                (d[0], d[1]) = (d[1], 0.0);
+                first
+            }));
             self.row += 1;
         }
     }
 
     /// Appends both rows, then the rows after them (no votes), up to `rows` rows.
     fn finish(self, hist: &mut Vec<f32>, rows: usize, hc18: usize) {
-        hist.extend(self.data.iter().step_by(2));
-        hist.extend(self.data.iter().skip(1).step_by(2));
+        hist.extend(self.data.chunks_exact(2).map(|d| d[0]));
+        hist.extend(self.data.chunks_exact(2).map(|d| d[1]));
         assert!(hist.len() <= rows * hc18, "votes below the histogram");
         hist.resize(rows * hc18, 0.0);
     }
