@@ -285,6 +285,26 @@ impl ResizeColumns {
     }
 }
 
+/// Per block of `width` output columns (8 or 16), where one load of `2 · width` source
+/// bytes holds all their left and right pixels: the load's start and the byte indices
+/// that pick column k's left pixel (k) and right pixel (width + k). None where the block's
+/// pixels span more than one load.
+fn byte_gather_blocks(left: &[usize], width: usize) -> Vec<Option<(usize, [u8; 32])>> {
+    left.chunks_exact(width)
+        .map(|block| {
+            let base = block[0];
+            (block[width - 1] + 1 - base < 2 * width).then(|| {
+                let mut mask = [0u8; 32];
+                for (k, &l) in block.iter().enumerate() {
+                    mask[k] = (l - base) as u8;
+                    mask[width + k] = (l + 1 - base) as u8;
+                }
+                (base, mask)
+            })
+        })
+        .collect()
+}
+
 /// dlib's RGB bilinear resize (exactly [`resize_bilinear_rgb`]'s pixels) on planes.
 pub fn resize_planes(img: &Planes, out_w: usize, out_h: usize) -> Planes {
     let mut out = Planes::new(0, 0);
@@ -307,23 +327,8 @@ pub fn resize_planes_into(img: &Planes, out: &mut Planes, out_w: usize, out_h: u
     let cols = ResizeColumns::new(iw, out_w, x_scale);
     let ilr32: Vec<f32> = cols.lr32.iter().map(|lr| 1.0 - lr).collect();
     let simd_cols = cols.left.len();
-    // Blocks of 8 SIMD columns whose 16 source bytes (left and left + 1) lie within one
-    // 16-byte load can be gathered with one byte shuffle.
-    let blocks: Vec<Option<(usize, [u8; 16])>> = (0..simd_cols / 8)
-        .map(|b| {
-            let base = cols.left[8 * b];
-            let span = cols.left[8 * b + 7] + 1 - base;
-            (span < 16).then(|| {
-                let mut mask = [0u8; 16];
-                for k in 0..8 {
-                    mask[k] = (cols.left[8 * b + k] - base) as u8;
-                    mask[8 + k] = (cols.left[8 * b + k] + 1 - base) as u8;
-                }
-                (base, mask)
-            })
-        })
-        .collect();
-    // With AVX-512 VBMI: blocks of 16 columns from one 32-byte load and one byte permute.
+    // With AVX-512 VBMI: blocks of 16 columns from one 32-byte load and one byte permute;
+    // with AVX2, blocks of 8 from one 16-byte load and one byte shuffle.
     #[cfg(target_arch = "x86_64")]
     let vbmi = std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512bw")
@@ -331,24 +336,7 @@ pub fn resize_planes_into(img: &Planes, out: &mut Planes, out_w: usize, out_h: u
         && std::arch::is_x86_feature_detected!("avx512vbmi");
     #[cfg(not(target_arch = "x86_64"))]
     let vbmi = false;
-    let blocks16: Vec<Option<(usize, [u8; 32])>> = if vbmi {
-        (0..simd_cols / 16)
-            .map(|b| {
-                let base = cols.left[16 * b];
-                let span = cols.left[16 * b + 15] + 1 - base;
-                (span < 32).then(|| {
-                    let mut mask = [0u8; 32];
-                    for k in 0..16 {
-                        mask[k] = (cols.left[16 * b + k] - base) as u8;
-                        mask[16 + k] = (cols.left[16 * b + k] + 1 - base) as u8;
-                    }
-                    (base, mask)
-                })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let blocks = byte_gather_blocks(&cols.left[..simd_cols], if vbmi { 16 } else { 8 });
     let (ow, n_in, n_out) = (out_w, iw * ih, out_w * out_h);
     let mut y = -y_scale;
     for r in 0..out_h {
@@ -369,11 +357,11 @@ pub fn resize_planes_into(img: &Planes, out: &mut Planes, out_w: usize, out_h: u
                     out,
                     (top, bottom, r),
                     (tbf, itbf),
-                    (&cols.lr32, &ilr32, &blocks16),
+                    (&cols.lr32, &ilr32, &blocks),
                     &cols.left,
                 );
             }
-            done = 16 * blocks16.len();
+            done = 16 * blocks.len();
         } else if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (checked above); the kernel's loads stay inside
             // `img.data` thanks to PLANES_PAD, its stores inside row `r` of each plane.
@@ -514,7 +502,7 @@ unsafe fn resize_row_avx2(
     out: &mut Planes,
     (top, bottom, r): (usize, usize, usize),
     (tbf, itbf): (f32, f32),
-    (lr32, ilr32, blocks): (&[f32], &[f32], &[Option<(usize, [u8; 16])>]),
+    (lr32, ilr32, blocks): (&[f32], &[f32], &[Option<(usize, [u8; 32])>]),
     left: &[usize],
 ) {
     use std::arch::x86_64::*;

@@ -285,10 +285,10 @@ impl HogDetector {
                 break;
             }
         }
-        // Level by level, keeping only the current image and its features (memory stays
-        // near one image's worth); the filters run in parallel over bands of rows. Each
-        // level is resized into the buffer the level before last used, and the features
-        // reuse theirs: levels only shrink, so only the first ones allocate.
+        // Level by level, keeping two pyramid images and one features buffer (memory stays
+        // near one up-sampled image's worth); the filters run in parallel over bands of
+        // rows. Each level is resized into the buffer the level before last used, and the
+        // features reuse theirs: levels only shrink, so only the first ones allocate.
         let mut per_filter: Vec<Vec<(f64, Rect)>> = vec![Vec::new(); self.filters.len()];
         let mut images = [Planes::new(0, 0), Planes::new(0, 0)];
         let mut bufs = FhogBuffers::default();
