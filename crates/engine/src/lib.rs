@@ -49,8 +49,8 @@ pub mod imageio;
 pub mod landmarks;
 pub mod models;
 // The only unsafe code in the workspace, which otherwise denies it ([workspace.lints]):
-// `nn` calls gemm's kernels into buffers it sizes itself; `pyramid` and `hog`'s `fhog`
-// and `filter` use SIMD intrinsics behind runtime CPU feature checks.
+// `nn` calls gemm's kernels into buffers it sizes itself; `pyramid` and `hog`'s `fhog`,
+// `votes` and `filter` use SIMD intrinsics behind runtime CPU feature checks.
 #[allow(unsafe_code)]
 mod nn;
 #[allow(unsafe_code)] // SIMD intrinsics (see `nn` above)

@@ -18,6 +18,8 @@ mod fhog;
 mod filter;
 #[cfg(test)]
 mod reference;
+#[allow(unsafe_code)] // SIMD intrinsics behind runtime feature checks
+mod votes;
 
 use fhog::{fhog_planes_with, FhogBuffers, PLANES};
 

@@ -4,7 +4,8 @@
 
 #![allow(clippy::needless_range_loop)]
 
-use super::fhog::{features, CellGrid, Fhog, DIRECTIONS};
+use super::fhog::{features, CellGrid, Fhog};
+use super::votes::DIRECTIONS;
 use super::FilterBank;
 use image::RgbImage;
 
