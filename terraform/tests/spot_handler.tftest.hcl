@@ -163,7 +163,7 @@ run "retries_reach_the_dlq_before_messages_expire" {
   }
   assert {
     condition     = aws_sqs_queue.events.visibility_timeout_seconds == 720 && aws_sqs_queue.events.message_retention_seconds == 4320
-    error_message = "With the default 600 s wait: timeout 660 s, visibility 720 s, retention 6 x 720 s (docs/operations.md)."
+    error_message = "With the default 600 s wait: timeout 660 s, visibility 720 s, retention 6 x 720 s (docs/spot.md)."
   }
   assert {
     condition     = toset(jsondecode(aws_sqs_queue_redrive_allow_policy.events_dlq.redrive_allow_policy).sourceQueueArns) == toset([aws_sqs_queue.events.arn, aws_sqs_queue.lifecycle_events.arn])

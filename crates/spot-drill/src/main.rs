@@ -1,5 +1,5 @@
 //! `spot-drill`: run the Spot interruption drill (see the library docs and
-//! docs/operations.md § Spot interruption drill). Exit status: 0 when every invariant
+//! docs/spot.md § Spot interruption drill). Exit status: 0 when every invariant
 //! held, 1 when one was violated, 2 when the drill could not run.
 //!
 //! `spot-drill worker` is the drill's worker process (started by the drill itself).

@@ -1,6 +1,6 @@
 //! [`ClusterControl`] and [`LifecycleHooks`] over the official AWS SDK clients.
 //!
-//! IAM actions used (keep `docs/operations.md` in step):
+//! IAM actions used (keep `docs/spot.md` in step):
 //! `ecs:ListContainerInstances`, `ecs:DescribeContainerInstances`,
 //! `ecs:UpdateContainerInstancesState`, `ecs:PutAttributes`,
 //! `autoscaling:RecordLifecycleActionHeartbeat`, `autoscaling:CompleteLifecycleAction`.

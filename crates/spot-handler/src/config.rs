@@ -1,6 +1,6 @@
 //! Handler configuration, read from the Lambda function's environment.
 //!
-//! Every knob has a name the Terraform module sets verbatim; see `docs/operations.md`.
+//! Every knob has a name the Terraform module sets verbatim; see `docs/spot.md`.
 //! Parsing goes through [`HandlerConfig::from_lookup`] so tests never mutate the process
 //! environment.
 

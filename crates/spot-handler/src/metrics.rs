@@ -6,7 +6,7 @@
 //! hot path. Spec: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
 //!
 //! Metrics (namespace from `METRICS_NAMESPACE`; names and dimensions are an interface:
-//! `docs/operations.md` lists them and the Terraform alarms use them):
+//! `docs/spot.md` lists them and the Terraform alarms use them):
 //! - `Interruptions` (Count) by `EventType` × `AvailabilityZone`, and by `EventType`:
 //!   once per container instance of our cluster, under the first notice that drained it
 //!   (a recommendation recorded without draining counts once too, and does not stop a

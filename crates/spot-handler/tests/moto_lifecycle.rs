@@ -68,7 +68,7 @@ async fn group(moto: &Moto, our_heartbeat_timeout: i32) -> Group {
         .as_str()
         .unwrap()
         .to_string();
-    // The rule docs/operations.md prescribes for lifecycle events (group filter only, so
+    // The rule docs/spot.md prescribes for lifecycle events (group filter only, so
     // ECS's hook's events arrive too and the handler must tell them apart).
     let pattern = json!({
         "source": ["aws.autoscaling"],
