@@ -8,7 +8,8 @@
 //! - [`emf`]: CloudWatch Embedded Metric Format lines and where they go;
 //! - [`lambda`] (feature `lambda`): the Lambdas' start-up (JSON logs, configuration,
 //!   SDK configuration);
-//! - [`ecs`] (feature `ecs`): listing and describing a cluster's container instances.
+//! - [`ecs`] (feature `ecs`): listing and describing a cluster's container instances;
+//! - [`sqs`] (feature `sqs`): a queue's depth, its three approximate counts.
 //!
 //! The base crate needs only `serde_json`; the SDK configuration is behind `sdk` (so the
 //! CLI's local path links no AWS SDK), and what only the Lambdas need is behind features.
@@ -22,6 +23,8 @@ pub mod sdk;
 pub mod ecs;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 
 pub use emf::{EmfLine, MetricsSink, RecordedMetrics, StdoutMetrics, Unit};
 

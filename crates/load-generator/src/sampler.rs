@@ -7,29 +7,13 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use aws_sdk_sqs::types::QueueAttributeName;
+pub use facerec_aws_support::sqs::QueueDepth;
+use facerec_aws_support::sqs::{self, QueueDepthError};
 
 use crate::error::LoadError;
 use crate::sender::describe;
 
 pub const CSV_HEADER: &str = "t_seconds,sent,visible,in_flight,delayed";
-
-/// The three approximate counts SQS reports for a queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct QueueDepth {
-    /// `ApproximateNumberOfMessages`: waiting to be received.
-    pub visible: u64,
-    /// `ApproximateNumberOfMessagesNotVisible`: received, not yet deleted.
-    pub in_flight: u64,
-    /// `ApproximateNumberOfMessagesDelayed`.
-    pub delayed: u64,
-}
-
-impl QueueDepth {
-    pub fn total(&self) -> u64 {
-        self.visible + self.in_flight + self.delayed
-    }
-}
 
 /// One row of the recording.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,33 +31,15 @@ pub async fn queue_depth(
     client: &aws_sdk_sqs::Client,
     queue_url: &str,
 ) -> Result<QueueDepth, LoadError> {
-    let unreadable = |detail: String| LoadError::QueueUnreadable {
-        queue: queue_url.to_string(),
-        detail,
-    };
-    let out = client
-        .get_queue_attributes()
-        .queue_url(queue_url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        .send()
+    sqs::queue_depth(client, queue_url)
         .await
-        .map_err(|e| unreadable(describe(e)))?;
-    let attributes = out.attributes.unwrap_or_default();
-    let count = |name: QueueAttributeName| -> Result<u64, LoadError> {
-        match attributes.get(&name) {
-            None => Ok(0),
-            Some(v) => v
-                .parse()
-                .map_err(|_| unreadable(format!("{} is {v:?}, not a count", name.as_str()))),
-        }
-    };
-    Ok(QueueDepth {
-        visible: count(QueueAttributeName::ApproximateNumberOfMessages)?,
-        in_flight: count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)?,
-        delayed: count(QueueAttributeName::ApproximateNumberOfMessagesDelayed)?,
-    })
+        .map_err(|e| LoadError::QueueUnreadable {
+            queue: queue_url.to_string(),
+            detail: match e {
+                QueueDepthError::Request(e) => describe(*e),
+                e => e.to_string(),
+            },
+        })
 }
 
 /// Keeps the samples (for the summary) and writes them as CSV if asked to.

@@ -13,19 +13,7 @@ pub const RESULT_PREFIX: &str = "results";
 /// The worker's `FACEREC_MAX_RECEIVE_COUNT` default; the redrive policy allows one more.
 pub const WORKER_MAX_RECEIVE_COUNT: u32 = 5;
 
-/// Messages in a queue by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueCounts {
-    pub visible: u64,
-    pub in_flight: u64,
-    pub delayed: u64,
-}
-
-impl QueueCounts {
-    pub fn total(&self) -> u64 {
-        self.visible + self.in_flight + self.delayed
-    }
-}
+pub use facerec_aws_support::sqs::QueueDepth;
 
 pub struct DrillAws {
     pub endpoint: String,
@@ -139,26 +127,8 @@ impl DrillAws {
         Ok(())
     }
 
-    pub async fn counts(&self, queue_url: &str) -> anyhow::Result<QueueCounts> {
-        let a = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await
-            .context("queue attributes")?
-            .attributes
-            .unwrap_or_default();
-        let get =
-            |k: QueueAttributeName| -> u64 { a.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0) };
-        Ok(QueueCounts {
-            visible: get(QueueAttributeName::ApproximateNumberOfMessages),
-            in_flight: get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-            delayed: get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
-        })
+    pub async fn counts(&self, queue_url: &str) -> anyhow::Result<QueueDepth> {
+        Ok(facerec_aws_support::sqs::queue_depth(&self.sqs, queue_url).await?)
     }
 
     /// Keys under the result prefix, as job ids (`results/{id}.json` → `id`); cheap.

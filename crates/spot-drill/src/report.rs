@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::SystemTime;
 
-use crate::drill_aws::QueueCounts;
+use crate::drill_aws::QueueDepth;
 use crate::drill_worker::RESULT_WORKER_PREFIX;
 use crate::scenario::DrillOptions;
 
@@ -84,8 +84,8 @@ pub struct DrillReport {
     pub executions: BTreeMap<String, u64>,
     /// "job succeeded" (result stored and message acknowledged) over all workers.
     pub success_count: u64,
-    pub queue: QueueCounts,
-    pub dlq: QueueCounts,
+    pub queue: QueueDepth,
+    pub dlq: QueueDepth,
     pub workers: Vec<WorkerRow>,
 }
 
@@ -460,8 +460,8 @@ mod tests {
             executions: jobs.iter().map(|j| (j.clone(), 1)).collect(),
             jobs,
             success_count: 3,
-            queue: QueueCounts::default(),
-            dlq: QueueCounts::default(),
+            queue: QueueDepth::default(),
+            dlq: QueueDepth::default(),
             workers: vec![
                 WorkerRow {
                     name: "v".into(),

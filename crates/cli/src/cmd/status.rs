@@ -16,7 +16,7 @@
 //! says why it is missing.
 
 use crate::aws_clients::{chain, sdk_config};
-use aws_sdk_sqs::types::QueueAttributeName as Attr;
+use facerec_aws_support::sqs::queue_depth;
 use serde_json::{json, Value};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -156,27 +156,14 @@ async fn status(args: &Args) -> anyhow::Result<Value> {
 
 /// The queue's approximate counts (SQS's own word: they are eventually consistent).
 async fn queue(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<Value> {
-    let out = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(Attr::ApproximateNumberOfMessages)
-        .attribute_names(Attr::ApproximateNumberOfMessagesNotVisible)
-        .attribute_names(Attr::ApproximateNumberOfMessagesDelayed)
-        .send()
+    let depth = queue_depth(sqs, url)
         .await
-        .map_err(|e| anyhow::anyhow!("GetQueueAttributes {url}: {}", chain(&e)))?;
-    let attrs = out.attributes();
-    let n = |a: Attr| -> Value {
-        attrs
-            .and_then(|m| m.get(&a))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(Value::Null, Value::from)
-    };
+        .map_err(|e| anyhow::anyhow!("{url}: {}", chain(&e)))?;
     Ok(json!({
         "url": url,
-        "visible": n(Attr::ApproximateNumberOfMessages),
-        "in_flight": n(Attr::ApproximateNumberOfMessagesNotVisible),
-        "delayed": n(Attr::ApproximateNumberOfMessagesDelayed),
+        "visible": depth.visible,
+        "in_flight": depth.in_flight,
+        "delayed": depth.delayed,
     }))
 }
 
