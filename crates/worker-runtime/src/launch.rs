@@ -222,13 +222,8 @@ fn spot_watcher(settings: &WorkerSettings) -> Result<Option<SpotNoticeWatcher>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::tests::Cli;
     use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        s: WorkerSettings,
-    }
 
     #[test]
     fn one_line_errors_name_the_variable() {

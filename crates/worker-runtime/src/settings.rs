@@ -371,14 +371,15 @@ impl WorkerSettings {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::Parser;
 
+    /// The settings as a whole command line (they are a flattened part of the worker's).
     #[derive(Parser)]
-    struct Cli {
+    pub(crate) struct Cli {
         #[command(flatten)]
-        s: WorkerSettings,
+        pub s: WorkerSettings,
     }
 
     #[test]
