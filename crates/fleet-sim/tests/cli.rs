@@ -56,43 +56,29 @@ fn report_writes_markdown_and_plots() {
 fn bad_input_is_a_clear_error() {
     let dir = temp_dir("override");
     let scaling = scaling_json();
+    let scaling = scaling.to_str().unwrap();
     let over = dir.join("tfvars.json");
     std::fs::write(&over, r#"{"max_tasks": 0}"#).unwrap();
-    let err = facerec_fleet_sim::run([
-        "fleet-sim",
-        "table",
-        "--trace",
-        "lone",
-        "--scaling",
-        scaling.to_str().unwrap(),
-        "--override",
-        over.to_str().unwrap(),
-    ])
-    .unwrap_err();
-    assert!(err.to_string().contains("max_tasks"), "{err}");
-
-    let err = facerec_fleet_sim::run([
-        "fleet-sim",
-        "table",
-        "--trace",
-        "nope",
-        "--scaling",
-        scaling.to_str().unwrap(),
-    ])
-    .unwrap_err();
-    assert!(err.to_string().contains("unknown trace"), "{err}");
-
-    let err = facerec_fleet_sim::run([
-        "fleet-sim",
-        "table",
-        "--scaling",
-        "/nonexistent/scaling.json",
-    ])
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("/nonexistent/scaling.json"),
-        "{err}"
-    );
+    let over = over.to_str().unwrap();
+    // Each command line, and what its error must name.
+    for (args, names) in [
+        (
+            vec!["--trace", "lone", "--scaling", scaling, "--override", over],
+            "max_tasks",
+        ),
+        (
+            vec!["--trace", "nope", "--scaling", scaling],
+            "unknown trace",
+        ),
+        (
+            vec!["--scaling", "/nonexistent/scaling.json"],
+            "/nonexistent/scaling.json",
+        ),
+    ] {
+        let err =
+            facerec_fleet_sim::run(["fleet-sim", "table"].into_iter().chain(args)).unwrap_err();
+        assert!(err.to_string().contains(names), "{err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
