@@ -137,6 +137,17 @@ fn cost_report_runs_and_checks_its_inputs() {
     assert!(err.contains("unknown trace"), "{err}");
 }
 
+/// Runs the fleet-sim binary with `--json` on a trace file and the repository's scaling
+/// file, plus `extra` flags.
+fn run_on_trace(trace: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fleet-sim"))
+        .args(["--trace", trace.to_str().unwrap(), "--json", "--scaling"])
+        .arg(scaling_json())
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 /// `fleet-sim --trace FILE --json` (`facerec simulate --trace FILE --json`): an operator's
 /// own traffic, a summary a script can read, and bad files refused in one line.
 #[test]
@@ -150,12 +161,7 @@ fn trace_file_runs_and_prints_json() {
     )
     .unwrap();
     let run = |extra: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleet-sim"))
-            .args(["--trace", csv.to_str().unwrap(), "--json", "--scaling"])
-            .arg(scaling_json())
-            .args(extra)
-            .output()
-            .unwrap();
+        let out = run_on_trace(&csv, extra);
         assert!(
             out.status.success(),
             "{}",
@@ -220,12 +226,7 @@ fn world_flags_reach_the_simulation() {
     let csv = dir.join("one.csv");
     std::fs::write(&csv, "arrival_seconds,job_seconds\n600,6\n").unwrap();
     let run = |extra: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleet-sim"))
-            .args(["--trace", csv.to_str().unwrap(), "--json", "--scaling"])
-            .arg(scaling_json())
-            .args(extra)
-            .output()
-            .unwrap();
+        let out = run_on_trace(&csv, extra);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).to_string(),
