@@ -5,7 +5,7 @@
 //! constant (CV 0), parameters pinned, as in tests/hand_computed.rs.
 
 mod hand;
-use hand::{env, lone};
+use hand::{assert_served_within_goal, env, lone, settled_tasks};
 
 use facerec_fleet_sim::fleet::{simulate, Outcome};
 use facerec_fleet_sim::params::ScalingParams;
@@ -209,19 +209,12 @@ fn backlog_scaler_constant_load_settles_at_ceil_of_the_load() {
         let trace = Trace::new("constant", "", arrivals);
         for kind in [PolicyKind::Ours, PolicyKind::BacklogScaler60] {
             let o = simulate(&p, &env(), &trace, kind);
-            let tail: Vec<(u32, u32)> = o
-                .samples
-                .iter()
-                .filter(|s| s.t > end - 1800 && s.t <= end)
-                .map(|s| (s.desired_tasks, s.running_tasks))
-                .collect();
+            let tail = settled_tasks(&o, end);
             assert!(
                 tail.iter().all(|&(d, r)| d == by_hand && r == by_hand),
                 "{kind:?} at {per_minute}/min: want {by_hand}, got {tail:?}"
             );
-            let row = summarize(&o, &p);
-            assert_eq!(row.lost(), 0);
-            assert!(row.wait_p95.unwrap() <= p.acceptable_latency_seconds);
+            assert_served_within_goal(&o, &p);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! (CV 0) so every number below follows from the rules alone.
 
 mod hand;
-use hand::{env, lone, params, pinned};
+use hand::{assert_served_within_goal, env, lone, params, pinned, settled_tasks};
 
 use facerec_fleet_sim::fleet::{simulate, Outcome};
 use facerec_fleet_sim::params::{Environment, ScalingParams};
@@ -149,20 +149,13 @@ fn constant_load_converges_to_work_over_target_utilization() {
         let end = *arrivals.last().unwrap();
         let trace = Trace::new("constant", "", arrivals);
         let o = simulate(&p, &env(), &trace, PolicyKind::OursAlarms);
-        let last_half_hour: Vec<(u32, u32)> = o
-            .samples
-            .iter()
-            .filter(|s| s.t > end - 1800 && s.t <= end)
-            .map(|s| (s.desired_tasks, s.running_tasks))
-            .collect();
+        let last_half_hour = settled_tasks(&o, end);
         assert!(last_half_hour.len() >= 29);
         assert!(
             last_half_hour.iter().all(|&(d, r)| d == expected && r == expected),
             "{per_minute}/min at {utilization}: want {expected} tasks, got (desired, running) {last_half_hour:?}"
         );
-        let row = summarize(&o, &p);
-        assert_eq!(row.lost(), 0);
-        assert!(row.wait_p95.unwrap() <= p.acceptable_latency_seconds);
+        assert_served_within_goal(&o, &p);
     }
 }
 

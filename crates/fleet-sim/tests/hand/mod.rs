@@ -4,7 +4,9 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+use facerec_fleet_sim::fleet::Outcome;
 use facerec_fleet_sim::params::{Environment, ScalingParams};
+use facerec_fleet_sim::report::summarize;
 use facerec_fleet_sim::trace::Trace;
 
 pub fn params() -> ScalingParams {
@@ -60,4 +62,21 @@ pub fn env() -> Environment {
 
 pub fn lone() -> Trace {
     Trace::new("lone", "one message after 2 h idle", vec![7230])
+}
+
+/// (desired, running) tasks at each sample of the half hour up to `end`, where a constant
+/// load has had time to settle.
+pub fn settled_tasks(o: &Outcome, end: u64) -> Vec<(u32, u32)> {
+    o.samples
+        .iter()
+        .filter(|s| s.t > end - 1800 && s.t <= end)
+        .map(|s| (s.desired_tasks, s.running_tasks))
+        .collect()
+}
+
+/// No job lost, and 95 % of them served within the latency goal.
+pub fn assert_served_within_goal(o: &Outcome, p: &ScalingParams) {
+    let row = summarize(o, p);
+    assert_eq!(row.lost(), 0);
+    assert!(row.wait_p95.unwrap() <= p.acceptable_latency_seconds);
 }
