@@ -180,6 +180,13 @@ struct JpegLayout {
 /// marker that is neither a stuffed `FF 00` nor a restart `FF D0`–`D7`, ITU T.81 B.1.1.2
 /// and F.1.2.3) up to EOI.
 fn jpeg_layout(b: &[u8]) -> JpegLayout {
+    // The first 0xFF at or after `from`: where the next marker (or a stuffed byte) starts.
+    let next_ff = |b: &[u8], from: usize| {
+        b.get(from..)?
+            .iter()
+            .position(|&x| x == 0xFF)
+            .map(|p| from + p)
+    };
     let mut layout = JpegLayout {
         reaches_eoi: false,
         adobe: false,
@@ -188,13 +195,10 @@ fn jpeg_layout(b: &[u8]) -> JpegLayout {
     let mut i = 2; // after SOI
     loop {
         // The next marker: libjpeg skips stray bytes before it (with a warning), so do we.
-        match b
-            .get(i..)
-            .and_then(|rest| rest.iter().position(|&x| x == 0xFF))
-        {
-            Some(p) => i += p,
-            None => return layout,
-        }
+        let Some(at) = next_ff(b, i) else {
+            return layout;
+        };
+        i = at;
         while i < n && b[i] == 0xFF {
             i += 1; // fill bytes
         }
@@ -226,13 +230,10 @@ fn jpeg_layout(b: &[u8]) -> JpegLayout {
         if marker == 0xDA {
             // Entropy-coded data after the scan header.
             loop {
-                match b
-                    .get(i..)
-                    .and_then(|rest| rest.iter().position(|&x| x == 0xFF))
-                {
-                    Some(p) => i += p,
-                    None => return layout,
-                }
+                let Some(at) = next_ff(b, i) else {
+                    return layout;
+                };
+                i = at;
                 let mut j = i;
                 while j < n && b[j] == 0xFF {
                     j += 1;
