@@ -31,7 +31,7 @@ help:
 	@echo "make lint        cargo fmt --check, clippy -D warnings (full and local builds, the full one as make test's build), terraform fmt -check"
 	@echo "make scaling-docs  regenerate docs/scaling.md and its plots"
 	@echo "make scaling-docs-check  check docs/scaling.md and its plots regenerate byte for byte (release build)"
-	@echo "make spot-drill  Spot interruption drill: workers on moto, one gets a notice (docs/operations.md)"
+	@echo "make spot-drill  Spot interruption drill: workers on moto, one gets a notice (docs/spot.md)"
 	@echo "make lambda-zip  build both Lambdas' bootstrap.zip (scripts/build-lambda.sh spot-handler|backlog-scaler)"
 	@echo "make worker-image  build the worker's image root filesystem natively (scripts/build-worker.sh)"
 	@echo "make bench       engine and worker benchmarks, Python baseline side by side (docs/benchmarks.md)"

@@ -371,15 +371,16 @@ run "producer_policy_is_what_the_cli_calls" {
     condition     = one([for s in data.aws_iam_policy_document.producer.statement : "${one(s.condition).test} ${one(s.condition).variable} ${join(",", one(s.condition).values)}" if s.sid == "ListResultObjects"]) == "StringLike s3:prefix v1/*"
     error_message = "Listing results is limited to the result prefix (s3:prefix)."
   }
-  # Every action is an SDK call of the CLI's fleet commands or the load generator
-  # (SendMessageBatch is authorised as sqs:SendMessage, ListObjectsV2 as s3:ListBucket).
+  # Every action is an SDK call of the CLI's fleet commands, the load generator or the
+  # queue-depth reader they share (crates/aws-support/src/sqs.rs; SendMessageBatch is
+  # authorised as sqs:SendMessage, ListObjectsV2 as s3:ListBucket).
   assert {
     condition = alltrue([
       for n in [for a in flatten([for s in data.aws_iam_policy_document.producer.statement : tolist(s.actions)]) :
       lookup({ "s3:ListBucket" = "list_objects_v2" }, a, lower(replace(split(":", a)[1], "/([a-z])([A-Z])/", "$${1}_$2")))] :
-      strcontains(join("\n", concat([for f in fileset("../crates/cli/src", "**/*.rs") : file("../crates/cli/src/${f}")], [for f in fileset("../crates/load-generator/src", "**/*.rs") : file("../crates/load-generator/src/${f}")])), ".${n}(") || strcontains(join("\n", concat([for f in fileset("../crates/cli/src", "**/*.rs") : file("../crates/cli/src/${f}")], [for f in fileset("../crates/load-generator/src", "**/*.rs") : file("../crates/load-generator/src/${f}")])), ".${n}_batch(")
+      strcontains(join("\n", concat([for f in fileset("../crates/cli/src", "**/*.rs") : file("../crates/cli/src/${f}")], [for f in fileset("../crates/load-generator/src", "**/*.rs") : file("../crates/load-generator/src/${f}")], [file("../crates/aws-support/src/sqs.rs")])), ".${n}(") || strcontains(join("\n", concat([for f in fileset("../crates/cli/src", "**/*.rs") : file("../crates/cli/src/${f}")], [for f in fileset("../crates/load-generator/src", "**/*.rs") : file("../crates/load-generator/src/${f}")], [file("../crates/aws-support/src/sqs.rs")])), ".${n}_batch(")
     ])
-    error_message = "Every producer action must be an SDK call in crates/cli/src or crates/load-generator/src."
+    error_message = "Every producer action must be an SDK call in crates/cli/src, crates/load-generator/src or crates/aws-support/src/sqs.rs."
   }
   assert {
     condition     = output.producer_policy_json == data.aws_iam_policy_document.producer.json

@@ -67,6 +67,17 @@ pub async fn queue_depth(
     })
 }
 
+impl QueueDepthError {
+    /// What went wrong, on one line, without the operation's name (callers put it, and the
+    /// queue, in front): the SDK error and its sources, or the count that was not one.
+    pub fn detail(&self) -> String {
+        match self {
+            QueueDepthError::Request(e) => crate::chain(e.as_ref()),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for QueueDepthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

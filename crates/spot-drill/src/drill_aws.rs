@@ -128,7 +128,9 @@ impl DrillAws {
     }
 
     pub async fn counts(&self, queue_url: &str) -> anyhow::Result<QueueDepth> {
-        Ok(facerec_aws_support::sqs::queue_depth(&self.sqs, queue_url).await?)
+        facerec_aws_support::sqs::queue_depth(&self.sqs, queue_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("GetQueueAttributes {queue_url}: {}", e.detail()))
     }
 
     /// Keys under the result prefix, as job ids (`results/{id}.json` → `id`); cheap.

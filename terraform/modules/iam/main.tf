@@ -490,11 +490,11 @@ resource "aws_iam_role_policy" "backlog_scaler_schedule" {
 #                   --dlq-url: ReceiveMessage and ChangeMessageVisibility (handing each
 #                   message back; never DeleteMessage) on the DLQ;
 #   facerec status  (crates/cli/src/cmd/status.rs): GetQueueAttributes on the jobs queue
-#                   and the DLQ, DescribeServices on the service,
+#                   and the DLQ (through crates/aws-support/src/sqs.rs), DescribeServices on the service,
 #                   DescribeAutoScalingGroups and GetMetricData (the oldest job's age;
 #                   neither has resource-level permissions: "*");
 #   facerec load    (crates/load-generator/src): SendMessageBatch, and
-#                   GetQueueAttributes for the depth it records.
+#                   GetQueueAttributes for the depth it records (aws-support's sqs.rs).
 # ---------------------------------------------------------------------------
 data "aws_iam_policy_document" "producer" {
   dynamic "statement" {

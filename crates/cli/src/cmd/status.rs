@@ -158,7 +158,7 @@ async fn status(args: &Args) -> anyhow::Result<Value> {
 async fn queue(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<Value> {
     let depth = queue_depth(sqs, url)
         .await
-        .map_err(|e| anyhow::anyhow!("{url}: {}", chain(&e)))?;
+        .map_err(|e| anyhow::anyhow!("GetQueueAttributes {url}: {}", e.detail()))?;
     Ok(json!({
         "url": url,
         "visible": depth.visible,

@@ -1,5 +1,5 @@
 //! The detector's first, straightforward implementation (interleaved RGB rows, one pass
-//! per filter tap), kept as the oracle the fast code in `fhog` and `filter` is tested
+//! per filter tap), kept as the oracle the fast code in `fhog`, `votes` and `filter` is tested
 //! against: same features bit for bit, same scores to rounding.
 
 #![allow(clippy::needless_range_loop)]
@@ -11,7 +11,7 @@ use image::RgbImage;
 
 /// Keep, per column in `lo..hi`, the channel gradient with the larger squared length
 /// (`ties`: an equal length replaces, as in dlib's SIMD columns). Zipped slices, no bounds
-/// checks, so it vectorises with blends; inlined into the AVX2 build of `fhog_body`.
+/// checks, so it vectorises with blends.
 #[inline(always)]
 #[allow(clippy::type_complexity)]
 fn select_channel(

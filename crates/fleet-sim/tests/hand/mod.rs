@@ -75,6 +75,7 @@ pub fn settled_tasks(o: &Outcome, end: u64) -> Vec<(u32, u32)> {
 }
 
 /// No job lost, and 95 % of them served within the latency goal.
+#[track_caller]
 pub fn assert_served_within_goal(o: &Outcome, p: &ScalingParams) {
     let row = summarize(o, p);
     assert_eq!(row.lost(), 0);
