@@ -8,6 +8,7 @@
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
 use aws_sdk_sqs::types::QueueAttributeName;
+use std::collections::HashMap;
 
 /// The three approximate counts SQS reports for a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,7 +53,14 @@ pub async fn queue_depth(
         .send()
         .await
         .map_err(|e| QueueDepthError::Request(Box::new(e)))?;
-    let attributes = out.attributes.unwrap_or_default();
+    depth_from(&out.attributes.unwrap_or_default())
+}
+
+/// The depth in a `GetQueueAttributes` answer's attributes.
+fn depth_from(
+    attributes: &HashMap<QueueAttributeName, String>,
+) -> Result<QueueDepth, QueueDepthError> {
+    use QueueAttributeName as Attr;
     let count = |name: Attr| match attributes.get(&name) {
         None => Ok(0),
         Some(v) => v.parse().map_err(|_| QueueDepthError::NotACount {
@@ -95,5 +103,42 @@ impl std::error::Error for QueueDepthError {
             QueueDepthError::Request(e) => Some(e.as_ref()),
             QueueDepthError::NotACount { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use QueueAttributeName as Attr;
+
+    #[test]
+    fn counts_parse_and_a_missing_one_is_zero() {
+        let attributes = HashMap::from([
+            (Attr::ApproximateNumberOfMessages, "7".to_string()),
+            (Attr::ApproximateNumberOfMessagesNotVisible, "2".to_string()),
+        ]);
+        let depth = depth_from(&attributes).unwrap();
+        assert_eq!(
+            depth,
+            QueueDepth {
+                visible: 7,
+                in_flight: 2,
+                delayed: 0
+            }
+        );
+        assert_eq!(depth.total(), 9);
+    }
+
+    #[test]
+    fn a_count_that_is_not_a_number_is_an_error_naming_it() {
+        let attributes = HashMap::from([
+            (Attr::ApproximateNumberOfMessages, "7".to_string()),
+            (Attr::ApproximateNumberOfMessagesDelayed, "lots".to_string()),
+        ]);
+        let detail = depth_from(&attributes).unwrap_err().detail();
+        assert_eq!(
+            detail,
+            r#"ApproximateNumberOfMessagesDelayed is "lots", not a count"#
+        );
     }
 }
